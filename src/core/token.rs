@@ -1,0 +1,207 @@
+//! An access token: an immutable snapshot (a later refresh never changes it), shared by
+//! reference count, zeroized when the last reference goes.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use zeroize::Zeroize;
+
+use crate::core::error::{Error, ErrorKind, Result};
+
+pub struct Token {
+    /// The token's bytes followed by one NUL, so C can borrow it as a string.
+    value: Box<[u8]>,
+    expires_on: i64,
+    refresh_on: i64,
+}
+
+impl Token {
+    /// `value` must not contain NUL bytes (JWTs never do; the response parser checks).
+    pub fn new(value: &str, expires_on: i64, refresh_on: i64) -> Self {
+        let mut bytes = Vec::with_capacity(value.len() + 1);
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.push(0);
+        Token {
+            value: bytes.into_boxed_slice(),
+            expires_on,
+            refresh_on,
+        }
+    }
+
+    /// The access token (a JWT for Entra). Handle with care: it is a bearer credential.
+    pub fn secret(&self) -> &str {
+        std::str::from_utf8(&self.value[..self.value.len() - 1]).expect("built from a str")
+    }
+
+    /// The token followed by a NUL byte.
+    pub fn with_nul(&self) -> &[u8] {
+        &self.value
+    }
+
+    pub fn len(&self) -> usize {
+        self.value.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Expiry, Unix seconds.
+    pub fn expires_on(&self) -> i64 {
+        self.expires_on
+    }
+
+    /// When aadtoken plans to renew this token, Unix seconds (never after `expires_on`).
+    pub fn refresh_on(&self) -> i64 {
+        self.refresh_on
+    }
+
+    /// True while more than `margin` is left before expiry.
+    pub fn is_fresh(&self, now: i64, margin: Duration) -> bool {
+        self.expires_on - now > margin.as_secs() as i64
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.value.zeroize();
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &format_args!("[redacted, {} bytes]", self.len()))
+            .field("expires_on", &self.expires_on)
+            .field("refresh_on", &self.refresh_on)
+            .finish()
+    }
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A number that Entra sends either as a JSON number or as a string ("3599").
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrString {
+    Number(f64),
+    String(String),
+}
+
+impl NumberOrString {
+    fn seconds(&self) -> Option<i64> {
+        match self {
+            NumberOrString::Number(n) if n.is_finite() => Some(*n as i64),
+            NumberOrString::Number(_) => None,
+            NumberOrString::String(s) => s.trim().parse::<i64>().ok(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SuccessBody {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    expires_in: Option<NumberOrString>,
+    expires_on: Option<NumberOrString>,
+    refresh_in: Option<NumberOrString>,
+}
+
+/// Parse a 200 token response. `now` is when the request was sent (expiry counts from then).
+pub fn parse_success(body: &[u8], now: i64) -> Result<Token> {
+    let bad = |what: &str| Error::new(ErrorKind::BadResponse, format!("the token response {what}"));
+    let parsed: SuccessBody = serde_json::from_slice(body).map_err(|_| {
+        bad("is not a JSON object with an access token (a proxy or a wrong 'authority_host'?)")
+    })?;
+    let value = parsed
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| bad("has no 'access_token'"))?;
+    if value.bytes().any(|b| b == 0 || b.is_ascii_whitespace()) {
+        return Err(bad("has an 'access_token' with invalid characters"));
+    }
+    if let Some(tt) = &parsed.token_type {
+        if !tt.eq_ignore_ascii_case("bearer") {
+            return Err(bad(&format!("has token_type '{tt}', expected 'Bearer'")));
+        }
+    }
+    let expires_on = match (&parsed.expires_in, &parsed.expires_on) {
+        (Some(e), _) => {
+            now + e
+                .seconds()
+                .filter(|s| *s > 0)
+                .ok_or_else(|| bad("has an invalid 'expires_in'"))?
+        }
+        (None, Some(e)) => e.seconds().ok_or_else(|| bad("has an invalid 'expires_on'"))?,
+        (None, None) => return Err(bad("has neither 'expires_in' nor 'expires_on'")),
+    };
+    let refresh_on = parsed
+        .refresh_in
+        .as_ref()
+        .and_then(NumberOrString::seconds)
+        .filter(|s| *s > 0)
+        .map(|s| (now + s).min(expires_on))
+        .unwrap_or(expires_on);
+    Ok(Token::new(&value, expires_on, refresh_on))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_numbers_and_strings() {
+        let t = parse_success(
+            br#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"a.b.c"}"#,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            (t.secret(), t.expires_on(), t.refresh_on()),
+            ("a.b.c", 4599, 4599)
+        );
+        let t = parse_success(
+            br#"{"token_type":"Bearer","expires_in":"3599","refresh_in":"1800","access_token":"x"}"#,
+            0,
+        )
+        .unwrap();
+        assert_eq!((t.expires_on(), t.refresh_on()), (3599, 1800));
+        let t = parse_success(br#"{"access_token":"x","expires_on":"1700000000"}"#, 0).unwrap();
+        assert_eq!(t.expires_on(), 1_700_000_000);
+        assert_eq!(t.with_nul(), b"x\0");
+    }
+
+    #[test]
+    fn rejects_incomplete_or_odd_responses() {
+        for body in [
+            &b"<html>proxy error</html>"[..],
+            br#"{"expires_in":3599}"#,
+            br#"{"access_token":"","expires_in":3599}"#,
+            br#"{"access_token":"x"}"#,
+            br#"{"access_token":"x","expires_in":"soon"}"#,
+            br#"{"access_token":"x","expires_in":-5}"#,
+            br#"{"access_token":"x y","expires_in":5}"#,
+            br#"{"access_token":"x","expires_in":5,"token_type":"pop"}"#,
+        ] {
+            let e = parse_success(body, 0).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                ErrorKind::BadResponse,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_value() {
+        let t = Token::new("eyJsecret", 1, 1);
+        assert!(!format!("{t:?}").contains("eyJsecret"));
+    }
+}

@@ -1,0 +1,358 @@
+/*
+ * C tests of the aadtoken ABI, driven by tests/c_abi.rs against the mock Entra ID server.
+ *
+ * Usage: abi_test PHASE
+ * Settings come from the environment the harness sets:
+ *   AADTOKEN_TEST_AUTHORITY  mock base URL (https://127.0.0.1:PORT)
+ *   AADTOKEN_TEST_CA         the mock's CA file
+ *   AADTOKEN_TEST_TENANT, AADTOKEN_TEST_CLIENT, AADTOKEN_TEST_SECRET, AADTOKEN_TEST_SCOPE,
+ *   AADTOKEN_TEST_OTHER_SCOPE
+ * Each phase prints one line per check and exits 0 only if every check passed. The harness
+ * checks the mock's request counters between phases.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aadtoken.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                 \
+    do {                                                                 \
+        if (cond) {                                                      \
+            passed++;                                                    \
+        } else {                                                         \
+            failed++;                                                    \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+            printf(__VA_ARGS__);                                         \
+            printf("\n");                                                \
+        }                                                                \
+    } while (0)
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    if (v == NULL) {
+        fprintf(stderr, "abi_test: %s is not set\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+/* A config for the mock's registered client, with `secret` as the client secret. */
+static aadtoken_config *mock_config(const char *secret, int trust_mock_ca) {
+    aadtoken_config *cfg = aadtoken_config_new();
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_config_set(cfg, "authority_host", env("AADTOKEN_TEST_AUTHORITY"), &err);
+    st |= aadtoken_config_set(cfg, "tenant_id", env("AADTOKEN_TEST_TENANT"), &err);
+    st |= aadtoken_config_set(cfg, "client_id", env("AADTOKEN_TEST_CLIENT"), &err);
+    st |= aadtoken_config_set(cfg, "client_secret", secret, &err);
+    st |= aadtoken_config_set(cfg, "scope", env("AADTOKEN_TEST_SCOPE"), &err);
+    st |= aadtoken_config_set(cfg, "timeout_ms", "20000", &err);
+    if (trust_mock_ca) {
+        st |= aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), &err);
+    }
+    CHECK(st == AADTOKEN_OK && err == NULL, "config: %s", aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    return cfg;
+}
+
+static aadtoken_client *mock_client(const char *secret, int trust_mock_ca) {
+    aadtoken_config *cfg = mock_config(secret, trust_mock_ca);
+    aadtoken_client *client = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_new(cfg, &client, &err);
+    CHECK(st == AADTOKEN_OK && client != NULL, "client_new: %s", aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    aadtoken_config_free(cfg); /* the client keeps its own copy */
+    return client;
+}
+
+static int count_char(const char *s, char c) {
+    int n = 0;
+    for (; *s; s++) n += (*s == c);
+    return n;
+}
+
+/* A token was obtained through the C ABI and looks like a JWT. */
+static void phase_success(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
+    CHECK(st == AADTOKEN_OK, "get_token: %s", aadtoken_error_message(err));
+    CHECK(err == NULL, "err untouched on success");
+    if (tok != NULL) {
+        const char *value = aadtoken_token_value(tok);
+        CHECK(value != NULL && strlen(value) == aadtoken_token_len(tok), "value is NUL-terminated, len matches");
+        CHECK(count_char(value, '.') == 2 && strncmp(value, "eyJ", 3) == 0, "value is a JWT");
+        CHECK(aadtoken_token_expires_on(tok) > 1700000000, "expires_on is Unix seconds: %lld",
+              (long long)aadtoken_token_expires_on(tok));
+        CHECK(aadtoken_token_refresh_on(tok) <= aadtoken_token_expires_on(tok), "refresh_on <= expires_on");
+    }
+    aadtoken_token_free(tok);
+    aadtoken_error_free(err);
+    aadtoken_client_free(client);
+}
+
+/* The second get is served from the cache; refresh always asks; tokens are snapshots. */
+static void phase_cache(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *twin = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_token *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+    CHECK(aadtoken_client_get_token(client, NULL, &a, NULL) == AADTOKEN_OK, "first get");
+    CHECK(aadtoken_client_get_token(client, NULL, &b, NULL) == AADTOKEN_OK, "second get");
+    CHECK(aadtoken_client_get_token(twin, env("AADTOKEN_TEST_SCOPE"), &e, NULL) == AADTOKEN_OK, "twin get");
+    if (a && b && e) {
+        CHECK(strcmp(aadtoken_token_value(a), aadtoken_token_value(b)) == 0, "second get is the cached token");
+        CHECK(strcmp(aadtoken_token_value(a), aadtoken_token_value(e)) == 0, "a second client shares the cache");
+    }
+    CHECK(aadtoken_client_refresh_token(client, NULL, &c, NULL) == AADTOKEN_OK, "refresh");
+    CHECK(aadtoken_client_get_token(client, NULL, &d, NULL) == AADTOKEN_OK, "get after refresh");
+    if (a && c && d) {
+        CHECK(strcmp(aadtoken_token_value(a), aadtoken_token_value(c)) != 0, "refresh gives a new token");
+        CHECK(strcmp(aadtoken_token_value(c), aadtoken_token_value(d)) == 0, "refresh replaced the cached token");
+        CHECK(count_char(aadtoken_token_value(a), '.') == 2, "an old snapshot stays readable after refresh");
+    }
+    aadtoken_token_free(a);
+    aadtoken_token_free(b);
+    aadtoken_token_free(c);
+    aadtoken_token_free(d);
+    aadtoken_token_free(e);
+    aadtoken_client_free(client);
+    aadtoken_client_free(twin);
+}
+
+/* A token for another scope of the same identity. */
+static void phase_other_scope(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_get_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), &tok, &err);
+    CHECK(st == AADTOKEN_OK && tok != NULL, "get other scope: %s", aadtoken_error_message(err));
+    aadtoken_token_free(tok);
+    aadtoken_error_free(err);
+    aadtoken_client_free(client);
+}
+
+/* A wrong secret: status, OAuth code, AADSTS, correlation id, HTTP status; no secret shown. */
+static void phase_wrong_secret(void) {
+    const char *wrong = "wrong-secret-3f9a7c";
+    aadtoken_client *client = mock_client(wrong, 1);
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
+    CHECK(st == AADTOKEN_ERR_INVALID_CLIENT, "status %u", st);
+    CHECK(tok == NULL, "out not written on failure");
+    CHECK(err != NULL, "error object");
+    if (err != NULL) {
+        CHECK(aadtoken_error_status(err) == st, "error status matches");
+        CHECK(aadtoken_error_aadsts(err) == 7000215, "aadsts %u", aadtoken_error_aadsts(err));
+        CHECK(aadtoken_error_aadsts_count(err) >= 1 && aadtoken_error_aadsts_at(err, 0) == 7000215, "aadsts list");
+        CHECK(aadtoken_error_aadsts_at(err, 99) == 0, "aadsts out of range is 0");
+        CHECK(strcmp(aadtoken_error_oauth_code(err), "invalid_client") == 0, "oauth code %s", aadtoken_error_oauth_code(err));
+        CHECK(strlen(aadtoken_error_correlation_id(err)) == 36, "correlation id '%s'", aadtoken_error_correlation_id(err));
+        CHECK(strlen(aadtoken_error_trace_id(err)) > 0, "trace id");
+        CHECK(aadtoken_error_http_status(err) == 401, "http status %u", aadtoken_error_http_status(err));
+        CHECK(strstr(aadtoken_error_message(err), "AADSTS7000215") != NULL, "message: %s", aadtoken_error_message(err));
+        CHECK(strstr(aadtoken_error_message(err), wrong) == NULL, "the secret is not in the message");
+        printf("wrong-secret message: %s\n", aadtoken_error_message(err));
+    }
+    aadtoken_error_free(err);
+    aadtoken_client_free(client);
+}
+
+/* The server's certificate is from a CA the client does not trust. */
+static void phase_untrusted(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 0);
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
+    CHECK(st == AADTOKEN_ERR_TLS, "status %u (%s)", st, aadtoken_error_message(err));
+    CHECK(tok == NULL, "no token");
+    CHECK(strstr(aadtoken_error_message(err), "ca_file") != NULL, "hint names ca_file: %s", aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    aadtoken_client_free(client);
+}
+
+/* Configuration and argument errors: statuses and messages that name the culprit. */
+static void expect_error(aadtoken_status st, aadtoken_error *err, aadtoken_status want, const char *needle) {
+    CHECK(st == want, "status %u, want %u (%s)", st, want, aadtoken_error_message(err));
+    CHECK(err != NULL && strstr(aadtoken_error_message(err), needle) != NULL, "message '%s' names '%s'",
+          aadtoken_error_message(err), needle);
+    CHECK(err == NULL || aadtoken_error_status(err) == st, "error object status");
+    aadtoken_error_free(err);
+}
+
+/* Run `call` (which uses `&err`) and check its status and the message's mention of `needle`. */
+#define EXPECT_ERR(call, want, needle)                       \
+    do {                                                     \
+        aadtoken_error *err = NULL;                          \
+        aadtoken_status st_ = (call);                        \
+        expect_error(st_, err, (want), (needle));            \
+    } while (0)
+
+static void phase_args(void) {
+    aadtoken_config *cfg = aadtoken_config_new();
+    aadtoken_client *client = NULL;
+    aadtoken_token *tok = NULL;
+    char bad_utf8[] = {'t', (char)0xC3, (char)0x28, 0};
+
+    CHECK(aadtoken_config_set(cfg, "no_such_key", "1", NULL) == AADTOKEN_ERR_UNKNOWN_SETTING, "unknown key, err NULL");
+    EXPECT_ERR(aadtoken_config_set(cfg, "no_such_key", "1", &err), AADTOKEN_ERR_UNKNOWN_SETTING, "no_such_key");
+    EXPECT_ERR(aadtoken_config_set(NULL, "tenant_id", "x", &err), AADTOKEN_ERR_INVALID_ARGUMENT, "config");
+    EXPECT_ERR(aadtoken_config_set(cfg, NULL, "x", &err), AADTOKEN_ERR_INVALID_ARGUMENT, "key");
+    EXPECT_ERR(aadtoken_config_set(cfg, "tenant_id", NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "value");
+    EXPECT_ERR(aadtoken_config_set(cfg, bad_utf8, "x", &err), AADTOKEN_ERR_INVALID_ARGUMENT, "UTF-8");
+    EXPECT_ERR(aadtoken_config_set(cfg, "tenant_id", bad_utf8, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "value");
+    EXPECT_ERR(aadtoken_config_set(cfg, "tenant_id", "", &err), AADTOKEN_ERR_INVALID_SETTING, "tenant_id");
+    EXPECT_ERR(aadtoken_config_set(cfg, "authority_host", "http://login.microsoftonline.com", &err),
+               AADTOKEN_ERR_INVALID_SETTING, "authority_host");
+    EXPECT_ERR(aadtoken_config_set(cfg, "timeout_ms", "-1", &err), AADTOKEN_ERR_INVALID_SETTING, "timeout_ms");
+    EXPECT_ERR(aadtoken_config_parse(cfg, "tenant_id=t;bogus=1", &err), AADTOKEN_ERR_UNKNOWN_SETTING, "bogus");
+    EXPECT_ERR(aadtoken_config_parse(cfg, "tenant_id", &err), AADTOKEN_ERR_INVALID_ARGUMENT, "settings");
+    EXPECT_ERR(aadtoken_config_parse(cfg, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "settings");
+    EXPECT_ERR(aadtoken_config_load_env(NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "config");
+
+    /* A client needs tenant, client id and a credential; the message names what is missing. */
+    EXPECT_ERR(aadtoken_client_new(cfg, &client, &err), AADTOKEN_ERR_MISSING_SETTING, "tenant_id");
+    CHECK(client == NULL, "out not written on failure");
+    CHECK(aadtoken_config_parse(cfg, "tenant_id=t1; client_id = c1", NULL) == AADTOKEN_OK, "parse");
+    EXPECT_ERR(aadtoken_client_new(cfg, &client, &err), AADTOKEN_ERR_MISSING_SETTING, "client_secret");
+    CHECK(aadtoken_config_set(cfg, "client_secret", "s", NULL) == AADTOKEN_OK, "set secret");
+    CHECK(aadtoken_config_set(cfg, "ca_file", "/nonexistent/ca.pem", NULL) == AADTOKEN_OK, "set ca_file");
+    EXPECT_ERR(aadtoken_client_new(cfg, &client, &err), AADTOKEN_ERR_INVALID_SETTING, "ca_file");
+    CHECK(aadtoken_config_parse(cfg, "ca_file=\"" "\";", NULL) == AADTOKEN_ERR_INVALID_SETTING, "empty quoted value");
+    EXPECT_ERR(aadtoken_client_new(NULL, &client, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "config");
+
+    /* A client whose config was freed keeps working (it copied the settings). */
+    aadtoken_config_free(cfg);
+    client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    EXPECT_ERR(aadtoken_client_new(NULL, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "config");
+    EXPECT_ERR(aadtoken_client_get_token(NULL, NULL, &tok, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "client");
+    EXPECT_ERR(aadtoken_client_get_token(client, NULL, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "out");
+    EXPECT_ERR(aadtoken_client_get_token(client, bad_utf8, &tok, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "scopes");
+    EXPECT_ERR(aadtoken_client_get_token(client, "   ", &tok, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "scopes");
+    EXPECT_ERR(aadtoken_client_refresh_token(NULL, NULL, &tok, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "client");
+    EXPECT_ERR(aadtoken_client_refresh_token(client, NULL, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "out");
+    CHECK(tok == NULL, "out never written on failure");
+    aadtoken_client_free(client);
+
+    /* NULL is fine for every _free and every accessor. */
+    aadtoken_config_free(NULL);
+    aadtoken_client_free(NULL);
+    aadtoken_token_free(NULL);
+    aadtoken_error_free(NULL);
+    CHECK(aadtoken_token_value(NULL) == NULL && aadtoken_token_len(NULL) == 0, "token accessors on NULL");
+    CHECK(aadtoken_token_expires_on(NULL) == 0 && aadtoken_token_refresh_on(NULL) == 0, "token times on NULL");
+    CHECK(aadtoken_error_status(NULL) == AADTOKEN_ERR_INVALID_ARGUMENT, "error status on NULL");
+    CHECK(strcmp(aadtoken_error_message(NULL), "") == 0 && strcmp(aadtoken_error_oauth_code(NULL), "") == 0, "error strings on NULL");
+    CHECK(strcmp(aadtoken_error_correlation_id(NULL), "") == 0 && strcmp(aadtoken_error_trace_id(NULL), "") == 0, "ids on NULL");
+    CHECK(aadtoken_error_aadsts(NULL) == 0 && aadtoken_error_aadsts_count(NULL) == 0 && aadtoken_error_http_status(NULL) == 0 &&
+          aadtoken_error_retry_after(NULL) == 0, "numbers on NULL");
+
+    /* Static texts. */
+    CHECK(strcmp(aadtoken_version(), AADTOKEN_VERSION_STRING) == 0, "version %s", aadtoken_version());
+    {
+        const aadtoken_status all[] = {AADTOKEN_OK, AADTOKEN_ERR_INVALID_ARGUMENT, AADTOKEN_ERR_UNKNOWN_SETTING,
+                                       AADTOKEN_ERR_INVALID_SETTING, AADTOKEN_ERR_MISSING_SETTING, AADTOKEN_ERR_NETWORK,
+                                       AADTOKEN_ERR_TIMEOUT, AADTOKEN_ERR_TLS, AADTOKEN_ERR_BAD_RESPONSE,
+                                       AADTOKEN_ERR_INVALID_CLIENT, AADTOKEN_ERR_UNAUTHORIZED_CLIENT,
+                                       AADTOKEN_ERR_INVALID_SCOPE, AADTOKEN_ERR_INVALID_RESOURCE,
+                                       AADTOKEN_ERR_TENANT_NOT_FOUND, AADTOKEN_ERR_INVALID_GRANT,
+                                       AADTOKEN_ERR_INTERACTION_REQUIRED, AADTOKEN_ERR_THROTTLED,
+                                       AADTOKEN_ERR_SERVER_ERROR, AADTOKEN_ERR_IDENTITY_PROVIDER, AADTOKEN_ERR_INTERNAL};
+        size_t i;
+        for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+            const char *s = aadtoken_status_str(all[i]);
+            CHECK(s != NULL && strncmp(s, "AADTOKEN_", 9) == 0 && strncmp(s, "AADTOKEN_ERR_UNKNOWN:", 21) != 0, "status_str(%u) = %s", all[i], s);
+        }
+        CHECK(strncmp(aadtoken_status_str(12345), "AADTOKEN_ERR_UNKNOWN:", 21) == 0, "unknown status text");
+    }
+}
+
+/* Settings from the Azure SDK environment variables. */
+static void phase_env(void) {
+    aadtoken_config *cfg = aadtoken_config_new();
+    aadtoken_client *client = NULL;
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    setenv("AZURE_TENANT_ID", env("AADTOKEN_TEST_TENANT"), 1);
+    setenv("AZURE_CLIENT_ID", env("AADTOKEN_TEST_CLIENT"), 1);
+    setenv("AZURE_CLIENT_SECRET", env("AADTOKEN_TEST_SECRET"), 1);
+    setenv("AZURE_AUTHORITY_HOST", env("AADTOKEN_TEST_AUTHORITY"), 1);
+    CHECK(aadtoken_config_load_env(cfg, &err) == AADTOKEN_OK, "load_env: %s", aadtoken_error_message(err));
+    CHECK(aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), NULL) == AADTOKEN_OK, "ca_file");
+    CHECK(aadtoken_client_new(cfg, &client, &err) == AADTOKEN_OK, "client_new: %s", aadtoken_error_message(err));
+    CHECK(aadtoken_client_get_token(client, env("AADTOKEN_TEST_SCOPE"), &tok, &err) == AADTOKEN_OK, "get: %s",
+          aadtoken_error_message(err));
+    aadtoken_token_free(tok);
+    aadtoken_client_free(client);
+    aadtoken_config_free(cfg);
+    aadtoken_error_free(err);
+
+    cfg = aadtoken_config_new();
+    setenv("AZURE_AUTHORITY_HOST", "http://insecure.example", 1);
+    EXPECT_ERR(aadtoken_config_load_env(cfg, &err), AADTOKEN_ERR_INVALID_SETTING, "AZURE_AUTHORITY_HOST");
+    aadtoken_config_free(cfg);
+}
+
+/* Many threads share one client: every call succeeds, one request in all (checked by the harness). */
+#define THREADS 8
+#define CALLS 200
+static aadtoken_client *shared;
+static const char *first_value_seen[THREADS];
+
+static void *worker(void *arg) {
+    int id = (int)(intptr_t)arg, i, bad = 0;
+    for (i = 0; i < CALLS; i++) {
+        aadtoken_token *tok = NULL;
+        if (aadtoken_client_get_token(shared, NULL, &tok, NULL) != AADTOKEN_OK || tok == NULL ||
+            aadtoken_token_len(tok) == 0) {
+            bad++;
+        } else if (i == 0) {
+            first_value_seen[id] = strdup(aadtoken_token_value(tok));
+        }
+        aadtoken_token_free(tok);
+    }
+    return (void *)(intptr_t)bad;
+}
+
+static void phase_threads(void) {
+    pthread_t t[THREADS];
+    int i;
+    shared = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    for (i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
+    for (i = 0; i < THREADS; i++) {
+        void *bad = NULL;
+        pthread_join(t[i], &bad);
+        CHECK(bad == NULL, "thread %d had %d failures", i, (int)(intptr_t)bad);
+    }
+    for (i = 1; i < THREADS; i++) {
+        CHECK(first_value_seen[i] && first_value_seen[0] && strcmp(first_value_seen[i], first_value_seen[0]) == 0,
+              "thread %d saw the same token", i);
+    }
+    for (i = 0; i < THREADS; i++) free((void *)first_value_seen[i]);
+    aadtoken_client_free(shared);
+}
+
+int main(int argc, char **argv) {
+    const char *phase = argc > 1 ? argv[1] : "";
+    if (strcmp(phase, "success") == 0) phase_success();
+    else if (strcmp(phase, "cache") == 0) phase_cache();
+    else if (strcmp(phase, "other-scope") == 0) phase_other_scope();
+    else if (strcmp(phase, "wrong-secret") == 0) phase_wrong_secret();
+    else if (strcmp(phase, "untrusted") == 0) phase_untrusted();
+    else if (strcmp(phase, "args") == 0) phase_args();
+    else if (strcmp(phase, "env") == 0) phase_env();
+    else if (strcmp(phase, "threads") == 0) phase_threads();
+    else {
+        fprintf(stderr, "usage: abi_test success|cache|other-scope|wrong-secret|untrusted|args|env|threads\n");
+        return 2;
+    }
+    printf("%s: %d checks passed, %d failed\n", phase, passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,249 @@
+//! Drives the C tests of the ABI (tests/c/abi_test.c) against the mock Entra ID server: builds
+//! the C program against `include/aadtoken.h` and the freshly built `libaadtoken.so` with
+//! `-std=c99 -Wall -Wextra -Wpedantic -Werror`, runs each phase as its own process (so each
+//! starts with an empty process-wide cache), checks the mock's counters and request log after
+//! each, and runs the phases again under valgrind with zero errors and zero definite leaks.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID};
+use common::{repo_root, require_tool, target_dir};
+
+/// Build tests/c/abi_test.c once per test process.
+fn abi_test_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let lib_dir = common::lib_dir();
+        let out_dir = target_dir().join("c-tests");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = out_dir.join("abi_test");
+        let root = repo_root();
+        let status = Command::new("cc")
+            .args([
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Wpedantic",
+                "-Werror",
+                "-g",
+                "-O1",
+            ])
+            .arg(format!("-I{}", root.join("include").display()))
+            .arg(root.join("tests/c/abi_test.c"))
+            .arg("-o")
+            .arg(&out)
+            .arg(format!("-L{}", lib_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .args(["-laadtoken", "-lpthread"])
+            .status()
+            .expect("run cc");
+        assert!(status.success(), "compiling tests/c/abi_test.c failed");
+        out
+    })
+}
+
+/// Run one phase of the C test against `mock`, optionally under valgrind; panics on failure.
+fn run_phase(mock: &MockServer, phase: &str, valgrind: bool) -> String {
+    let bin = abi_test_binary();
+    let mut cmd = if valgrind {
+        require_tool("valgrind", "apt-get install valgrind");
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(format!(
+            "--suppressions={}",
+            repo_root().join("tests/c/valgrind.supp").display()
+        ))
+        .arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.arg(phase)
+        .env("AADTOKEN_TEST_AUTHORITY", mock.base_url())
+        .env("AADTOKEN_TEST_CA", mock.ca_file())
+        .env("AADTOKEN_TEST_TENANT", TENANT_ID)
+        .env("AADTOKEN_TEST_CLIENT", CLIENT_ID)
+        .env("AADTOKEN_TEST_SECRET", CLIENT_SECRET)
+        .env("AADTOKEN_TEST_SCOPE", SCOPE)
+        .env("AADTOKEN_TEST_OTHER_SCOPE", OTHER_SCOPE)
+        // The C program must not depend on the harness's environment.
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_CLIENT_SECRET")
+        .env_remove("AZURE_AUTHORITY_HOST");
+    let out = cmd.output().expect("run abi_test");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "abi_test {phase} (valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains(&format!("{phase}: ")) && stdout.contains(" failed"),
+        "no summary line:\n{stdout}"
+    );
+    if !valgrind {
+        assert!(
+            stderr.is_empty(),
+            "the library must not write to stderr, got:\n{stderr}"
+        );
+    }
+    stdout
+}
+
+fn fresh_mock() -> MockServer {
+    MockServer::spawn(MockConfig::default())
+}
+
+#[test]
+fn token_obtained_through_the_c_abi() {
+    let mock = fresh_mock();
+    run_phase(&mock, "success", false);
+    assert_eq!(mock.token_requests(), 1);
+    assert_eq!(mock.tokens_issued(), 1);
+}
+
+#[test]
+fn request_is_what_entra_expects_and_the_secret_travels_only_in_the_body() {
+    let mock = fresh_mock();
+    run_phase(&mock, "success", false);
+    let log = mock.token_request_log();
+    assert_eq!(log.len(), 1);
+    let req = &log[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, format!("/{TENANT_ID}/oauth2/v2.0/token"));
+    assert_eq!(req.status, 200);
+    assert_eq!(req.form_value("grant_type"), Some("client_credentials"));
+    assert_eq!(req.form_value("client_id"), Some(CLIENT_ID));
+    assert_eq!(req.form_value("scope"), Some(SCOPE));
+    assert_eq!(
+        req.form_value("client_secret"),
+        Some(aadtoken_mock::REDACTED),
+        "secret sent in the body"
+    );
+    assert_eq!(
+        req.secret_in,
+        vec!["body".to_owned()],
+        "the secret was sent only in the body"
+    );
+    assert!(
+        req.query.as_deref().unwrap_or("").is_empty(),
+        "no query string: {:?}",
+        req.query
+    );
+    for (name, value) in &req.headers {
+        assert!(
+            !value.contains(aadtoken_mock::REDACTED_SECRET),
+            "secret in header {name}"
+        );
+        assert!(!value.contains(CLIENT_SECRET), "secret in header {name}");
+    }
+    assert!(!req.path.contains(aadtoken_mock::REDACTED_SECRET));
+    let header = |n: &str| req.header(n).unwrap_or_else(|| panic!("header {n} missing"));
+    assert_eq!(
+        uuid::Uuid::parse_str(header("client-request-id"))
+            .unwrap()
+            .get_version_num(),
+        4
+    );
+    assert_eq!(header("return-client-request-id"), "true");
+    assert_eq!(header("x-client-SKU"), "aadtoken");
+    assert_eq!(header("x-client-Ver"), aadtoken::VERSION);
+    assert!(header("content-type").starts_with("application/x-www-form-urlencoded"));
+    assert_eq!(header("accept"), "application/json");
+    assert!(
+        req.header("authorization").is_none(),
+        "no Authorization header with client_secret_post"
+    );
+}
+
+#[test]
+fn second_get_is_cached_and_refresh_asks_again() {
+    let mock = fresh_mock();
+    run_phase(&mock, "cache", false);
+    // first get + refresh; the second get, the twin client and the get after refresh are cached
+    assert_eq!(mock.token_requests(), 2);
+}
+
+#[test]
+fn another_scope_of_the_same_identity() {
+    let mock = fresh_mock();
+    run_phase(&mock, "other-scope", false);
+    assert_eq!(mock.token_request_log()[0].form_value("scope"), Some(OTHER_SCOPE));
+}
+
+#[test]
+fn wrong_secret_gives_invalid_client_with_aadsts_and_correlation_id() {
+    let mock = fresh_mock();
+    let out = run_phase(&mock, "wrong-secret", false);
+    assert_eq!(mock.token_requests(), 1, "a 4xx is not retried");
+    let req = &mock.token_request_log()[0];
+    assert_eq!(req.aadsts, Some(7000215));
+    // The error's correlation id is the one the client sent.
+    let sent = req.header("client-request-id").unwrap().to_owned();
+    assert!(
+        out.contains(&sent),
+        "the message quotes the correlation id {sent}:\n{out}"
+    );
+}
+
+#[test]
+fn untrusted_ca_is_a_tls_error() {
+    let mock = fresh_mock();
+    run_phase(&mock, "untrusted", false);
+    assert_eq!(mock.token_requests(), 0, "no request got past the handshake");
+}
+
+#[test]
+fn argument_and_setting_errors_name_the_culprit() {
+    let mock = fresh_mock();
+    run_phase(&mock, "args", false);
+    assert_eq!(mock.token_requests(), 0);
+}
+
+#[test]
+fn settings_from_the_environment() {
+    let mock = fresh_mock();
+    run_phase(&mock, "env", false);
+    assert_eq!(mock.token_requests(), 1);
+}
+
+#[test]
+fn threads_sharing_one_client_make_one_request() {
+    let mock = fresh_mock();
+    mock.set_latency(std::time::Duration::from_millis(200));
+    run_phase(&mock, "threads", false);
+    assert_eq!(
+        mock.token_requests(),
+        1,
+        "8 threads x 200 calls on a cold cache: one request"
+    );
+}
+
+/// Every phase again under valgrind: no memory errors, no definite leaks.
+#[test]
+fn valgrind_reports_no_errors_or_leaks() {
+    let mock = fresh_mock();
+    for phase in [
+        "success",
+        "cache",
+        "wrong-secret",
+        "untrusted",
+        "args",
+        "env",
+        "threads",
+    ] {
+        run_phase(&mock, phase, true);
+    }
+}
