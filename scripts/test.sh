@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run every test: the committed header is current, lints, the build, the exported symbols,
+# the C example builds, and all Rust and C tests (against the bundled mock Entra ID server).
+# Builds once into the shared target directory; every stage reuses it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "header: include/aadtoken.h matches the sources"
+scripts/gen-header.sh --check
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build (library, mock, tests)"
+cargo build --workspace --all-targets --quiet
+
+step "exported symbols"
+scripts/check-symbols.sh target/debug/libaadtoken.so
+
+step "C example builds with -std=c99 -Wall -Wextra -Wpedantic -Werror"
+make -s -C examples-c clean all
+
+step "Rust and C tests"
+cargo test --workspace --quiet
