@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use aadtoken::{Client, Config, ErrorKind};
 use aadtoken_mock::{
-    Fault, MockConfig, MockServer, RefreshIn, CLIENT_ID, CLIENT_SECRET, EXPIRED_CLIENT_ID, EXPIRED_CLIENT_SECRET,
-    OTHER_SCOPE, SCOPE, TENANT_DOMAIN, TENANT_ID,
+    Fault, MockConfig, MockServer, RefreshIn, CLIENT_ID, CLIENT_SECRET, EXPIRED_CLIENT_ID,
+    EXPIRED_CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_DOMAIN, TENANT_ID,
 };
 
 fn config(mock: &MockServer, extra: &str) -> Config {
@@ -29,12 +29,17 @@ fn client(mock: &MockServer, extra: &str) -> Client {
 fn token_is_a_jwt_for_the_resource_signed_by_the_tenant() {
     let mock = MockServer::spawn(MockConfig::default());
     let token = client(&mock, "").get_token(None).unwrap();
-    let claims = mock.verify_token(token.secret()).expect("signature verifies against the JWKS");
+    let claims = mock
+        .verify_token(token.secret())
+        .expect("signature verifies against the JWKS");
     assert_eq!(claims["aud"], "api://oracle-db");
     assert_eq!(claims["tid"], TENANT_ID);
     assert_eq!(claims["appid"], CLIENT_ID);
     let lifetime = token.expires_on() - aadtoken::core::token::unix_now();
-    assert!((3590..=3600).contains(&lifetime), "expires_on from expires_in: {lifetime}");
+    assert!(
+        (3590..=3600).contains(&lifetime),
+        "expires_on from expires_in: {lifetime}"
+    );
 }
 
 #[test]
@@ -42,9 +47,14 @@ fn tenant_by_domain_name_and_explicit_scopes() {
     let mock = MockServer::spawn(MockConfig::default());
     let c = client(&mock, &format!("tenant_id={TENANT_DOMAIN}"));
     let token = c.get_token(Some(OTHER_SCOPE)).unwrap();
-    assert_eq!(mock.verify_token(token.secret()).unwrap()["aud"], "https://oracle.example.com/db");
+    assert_eq!(
+        mock.verify_token(token.secret()).unwrap()["aud"],
+        "https://oracle.example.com/db"
+    );
     // Scope order and repetition do not matter for the cache.
-    let again = c.get_token(Some(&format!("{OTHER_SCOPE}  {OTHER_SCOPE}"))).unwrap();
+    let again = c
+        .get_token(Some(&format!("{OTHER_SCOPE}  {OTHER_SCOPE}")))
+        .unwrap();
     assert_eq!(again.secret(), token.secret());
     assert_eq!(mock.token_requests(), 1);
 }
@@ -57,7 +67,10 @@ fn expires_in_as_a_string_and_refresh_in() {
     let token = client(&mock, "").get_token(None).unwrap();
     let now = aadtoken::core::token::unix_now();
     assert!((3590..=3600).contains(&(token.expires_on() - now)));
-    assert!((1790..=1800).contains(&(token.refresh_on() - now)), "refresh_on from refresh_in");
+    assert!(
+        (1790..=1800).contains(&(token.refresh_on() - now)),
+        "refresh_on from refresh_in"
+    );
 }
 
 #[test]
@@ -67,7 +80,11 @@ fn a_token_inside_the_expiry_margin_is_renewed() {
     let c = client(&mock, "expiry_margin_s=300");
     let a = c.get_token(None).unwrap();
     let b = c.get_token(None).unwrap();
-    assert_ne!(a.secret(), b.secret(), "a 200 s token is inside a 300 s margin: not served from cache");
+    assert_ne!(
+        a.secret(),
+        b.secret(),
+        "a 200 s token is inside a 300 s margin: not served from cache"
+    );
     assert_eq!(mock.token_requests(), 2);
     let c2 = client(&mock, "expiry_margin_s=100");
     c2.get_token(None).unwrap();
@@ -91,7 +108,13 @@ fn expect(mock: &MockServer, extra: &str, kind: ErrorKind, aadsts: u32, hint: &s
 #[test]
 fn entra_refusals_map_to_statuses_with_hints() {
     let mock = MockServer::spawn(MockConfig::default());
-    expect(&mock, "client_secret=wrong-secret", ErrorKind::InvalidClient, 7000215, "secret's ID instead of its value");
+    expect(
+        &mock,
+        "client_secret=wrong-secret",
+        ErrorKind::InvalidClient,
+        7000215,
+        "secret's ID instead of its value",
+    );
     expect(
         &mock,
         &format!("client_id={EXPIRED_CLIENT_ID};client_secret={EXPIRED_CLIENT_SECRET}"),
@@ -113,8 +136,20 @@ fn entra_refusals_map_to_statuses_with_hints() {
         90002,
         "tenant was not found",
     );
-    expect(&mock, "scope=api://oracle-db/session", ErrorKind::InvalidScope, 1002012, "/.default");
-    expect(&mock, "scope=api://no-such-db/.default", ErrorKind::InvalidResource, 500011, "application ID URI");
+    expect(
+        &mock,
+        "scope=api://oracle-db/session",
+        ErrorKind::InvalidScope,
+        1002012,
+        "/.default",
+    );
+    expect(
+        &mock,
+        "scope=api://no-such-db/.default",
+        ErrorKind::InvalidResource,
+        500011,
+        "application ID URI",
+    );
     assert_eq!(mock.token_requests(), 6, "no retries on 4xx");
 }
 
@@ -142,7 +177,8 @@ fn a_dropped_connection_is_retried_once_on_a_fresh_one() {
     let mock = MockServer::spawn(MockConfig::default());
     let c = client(&mock, "");
     mock.fail_next(1, Fault::Disconnect);
-    c.get_token(None).expect("the request is sent again after the connection dropped");
+    c.get_token(None)
+        .expect("the request is sent again after the connection dropped");
     assert_eq!(mock.token_requests(), 2);
 
     mock.fail_next(2, Fault::Disconnect);
@@ -159,12 +195,19 @@ fn the_whole_call_is_bounded_by_timeout_ms() {
     let err = client(&mock, "timeout_ms=300").get_token(None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.message().contains("timeout_ms=300"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(4), "returned before the server answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "returned before the server answered"
+    );
 }
 
 #[test]
 fn nothing_listening_is_a_network_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut c = Config::new();
     c.parse(&format!(
         "authority_host=https://127.0.0.1:{port};tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret=x;scope={SCOPE}"
@@ -178,13 +221,17 @@ fn nothing_listening_is_a_network_error() {
 #[test]
 fn settings_are_checked_when_the_client_is_built() {
     let mut c = Config::new();
-    c.parse(&format!("tenant_id=common;client_id={CLIENT_ID};client_secret=x")).unwrap();
+    c.parse(&format!("tenant_id=common;client_id={CLIENT_ID};client_secret=x"))
+        .unwrap();
     let err = Client::new(&c).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidSetting);
     assert!(err.message().contains("'tenant_id'"), "{err}");
 
     let mut c = Config::new();
-    c.parse(&format!("tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret=x")).unwrap();
+    c.parse(&format!(
+        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret=x"
+    ))
+    .unwrap();
     let client = Client::new(&c).unwrap();
     let err = client.get_token(None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MissingSetting);

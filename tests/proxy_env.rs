@@ -8,14 +8,20 @@ fn client(mock: &MockServer, ca_file: &str) -> Client {
     let mut c = Config::new();
     c.set("authority_host", mock.base_url()).unwrap();
     c.set("ca_file", ca_file).unwrap();
-    c.parse(&format!("tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE}"))
-        .unwrap();
+    c.parse(&format!(
+        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE}"
+    ))
+    .unwrap();
     Client::new(&c).unwrap()
 }
 
 #[test]
 fn https_proxy_and_no_proxy_are_honoured() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     // SAFETY of set_var: this test binary has a single test, so no other thread reads the env.
     unsafe {
         std::env::set_var("HTTPS_PROXY", format!("http://127.0.0.1:{closed}"));
@@ -23,9 +29,15 @@ fn https_proxy_and_no_proxy_are_honoured() {
         std::env::remove_var("no_proxy");
     }
     let mock = MockServer::spawn(MockConfig::default());
-    let err = client(&mock, mock.ca_file().to_str().unwrap()).get_token(None).unwrap_err();
+    let err = client(&mock, mock.ca_file().to_str().unwrap())
+        .get_token(None)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
-    assert_eq!(mock.token_requests(), 0, "the request went to the (dead) proxy, not the server");
+    assert_eq!(
+        mock.token_requests(),
+        0,
+        "the request went to the (dead) proxy, not the server"
+    );
 
     // A different trust configuration builds a new HTTP client, which reads NO_PROXY.
     unsafe { std::env::set_var("NO_PROXY", "127.0.0.1") };
