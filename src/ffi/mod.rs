@@ -166,21 +166,27 @@ fn quiet_panics() {
     });
 }
 
+/// Run `body`, turning a panic into an `Internal` error that says where it happened (and
+/// printing nothing). Shared by the C exports ([`call`]) and the JNI exports (`crate::jni`).
+pub(crate) fn guarded<T, E: From<Error>>(body: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    quiet_panics();
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        let at = LAST_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten();
+        Err(Error::internal(format!(
+            "internal error in aadtoken ({}); please report it",
+            at.unwrap_or_else(|| "panic".to_owned())
+        ))
+        .into())
+    })
+}
+
 /// Run an export's body: catch panics, map an error to its status and, when `err` is not NULL,
 /// hand the caller an error object through it.
 pub(crate) fn call(
     err: *mut *mut aadtoken_error,
     body: impl FnOnce() -> Result<(), Error>,
 ) -> aadtoken_status {
-    quiet_panics();
-    let result = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        let at = LAST_PANIC.try_with(|p| p.borrow_mut().take()).ok().flatten();
-        Err(Error::internal(format!(
-            "internal error in aadtoken ({}); please report it",
-            at.unwrap_or_else(|| "panic".to_owned())
-        )))
-    });
-    match result {
+    match guarded(body) {
         Ok(()) => AADTOKEN_OK,
         Err(e) => {
             let status = status_of(e.kind());

@@ -1,0 +1,281 @@
+//! The JNI exports behind the Java binding (`bindings/java`, package `aadtoken`): the native
+//! methods of the package-private class `aadtoken.Native`. Like `src/ffi`, a translation layer
+//! with no behaviour of its own; it calls [`crate::core`] directly (not the C ABI).
+//!
+//! Every export runs its body inside [`guarded`](crate::ffi::guarded) (a panic becomes an
+//! `AADTOKEN_ERR_INTERNAL` error), and every failure becomes a Java exception plus a default
+//! return value — never an unwind into the JVM:
+//! * a core [`Error`] → `aadtoken.AadTokenException` with the same status number as the C ABI
+//!   (`ffi::status_of`), the message, OAuth code, AADSTS codes, correlation and trace ids;
+//! * a JNI call that failed because a Java exception is pending (e.g. `OutOfMemoryError`) →
+//!   that exception, untouched;
+//! * any other JNI failure → `AadTokenException` with `AADTOKEN_ERR_INTERNAL`.
+//!
+//! A client travels to Java as a `long` handle (a `Box<Client>`). The Java class guarantees that
+//! a handle is used only between `clientNew` and `clientFree` (a read-write lock: calls hold the
+//! read side, `close()` swaps the handle to 0 under the write side before freeing it).
+
+use std::ffi::CStr;
+
+use ::jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
+use ::jni::sys::{jboolean, jint, jlong, jobject, jstring, JNI_FALSE};
+use ::jni::JNIEnv;
+use zeroize::Zeroizing;
+
+use crate::core::{Client, Config, Error, ErrorKind, Token};
+use crate::ffi::{guarded, status_of};
+
+const EXCEPTION_CLASS: &str = "aadtoken/AadTokenException";
+/// `AadTokenException(int status, String message, String oauthCode, int[] aadsts,
+/// String correlationId, String traceId, int httpStatus, int retryAfterSeconds)`
+const EXCEPTION_CTOR: &str =
+    "(ILjava/lang/String;Ljava/lang/String;[ILjava/lang/String;Ljava/lang/String;II)V";
+const TOKEN_CLASS: &str = "aadtoken/Token";
+/// `Token(char[] chars, long expiresOn, long refreshOn)`
+const TOKEN_CTOR: &str = "([CJJ)V";
+
+/// Why an export failed.
+enum Failure {
+    Core(Error),
+    Jni(::jni::errors::Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<::jni::errors::Error> for Failure {
+    fn from(e: ::jni::errors::Error) -> Self {
+        Failure::Jni(e)
+    }
+}
+
+type Outcome<T> = Result<T, Failure>;
+
+/// Run an export's body; on failure leave a Java exception pending and return `fallback`.
+fn run<'local, T>(
+    env: &mut JNIEnv<'local>,
+    fallback: T,
+    body: impl FnOnce(&mut JNIEnv<'local>) -> Outcome<T>,
+) -> T {
+    match guarded(|| body(env)) {
+        Ok(value) => value,
+        Err(failure) => {
+            // A pending exception (thrown by a JNI call we made) is the better report.
+            if !env.exception_check().unwrap_or(true) {
+                let error = match failure {
+                    Failure::Core(e) => e,
+                    Failure::Jni(e) => Error::internal(format!("JNI call failed in aadtoken: {e}")),
+                };
+                throw(env, &error);
+            }
+            fallback
+        }
+    }
+}
+
+/// Throw `error` as an `AadTokenException`; if even that fails, as a `RuntimeException`.
+fn throw(env: &mut JNIEnv<'_>, error: &Error) {
+    if let Err(e) = new_exception(env, error).and_then(|ex| env.throw(ex)) {
+        if !env.exception_check().unwrap_or(true) {
+            let _ = env.throw_new(
+                "java/lang/RuntimeException",
+                format!("aadtoken: {error} (and the AadTokenException could not be made: {e})"),
+            );
+        }
+    }
+}
+
+fn new_exception<'local>(
+    env: &mut JNIEnv<'local>,
+    error: &Error,
+) -> ::jni::errors::Result<::jni::objects::JThrowable<'local>> {
+    let status = status_of(error.kind());
+    let message = env.new_string(error.to_string())?;
+    let oauth = env.new_string(error.oauth_error().unwrap_or(""))?;
+    let codes: Vec<jint> = error.aadsts().iter().map(|&c| c as jint).collect();
+    let aadsts = env.new_int_array(codes.len() as i32)?;
+    env.set_int_array_region(&aadsts, 0, &codes)?;
+    let correlation = env.new_string(error.correlation_id().unwrap_or(""))?;
+    let trace = env.new_string(error.trace_id().unwrap_or(""))?;
+    let http_status = error.http_status().map_or(0, jint::from);
+    let retry_after = error
+        .retry_after()
+        .map_or(0, |d| d.as_secs().min(i32::MAX as u64) as jint);
+    let obj = env.new_object(
+        EXCEPTION_CLASS,
+        EXCEPTION_CTOR,
+        &[
+            JValue::Int(status as jint),
+            JValue::Object(&message),
+            JValue::Object(&oauth),
+            JValue::Object(&aadsts),
+            JValue::Object(&correlation),
+            JValue::Object(&trace),
+            JValue::Int(http_status),
+            JValue::Int(retry_after),
+        ],
+    )?;
+    Ok(obj.into())
+}
+
+/// A Java string argument; `None` for a Java `null`. Kept in memory that is zeroed on drop
+/// (settings strings may hold a secret).
+fn opt_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> Outcome<Option<Zeroizing<String>>> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    let text: String = env.get_string(s)?.into();
+    Ok(Some(Zeroizing::new(text)))
+}
+
+fn arg_string(env: &mut JNIEnv<'_>, s: &JString<'_>, name: &str) -> Outcome<Zeroizing<String>> {
+    opt_string(env, s)?.ok_or_else(|| Error::invalid_argument(name, "must not be null").into())
+}
+
+/// The client behind a handle.
+///
+/// # Safety
+/// `handle` is 0 or a value returned by `clientNew` and not yet passed to `clientFree` (the
+/// Java class guarantees this; see the module comment).
+unsafe fn client<'a>(handle: jlong) -> Result<&'a Client, Error> {
+    if handle == 0 {
+        return Err(Error::invalid_argument("handle", "is 0 (the client is closed)"));
+    }
+    Ok(&*(handle as *const Client))
+}
+
+fn new_token<'local>(env: &mut JNIEnv<'local>, token: &Token) -> Outcome<JObject<'local>> {
+    let chars = Zeroizing::new(token.secret().encode_utf16().collect::<Vec<u16>>());
+    let len = i32::try_from(chars.len())
+        .map_err(|_| Error::new(ErrorKind::BadResponse, "the access token is too long"))?;
+    let array = env.new_char_array(len)?;
+    env.set_char_array_region(&array, 0, &chars)?;
+    let obj = env.new_object(
+        TOKEN_CLASS,
+        TOKEN_CTOR,
+        &[
+            JValue::Object(&array),
+            JValue::Long(token.expires_on()),
+            JValue::Long(token.refresh_on()),
+        ],
+    )?;
+    Ok(obj)
+}
+
+/// `static native long clientNew(String[] steps)`: build a config by applying `steps` in order
+/// — triples `"set", key, value` / `"parse", settings, null` / `"env", null, null` (a later step
+/// overrides an earlier one for the same key) — and make a client from it. Returns the handle.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    steps: JObjectArray<'local>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        if steps.is_null() {
+            return Err(Error::invalid_argument("steps", "must not be null").into());
+        }
+        let n = env.get_array_length(&steps)?;
+        if n % 3 != 0 {
+            return Err(Error::invalid_argument("steps", "must hold (op, a, b) triples").into());
+        }
+        let mut config = Config::new();
+        for i in (0..n).step_by(3) {
+            // A local frame per step: steps can be many, and each holds a few local references.
+            env.with_local_frame(16, |env| -> Outcome<()> {
+                let op = JString::from(env.get_object_array_element(&steps, i)?);
+                let a = JString::from(env.get_object_array_element(&steps, i + 1)?);
+                let b = JString::from(env.get_object_array_element(&steps, i + 2)?);
+                match arg_string(env, &op, "step")?.as_str() {
+                    "set" => {
+                        let key = arg_string(env, &a, "key")?;
+                        let value = arg_string(env, &b, "value")?;
+                        config.set(&key, &value)?;
+                    }
+                    "parse" => config.parse(&arg_string(env, &a, "settings")?)?,
+                    "env" => config.load_env()?,
+                    other => {
+                        let problem = format!("'{other}' is unknown");
+                        return Err(Error::invalid_argument("step", &problem).into());
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        let client = Client::new(&config)?;
+        Ok(Box::into_raw(Box::new(client)) as jlong)
+    })
+}
+
+/// `static native Token clientGetToken(long handle, String scopes, boolean refresh)`: a token
+/// for `scopes` (`null` = the configured `scope`), cached while valid; `refresh` always asks
+/// the identity provider (as `aadtoken_client_refresh_token`). Blocks the calling thread for at
+/// most `timeout_ms`.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_clientGetToken<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    scopes: JString<'local>,
+    refresh: jboolean,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: the Java class holds its read lock on a live handle during this call.
+        let client = unsafe { client(handle) }?;
+        let scopes = opt_string(env, &scopes)?;
+        let scopes = scopes.as_deref().map(String::as_str);
+        let token = if refresh == JNI_FALSE {
+            client.get_token(scopes)?
+        } else {
+            client.refresh_token(scopes)?
+        };
+        Ok(new_token(env, &token)?.into_raw())
+    })
+}
+
+/// `static native void clientFree(long handle)`: free a client. 0 does nothing.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_clientFree<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    run(&mut env, (), |_| {
+        if handle != 0 {
+            // SAFETY: the Java class swaps its handle to 0 under its write lock before calling
+            // this, so each handle is freed once and no call is using it.
+            drop(unsafe { Box::from_raw(handle as *mut Client) });
+        }
+        Ok(())
+    })
+}
+
+/// `static native String version()`: the library version (as `aadtoken_version`).
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_version<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+) -> jstring {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        Ok(env.new_string(crate::VERSION)?.into_raw())
+    })
+}
+
+/// `static native String statusText(int status)`: the static text of a status code (as
+/// `aadtoken_status_str`): its name and a short meaning.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_statusText<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    status: jint,
+) -> jstring {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        let text = crate::ffi::aadtoken_status_str(status as u32);
+        // SAFETY: aadtoken_status_str returns a static NUL-terminated string, never NULL.
+        let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+        Ok(env.new_string(text)?.into_raw())
+    })
+}
