@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: the committed header is current, lints, the build, the exported symbols,
-# the C example builds, and all Rust and C tests (against the bundled mock Entra ID server).
+# the C example builds, the C packaging, the Python binding, and all Rust, C and Java tests
+# (against the bundled mock Entra ID server).
 # Builds once into the shared target directory; every stage reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,12 @@ scripts/check-symbols.sh target/debug/libaadtoken.so
 
 step "C example builds with -std=c99 -Wall -Wextra -Wpedantic -Werror"
 make -s -C examples-c clean all
+
+step "C packaging: version macros, header as C99 and C++, soname, make install, pkg-config, static link"
+scripts/check-packaging.sh
+
+step "Python binding (ctypes) and the python-oracledb adapter"
+AADTOKEN_LIB="$PWD/target/debug/libaadtoken.so" python3 bindings/python/tests/run.py
 
 step "Rust and C tests"
 cargo test --workspace --quiet

@@ -1,0 +1,69 @@
+# Build and install libaadtoken for C and C++ programs (and the Java jar).
+#
+#   make                                  cargo build --release
+#   make install [PREFIX=/usr/local] [DESTDIR=staging]
+#   make install PREFIX=/tmp/p PROFILE=debug NO_BUILD=1     install an existing target/debug build
+#   make uninstall [PREFIX=...]
+#   make java                             target/java/aadtoken.jar (needs a JDK)
+#   make install-java                     $(PREFIX)/share/java/aadtoken.jar
+#
+# Installs:
+#   $(LIBDIR)/libaadtoken.so.X.Y.Z        the shared library (soname libaadtoken.so.X)
+#   $(LIBDIR)/libaadtoken.so.X -> .so.X.Y.Z,  libaadtoken.so -> .so.X
+#   $(LIBDIR)/libaadtoken.a               the static library (link with -lpthread -ldl -lm)
+#   $(INCLUDEDIR)/aadtoken.h
+#   $(PKGCONFIGDIR)/aadtoken.pc           pkg-config --cflags --libs aadtoken
+
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DATADIR      ?= $(PREFIX)/share
+PROFILE      ?= release
+CARGO        ?= cargo
+INSTALL      ?= install
+JAVAC        ?= javac
+JAR          ?= jar
+
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
+BUILD_DIR  := $(TARGET_DIR)/$(PROFILE)
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
+# In aadtoken.pc, directories under PREFIX are written relative to ${prefix}.
+PC_LIBDIR     := $(patsubst $(PREFIX)%,$${prefix}%,$(LIBDIR))
+PC_INCLUDEDIR := $(patsubst $(PREFIX)%,$${prefix}%,$(INCLUDEDIR))
+CARGO_FLAGS := $(if $(filter release,$(PROFILE)),--release,$(if $(filter debug,$(PROFILE)),,--profile $(PROFILE)))
+
+all: build
+
+build:
+	$(CARGO) build -p aadtoken --lib $(CARGO_FLAGS)
+
+install: $(if $(NO_BUILD),,build)
+	@test -f $(BUILD_DIR)/libaadtoken.so || { echo "$(BUILD_DIR)/libaadtoken.so not found: run make (or cargo build) first" >&2; exit 1; }
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 0755 $(BUILD_DIR)/libaadtoken.so $(DESTDIR)$(LIBDIR)/libaadtoken.so.$(VERSION)
+	ln -sfn libaadtoken.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaadtoken.so.$(MAJOR)
+	ln -sfn libaadtoken.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libaadtoken.so
+	$(INSTALL) -m 0644 $(BUILD_DIR)/libaadtoken.a $(DESTDIR)$(LIBDIR)/libaadtoken.a
+	$(INSTALL) -m 0644 include/aadtoken.h $(DESTDIR)$(INCLUDEDIR)/aadtoken.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' aadtoken.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/aadtoken.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/aadtoken.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libaadtoken.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaadtoken.so.$(MAJOR) \
+	      $(DESTDIR)$(LIBDIR)/libaadtoken.so $(DESTDIR)$(LIBDIR)/libaadtoken.a \
+	      $(DESTDIR)$(INCLUDEDIR)/aadtoken.h $(DESTDIR)$(PKGCONFIGDIR)/aadtoken.pc \
+	      $(DESTDIR)$(DATADIR)/java/aadtoken.jar
+
+java:
+	rm -rf $(TARGET_DIR)/java/classes && mkdir -p $(TARGET_DIR)/java/classes
+	$(JAVAC) -Xlint:all -Werror --release 11 -d $(TARGET_DIR)/java/classes bindings/java/src/aadtoken/*.java
+	$(JAR) --create --file $(TARGET_DIR)/java/aadtoken.jar -C $(TARGET_DIR)/java/classes .
+
+install-java: java
+	$(INSTALL) -d $(DESTDIR)$(DATADIR)/java
+	$(INSTALL) -m 0644 $(TARGET_DIR)/java/aadtoken.jar $(DESTDIR)$(DATADIR)/java/aadtoken.jar
+
+.PHONY: all build install uninstall java install-java

@@ -1,0 +1,292 @@
+"""Microsoft Entra ID access tokens for Oracle Database clients, from Python.
+
+A ctypes binding (standard library only) of libaadtoken's C ABI: tokens are fetched, cached
+and refreshed in-process by the native library, shared with every other user of the library
+in the process (one cache, one in-flight request per identity and scopes).
+
+    import aadtoken, oracledb
+
+    client = aadtoken.Client({"tenant_id": "...", "client_id": "...",
+                              "client_secret": "...", "scope": "api://my-db-app/.default"})
+    token = client.get_token()               # cached while valid
+    print(token.expires_on)                  # Unix seconds
+
+    # python-oracledb (thin mode needs a tcps:// DSN for token authentication):
+    conn = oracledb.connect(dsn="tcps://db.example.com:1522/service",
+                            access_token=client.oracledb_access_token())
+
+Settings, their keys and the settings-string grammar are those of the C ABI (see the README).
+Failures raise :class:`AadTokenError`, carrying the C status code (e.g. 300 for
+``AADTOKEN_ERR_INVALID_CLIENT``), the message, the AADSTS code and the correlation id.
+"""
+
+import ctypes
+import threading
+import time
+import weakref
+
+from . import _native
+
+__all__ = ["Client", "Token", "AadTokenError", "version", "status_text", "shutdown"]
+
+# Status codes, as in aadtoken.h (the numbers never change meaning). The full list is the
+# header's; these are the ones callers most often branch on.
+OK = 0
+ERR_INVALID_ARGUMENT = 100
+ERR_UNKNOWN_SETTING = 101
+ERR_INVALID_SETTING = 102
+ERR_MISSING_SETTING = 103
+ERR_NETWORK = 200
+ERR_TIMEOUT = 201
+ERR_TLS = 202
+ERR_INVALID_CLIENT = 300
+ERR_THROTTLED = 307
+ERR_INTERNAL = 900
+
+
+def version():
+    """The loaded library's version, e.g. ``"0.1.0"``."""
+    return _native.lib().aadtoken_version().decode()
+
+
+def status_text(status):
+    """The static text of a status code: ``"NAME: short meaning"``."""
+    return _native.lib().aadtoken_status_str(status).decode()
+
+
+def shutdown():
+    """Stop the library's background work (proactive refreshes, pending asynchronous requests)
+    and join its threads. Only for hosts that unload the library or must exit without any
+    library thread left; call it when no other thread is inside an aadtoken call. Clients,
+    tokens and the cache stay valid: later network use starts the background work again."""
+    _native.lib().aadtoken_shutdown()
+
+
+class AadTokenError(Exception):
+    """An aadtoken failure.
+
+    Attributes: ``status`` (the C status code), ``status_name`` (e.g.
+    ``"AADTOKEN_ERR_INVALID_CLIENT"``), ``message`` (never contains a secret), ``oauth_code``
+    (e.g. ``"invalid_client"`` or ``""``), ``aadsts`` (the main AADSTS number or 0),
+    ``aadsts_codes`` (all of them), ``correlation_id`` and ``trace_id`` (or ``""``),
+    ``http_status`` and ``retry_after`` (seconds; 0 when absent).
+    """
+
+    def __init__(self, status, message, oauth_code="", aadsts_codes=(), correlation_id="",
+                 trace_id="", http_status=0, retry_after=0):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.oauth_code = oauth_code
+        self.aadsts_codes = tuple(aadsts_codes)
+        self.aadsts = self.aadsts_codes[0] if self.aadsts_codes else 0
+        self.correlation_id = correlation_id
+        self.trace_id = trace_id
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    @property
+    def status_name(self):
+        return status_text(self.status).split(":", 1)[0]
+
+    def __repr__(self):
+        return (f"AadTokenError(status={self.status}, aadsts={self.aadsts}, "
+                f"correlation_id={self.correlation_id!r}, message={self.message!r})")
+
+
+def _take_error(status, err):
+    """Read and free a C error object; returns the AadTokenError to raise."""
+    lib = _native.lib()
+    if not err:
+        return AadTokenError(status, status_text(status))
+    try:
+        codes = [lib.aadtoken_error_aadsts_at(err, i)
+                 for i in range(lib.aadtoken_error_aadsts_count(err))]
+        main = lib.aadtoken_error_aadsts(err)
+        if main and not codes:
+            codes = [main]
+        return AadTokenError(
+            lib.aadtoken_error_status(err),
+            lib.aadtoken_error_message(err).decode("utf-8", "replace"),
+            oauth_code=lib.aadtoken_error_oauth_code(err).decode("utf-8", "replace"),
+            aadsts_codes=codes,
+            correlation_id=lib.aadtoken_error_correlation_id(err).decode("utf-8", "replace"),
+            trace_id=lib.aadtoken_error_trace_id(err).decode("utf-8", "replace"),
+            http_status=lib.aadtoken_error_http_status(err),
+            retry_after=lib.aadtoken_error_retry_after(err),
+        )
+    finally:
+        lib.aadtoken_error_free(err)
+
+
+def _check(call, *args):
+    """Call a fallible C function with an error out-parameter; raise on failure."""
+    err = ctypes.c_void_p()
+    status = call(*args, ctypes.byref(err))
+    if status != OK:
+        raise _take_error(status, err.value)
+
+
+class _SecretBuffer:
+    """A NUL-terminated UTF-8 copy of a string in memory that is zeroed after use (settings
+    may hold a client secret). Python's own str cannot be wiped; this limits the copies."""
+
+    def __init__(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
+        data = text.encode("utf-8")
+        self.buf = ctypes.create_string_buffer(data, len(data) + 1)
+
+    def __enter__(self):
+        return self.buf
+
+    def __exit__(self, *exc):
+        ctypes.memset(self.buf, 0, len(self.buf))
+
+
+class Token:
+    """An access token: ``token`` (the JWT, a str), ``expires_on`` and ``refresh_on`` (Unix
+    seconds: the expiry, and when aadtoken plans to renew it). An immutable snapshot. The token
+    is a credential: ``repr()`` and ``str()`` never show it."""
+
+    __slots__ = ("token", "expires_on", "refresh_on")
+
+    def __init__(self, token, expires_on, refresh_on):
+        self.token = token
+        self.expires_on = expires_on
+        self.refresh_on = refresh_on
+
+    @property
+    def expires_in(self):
+        """Seconds left before expiry (negative once expired)."""
+        return self.expires_on - int(time.time())
+
+    def __repr__(self):
+        return (f"Token(<{len(self.token)} chars, redacted>, expires_on={self.expires_on}, "
+                f"refresh_on={self.refresh_on})")
+
+    __str__ = __repr__
+
+
+def _free_client(handle):
+    _native.lib().aadtoken_client_free(handle)
+
+
+class Client:
+    """Tokens for one identity. Thread-safe: share one client per identity between threads.
+
+    ``settings`` is a dict of settings (``tenant_id``, ``client_id``, ``client_secret``,
+    ``scope``, ``authority_host``, ``ca_file``, ``timeout_ms``, ``expiry_margin_s``) or a
+    settings string ``"key=value; key=value"``. With ``env=True`` the Azure SDK environment
+    variables (``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET``,
+    ``AZURE_AUTHORITY_HOST``) are read first, so ``settings`` override them. An unknown key, a
+    bad value or a missing setting raises :class:`AadTokenError` naming it. No network request
+    is made until the first token is asked for.
+
+    Use as a context manager, or call :meth:`close`; a closed client raises ``ValueError``.
+    ``close()`` is idempotent and waits for calls in progress on other threads.
+    """
+
+    def __init__(self, settings=None, *, env=False):
+        lib = _native.lib()
+        self._handle = None
+        self._cond = threading.Condition()
+        self._in_use = 0
+        self._closed = False
+        config = lib.aadtoken_config_new()
+        try:
+            if env:
+                _check(lib.aadtoken_config_load_env, config)
+            if isinstance(settings, str):
+                with _SecretBuffer(settings) as buf:
+                    _check(lib.aadtoken_config_parse, config, buf)
+            elif settings is not None:
+                for key, value in dict(settings).items():
+                    with _SecretBuffer(key) as k, _SecretBuffer(str(value)) as v:
+                        _check(lib.aadtoken_config_set, config, k, v)
+            handle = ctypes.c_void_p()
+            _check(lib.aadtoken_client_new, config, ctypes.byref(handle))
+        finally:
+            lib.aadtoken_config_free(config)
+        self._handle = handle.value
+        self._finalizer = weakref.finalize(self, _free_client, self._handle)
+
+    @classmethod
+    def from_environment(cls):
+        """A client from the Azure SDK environment variables, then the settings string in
+        ``AADTOKEN_SETTINGS`` when it is set (e.g. ``"scope=api://my-db/.default"``)."""
+        import os
+        return cls(os.environ.get("AADTOKEN_SETTINGS") or None, env=True)
+
+    def get_token(self, scopes=None):
+        """A token for ``scopes`` (space separated; ``None`` = the ``scope`` setting): the cached
+        one while it has more than ``expiry_margin_s`` left, else a new one (blocking for at most
+        ``timeout_ms``; the GIL is released meanwhile)."""
+        return self._call(_native.lib().aadtoken_client_get_token, scopes)
+
+    def refresh_token(self, scopes=None):
+        """Always ask Entra ID for a new token and replace the cached one (for when a server
+        rejected a token before its expiry)."""
+        return self._call(_native.lib().aadtoken_client_refresh_token, scopes)
+
+    def oracledb_access_token(self, scopes=None):
+        """A callable for python-oracledb's ``access_token`` parameter
+        (``oracledb.connect(access_token=...)``, ``oracledb.create_pool(..., homogeneous=True,
+        access_token=...)``). The driver calls it with ``refresh=False`` for a token (served
+        from aadtoken's cache while valid) and with ``refresh=True`` when it found its token
+        expired (aadtoken then asks Entra ID for a new one). Returns the token string."""
+
+        def access_token(refresh=False):
+            token = self.refresh_token(scopes) if refresh else self.get_token(scopes)
+            return token.token
+
+        return access_token
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def close(self):
+        """Free the native client. Idempotent; waits for calls in progress on other threads.
+        Tokens already obtained stay valid; cached tokens stay in the process-wide cache."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            while self._in_use:
+                self._cond.wait()
+        self._finalizer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<aadtoken.Client {'closed' if self._closed else 'open'}>"
+
+    def _call(self, fn, scopes):
+        if scopes is not None and not isinstance(scopes, str):
+            raise TypeError(f"scopes must be a str or None, not {type(scopes).__name__}")
+        with self._cond:
+            if self._closed:
+                raise ValueError("this aadtoken.Client is closed")
+            self._in_use += 1
+        try:
+            lib = _native.lib()
+            out = ctypes.c_void_p()
+            arg = None if scopes is None else scopes.encode("utf-8")
+            _check(fn, self._handle, arg, ctypes.byref(out))
+            tok = out.value
+            try:
+                value = ctypes.string_at(lib.aadtoken_token_value(tok), lib.aadtoken_token_len(tok))
+                return Token(value.decode("ascii"), lib.aadtoken_token_expires_on(tok),
+                             lib.aadtoken_token_refresh_on(tok))
+            finally:
+                lib.aadtoken_token_free(tok)
+        finally:
+            with self._cond:
+                self._in_use -= 1
+                if self._in_use == 0:
+                    self._cond.notify_all()

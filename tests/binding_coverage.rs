@@ -1,0 +1,219 @@
+//! Every public function of the C ABI (`include/aadtoken.h`) is reachable from Python and from
+//! Java, or is on an explicit allow-list below with the reason.
+//!
+//! * Python (`bindings/python/aadtoken`, ctypes): covered when the package declares its prototype
+//!   and calls it (`lib.aadtoken_x(`, or passes `lib.aadtoken_x` to a helper) — the `_free` functions and the
+//!   accessors count, since the wrapper calls them internally.
+//! * Java (`bindings/java`, JNI): the JNI exports call `crate::core` directly, not the C ABI, so
+//!   coverage is a table: each C function → the Java member that gives the same capability,
+//!   checked to be declared in that class's source.
+//!
+//! When a function is added to the header, this test fails until both bindings cover it or it is
+//! allow-listed here with a reason.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::repo_root;
+
+/// C function → (Java class, member declared in it) that provides the same capability.
+const JAVA: &[(&str, &str, &str)] = &[
+    ("aadtoken_version", "AadTokenClient", "libraryVersion"),
+    ("aadtoken_status_str", "AadTokenException", "statusText"),
+    // A config is the Builder: it records the steps, the native side applies them to a config
+    // it creates, fills, and frees when the client is built.
+    ("aadtoken_config_new", "AadTokenClient", "builder"),
+    ("aadtoken_config_set", "AadTokenClient", "set"),
+    ("aadtoken_config_parse", "AadTokenClient", "settings"),
+    ("aadtoken_config_load_env", "AadTokenClient", "environment"),
+    ("aadtoken_config_free", "AadTokenClient", "build"),
+    ("aadtoken_client_new", "AadTokenClient", "build"),
+    ("aadtoken_client_get_token", "AadTokenClient", "getToken"),
+    ("aadtoken_client_refresh_token", "AadTokenClient", "refreshToken"),
+    ("aadtoken_client_free", "AadTokenClient", "close"),
+    // A token is copied into a Java `Token`; the native reference is released in the JNI call,
+    // and `wipe()`/`close()` zero the Java copy.
+    ("aadtoken_token_value", "Token", "chars"),
+    ("aadtoken_token_len", "Token", "chars"),
+    ("aadtoken_token_expires_on", "Token", "expiresOn"),
+    ("aadtoken_token_refresh_on", "Token", "refreshOn"),
+    ("aadtoken_token_free", "Token", "wipe"),
+    // The error object's parts are the exception's (the message is Throwable's getMessage,
+    // set by the constructor).
+    ("aadtoken_error_status", "AadTokenException", "status"),
+    ("aadtoken_error_message", "AadTokenException", "AadTokenException"),
+    ("aadtoken_error_oauth_code", "AadTokenException", "oauthCode"),
+    ("aadtoken_error_aadsts", "AadTokenException", "aadsts"),
+    ("aadtoken_error_aadsts_count", "AadTokenException", "aadstsCodes"),
+    ("aadtoken_error_aadsts_at", "AadTokenException", "aadstsCodes"),
+    (
+        "aadtoken_error_correlation_id",
+        "AadTokenException",
+        "correlationId",
+    ),
+    ("aadtoken_error_trace_id", "AadTokenException", "traceId"),
+    ("aadtoken_error_http_status", "AadTokenException", "httpStatus"),
+    (
+        "aadtoken_error_retry_after",
+        "AadTokenException",
+        "retryAfterSeconds",
+    ),
+    ("aadtoken_error_free", "AadTokenException", "AadTokenException"),
+];
+
+/// The asynchronous C API: a C callback run on a library thread. Java and Python get the same
+/// from their own threads (`getToken`/`get_token` block only the calling thread, and Python's
+/// releases the GIL): `CompletableFuture.supplyAsync(client::getToken)`,
+/// `loop.run_in_executor(None, client.get_token)`.
+const ASYNC: &[(&str, &str)] = &[
+    (
+        "aadtoken_client_get_token_async",
+        "async C API with a C callback (see ASYNC)",
+    ),
+    (
+        "aadtoken_request_cancel",
+        "cancels an async C request (see ASYNC)",
+    ),
+    (
+        "aadtoken_request_free",
+        "frees an async C request handle (see ASYNC)",
+    ),
+];
+
+/// C-only functions, with the reason each has no Java path.
+const JAVA_ALLOW: &[(&str, &str)] = &[
+    ASYNC[0],
+    ASYNC[1],
+    ASYNC[2],
+    (
+        "aadtoken_shutdown",
+        "for dlclose/process exit of C hosts; a JVM never unloads the library, and its daemon \
+         thread does not keep the JVM alive",
+    ),
+];
+
+/// C-only functions, with the reason each has no Python wrapper.
+const PYTHON_ALLOW: &[(&str, &str)] = &[ASYNC[0], ASYNC[1], ASYNC[2]];
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Function names declared in the header: `aadtoken_x(` where a declaration begins.
+fn header_functions() -> BTreeSet<String> {
+    let header = read("include/aadtoken.h");
+    let mut names = BTreeSet::new();
+    for line in header.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        if code.trim_start().starts_with("#") || code.trim_start().starts_with('*') {
+            continue;
+        }
+        let mut rest = code;
+        while let Some(i) = rest.find("aadtoken_") {
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            if tail[end..].starts_with('(') {
+                names.insert(tail[..end].to_owned());
+            }
+            rest = &tail[end..];
+        }
+    }
+    assert!(names.len() > 20, "could not parse the header: {names:?}");
+    names
+}
+
+fn python_sources() -> String {
+    let dir = repo_root().join("bindings/python/aadtoken");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        // _native.py only declares prototypes; a wrapper has to call the function.
+        if path.extension().is_some_and(|e| e == "py") && !path.ends_with("_native.py") {
+            text.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    text
+}
+
+/// A method or constructor declaration of `member`: a line with `member(` (not a call: the line
+/// opens the body with `{`, or continues the parameter list with `,`).
+fn declares(java_source: &str, member: &str) -> bool {
+    java_source.lines().map(str::trim).any(|line| {
+        let skip = ["*", "/", "return", "throw"].iter().any(|p| line.starts_with(p));
+        let named = line.starts_with(&format!("{member}("))
+            || line.contains(&format!(" {member}("))
+            || line.contains(&format!(" {member} ("));
+        !skip && named && (line.ends_with('{') || line.ends_with(','))
+    })
+}
+
+#[test]
+fn every_c_function_has_a_python_wrapper() {
+    let python = python_sources();
+    let prototypes = read("bindings/python/aadtoken/_native.py");
+    let mut missing = Vec::new();
+    for name in header_functions() {
+        if PYTHON_ALLOW.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let called = ["(", ",", ")"]
+            .iter()
+            .any(|end| python.contains(&format!(".{name}{end}")));
+        let declared = prototypes.contains(&format!("\"{name}\""));
+        if !(called && declared) {
+            missing.push(format!(
+                "{name} (prototype declared: {declared}, called: {called})"
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "C functions without a Python wrapper (bind them in bindings/python/aadtoken or add them \
+         to PYTHON_ALLOW in tests/binding_coverage.rs with a reason):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn every_c_function_has_a_java_path() {
+    let mut missing = Vec::new();
+    for name in header_functions() {
+        if JAVA_ALLOW.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        match JAVA.iter().find(|(n, _, _)| *n == name) {
+            None => missing.push(format!("{name}: not in the JAVA table")),
+            Some((_, class, member)) => {
+                let source = read(&format!("bindings/java/src/aadtoken/{class}.java"));
+                if !declares(&source, member) {
+                    missing.push(format!("{name}: {class}.{member} is not declared"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "C functions without a Java path (add it to bindings/java and the JAVA table, or to \
+         JAVA_ALLOW with a reason, in tests/binding_coverage.rs):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+/// The JAVA table must not go stale. (The allow-lists may name functions that are still being
+/// added to the header by work in progress.)
+#[test]
+fn the_java_table_names_only_functions_that_exist() {
+    let header = header_functions();
+    let stale: Vec<&str> = JAVA
+        .iter()
+        .map(|(n, _, _)| *n)
+        .filter(|n| !header.contains(*n))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "the JAVA table in tests/binding_coverage.rs lists functions the header no longer declares: {stale:?}"
+    );
+}
