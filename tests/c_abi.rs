@@ -231,6 +231,42 @@ fn threads_sharing_one_client_make_one_request() {
     );
 }
 
+#[test]
+fn async_get_through_the_c_abi() {
+    let mock = fresh_mock();
+    run_phase(&mock, "async", false);
+    assert_eq!(
+        mock.token_requests(),
+        1,
+        "the second async get was served from the cache"
+    );
+}
+
+#[test]
+fn async_get_cancelled_and_cut_short_by_shutdown() {
+    let mock = fresh_mock();
+    mock.set_latency(std::time::Duration::from_secs(3));
+    run_phase(&mock, "async-cancel", false);
+}
+
+#[test]
+fn shutdown_joins_the_library_thread_and_the_library_keeps_working() {
+    let mock = fresh_mock();
+    run_phase(&mock, "shutdown", false);
+    assert_eq!(mock.token_requests(), 2);
+}
+
+#[test]
+fn a_forked_child_gets_tokens_and_the_parent_keeps_working() {
+    let mock = fresh_mock();
+    run_phase(&mock, "fork", false);
+    assert_eq!(
+        mock.token_requests(),
+        3,
+        "parent get, child refresh, parent refresh"
+    );
+}
+
 /// Every phase again under valgrind: no memory errors, no definite leaks.
 #[test]
 fn valgrind_reports_no_errors_or_leaks() {

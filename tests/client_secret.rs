@@ -67,9 +67,11 @@ fn expires_in_as_a_string_and_refresh_in() {
     let token = client(&mock, "").get_token(None).unwrap();
     let now = aadtoken::core::token::unix_now();
     assert!((3590..=3600).contains(&(token.expires_on() - now)));
+    // refresh_in, less a jitter of up to 60 s so that many processes do not refresh together
+    let refresh_in = token.refresh_on() - now;
     assert!(
-        (1790..=1800).contains(&(token.refresh_on() - now)),
-        "refresh_on from refresh_in"
+        (1735..=1800).contains(&refresh_in),
+        "refresh_on from refresh_in: {refresh_in}"
     );
 }
 
@@ -87,11 +89,10 @@ fn a_token_inside_the_expiry_margin_is_renewed() {
     );
     assert_eq!(mock.token_requests(), 2);
     let c2 = client(&mock, "expiry_margin_s=100");
-    c2.get_token(None).unwrap();
-    c2.get_token(None).unwrap();
+    let shared = c2.get_token(None).unwrap();
     assert_eq!(
-        mock.token_requests(),
-        2,
+        shared.secret(),
+        b.secret(),
         "same identity, shared cache: with a 100 s margin the cached 200 s token is served"
     );
 }
@@ -154,17 +155,17 @@ fn entra_refusals_map_to_statuses_with_hints() {
 }
 
 #[test]
-fn server_errors_and_throttling() {
+fn server_errors_and_malformed_answers() {
     let mock = MockServer::spawn(MockConfig::default());
-    mock.fail_next(1, Fault::throttled(Some(7)));
-    let err = client(&mock, "").get_token(None).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Throttled);
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
-    assert_eq!(err.http_status(), Some(429));
-
-    mock.fail_next(1, Fault::status(500));
+    mock.fail_next(2, Fault::status(500));
     let err = client(&mock, "").get_token(None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ServerError, "{err}");
+    assert_eq!(err.http_status(), Some(500));
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "a 5xx without Retry-After is retried once"
+    );
 
     mock.fail_next(1, Fault::MalformedBody);
     let err = client(&mock, "").get_token(None).unwrap_err();

@@ -1,18 +1,41 @@
-//! The process-wide token cache. Two clients with the same identity and scopes share one entry:
-//! one token, one in-flight request.
+//! The process-wide token cache and the policy around it. Two clients with the same identity
+//! and scopes share one entry: one token, one in-flight request, one throttle.
 //!
-//! Reading a cached token takes no lock and does no I/O: an entry holds an atomically swapped
-//! `Arc<Token>`; a refresh stores a new snapshot and never changes one already handed out.
+//! * Reads take no lock and do no I/O: each thread keeps its own replica of the current token
+//!   (refreshed when the entry's generation changes), so handing out a token costs one
+//!   uncontended reference-count increment, and threads never contend on a shared cache line.
+//! * Single flight: callers that need a new token at the same time share one request and all
+//!   get its result, success or error.
+//! * Proactive refresh: after a token's `refresh_on`, the first reader starts a background
+//!   refresh and every reader keeps getting the still-valid token; a failed background refresh
+//!   backs off and tries again while the old token stays in use.
+//! * Throttling: a `Retry-After` from the identity provider is remembered per entry, so every
+//!   thread fails fast with `Throttled` until it passes instead of hammering.
+//! * Loop guard: more than [`MAX_FORCED_PER_MINUTE`] forced refreshes of one entry within a
+//!   minute are refused locally (Entra would answer AADSTS50196 "loop detected").
 
-use std::collections::{BTreeSet, HashMap};
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
-use crate::core::error::{Error, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::token::{unix_now, Token};
+
+/// Forced refreshes of one entry allowed per rolling minute.
+pub const MAX_FORCED_PER_MINUTE: usize = 10;
+/// Throttle applied after a 429 that carries no `Retry-After`.
+const DEFAULT_THROTTLE: Duration = Duration::from_secs(5);
+/// The longest `Retry-After` honoured (as MSAL does).
+const MAX_THROTTLE: Duration = Duration::from_secs(3600);
+/// First wait after a failed background refresh; doubles up to [`MAX_BACKOFF_S`].
+const FIRST_BACKOFF_S: i64 = 2;
+const MAX_BACKOFF_S: i64 = 300;
 
 /// A set of scopes: deduplicated and sorted (as MSAL sends them), so that "b a" and "a b"
 /// share a cache entry.
@@ -70,11 +93,62 @@ impl fmt::Debug for CacheKey {
     }
 }
 
-/// One cached token and the lock that makes concurrent fetches for it a single request.
+/// How much a fetch insists on asking the identity provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// A token with more than the margin left; the cached one if it qualifies.
+    Usable,
+    /// A token not yet due for refresh (background refresh): the cached one if another
+    /// refresh already replaced the due one.
+    NotDue,
+    /// Always a new token (`refresh_token`).
+    New,
+}
+
+/// What a lock-free read found.
+pub enum Lookup {
+    /// Usable and not due for refresh.
+    Fresh(Arc<Token>),
+    /// Usable, but past `refresh_on`: hand it out and refresh in the background.
+    Due(Arc<Token>),
+    /// Nothing usable: the caller must wait for a new token.
+    Missing,
+}
+
+/// One in-flight request; everyone who needs it awaits the same result.
+struct Flight {
+    generation: u64,
+    result: tokio::sync::OnceCell<Result<Arc<Token>>>,
+}
+
+#[derive(Default)]
+struct Policy {
+    flight: Option<Arc<Flight>>,
+    /// Until when the identity provider asked us not to call, and the error that said so.
+    throttled: Option<(Instant, Error)>,
+    /// Start times of recent forced refreshes (loop guard).
+    forced: VecDeque<Instant>,
+}
+
+/// One cached token and the state that governs renewing it.
 pub struct CacheEntry {
+    id: u64,
     key: CacheKey,
     token: ArcSwapOption<Token>,
-    pub(crate) flight: tokio::sync::Mutex<()>,
+    /// Bumped after every store; readers compare it with their replica's.
+    generation: AtomicU64,
+    policy: Mutex<Policy>,
+    /// A background refresh is running (under runtime generation `background_gen`).
+    background: AtomicBool,
+    background_gen: AtomicU64,
+    /// Unix seconds before which no new background refresh starts (backoff after failures).
+    background_not_before: AtomicI64,
+    background_backoff: AtomicI64,
+}
+
+thread_local! {
+    /// Per-thread replicas: (entry id, entry generation, token copy).
+    static REPLICAS: RefCell<Vec<(u64, u64, Arc<Token>)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl CacheEntry {
@@ -82,18 +156,211 @@ impl CacheEntry {
         &self.key
     }
 
-    /// The cached token if it has more than `margin` left. Lock-free.
-    pub fn fresh(&self, margin: Duration) -> Option<Arc<Token>> {
-        let guard = self.token.load();
-        match guard.as_ref() {
-            Some(t) if t.is_fresh(unix_now(), margin) => Some(Arc::clone(t)),
+    /// The lock-free read: this thread's replica of the current token, classified.
+    pub fn lookup(&self, margin: Duration) -> Lookup {
+        let generation = self.generation.load(Ordering::Acquire);
+        let token = REPLICAS
+            .try_with(|r| {
+                let mut replicas = r.borrow_mut();
+                if let Some(slot) = replicas.iter_mut().find(|(id, _, _)| *id == self.id) {
+                    if slot.1 != generation {
+                        let current = self.token.load_full()?;
+                        *slot = (self.id, generation, Arc::new(current.replicate()));
+                    }
+                    return Some(Arc::clone(&slot.2));
+                }
+                let current = self.token.load_full()?;
+                let replica = Arc::new(current.replicate());
+                replicas.push((self.id, generation, Arc::clone(&replica)));
+                Some(replica)
+            })
+            // During thread teardown there are no thread-locals: read the shared token.
+            .unwrap_or_else(|_| self.token.load_full());
+        let Some(token) = token else {
+            return Lookup::Missing;
+        };
+        let now = unix_now();
+        if !token.is_fresh(now, margin) {
+            Lookup::Missing
+        } else if now >= token.refresh_on() {
+            Lookup::Due(token)
+        } else {
+            Lookup::Fresh(token)
+        }
+    }
+
+    /// The shared token if it satisfies `need` (checked again once a flight is joined).
+    fn satisfies(&self, need: Need, margin: Duration) -> Option<Arc<Token>> {
+        let token = self.token.load_full()?;
+        let now = unix_now();
+        match need {
+            Need::Usable if token.is_fresh(now, margin) => Some(token),
+            Need::NotDue if token.is_fresh(now, margin) && now < token.refresh_on() => Some(token),
             _ => None,
         }
     }
 
     pub fn store(&self, token: Arc<Token>) {
         self.token.store(Some(token));
+        self.generation.fetch_add(1, Ordering::Release);
     }
+
+    fn policy(&self) -> MutexGuard<'_, Policy> {
+        self.policy.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Get a token according to `need`, sharing the request with concurrent callers.
+    ///
+    /// `generation` is the runtime generation the caller runs on (flights of another
+    /// generation belong to a runtime that is gone, e.g. the parent's before a fork).
+    /// `request` performs one request (with its own retry policy) and returns the new token,
+    /// already scheduled for refresh.
+    pub async fn fetch<F, Fut>(
+        &self,
+        generation: u64,
+        need: Need,
+        margin: Duration,
+        request: F,
+    ) -> Result<Arc<Token>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Token>>,
+    {
+        if need != Need::New {
+            if let Some(token) = self.satisfies(need, margin) {
+                return Ok(token);
+            }
+        }
+        let flight = {
+            let mut policy = self.policy();
+            if let Some((until, err)) = &policy.throttled {
+                let now = Instant::now();
+                if *until > now {
+                    return Err(throttled(err, *until - now));
+                }
+                policy.throttled = None;
+            }
+            match &policy.flight {
+                Some(f) if f.generation == generation && f.result.get().is_none() => Arc::clone(f),
+                _ => {
+                    if need == Need::New {
+                        loop_guard(&mut policy.forced, &self.key)?;
+                    }
+                    let f = Arc::new(Flight {
+                        generation,
+                        result: tokio::sync::OnceCell::new(),
+                    });
+                    policy.flight = Some(Arc::clone(&f));
+                    f
+                }
+            }
+        };
+        let result = flight
+            .result
+            .get_or_init(|| async {
+                // Another flight may have finished while this one was being set up.
+                if need != Need::New {
+                    if let Some(token) = self.satisfies(need, margin) {
+                        return Ok(token);
+                    }
+                }
+                match request().await {
+                    Ok(token) => {
+                        let token = Arc::new(token);
+                        self.store(Arc::clone(&token));
+                        Ok(token)
+                    }
+                    Err(err) => {
+                        if err.kind() == ErrorKind::Throttled {
+                            let wait = err.retry_after().unwrap_or(DEFAULT_THROTTLE).min(MAX_THROTTLE);
+                            self.policy().throttled = Some((Instant::now() + wait, err.clone()));
+                        }
+                        Err(err)
+                    }
+                }
+            })
+            .await
+            .clone();
+        let mut policy = self.policy();
+        if policy.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            policy.flight = None;
+        }
+        result
+    }
+
+    /// Claim the right to start a background refresh now (at most one at a time per entry,
+    /// none during a backoff). `generation` as in [`CacheEntry::fetch`].
+    pub fn begin_background(&self, generation: u64) -> bool {
+        if unix_now() < self.background_not_before.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.background.swap(true, Ordering::AcqRel) {
+            // Running, unless it was started by a runtime that is gone (before a fork).
+            if self.background_gen.load(Ordering::Acquire) == generation {
+                return false;
+            }
+        }
+        self.background_gen.store(generation, Ordering::Release);
+        true
+    }
+
+    /// Record how a background refresh ended: success resets the backoff; failure doubles it.
+    pub fn end_background(&self, ok: bool) {
+        if ok {
+            self.background_backoff.store(0, Ordering::Relaxed);
+            self.background_not_before.store(0, Ordering::Relaxed);
+        } else {
+            let previous = self.background_backoff.load(Ordering::Relaxed);
+            let next = if previous == 0 {
+                FIRST_BACKOFF_S
+            } else {
+                (previous * 2).min(MAX_BACKOFF_S)
+            };
+            self.background_backoff.store(next, Ordering::Relaxed);
+            self.background_not_before
+                .store(unix_now() + next, Ordering::Relaxed);
+        }
+        self.background.store(false, Ordering::Release);
+    }
+}
+
+/// The error handed to callers while a throttle lasts: the original diagnostics, with the time
+/// left to wait.
+fn throttled(original: &Error, left: Duration) -> Error {
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    Error::new(
+        ErrorKind::Throttled,
+        format!(
+            "not calling the identity provider for another {secs} s, as it asked (Retry-After); last answer: {}",
+            original.message()
+        ),
+    )
+    .with_aadsts(original.aadsts().to_vec())
+    .with_retry_after(Duration::from_secs(secs))
+    .with_http_status(original.http_status().unwrap_or(429))
+}
+
+fn loop_guard(forced: &mut VecDeque<Instant>, key: &CacheKey) -> Result<()> {
+    let now = Instant::now();
+    while forced
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
+    {
+        forced.pop_front();
+    }
+    if forced.len() >= MAX_FORCED_PER_MINUTE {
+        return Err(Error::new(
+            ErrorKind::TooManyRefreshes,
+            format!(
+                "refresh_token was called more than {MAX_FORCED_PER_MINUTE} times within a minute for the same \
+                 identity and scopes ({}); refusing to ask again (Entra ID would answer AADSTS50196 'loop detected'): \
+                 use get_token, which serves the cached token, and refresh only when a server rejects a token",
+                key.scopes.joined()
+            ),
+        ));
+    }
+    forced.push_back(now);
+    Ok(())
 }
 
 type Map = RwLock<HashMap<CacheKey, Arc<CacheEntry>>>;
@@ -105,15 +372,22 @@ fn map() -> &'static Map {
 
 /// The process-wide entry for `key`, created empty on first use.
 pub fn entry(key: CacheKey) -> Arc<CacheEntry> {
+    static IDS: AtomicU64 = AtomicU64::new(1);
     if let Some(e) = map().read().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Arc::clone(e);
     }
     let mut w = map().write().unwrap_or_else(|p| p.into_inner());
     Arc::clone(w.entry(key.clone()).or_insert_with(|| {
         Arc::new(CacheEntry {
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             key,
             token: ArcSwapOption::empty(),
-            flight: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
+            policy: Mutex::new(Policy::default()),
+            background: AtomicBool::new(false),
+            background_gen: AtomicU64::new(0),
+            background_not_before: AtomicI64::new(0),
+            background_backoff: AtomicI64::new(0),
         })
     }))
 }
@@ -121,6 +395,15 @@ pub fn entry(key: CacheKey) -> Arc<CacheEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(s: &str) -> CacheKey {
+        CacheKey {
+            authority: "https://h/t".into(),
+            client_id: "c".into(),
+            credential: [7; 32],
+            scopes: Scopes::parse(s).unwrap(),
+        }
+    }
 
     #[test]
     fn scopes_are_sorted_and_deduplicated() {
@@ -135,20 +418,49 @@ mod tests {
     }
 
     #[test]
-    fn same_key_same_entry() {
-        let key = |s: &str| CacheKey {
-            authority: "https://h/t".into(),
-            client_id: "c".into(),
-            credential: [7; 32],
-            scopes: Scopes::parse(s).unwrap(),
-        };
+    fn same_key_same_entry_and_lookup_classifies() {
         let a = entry(key("x y"));
         let b = entry(key("y x"));
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &entry(key("x"))));
-        assert!(a.fresh(Duration::ZERO).is_none());
-        a.store(Arc::new(Token::new("t", unix_now() + 100, unix_now() + 50)));
-        assert!(b.fresh(Duration::from_secs(10)).is_some());
-        assert!(b.fresh(Duration::from_secs(200)).is_none());
+        assert!(matches!(a.lookup(Duration::ZERO), Lookup::Missing));
+        let now = unix_now();
+        a.store(Arc::new(Token::new("t", now + 100, now + 50)));
+        assert!(matches!(b.lookup(Duration::from_secs(10)), Lookup::Fresh(_)));
+        assert!(matches!(b.lookup(Duration::from_secs(200)), Lookup::Missing));
+        a.store(Arc::new(Token::new("u", now + 100, now - 1)));
+        match b.lookup(Duration::from_secs(10)) {
+            Lookup::Due(t) => assert_eq!(t.secret(), "u", "the replica follows the new generation"),
+            _ => panic!("past refresh_on: due"),
+        }
+    }
+
+    #[test]
+    fn loop_guard_refuses_the_eleventh_forced_refresh_in_a_minute() {
+        let k = key("loop");
+        let mut forced = VecDeque::new();
+        for _ in 0..MAX_FORCED_PER_MINUTE {
+            loop_guard(&mut forced, &k).unwrap();
+        }
+        let e = loop_guard(&mut forced, &k).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooManyRefreshes);
+        assert!(e.message().contains("AADSTS50196"));
+    }
+
+    #[test]
+    fn background_refresh_is_claimed_once_and_backs_off() {
+        let e = entry(key("bg"));
+        assert!(e.begin_background(1));
+        assert!(!e.begin_background(1), "one at a time");
+        assert!(
+            e.begin_background(2),
+            "a claim from a runtime that is gone does not count"
+        );
+        e.end_background(false);
+        assert!(!e.begin_background(2), "backing off after a failure");
+        e.background_not_before.store(0, Ordering::Relaxed);
+        assert!(e.begin_background(2));
+        e.end_background(true);
+        assert_eq!(e.background_backoff.load(Ordering::Relaxed), 0);
     }
 }

@@ -1,16 +1,17 @@
 //! A client: one identity (authority, application, credential) with default scopes, sharing the
 //! process-wide cache and runtime. Cheap to clone, safe to use from many threads.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::core::authority::{Authority, AuthorityHost};
-use crate::core::cache::{self, CacheEntry, CacheKey, Scopes};
+use crate::core::cache::{self, CacheEntry, CacheKey, Lookup, Need, Scopes};
 use crate::core::config::Config;
 use crate::core::credential::{ClientSecret, Credential};
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::http::{self, ExtraRoots, TokenRequest};
-use crate::core::runtime;
+use crate::core::runtime::{self, Runtime};
 use crate::core::token::Token;
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ struct Inner {
     extra_roots: Option<ExtraRoots>,
     timeout: Duration,
     margin: Duration,
+    /// The Oracle adapters' state: `token_location`, tokens lent to driver callbacks.
+    oracle: crate::core::oracle::ClientState,
 }
 
 impl std::fmt::Debug for Client {
@@ -39,10 +42,14 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The host's completion callback of [`Client::get_token_async`].
+pub type Completion = Box<dyn FnOnce(Result<Arc<Token>>) + Send + 'static>;
+
 impl Client {
     /// Check the settings and build a client. The config is copied; later changes to it do
     /// not affect the client.
     pub fn new(config: &Config) -> Result<Client> {
+        crate::core::auth_method::check_available(config)?;
         let why = "for the client credentials flow";
         let tenant = config
             .tenant_id
@@ -74,6 +81,7 @@ impl Client {
             extra_roots,
             timeout: config.timeout(),
             margin: config.expiry_margin(),
+            oracle: crate::core::oracle::ClientState::new(config),
         };
         if let Some(text) = &config.scope {
             let entry = cache::entry(inner.key(Scopes::parse(text)?));
@@ -84,20 +92,139 @@ impl Client {
         })
     }
 
-    /// A token for `scopes` (space separated; `None` = the configured `scope`): the cached one
-    /// while it has more than `expiry_margin_s` left, else a new one from the identity provider.
+    /// A token for `scopes` (space separated; `None` = the configured `scope`).
+    ///
+    /// While the cached token has more than `expiry_margin_s` left it is returned at once —
+    /// no lock, no I/O. Past its `refresh_on`, the first caller also starts a background
+    /// refresh, and everyone keeps getting the valid token meanwhile. Only a caller with no
+    /// usable token waits, sharing one request with every other such caller.
     pub fn get_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
-        if let Some(token) = entry.fresh(self.inner.margin) {
-            return Ok(token);
+        match entry.lookup(self.inner.margin) {
+            Lookup::Fresh(token) => Ok(token),
+            Lookup::Due(token) => {
+                self.inner.refresh_in_background(&entry);
+                Ok(token)
+            }
+            Lookup::Missing => {
+                let rt = runtime::current()?;
+                rt.block_on(self.inner.fetch(&rt, &entry, Need::Usable))
+            }
         }
-        self.inner.fetch(&entry, false)
     }
 
     /// Always ask the identity provider, and replace the cached token for these scopes.
+    /// Concurrent forced refreshes of the same entry share one request; more than
+    /// [`cache::MAX_FORCED_PER_MINUTE`] a minute are refused (`TooManyRefreshes`).
     pub fn refresh_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
-        self.inner.fetch(&entry, true)
+        let rt = runtime::current()?;
+        rt.block_on(self.inner.fetch(&rt, &entry, Need::New))
+    }
+
+    /// Like [`Client::get_token`] without blocking: returns at once, and `done` runs exactly
+    /// once on a library thread with the result — also when the request is cancelled
+    /// ([`Pending::cancel`]) or the library is shut down first (`Cancelled`). Bounded by
+    /// `timeout_ms` like the blocking call.
+    pub fn get_token_async(&self, scopes: Option<&str>, done: Completion) -> Result<Pending> {
+        let entry = self.inner.entry_for(scopes)?.into_owned();
+        let rt = runtime::current()?;
+        let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+        let completion = Once {
+            done: Some(done),
+            rt: Arc::clone(&rt),
+        };
+        let inner = Arc::clone(&self.inner);
+        rt.clone().spawn(async move {
+            let result = match entry.lookup(inner.margin) {
+                Lookup::Fresh(token) => Ok(token),
+                Lookup::Due(token) => {
+                    inner.refresh_in_background(&entry);
+                    Ok(token)
+                }
+                Lookup::Missing => {
+                    let cancelled = async {
+                        match cancel_rx.await {
+                            Ok(()) => (),
+                            Err(_) => std::future::pending().await, // handle dropped: not a cancel
+                        }
+                    };
+                    tokio::select! {
+                        r = inner.fetch(&rt, &entry, Need::Usable) => r,
+                        () = cancelled => Err(Error::new(ErrorKind::Cancelled, "the request was cancelled")),
+                    }
+                }
+            };
+            completion.complete(result);
+        });
+        Ok(Pending {
+            cancel: Mutex::new(Some(cancel_tx)),
+        })
+    }
+}
+
+/// A started asynchronous request.
+pub struct Pending {
+    cancel: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Pending {
+    /// Cancel the request if it has not finished: its completion then gets `Cancelled`.
+    /// A request that already finished (or is finishing) is unaffected.
+    pub fn cancel(&self) {
+        if let Some(tx) = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Runs the host's completion exactly once: with the result, on a library thread that may
+/// call back into the library; or, if it never got that far (runtime shut down), with
+/// `Cancelled` from wherever it is dropped.
+struct Once {
+    done: Option<Completion>,
+    rt: Arc<Runtime>,
+}
+
+impl Once {
+    fn complete(mut self, result: Result<Arc<Token>>) {
+        let done = self.done.take();
+        let rt = Arc::clone(&self.rt);
+        // If the blocking pool refuses the job (shutting down), `guard` is dropped unrun and
+        // reports the cancellation instead.
+        let guard = Once {
+            done,
+            rt: Arc::clone(&rt),
+        };
+        rt.spawn_blocking(move || {
+            let mut guard = guard;
+            if let Some(done) = guard.done.take() {
+                done(result);
+            }
+        });
+    }
+}
+
+impl Drop for Once {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            done(Err(Error::new(
+                ErrorKind::Cancelled,
+                "the library was shut down before the request finished",
+            )));
+        }
+    }
+}
+
+/// Stop the library's background work and join its threads (see `runtime::shutdown`).
+pub fn shutdown() -> bool {
+    runtime::shutdown()
+}
+
+impl Client {
+    /// What the Oracle adapters (token file, ODPI-C/OCI callbacks) keep for this client.
+    pub fn oracle(&self) -> &crate::core::oracle::ClientState {
+        &self.inner.oracle
     }
 }
 
@@ -111,11 +238,11 @@ impl Inner {
         }
     }
 
-    fn entry_for(&self, scopes: Option<&str>) -> Result<Arc<CacheEntry>> {
+    fn entry_for(&self, scopes: Option<&str>) -> Result<Cow<'_, Arc<CacheEntry>>> {
         match (scopes, &self.default) {
-            (None, Some((_, entry))) => Ok(Arc::clone(entry)),
-            (Some(text), Some((configured, entry))) if text == configured => Ok(Arc::clone(entry)),
-            (Some(text), _) => Ok(cache::entry(self.key(Scopes::parse(text)?))),
+            (None, Some((_, entry))) => Ok(Cow::Borrowed(entry)),
+            (Some(text), Some((configured, entry))) if text == configured => Ok(Cow::Borrowed(entry)),
+            (Some(text), _) => Ok(Cow::Owned(cache::entry(self.key(Scopes::parse(text)?)))),
             (None, None) => Err(Error::missing_setting(
                 "scope",
                 "when get_token is called without scopes (e.g. 'api://<db-app>/.default')",
@@ -123,44 +250,41 @@ impl Inner {
         }
     }
 
-    /// Fetch a token for `entry`, one request at a time per entry: callers that wait while
-    /// another fetches get its token (unless `force`). Bounded by `timeout_ms` in all.
-    fn fetch(&self, entry: &Arc<CacheEntry>, force: bool) -> Result<Arc<Token>> {
-        let rt = runtime::current()?;
-        let http = rt.http_client(self.extra_roots.as_ref())?;
-        let timeout = self.timeout;
-        rt.block_on(async {
-            match tokio::time::timeout(timeout, self.fetch_single_flight(&http, entry, force)).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "no token from {} within timeout_ms={}",
-                        self.authority.url(),
-                        timeout.as_millis()
-                    ),
-                )),
-            }
-        })
-    }
-
-    async fn fetch_single_flight(
-        &self,
-        http: &reqwest::Client,
-        entry: &CacheEntry,
-        force: bool,
-    ) -> Result<Arc<Token>> {
-        let _flight = entry.flight.lock().await;
-        if !force {
-            if let Some(token) = entry.fresh(self.margin) {
-                return Ok(token);
-            }
+    /// Start a background refresh of `entry` unless one is running or backing off.
+    fn refresh_in_background(self: &Arc<Self>, entry: &Arc<CacheEntry>) {
+        let Ok(rt) = runtime::current() else { return };
+        if !entry.begin_background(rt.generation()) {
+            return;
         }
-        let token = Arc::new(self.request(http, &entry.key().scopes).await?);
-        entry.store(Arc::clone(&token));
-        Ok(token)
+        let inner = Arc::clone(self);
+        let entry = Arc::clone(entry);
+        let task_rt = Arc::clone(&rt);
+        rt.spawn(async move {
+            let result = inner.fetch(&task_rt, &entry, Need::NotDue).await;
+            entry.end_background(result.is_ok());
+        });
     }
 
+    /// Get a token for `entry` through the cache's single flight, bounded by `timeout_ms`.
+    async fn fetch(&self, rt: &Runtime, entry: &CacheEntry, need: Need) -> Result<Arc<Token>> {
+        let http = rt.http_client(self.extra_roots.as_ref())?;
+        let flight = entry.fetch(rt.generation(), need, self.margin, || {
+            self.request(&http, &entry.key().scopes)
+        });
+        match tokio::time::timeout(self.timeout, flight).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no token from {} within timeout_ms={}",
+                    self.authority.url(),
+                    self.timeout.as_millis()
+                ),
+            )),
+        }
+    }
+
+    /// One token request (with the HTTP retry policy), scheduled for proactive refresh.
     async fn request(&self, http: &reqwest::Client, scopes: &Scopes) -> Result<Token> {
         let endpoint = self.authority.token_endpoint();
         let scope = scopes.joined();
@@ -175,6 +299,15 @@ impl Inner {
             form,
             correlation_id: uuid::Uuid::new_v4().to_string(),
         };
-        http::request_token(http, &req).await
+        let mut token = http::request_token_with_retry(http, &req).await?;
+        token.schedule_refresh(self.margin, jitter());
+        Ok(token)
     }
+}
+
+/// A uniformly random fraction in [0, 1) for refresh jitter.
+fn jitter() -> f64 {
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    let n = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    f64::from(n) / (f64::from(u32::MAX) + 1.0)
 }

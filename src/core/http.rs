@@ -118,7 +118,24 @@ struct RawResponse {
     retry_after: Option<Duration>,
 }
 
-/// Send a token request and turn the answer into a token or an [`Error`].
+/// Wait before the one retry of a server error that came without `Retry-After`.
+pub const SERVER_ERROR_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Send a token request with the retry policy: a 5xx without `Retry-After` is retried once
+/// after [`SERVER_ERROR_RETRY_DELAY`]; throttling (429, or 5xx with `Retry-After`) and 4xx
+/// answers are not retried (the cache remembers a `Retry-After`). The caller's deadline bounds
+/// the whole, retries included.
+pub async fn request_token_with_retry(client: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Token> {
+    match request_token(client, req).await {
+        Err(e) if e.kind() == ErrorKind::ServerError && e.retry_after().is_none() => {
+            tokio::time::sleep(SERVER_ERROR_RETRY_DELAY).await;
+            request_token(client, req).await
+        }
+        other => other,
+    }
+}
+
+/// Send a token request once and turn the answer into a token or an [`Error`].
 ///
 /// A request that fails before any response arrives because a pooled connection had been
 /// closed by the server while idle is sent once more on a fresh connection.
@@ -340,7 +357,7 @@ pub fn error_from_response(
             )
         }
     };
-    if status == 429 || (status == 503 && retry_after.is_some()) {
+    if status == 429 || (status >= 500 && retry_after.is_some()) {
         err = Error::new(ErrorKind::Throttled, err.message().to_owned()).with_aadsts(err.aadsts().to_vec());
         if let Some(code) = parsed.as_ref().and_then(|b| b.error.clone()) {
             err = err.with_oauth_error(code);

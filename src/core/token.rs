@@ -12,8 +12,12 @@ use crate::core::error::{Error, ErrorKind, Result};
 pub struct Token {
     /// The token's bytes followed by one NUL, so C can borrow it as a string.
     value: Box<[u8]>,
+    /// When the request that obtained it was sent (Unix seconds).
+    issued_at: i64,
     expires_on: i64,
     refresh_on: i64,
+    /// `refresh_in` from the identity provider, as an absolute time.
+    refresh_hint: Option<i64>,
 }
 
 impl Token {
@@ -24,9 +28,47 @@ impl Token {
         bytes.push(0);
         Token {
             value: bytes.into_boxed_slice(),
+            issued_at: unix_now().min(expires_on),
             expires_on,
             refresh_on,
+            refresh_hint: None,
         }
+    }
+
+    /// Decide when to renew this token (before it is shared), following MSAL's rules:
+    /// the identity provider's `refresh_in` when it sent one; else half the lifetime for tokens
+    /// living two hours or more; else `expiry_margin` before expiry. Never later than `lead`
+    /// before the point where callers would have to wait (expiry minus margin), so that a
+    /// background refresh has time to finish, and minus a random jitter of up to half of
+    /// `lead` so that many processes do not refresh at the same second.
+    pub fn schedule_refresh(&mut self, margin: Duration, jitter_fraction: f64) {
+        let lifetime = (self.expires_on - self.issued_at).max(0);
+        let lead = (lifetime / 10).clamp(1, 120);
+        let wait_point = self.expires_on - margin.as_secs() as i64;
+        let base = match self.refresh_hint {
+            Some(hint) => hint,
+            None if lifetime >= 7200 => self.issued_at + lifetime / 2,
+            None => wait_point,
+        };
+        let jitter = ((lead as f64 / 2.0) * jitter_fraction.clamp(0.0, 1.0)) as i64;
+        self.refresh_on = (base.min(wait_point - lead) - jitter)
+            .max(self.issued_at)
+            .min(self.expires_on);
+    }
+
+    /// A copy with its own allocation (for per-thread replicas of a shared token).
+    pub fn replicate(&self) -> Token {
+        Token {
+            value: self.value.clone(),
+            issued_at: self.issued_at,
+            expires_on: self.expires_on,
+            refresh_on: self.refresh_on,
+            refresh_hint: self.refresh_hint,
+        }
+    }
+
+    pub fn issued_at(&self) -> i64 {
+        self.issued_at
     }
 
     /// The access token (a JWT for Entra). Handle with care: it is a bearer credential.
@@ -141,14 +183,16 @@ pub fn parse_success(body: &[u8], now: i64) -> Result<Token> {
         (None, Some(e)) => e.seconds().ok_or_else(|| bad("has an invalid 'expires_on'"))?,
         (None, None) => return Err(bad("has neither 'expires_in' nor 'expires_on'")),
     };
-    let refresh_on = parsed
+    let refresh_hint = parsed
         .refresh_in
         .as_ref()
         .and_then(NumberOrString::seconds)
         .filter(|s| *s > 0)
-        .map(|s| (now + s).min(expires_on))
-        .unwrap_or(expires_on);
-    Ok(Token::new(&value, expires_on, refresh_on))
+        .map(|s| (now + s).min(expires_on));
+    let mut token = Token::new(&value, expires_on, refresh_hint.unwrap_or(expires_on));
+    token.issued_at = now.min(expires_on);
+    token.refresh_hint = refresh_hint;
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -197,6 +241,37 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn refresh_schedule_follows_hint_half_life_or_margin() {
+        let margin = Duration::from_secs(300);
+        // One-hour token: refresh before expiry - margin, with a lead of 120 s for the refresh.
+        let mut t = parse_success(br#"{"access_token":"x","expires_in":3600}"#, 0).unwrap();
+        t.schedule_refresh(margin, 0.0);
+        assert_eq!(t.refresh_on(), 3600 - 300 - 120);
+        t.schedule_refresh(margin, 1.0);
+        assert_eq!(
+            t.refresh_on(),
+            3600 - 300 - 120 - 60,
+            "jitter of up to half the lead"
+        );
+        // Entra's refresh_in wins when it is earlier.
+        let mut t = parse_success(
+            br#"{"access_token":"x","expires_in":86400,"refresh_in":43200}"#,
+            0,
+        )
+        .unwrap();
+        t.schedule_refresh(margin, 0.0);
+        assert_eq!(t.refresh_on(), 43200);
+        // Long-lived token without a hint: half-life.
+        let mut t = parse_success(br#"{"access_token":"x","expires_in":"86400"}"#, 0).unwrap();
+        t.schedule_refresh(margin, 0.0);
+        assert_eq!(t.refresh_on(), 43200);
+        // A token shorter than the margin: refresh at once.
+        let mut t = parse_success(br#"{"access_token":"x","expires_in":60}"#, 100).unwrap();
+        t.schedule_refresh(margin, 0.5);
+        assert_eq!(t.refresh_on(), 100);
     }
 
     #[test]

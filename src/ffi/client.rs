@@ -1,10 +1,13 @@
 //! `aadtoken_client`: gets tokens for one identity.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use super::token::{self, aadtoken_token};
-use super::{aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr};
-use crate::core::{Client, Config};
+use super::{
+    aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr, status_of, AADTOKEN_OK,
+};
+use crate::core::client::Pending;
+use crate::core::{Client, Config, Error};
 
 /// A client for one identity (authority, application, credential). Thread-safe: share one per
 /// identity between all threads. Clients with the same identity and scopes share cached tokens
@@ -95,4 +98,116 @@ pub unsafe extern "C" fn aadtoken_client_free(client: *mut aadtoken_client) {
         // SAFETY: `client` came from `aadtoken_client_new` and is freed once (caller's contract).
         call_or((), || drop(unsafe { Box::from_raw(client.cast::<Client>()) }));
     }
+}
+
+/// Called once with the outcome of `aadtoken_client_get_token_async`:
+/// `status` is `AADTOKEN_OK` with a `token` the callee owns (free it with
+/// `aadtoken_token_free`) and `error` NULL, or an error status with `token` NULL and an `error`
+/// the callee owns (free it with `aadtoken_error_free`). Runs on a library thread, never inside
+/// the call that started the request; it may call any aadtoken function.
+pub type aadtoken_token_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        status: aadtoken_status,
+        token: *mut aadtoken_token,
+        error: *mut aadtoken_error,
+    ),
+>;
+
+/// A started asynchronous request, for cancelling it. Freeing it does not cancel the request.
+pub struct aadtoken_request {
+    _private: [u8; 0],
+}
+
+/// The host's userdata pointer, carried to the library thread that runs the callback. The host
+/// promised (by passing it) that the callback may use it from another thread.
+struct UserData(*mut c_void);
+// SAFETY: aadtoken never dereferences the pointer; it only hands it back to the host's callback,
+// whose contract (documented in the header) is that it may run on a library thread.
+unsafe impl Send for UserData {}
+
+/// Start getting a token without blocking: returns at once, and `callback` runs exactly once on
+/// a library thread with the result (see `aadtoken_token_callback`) — a cached token, a new one,
+/// or an error; `AADTOKEN_ERR_TIMEOUT` after `timeout_ms`; `AADTOKEN_ERR_CANCELLED` if the
+/// request is cancelled with `aadtoken_request_cancel` or the library is shut down first (then the
+/// callback may run on the thread calling `aadtoken_shutdown`). `scopes` as in
+/// `aadtoken_client_get_token`; `userdata` is passed to the callback untouched.
+///
+/// `request` is optional: when not NULL, on success `*request` receives a handle for
+/// `aadtoken_request_cancel`, which the caller frees with `aadtoken_request_free`.
+///
+/// Returns `AADTOKEN_OK` when the request was started (the callback will run), or an error
+/// without starting anything (the callback will not run): `AADTOKEN_ERR_INVALID_ARGUMENT` for a
+/// NULL `client` or `callback`, or bad `scopes`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_client_get_token_async(
+    client: *const aadtoken_client,
+    scopes: *const c_char,
+    callback: aadtoken_token_callback,
+    userdata: *mut c_void,
+    request: *mut *mut aadtoken_request,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let client: &Client = handle(client, "client")?;
+        let scopes = opt_str(scopes, "scopes")?;
+        let Some(callback) = callback else {
+            return Err(Error::invalid_argument("callback", "must not be NULL"));
+        };
+        let userdata = UserData(userdata);
+        let pending = client.get_token_async(
+            scopes,
+            Box::new(move |result| {
+                let userdata = userdata;
+                let (status, tok, error) = match result {
+                    Ok(t) => (AADTOKEN_OK, token::into_raw(t), std::ptr::null_mut()),
+                    Err(e) => {
+                        let status = status_of(e.kind());
+                        (status, std::ptr::null_mut(), super::error::into_raw(e, status))
+                    }
+                };
+                // SAFETY: the host's callback, with the pointers it asked for; the token and
+                // error objects become the callee's.
+                unsafe { callback(userdata.0, status, tok, error) };
+            }),
+        )?;
+        if !request.is_null() {
+            // SAFETY: `request` is non-NULL and points to writable storage (caller's contract).
+            unsafe { *request = Box::into_raw(Box::new(pending)).cast() };
+        }
+        Ok(())
+    })
+}
+
+/// Cancel a request started by `aadtoken_client_get_token_async`: if it has not finished, its
+/// callback runs with `AADTOKEN_ERR_CANCELLED` (on a library thread, soon after). A finished
+/// request is unaffected. NULL does nothing. Thread-safe; may be called more than once.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_request_cancel(request: *const aadtoken_request) {
+    if !request.is_null() {
+        // SAFETY: `request` is a live handle from `aadtoken_client_get_token_async`.
+        let pending = unsafe { &*request.cast::<Pending>() };
+        call_or((), || pending.cancel());
+    }
+}
+
+/// Free a request handle (this does not cancel the request). NULL does nothing.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_request_free(request: *mut aadtoken_request) {
+    if !request.is_null() {
+        // SAFETY: `request` came from `aadtoken_client_get_token_async` and is freed once.
+        call_or((), || drop(unsafe { Box::from_raw(request.cast::<Pending>()) }));
+    }
+}
+
+/// Stop the library's background work (proactive refreshes, pending async requests, whose
+/// callbacks get `AADTOKEN_ERR_CANCELLED`) and join its threads, so that `dlclose` or process
+/// exit is safe. Call it when no other thread is inside an aadtoken function. Clients, tokens and
+/// the cache stay valid: a later call that needs the network starts the library's thread again.
+/// Calling it again, or before any network use, does nothing.
+#[no_mangle]
+pub extern "C" fn aadtoken_shutdown() {
+    call_or((), || {
+        crate::core::client::shutdown();
+    });
 }

@@ -11,11 +11,16 @@
  * checks the mock's request counters between phases.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aadtoken.h"
 
@@ -32,6 +37,13 @@ static int passed, failed;
             printf("\n");                                                \
         }                                                                \
     } while (0)
+
+static void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
 
 static const char *env(const char *name) {
     const char *v = getenv(name);
@@ -264,7 +276,9 @@ static void phase_args(void) {
                                        AADTOKEN_ERR_INVALID_SCOPE, AADTOKEN_ERR_INVALID_RESOURCE,
                                        AADTOKEN_ERR_TENANT_NOT_FOUND, AADTOKEN_ERR_INVALID_GRANT,
                                        AADTOKEN_ERR_INTERACTION_REQUIRED, AADTOKEN_ERR_THROTTLED,
-                                       AADTOKEN_ERR_SERVER_ERROR, AADTOKEN_ERR_IDENTITY_PROVIDER, AADTOKEN_ERR_INTERNAL};
+                                       AADTOKEN_ERR_SERVER_ERROR, AADTOKEN_ERR_IDENTITY_PROVIDER,
+                                       AADTOKEN_ERR_FILE, AADTOKEN_ERR_UNSAFE_PATH,
+                                       AADTOKEN_ERR_TOO_MANY_REFRESHES, AADTOKEN_ERR_CANCELLED, AADTOKEN_ERR_INTERNAL};
         size_t i;
         for (i = 0; i < sizeof all / sizeof all[0]; i++) {
             const char *s = aadtoken_status_str(all[i]);
@@ -339,6 +353,177 @@ static void phase_threads(void) {
     aadtoken_client_free(shared);
 }
 
+/* ---- async: the callback runs once, on a library thread, and owns what it is given ---- */
+struct outcome {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int calls;
+    aadtoken_status status;
+    size_t token_len;
+    int on_caller_thread;
+    pthread_t caller;
+};
+
+static void on_token(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
+    struct outcome *o = userdata;
+    pthread_mutex_lock(&o->lock);
+    o->calls++;
+    o->status = status;
+    o->token_len = aadtoken_token_len(token);
+    o->on_caller_thread = pthread_equal(pthread_self(), o->caller);
+    pthread_cond_signal(&o->cond);
+    pthread_mutex_unlock(&o->lock);
+    aadtoken_token_free(token);
+    aadtoken_error_free(error);
+}
+
+static void outcome_init(struct outcome *o) {
+    pthread_mutex_init(&o->lock, NULL);
+    pthread_cond_init(&o->cond, NULL);
+    o->calls = 0;
+    o->status = 12345;
+    o->caller = pthread_self();
+}
+
+static void outcome_wait(struct outcome *o) {
+    pthread_mutex_lock(&o->lock);
+    while (o->calls == 0) pthread_cond_wait(&o->cond, &o->lock);
+    pthread_mutex_unlock(&o->lock);
+}
+
+static void phase_async(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_request *req = NULL;
+    aadtoken_error *err = NULL;
+    struct outcome o;
+    outcome_init(&o);
+    CHECK(aadtoken_client_get_token_async(client, NULL, on_token, &o, &req, &err) == AADTOKEN_OK, "start: %s",
+          aadtoken_error_message(err));
+    outcome_wait(&o);
+    CHECK(o.calls == 1 && o.status == AADTOKEN_OK && o.token_len > 0, "callback with a token (status %u)", o.status);
+    CHECK(!o.on_caller_thread, "callback on a library thread");
+    aadtoken_request_cancel(req); /* finished: no effect */
+    aadtoken_request_free(req);
+    sleep_ms(200);
+    CHECK(o.calls == 1, "exactly one callback");
+
+    /* Fire and forget (no request handle), and argument errors that start nothing. */
+    outcome_init(&o);
+    CHECK(aadtoken_client_get_token_async(client, NULL, on_token, &o, NULL, NULL) == AADTOKEN_OK, "start");
+    outcome_wait(&o);
+    CHECK(o.status == AADTOKEN_OK, "cached token through the async path");
+    EXPECT_ERR(aadtoken_client_get_token_async(client, NULL, NULL, &o, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "callback");
+    EXPECT_ERR(aadtoken_client_get_token_async(NULL, NULL, on_token, &o, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "client");
+    EXPECT_ERR(aadtoken_client_get_token_async(client, "", on_token, &o, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "scopes");
+    aadtoken_request_cancel(NULL);
+    aadtoken_request_free(NULL);
+    aadtoken_client_free(client);
+}
+
+/* The harness sets a 3 s mock latency: cancel before the answer. */
+static void phase_async_cancel(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_request *req = NULL;
+    struct outcome o;
+    outcome_init(&o);
+    CHECK(aadtoken_client_get_token_async(client, NULL, on_token, &o, &req, NULL) == AADTOKEN_OK, "start");
+    sleep_ms(100);
+    aadtoken_request_cancel(req);
+    outcome_wait(&o);
+    CHECK(o.calls == 1 && o.status == AADTOKEN_ERR_CANCELLED, "cancelled (status %u)", o.status);
+    aadtoken_request_free(req);
+
+    /* A request still pending at shutdown is called back with CANCELLED. */
+    outcome_init(&o);
+    CHECK(aadtoken_client_get_token_async(client, env("AADTOKEN_TEST_OTHER_SCOPE"), on_token, &o, NULL, NULL) == AADTOKEN_OK,
+          "start");
+    sleep_ms(100);
+    aadtoken_shutdown();
+    outcome_wait(&o);
+    CHECK(o.calls == 1 && o.status == AADTOKEN_ERR_CANCELLED, "cancelled by shutdown (status %u)", o.status);
+    aadtoken_client_free(client);
+}
+
+/* ---- threads of the library, by name, from /proc ---- */
+static int library_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    if (d == NULL) return -1;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], name[64] = "";
+        FILE *f;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if ((f = fopen(path, "r")) != NULL) {
+            if (fgets(name, sizeof name, f) != NULL && strncmp(name, "aadtoken", 8) == 0) n++;
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static int all_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    if (d == NULL) return -1;
+    while ((e = readdir(d)) != NULL) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void phase_shutdown(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_token *tok = NULL;
+    CHECK(library_threads() == 0 && all_threads() == 1, "no library thread before the first request");
+    CHECK(aadtoken_client_get_token(client, NULL, &tok, NULL) == AADTOKEN_OK, "get");
+    aadtoken_token_free(tok);
+    tok = NULL;
+    CHECK(library_threads() == 1, "idle: one library thread (%d)", library_threads());
+    aadtoken_shutdown();
+    CHECK(all_threads() == 1, "after shutdown only the host's thread is left (%d)", all_threads());
+    aadtoken_shutdown(); /* again: nothing to do */
+    CHECK(aadtoken_client_get_token(client, NULL, &tok, NULL) == AADTOKEN_OK, "cached token after shutdown");
+    aadtoken_token_free(tok);
+    tok = NULL;
+    CHECK(aadtoken_client_refresh_token(client, NULL, &tok, NULL) == AADTOKEN_OK, "network use after shutdown works");
+    aadtoken_token_free(tok);
+    aadtoken_shutdown();
+    CHECK(all_threads() == 1, "and shuts down again (%d)", all_threads());
+    aadtoken_client_free(client);
+}
+
+/* ---- fork: the child gets tokens (cached and new); the parent keeps working ---- */
+static void phase_fork(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_token *tok = NULL;
+    pid_t pid;
+    int status = -1;
+    CHECK(aadtoken_client_get_token(client, NULL, &tok, NULL) == AADTOKEN_OK, "parent get");
+    aadtoken_token_free(tok);
+    pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        alarm(20); /* a hang is a failure, not a stuck test */
+        tok = NULL;
+        bad |= aadtoken_client_get_token(client, NULL, &tok, NULL) != AADTOKEN_OK; /* cached */
+        aadtoken_token_free(tok);
+        tok = NULL;
+        bad |= aadtoken_client_refresh_token(client, NULL, &tok, NULL) != AADTOKEN_OK; /* network */
+        aadtoken_token_free(tok);
+        _exit(bad ? 3 : 0);
+    }
+    CHECK(pid > 0, "fork");
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child got tokens (status %d)", status);
+    tok = NULL;
+    CHECK(aadtoken_client_refresh_token(client, NULL, &tok, NULL) == AADTOKEN_OK, "parent still works after the fork");
+    aadtoken_token_free(tok);
+    aadtoken_client_free(client);
+}
+
 int main(int argc, char **argv) {
     const char *phase = argc > 1 ? argv[1] : "";
     if (strcmp(phase, "success") == 0) phase_success();
@@ -349,8 +534,13 @@ int main(int argc, char **argv) {
     else if (strcmp(phase, "args") == 0) phase_args();
     else if (strcmp(phase, "env") == 0) phase_env();
     else if (strcmp(phase, "threads") == 0) phase_threads();
+    else if (strcmp(phase, "async") == 0) phase_async();
+    else if (strcmp(phase, "async-cancel") == 0) phase_async_cancel();
+    else if (strcmp(phase, "shutdown") == 0) phase_shutdown();
+    else if (strcmp(phase, "fork") == 0) phase_fork();
     else {
-        fprintf(stderr, "usage: abi_test success|cache|other-scope|wrong-secret|untrusted|args|env|threads\n");
+        fprintf(stderr, "usage: abi_test success|cache|other-scope|wrong-secret|untrusted|args|env|threads|"
+                        "async|async-cancel|shutdown|fork\n");
         return 2;
     }
     printf("%s: %d checks passed, %d failed\n", phase, passed, failed);
