@@ -176,6 +176,15 @@ class LifecycleTests(unittest.TestCase):
             pass
         self.assertTrue(c2.closed)
 
+    def test_shutdown_then_use_again(self):
+        scope = MOCK.new_scope("py-shutdown")
+        with aadtoken.Client(MOCK.settings(scope=scope)) as client:
+            first = client.get_token()
+            aadtoken.shutdown()
+            aadtoken.shutdown()  # again: nothing to do
+            self.assertEqual(client.get_token().token, first.token, "the cache survives")
+            self.assertNotEqual(client.refresh_token().token, first.token, "the network works again")
+
     def test_close_waits_for_calls_in_progress(self):
         scope = MOCK.new_scope("py-close")
         MOCK.control("POST", "/_mock/config", {"latency_ms": 300})
