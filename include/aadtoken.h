@@ -29,6 +29,18 @@
 #define AADTOKEN_VERSION_STRING "0.1.0"
 
 
+// Forced refreshes of one entry allowed per rolling minute.
+#define MAX_FORCED_PER_MINUTE 10
+
+typedef struct AuthMethod AuthMethod;
+
+// The claims of a token: its JWT payload, decoded **without checking the signature** — what
+// the token says, for people and logs (the database checks the signature at logon). Created by
+// `aadtoken_token_claims`; owned by the caller, who frees it with `aadtoken_claims_free`. Its
+// strings are borrowed from it, valid until it is freed, never NULL (`""` when the claim is
+// absent). Immutable: may be read from any thread.
+typedef struct aadtoken_claims aadtoken_claims;
+
 // A client for one identity (authority, application, credential). Thread-safe: share one per
 // identity between all threads. Clients with the same identity and scopes share cached tokens
 // and in-flight requests process-wide.
@@ -46,15 +58,49 @@ typedef struct aadtoken_config aadtoken_config;
 // and valid until it is freed. Immutable: may be read from any thread.
 typedef struct aadtoken_error aadtoken_error;
 
+// A started asynchronous request, for cancelling it. Freeing it does not cancel the request.
+typedef struct aadtoken_request aadtoken_request;
+
 // An access token. Immutable: a later refresh never changes a token already handed out.
 // Returned by `aadtoken_client_get_token` / `aadtoken_client_refresh_token`; owned by the
 // caller, who releases it with `aadtoken_token_free` (which drops a reference; the bytes are
 // zeroed when the last reference goes). May be read from any thread.
 typedef struct aadtoken_token aadtoken_token;
 
+// A running token-file keeper (see `aadtoken_token_file_keeper_start`). Owned by the caller,
+// who stops and frees it with `aadtoken_token_file_keeper_stop`. Its accessors may be called
+// from any thread.
+typedef struct aadtoken_token_file_keeper aadtoken_token_file_keeper;
+
 // A status code. `AADTOKEN_OK` (0) is success; errors are grouped in ranges by cause, and a
 // number, once given a meaning, is never reused.
 typedef uint32_t aadtoken_status;
+
+// Called once with the outcome of `aadtoken_client_get_token_async`:
+// `status` is `AADTOKEN_OK` with a `token` the callee owns (free it with
+// `aadtoken_token_free`) and `error` NULL, or an error status with `token` NULL and an `error`
+// the callee owns (free it with `aadtoken_error_free`). Runs on a library thread, never inside
+// the call that started the request; it may call any aadtoken function.
+typedef void (*aadtoken_token_callback)(void *userdata,
+                                        aadtoken_status status,
+                                        aadtoken_token *token,
+                                        aadtoken_error *error);
+
+// Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
+// `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
+// uint32_t privateKeyLength; }`. Filled by `aadtoken_odpi_access_token_callback`.
+typedef struct {
+  // The access token (not NUL-terminated as far as ODPI-C is concerned; use `tokenLength`).
+  const char *token;
+  // Its length in bytes.
+  uint32_t tokenLength;
+  // Left NULL: OAuth (Entra ID) tokens have no private key (only OCI IAM tokens do).
+  const char *privateKey;
+  // Left 0.
+  uint32_t privateKeyLength;
+} aadtoken_dpi_access_token;
+
+
 
 // Success.
 #define AADTOKEN_OK 0
@@ -116,6 +162,21 @@ typedef uint32_t aadtoken_status;
 // Any other OAuth error from the identity provider; see `aadtoken_error_oauth_code`.
 #define AADTOKEN_ERR_IDENTITY_PROVIDER 309
 
+// A local file or directory could not be read or written (the token file's directory is
+// missing, permission denied, disk full). The message names the path.
+#define AADTOKEN_ERR_FILE 400
+
+// A path was refused for safety: the token location is a symbolic link, or its directory can
+// be written by other users. The message names the path and the reason.
+#define AADTOKEN_ERR_UNSAFE_PATH 401
+
+// `aadtoken_client_refresh_token` was called more than 10 times within a minute for the same
+// identity and scopes; no request was made (Entra ID would answer AADSTS50196 "loop detected").
+#define AADTOKEN_ERR_TOO_MANY_REFRESHES 500
+
+// The request was cancelled (`aadtoken_request_cancel`, or `aadtoken_shutdown` before it ended).
+#define AADTOKEN_ERR_CANCELLED 501
+
 // A bug in aadtoken (including a caught panic). Please report it.
 #define AADTOKEN_ERR_INTERNAL 900
 
@@ -129,6 +190,56 @@ const char *aadtoken_status_str(aadtoken_status status);
 
 // The library version ("MAJOR.MINOR.PATCH"), static, never NULL. Thread-safe.
 const char *aadtoken_version(void);
+
+// Decode the claims of `t` (a JWT's payload; no signature check). On success `*out` receives
+// a claims object the caller frees with `aadtoken_claims_free`. Returns
+// `AADTOKEN_ERR_INVALID_ARGUMENT` when `t` or `out` is NULL or the token is not a readable JWT
+// (e.g. an encrypted token); the message never contains the token. Thread-safe.
+aadtoken_status aadtoken_token_claims(const aadtoken_token *t,
+                                      aadtoken_claims **out,
+                                      aadtoken_error **err);
+
+// The whole payload as JSON text (as the token carries it). NULL `c` → "".
+const char *aadtoken_claims_json(const aadtoken_claims *c);
+
+// `aud`, the audience: the database accepts the token only if this equals the
+// `application_id_uri` in its `IDENTITY_PROVIDER_CONFIG` (a wrong audience is the most common
+// logon failure). Several audiences are joined by spaces. NULL `c` → "".
+const char *aadtoken_claims_aud(const aadtoken_claims *c);
+
+// `iss`, the issuer. NULL `c` → "".
+const char *aadtoken_claims_iss(const aadtoken_claims *c);
+
+// `tid`, the tenant that issued the token. NULL `c` → "".
+const char *aadtoken_claims_tid(const aadtoken_claims *c);
+
+// `oid`, the object id of the principal (user or service principal). NULL `c` → "".
+const char *aadtoken_claims_oid(const aadtoken_claims *c);
+
+// The user's sign-in name: `upn`, else `preferred_username`, else `unique_name` (what
+// `IDENTIFIED GLOBALLY AS 'AZURE_USER=…'` matches); "" in application tokens.
+const char *aadtoken_claims_upn(const aadtoken_claims *c);
+
+// The application the token was issued to: `appid`, else `azp`. NULL `c` → "".
+const char *aadtoken_claims_appid(const aadtoken_claims *c);
+
+// `roles`, the app roles, space separated (what `AZURE_ROLE=…` and global roles match).
+const char *aadtoken_claims_roles(const aadtoken_claims *c);
+
+// `scp`, the delegated scopes of a user token, space separated; "" in application tokens.
+const char *aadtoken_claims_scp(const aadtoken_claims *c);
+
+// `exp`, expiry in Unix seconds; 0 when absent or NULL `c`.
+int64_t aadtoken_claims_exp(const aadtoken_claims *c);
+
+// `iat`, issue time in Unix seconds; 0 when absent or NULL `c`.
+int64_t aadtoken_claims_iat(const aadtoken_claims *c);
+
+// `nbf`, not valid before, Unix seconds; 0 when absent or NULL `c`.
+int64_t aadtoken_claims_nbf(const aadtoken_claims *c);
+
+// Free a claims object. NULL is allowed and does nothing.
+void aadtoken_claims_free(aadtoken_claims *c);
 
 // Check the settings in `config` and create a client. The config is copied: it may be freed
 // or changed afterwards. No network request is made here.
@@ -169,6 +280,41 @@ aadtoken_status aadtoken_client_refresh_token(const aadtoken_client *client,
 // during or after this call; tokens obtained from it stay valid until freed, and cached tokens
 // stay in the process-wide cache for other clients of the same identity.
 void aadtoken_client_free(aadtoken_client *client);
+
+// Start getting a token without blocking: returns at once, and `callback` runs exactly once on
+// a library thread with the result (see `aadtoken_token_callback`) — a cached token, a new one,
+// or an error; `AADTOKEN_ERR_TIMEOUT` after `timeout_ms`; `AADTOKEN_ERR_CANCELLED` if the
+// request is cancelled with `aadtoken_request_cancel` or the library is shut down first (then the
+// callback may run on the thread calling `aadtoken_shutdown`). `scopes` as in
+// `aadtoken_client_get_token`; `userdata` is passed to the callback untouched.
+//
+// `request` is optional: when not NULL, on success `*request` receives a handle for
+// `aadtoken_request_cancel`, which the caller frees with `aadtoken_request_free`.
+//
+// Returns `AADTOKEN_OK` when the request was started (the callback will run), or an error
+// without starting anything (the callback will not run): `AADTOKEN_ERR_INVALID_ARGUMENT` for a
+// NULL `client` or `callback`, or bad `scopes`. Thread-safe.
+aadtoken_status aadtoken_client_get_token_async(const aadtoken_client *client,
+                                                const char *scopes,
+                                                aadtoken_token_callback callback,
+                                                void *userdata,
+                                                aadtoken_request **request,
+                                                aadtoken_error **err);
+
+// Cancel a request started by `aadtoken_client_get_token_async`: if it has not finished, its
+// callback runs with `AADTOKEN_ERR_CANCELLED` (on a library thread, soon after). A finished
+// request is unaffected. NULL does nothing. Thread-safe; may be called more than once.
+void aadtoken_request_cancel(const aadtoken_request *request);
+
+// Free a request handle (this does not cancel the request). NULL does nothing.
+void aadtoken_request_free(aadtoken_request *request);
+
+// Stop the library's background work (proactive refreshes, pending async requests, whose
+// callbacks get `AADTOKEN_ERR_CANCELLED`) and join its threads, so that `dlclose` or process
+// exit is safe. Call it when no other thread is inside an aadtoken function. Clients, tokens and
+// the cache stay valid: a later call that needs the network starts the library's thread again.
+// Calling it again, or before any network use, does nothing.
+void aadtoken_shutdown(void);
 
 // A new, empty config. The caller owns it and frees it with `aadtoken_config_free`.
 // Never returns NULL (aborts only if memory is exhausted, like any allocation in Rust).
@@ -250,6 +396,107 @@ uint32_t aadtoken_error_retry_after(const aadtoken_error *e);
 // Free an error object. NULL is allowed and does nothing. Not thread-safe with respect to
 // other uses of the same `e`.
 void aadtoken_error_free(aadtoken_error *e);
+
+// Write the token for `scopes` to the Oracle token file once, for clients configured with
+// `TOKEN_AUTH=OAUTH` and `TOKEN_LOCATION` (19c/21c).
+//
+// `location` is a directory (the file `token` in it is written) or a file path; NULL = the
+// `token_location` setting. `scopes` NULL = the `scope` setting. The file gets the raw token,
+// with no trailing newline, mode 0600, replaced atomically (a temporary file in the same
+// directory, fsync, rename), so a reader never sees a partial token. Refused with
+// `AADTOKEN_ERR_UNSAFE_PATH`: a location that is a symbolic link (the directory or the file),
+// a directory writable by others, a group-writable directory not owned by the calling user.
+// `AADTOKEN_ERR_FILE` when the directory does not exist or cannot be written. Token errors
+// as `aadtoken_client_get_token` (a cached token is used while it is fresh).
+//
+// Returns `AADTOKEN_OK`, or an error status and, if `err` is not NULL, an error object naming
+// the path. Thread-safe; blocks for at most `timeout_ms` plus the file write.
+aadtoken_status aadtoken_client_write_token_file(const aadtoken_client *client,
+                                                 const char *scopes,
+                                                 const char *location,
+                                                 aadtoken_error **err);
+
+// Start a keeper that keeps the Oracle token file fresh: it writes the file now (as
+// `aadtoken_client_write_token_file`), then from a thread of its own rewrites it ahead of
+// expiry — when the token reaches its `refresh_on` or has no more than `expiry_margin_s` left,
+// whichever comes first. When renewing fails it leaves the file as it is (the last good token)
+// and retries with exponential backoff (1 s doubling to 60 s, at least the identity provider's
+// `Retry-After`); `aadtoken_token_file_keeper_last_error` tells how the last attempt went.
+// (Failures will also be reported to the log callback once the library has one.)
+//
+// `location` NULL = the `token_location` setting; `scopes` NULL = the `scope` setting. The
+// keeper holds its own reference to the client's identity: the client may be freed before the
+// keeper is stopped. On success `*out` receives the keeper, which the caller must stop with
+// `aadtoken_token_file_keeper_stop`. If the first token cannot be obtained or written, nothing
+// is started, `*out` is not written and the status says why. Thread-safe.
+//
+// The keeper's thread does not survive `fork()`; stop keepers before `aadtoken_shutdown`.
+aadtoken_status aadtoken_token_file_keeper_start(const aadtoken_client *client,
+                                                 const char *scopes,
+                                                 const char *location,
+                                                 aadtoken_token_file_keeper **out,
+                                                 aadtoken_error **err);
+
+// How the keeper's last attempt went: `AADTOKEN_OK` when it wrote the file (or found nothing
+// to do); otherwise the status of its last failure and, if `err` is not NULL, a copy of that
+// error in `*err` (the caller frees it). The file then still holds the last good token.
+// NULL `keeper` → `AADTOKEN_ERR_INVALID_ARGUMENT`. Thread-safe.
+aadtoken_status aadtoken_token_file_keeper_last_error(const aadtoken_token_file_keeper *keeper,
+                                                      aadtoken_error **err);
+
+// The token file's path (a `TOKEN_LOCATION` directory resolves to `<dir>/token`). Borrowed
+// from the keeper, valid until it is stopped. NULL `keeper` → "".
+const char *aadtoken_token_file_keeper_path(const aadtoken_token_file_keeper *keeper);
+
+// Expiry (Unix seconds) of the token now in the file. NULL `keeper` → 0.
+int64_t aadtoken_token_file_keeper_expires_on(const aadtoken_token_file_keeper *keeper);
+
+// Stop the keeper and free it: wakes its thread and joins it (promptly; a token request in
+// flight finishes first, bounded by `timeout_ms`). The token file stays in place. NULL is
+// allowed and does nothing. No other thread may use the keeper during or after this call.
+void aadtoken_token_file_keeper_stop(aadtoken_token_file_keeper *keeper);
+
+// Borrow a token for `scopes` (NULL = the `scope` setting) as a pointer and a length, for
+// APIs that copy it at once — OCI's `OCIAttrSet(authinfo, OCI_HTYPE_AUTHINFO, token, len,
+// OCI_ATTR_TOKEN, errhp)` in a pool's token callback, for instance.
+//
+// On success `*token` receives the JWT (NUL-terminated) and `*length` its length in bytes.
+// The bytes are borrowed from `client` and stay valid until the **same thread** borrows again
+// from this client (here or through `aadtoken_odpi_access_token_callback`) or the client is
+// freed: nothing to free. Cached while fresh, as `aadtoken_client_get_token`. On error
+// nothing is written. Thread-safe (each thread has its own borrowed token).
+aadtoken_status aadtoken_client_borrow_token(const aadtoken_client *client,
+                                             const char *scopes,
+                                             const char **token,
+                                             uint32_t *length,
+                                             aadtoken_error **err);
+
+// ODPI-C's access-token callback (`dpiAccessTokenCallback`), ready to register:
+//
+// ```c
+// dpiPoolCreateParams params;   /* after dpiContext_initPoolCreateParams */
+// params.externalAuth = 1; params.homogeneous = 1;
+// params.accessTokenCallback = (dpiAccessTokenCallback) aadtoken_odpi_access_token_callback;
+// params.accessTokenCallbackContext = client;   /* an aadtoken_client* */
+// ```
+//
+// `context` must be an `aadtoken_client*`. Fills `access_token->token`/`tokenLength` with a
+// token for the client's `scope` setting (cached while fresh) and leaves `privateKey` NULL /
+// `privateKeyLength` 0 (OAuth). The bytes stay valid until this thread calls again with this
+// client (or `aadtoken_client_borrow_token`) or the client is freed — ODPI-C copies them as
+// soon as the callback returns. Returns 0 (DPI_SUCCESS), or -1 (DPI_FAILURE, which ODPI-C
+// reports as ORA-01017) leaving `*access_token` untouched; `aadtoken_odpi_last_error` then
+// tells why. Thread-safe; never unwinds.
+int aadtoken_odpi_access_token_callback(void *context,
+                                        aadtoken_dpi_access_token *access_token);
+
+// Why the calling thread's last `aadtoken_odpi_access_token_callback` (or
+// `aadtoken_client_borrow_token`) with this client failed: its status, and a copy of the
+// error in `*err` if `err` is not NULL (the caller frees it). `AADTOKEN_OK` when that call
+// succeeded or the thread made none. (Failures will also go to the log callback once the
+// library has one.) Thread-safe.
+aadtoken_status aadtoken_odpi_last_error(const aadtoken_client *client,
+                                         aadtoken_error **err);
 
 // The access token (a JWT), NUL-terminated, to pass as the bearer token (e.g. to ODPI-C's
 // `dpiAccessToken.token` or OCI's `OCI_ATTR_TOKEN`). Borrowed from `t`: valid until

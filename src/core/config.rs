@@ -11,8 +11,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::auth_method::AuthMethod;
 use crate::core::authority::AuthorityHost;
 use crate::core::error::{Error, Result};
+use crate::core::oracle::settings::{self as oracle_settings, Alias};
 use crate::core::secret::SecretString;
 
 /// Default for `timeout_ms`: the whole `get_token` call, retries included.
@@ -47,6 +49,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "expiry_margin_s",
         "Cached tokens with less than this left are renewed (default 300)",
     ),
+    (
+        "auth_method",
+        "client_secret, managed_identity, device_code, interactive or auto (default: the configured credential)",
+    ),
+    (
+        "token_location",
+        "Oracle TOKEN_LOCATION: a directory (file 'token' in it) or a file, for the token file",
+    ),
 ];
 
 /// Environment variables read by [`Config::load_env`] and the setting each one fills.
@@ -68,6 +78,8 @@ pub struct Config {
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) expiry_margin: Option<Duration>,
+    pub(crate) auth_method: Option<AuthMethod>,
+    pub(crate) token_location: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -81,6 +93,8 @@ impl fmt::Debug for Config {
             .field("ca_file", &self.ca_file)
             .field("timeout", &self.timeout)
             .field("expiry_margin", &self.expiry_margin)
+            .field("auth_method", &self.auth_method)
+            .field("token_location", &self.token_location)
             .finish()
     }
 }
@@ -91,11 +105,24 @@ impl Config {
     }
 
     /// Set one setting. Keys are case-insensitive; an unknown key or a bad value is an error
-    /// that names the key, and leaves the config unchanged.
+    /// that names the key, and leaves the config unchanged. Oracle-style and ojdbc names
+    /// (`TOKEN_AUTH`, `AZURE_DB_APP_ID_URI`, `oracle.jdbc.provider.accessToken.*`) set the
+    /// aadtoken setting they stand for (see `core::oracle::settings`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let key = key.trim();
         let name = key.to_ascii_lowercase();
         let value = value.trim();
+        if let Some(alias) = oracle_settings::alias(key, value) {
+            if value.is_empty() {
+                return Err(Error::invalid_setting(key, "must not be empty"));
+            }
+            return match alias? {
+                Alias::Set(setting, v) => self
+                    .set(setting, &v)
+                    .map_err(|e| e.context(format!("setting '{key}' (for '{setting}')"))),
+                Alias::Nothing => Ok(()),
+            };
+        }
         if !SETTINGS.iter().any(|(k, _)| *k == name) {
             return Err(Error::unknown_setting(key));
         }
@@ -121,6 +148,16 @@ impl Config {
                 let s = number(&name, value, 0, MAX_EXPIRY_MARGIN_S)?;
                 self.expiry_margin = Some(Duration::from_secs(s));
             }
+            "auth_method" => {
+                let m = AuthMethod::parse(value).ok_or_else(|| {
+                    Error::invalid_setting(
+                        &name,
+                        "must be client_secret, managed_identity, device_code, interactive or auto",
+                    )
+                })?;
+                self.auth_method = Some(m);
+            }
+            "token_location" => self.token_location = Some(PathBuf::from(value)),
             _ => unreachable!("every key in SETTINGS is handled"),
         }
         Ok(())
@@ -163,6 +200,16 @@ impl Config {
 
     pub fn expiry_margin(&self) -> Duration {
         self.expiry_margin.unwrap_or(DEFAULT_EXPIRY_MARGIN)
+    }
+
+    /// The `auth_method` setting; `None` = the configured credential.
+    pub fn auth_method(&self) -> Option<AuthMethod> {
+        self.auth_method
+    }
+
+    /// The `token_location` setting (Oracle's `TOKEN_LOCATION`).
+    pub fn token_location(&self) -> Option<&std::path::Path> {
+        self.token_location.as_deref()
     }
 }
 

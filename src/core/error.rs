@@ -49,6 +49,15 @@ pub enum ErrorKind {
     ServerError,
     /// Any other OAuth error answered by the identity provider.
     IdentityProvider,
+    /// A local file or directory could not be read or written (missing directory, permission
+    /// denied, disk full).
+    File,
+    /// A path was refused for safety: a symbolic link, or a directory other users can write.
+    UnsafePath,
+    /// `refresh_token` was called too often for the same identity and scopes (loop guard).
+    TooManyRefreshes,
+    /// The request was cancelled (by the host, or because the library was shut down).
+    Cancelled,
     /// A bug in aadtoken (including a caught panic).
     Internal,
 }

@@ -9,9 +9,11 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract of each export is in its header comment
 
+pub mod claims;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod oracle;
 pub mod token;
 
 use std::cell::RefCell;
@@ -75,6 +77,21 @@ pub const AADTOKEN_ERR_SERVER_ERROR: aadtoken_status = 308;
 /// Any other OAuth error from the identity provider; see `aadtoken_error_oauth_code`.
 pub const AADTOKEN_ERR_IDENTITY_PROVIDER: aadtoken_status = 309;
 
+// 400–499: local files and paths.
+/// A local file or directory could not be read or written (the token file's directory is
+/// missing, permission denied, disk full). The message names the path.
+pub const AADTOKEN_ERR_FILE: aadtoken_status = 400;
+/// A path was refused for safety: the token location is a symbolic link, or its directory can
+/// be written by other users. The message names the path and the reason.
+pub const AADTOKEN_ERR_UNSAFE_PATH: aadtoken_status = 401;
+
+// 500–599: flow control.
+/// `aadtoken_client_refresh_token` was called more than 10 times within a minute for the same
+/// identity and scopes; no request was made (Entra ID would answer AADSTS50196 "loop detected").
+pub const AADTOKEN_ERR_TOO_MANY_REFRESHES: aadtoken_status = 500;
+/// The request was cancelled (`aadtoken_request_cancel`, or `aadtoken_shutdown` before it ended).
+pub const AADTOKEN_ERR_CANCELLED: aadtoken_status = 501;
+
 // 900–999: aadtoken itself.
 /// A bug in aadtoken (including a caught panic). Please report it.
 pub const AADTOKEN_ERR_INTERNAL: aadtoken_status = 900;
@@ -99,6 +116,10 @@ pub(crate) fn status_of(kind: ErrorKind) -> aadtoken_status {
         ErrorKind::Throttled => AADTOKEN_ERR_THROTTLED,
         ErrorKind::ServerError => AADTOKEN_ERR_SERVER_ERROR,
         ErrorKind::IdentityProvider => AADTOKEN_ERR_IDENTITY_PROVIDER,
+        ErrorKind::File => AADTOKEN_ERR_FILE,
+        ErrorKind::UnsafePath => AADTOKEN_ERR_UNSAFE_PATH,
+        ErrorKind::TooManyRefreshes => AADTOKEN_ERR_TOO_MANY_REFRESHES,
+        ErrorKind::Cancelled => AADTOKEN_ERR_CANCELLED,
         ErrorKind::Internal => AADTOKEN_ERR_INTERNAL,
     }
 }
@@ -135,6 +156,12 @@ pub extern "C" fn aadtoken_status_str(status: aadtoken_status) -> *const c_char 
         AADTOKEN_ERR_THROTTLED => b"AADTOKEN_ERR_THROTTLED: throttled by the identity provider\0",
         AADTOKEN_ERR_SERVER_ERROR => b"AADTOKEN_ERR_SERVER_ERROR: the identity provider failed\0",
         AADTOKEN_ERR_IDENTITY_PROVIDER => b"AADTOKEN_ERR_IDENTITY_PROVIDER: the identity provider refused\0",
+        AADTOKEN_ERR_FILE => b"AADTOKEN_ERR_FILE: a local file could not be read or written\0",
+        AADTOKEN_ERR_UNSAFE_PATH => b"AADTOKEN_ERR_UNSAFE_PATH: unsafe path (symlink or others can write)\0",
+        AADTOKEN_ERR_TOO_MANY_REFRESHES => {
+            b"AADTOKEN_ERR_TOO_MANY_REFRESHES: refresh_token called too often (loop guard)\0"
+        }
+        AADTOKEN_ERR_CANCELLED => b"AADTOKEN_ERR_CANCELLED: the request was cancelled\0",
         AADTOKEN_ERR_INTERNAL => b"AADTOKEN_ERR_INTERNAL: internal error in aadtoken\0",
         _ => b"AADTOKEN_ERR_UNKNOWN: unknown status code\0",
     };

@@ -1,0 +1,295 @@
+//! Oracle adapters: the `TOKEN_LOCATION` token file and its keeper, the ODPI-C access-token
+//! callback, and a borrowed token for OCI hosts.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::client::aadtoken_client;
+use super::{aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr};
+use crate::core::oracle::{Keeper, KeeperOptions, TokenFile};
+use crate::core::{Client, Error, Token};
+
+/// Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
+/// `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
+/// uint32_t privateKeyLength; }`. Filled by `aadtoken_odpi_access_token_callback`.
+#[repr(C)]
+#[allow(non_snake_case)]
+pub struct aadtoken_dpi_access_token {
+    /// The access token (not NUL-terminated as far as ODPI-C is concerned; use `tokenLength`).
+    pub token: *const c_char,
+    /// Its length in bytes.
+    pub tokenLength: u32,
+    /// Left NULL: OAuth (Entra ID) tokens have no private key (only OCI IAM tokens do).
+    pub privateKey: *const c_char,
+    /// Left 0.
+    pub privateKeyLength: u32,
+}
+
+/// A running token-file keeper (see `aadtoken_token_file_keeper_start`). Owned by the caller,
+/// who stops and frees it with `aadtoken_token_file_keeper_stop`. Its accessors may be called
+/// from any thread.
+pub struct aadtoken_token_file_keeper {
+    _private: [u8; 0],
+}
+
+struct KeeperHandle {
+    keeper: Keeper,
+    path: CString,
+}
+
+fn location(client: &Client, given: Option<&str>) -> Result<PathBuf, Error> {
+    match given {
+        Some(l) => Ok(PathBuf::from(l)),
+        None => client
+            .oracle()
+            .token_location()
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                Error::missing_setting(
+                    "token_location",
+                    "when no location is given (the Oracle client's TOKEN_LOCATION: a directory or a file)",
+                )
+            }),
+    }
+}
+
+/// Write the token for `scopes` to the Oracle token file once, for clients configured with
+/// `TOKEN_AUTH=OAUTH` and `TOKEN_LOCATION` (19c/21c).
+///
+/// `location` is a directory (the file `token` in it is written) or a file path; NULL = the
+/// `token_location` setting. `scopes` NULL = the `scope` setting. The file gets the raw token,
+/// with no trailing newline, mode 0600, replaced atomically (a temporary file in the same
+/// directory, fsync, rename), so a reader never sees a partial token. Refused with
+/// `AADTOKEN_ERR_UNSAFE_PATH`: a location that is a symbolic link (the directory or the file),
+/// a directory writable by others, a group-writable directory not owned by the calling user.
+/// `AADTOKEN_ERR_FILE` when the directory does not exist or cannot be written. Token errors
+/// as `aadtoken_client_get_token` (a cached token is used while it is fresh).
+///
+/// Returns `AADTOKEN_OK`, or an error status and, if `err` is not NULL, an error object naming
+/// the path. Thread-safe; blocks for at most `timeout_ms` plus the file write.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_client_write_token_file(
+    client: *const aadtoken_client,
+    scopes: *const c_char,
+    location: *const c_char,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let client: &Client = handle(client, "client")?;
+        let scopes = opt_str(scopes, "scopes")?;
+        let location = self::location(client, opt_str(location, "location")?)?;
+        let file = TokenFile::new(location)?;
+        let token = client.get_token(scopes)?;
+        file.write(&token)
+    })
+}
+
+/// Start a keeper that keeps the Oracle token file fresh: it writes the file now (as
+/// `aadtoken_client_write_token_file`), then from a thread of its own rewrites it ahead of
+/// expiry — when the token reaches its `refresh_on` or has no more than `expiry_margin_s` left,
+/// whichever comes first. When renewing fails it leaves the file as it is (the last good token)
+/// and retries with exponential backoff (1 s doubling to 60 s, at least the identity provider's
+/// `Retry-After`); `aadtoken_token_file_keeper_last_error` tells how the last attempt went.
+/// (Failures will also be reported to the log callback once the library has one.)
+///
+/// `location` NULL = the `token_location` setting; `scopes` NULL = the `scope` setting. The
+/// keeper holds its own reference to the client's identity: the client may be freed before the
+/// keeper is stopped. On success `*out` receives the keeper, which the caller must stop with
+/// `aadtoken_token_file_keeper_stop`. If the first token cannot be obtained or written, nothing
+/// is started, `*out` is not written and the status says why. Thread-safe.
+///
+/// The keeper's thread does not survive `fork()`; stop keepers before `aadtoken_shutdown`.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_token_file_keeper_start(
+    client: *const aadtoken_client,
+    scopes: *const c_char,
+    location: *const c_char,
+    out: *mut *mut aadtoken_token_file_keeper,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let client: &Client = handle(client, "client")?;
+        let scopes = opt_str(scopes, "scopes")?;
+        let location = self::location(client, opt_str(location, "location")?)?;
+        out_ptr(out, "out")?;
+        let opts = KeeperOptions {
+            scopes: scopes.map(str::to_owned),
+            ..KeeperOptions::default()
+        };
+        let keeper = Keeper::start(client, location, opts)?;
+        let path = CString::new(keeper.path().to_string_lossy().replace('\0', "?"))
+            .map_err(|_| Error::internal("path with NUL"))?;
+        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
+        unsafe { *out = Box::into_raw(Box::new(KeeperHandle { keeper, path })).cast() };
+        Ok(())
+    })
+}
+
+fn with_keeper<T>(
+    k: *const aadtoken_token_file_keeper,
+    fallback: T,
+    read: impl FnOnce(&KeeperHandle) -> T,
+) -> T {
+    if k.is_null() {
+        return fallback;
+    }
+    // SAFETY: a non-NULL `k` is a keeper from `aadtoken_token_file_keeper_start` not yet stopped.
+    let h = unsafe { &*k.cast::<KeeperHandle>() };
+    call_or(fallback, || read(h))
+}
+
+/// How the keeper's last attempt went: `AADTOKEN_OK` when it wrote the file (or found nothing
+/// to do); otherwise the status of its last failure and, if `err` is not NULL, a copy of that
+/// error in `*err` (the caller frees it). The file then still holds the last good token.
+/// NULL `keeper` → `AADTOKEN_ERR_INVALID_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_token_file_keeper_last_error(
+    keeper: *const aadtoken_token_file_keeper,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let h: &KeeperHandle = handle(keeper, "keeper")?;
+        match h.keeper.status().last_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
+}
+
+/// The token file's path (a `TOKEN_LOCATION` directory resolves to `<dir>/token`). Borrowed
+/// from the keeper, valid until it is stopped. NULL `keeper` → "".
+#[no_mangle]
+pub extern "C" fn aadtoken_token_file_keeper_path(
+    keeper: *const aadtoken_token_file_keeper,
+) -> *const c_char {
+    with_keeper(keeper, c"".as_ptr(), |h| h.path.as_ptr())
+}
+
+/// Expiry (Unix seconds) of the token now in the file. NULL `keeper` → 0.
+#[no_mangle]
+pub extern "C" fn aadtoken_token_file_keeper_expires_on(keeper: *const aadtoken_token_file_keeper) -> i64 {
+    with_keeper(keeper, 0, |h| h.keeper.status().expires_on)
+}
+
+/// Stop the keeper and free it: wakes its thread and joins it (promptly; a token request in
+/// flight finishes first, bounded by `timeout_ms`). The token file stays in place. NULL is
+/// allowed and does nothing. No other thread may use the keeper during or after this call.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_token_file_keeper_stop(keeper: *mut aadtoken_token_file_keeper) {
+    if !keeper.is_null() {
+        // SAFETY: `keeper` came from `aadtoken_token_file_keeper_start` and is stopped once.
+        call_or((), || {
+            drop(unsafe { Box::from_raw(keeper.cast::<KeeperHandle>()) })
+        });
+    }
+}
+
+/// Borrow a token for `scopes` (NULL = the `scope` setting) as a pointer and a length, for
+/// APIs that copy it at once — OCI's `OCIAttrSet(authinfo, OCI_HTYPE_AUTHINFO, token, len,
+/// OCI_ATTR_TOKEN, errhp)` in a pool's token callback, for instance.
+///
+/// On success `*token` receives the JWT (NUL-terminated) and `*length` its length in bytes.
+/// The bytes are borrowed from `client` and stay valid until the **same thread** borrows again
+/// from this client (here or through `aadtoken_odpi_access_token_callback`) or the client is
+/// freed: nothing to free. Cached while fresh, as `aadtoken_client_get_token`. On error
+/// nothing is written. Thread-safe (each thread has its own borrowed token).
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_client_borrow_token(
+    client: *const aadtoken_client,
+    scopes: *const c_char,
+    token: *mut *const c_char,
+    length: *mut u32,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let client: &Client = handle(client, "client")?;
+        let scopes = opt_str(scopes, "scopes")?;
+        if token.is_null() || length.is_null() {
+            let name = if token.is_null() { "token" } else { "length" };
+            return Err(Error::invalid_argument(
+                name,
+                "must not be NULL (it receives the result)",
+            ));
+        }
+        let (ptr, len) = borrow(client, scopes)?;
+        // SAFETY: both out-pointers are non-NULL (checked above) and point to writable storage.
+        unsafe {
+            *token = ptr;
+            *length = len;
+        }
+        Ok(())
+    })
+}
+
+/// Get a token and lend it to the calling thread: the client keeps the `Arc` alive.
+fn borrow(client: &Client, scopes: Option<&str>) -> Result<(*const c_char, u32), Error> {
+    let t: Arc<Token> = client.oracle().lend(client.get_token(scopes))?;
+    let len = u32::try_from(t.len())
+        .map_err(|_| Error::internal("the token is longer than 4 GiB and cannot be passed to Oracle"))?;
+    Ok((t.with_nul().as_ptr().cast(), len))
+}
+
+/// ODPI-C's access-token callback (`dpiAccessTokenCallback`), ready to register:
+///
+/// ```c
+/// dpiPoolCreateParams params;   /* after dpiContext_initPoolCreateParams */
+/// params.externalAuth = 1; params.homogeneous = 1;
+/// params.accessTokenCallback = (dpiAccessTokenCallback) aadtoken_odpi_access_token_callback;
+/// params.accessTokenCallbackContext = client;   /* an aadtoken_client* */
+/// ```
+///
+/// `context` must be an `aadtoken_client*`. Fills `access_token->token`/`tokenLength` with a
+/// token for the client's `scope` setting (cached while fresh) and leaves `privateKey` NULL /
+/// `privateKeyLength` 0 (OAuth). The bytes stay valid until this thread calls again with this
+/// client (or `aadtoken_client_borrow_token`) or the client is freed — ODPI-C copies them as
+/// soon as the callback returns. Returns 0 (DPI_SUCCESS), or -1 (DPI_FAILURE, which ODPI-C
+/// reports as ORA-01017) leaving `*access_token` untouched; `aadtoken_odpi_last_error` then
+/// tells why. Thread-safe; never unwinds.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_odpi_access_token_callback(
+    context: *mut c_void,
+    access_token: *mut aadtoken_dpi_access_token,
+) -> c_int {
+    if context.is_null() || access_token.is_null() {
+        return -1;
+    }
+    let status = call(std::ptr::null_mut(), || {
+        // SAFETY: `context` is the `aadtoken_client*` the host registered (documented contract).
+        let client: &Client = unsafe { handle(context.cast_const().cast::<aadtoken_client>(), "context")? };
+        let (ptr, len) = borrow(client, None)?;
+        // SAFETY: `access_token` is non-NULL (checked above) and points to ODPI-C's struct.
+        unsafe {
+            let at = &mut *access_token;
+            at.token = ptr;
+            at.tokenLength = len;
+            at.privateKey = std::ptr::null();
+            at.privateKeyLength = 0;
+        }
+        Ok(())
+    });
+    if status == super::AADTOKEN_OK {
+        0
+    } else {
+        -1
+    }
+}
+
+/// Why the calling thread's last `aadtoken_odpi_access_token_callback` (or
+/// `aadtoken_client_borrow_token`) with this client failed: its status, and a copy of the
+/// error in `*err` if `err` is not NULL (the caller frees it). `AADTOKEN_OK` when that call
+/// succeeded or the thread made none. (Failures will also go to the log callback once the
+/// library has one.) Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_odpi_last_error(
+    client: *const aadtoken_client,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let client: &Client = handle(client, "client")?;
+        match client.oracle().last_error() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
+}
