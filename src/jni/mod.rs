@@ -17,12 +17,12 @@
 
 use std::ffi::CStr;
 
-use ::jni::objects::{JClass, JObject, JObjectArray, JString, JValue};
+use ::jni::objects::{JCharArray, JClass, JObject, JObjectArray, JString, JValue};
 use ::jni::sys::{jboolean, jint, jlong, jobject, jstring, JNI_FALSE};
 use ::jni::JNIEnv;
 use zeroize::Zeroizing;
 
-use crate::core::{Client, Config, Error, ErrorKind, Token};
+use crate::core::{Claims, Client, Config, Error, ErrorKind, Token};
 use crate::ffi::{guarded, status_of};
 
 const EXCEPTION_CLASS: &str = "aadtoken/AadTokenException";
@@ -277,5 +277,30 @@ pub extern "system" fn Java_aadtoken_Native_statusText<'local>(
         // SAFETY: aadtoken_status_str returns a static NUL-terminated string, never NULL.
         let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
         Ok(env.new_string(text)?.into_raw())
+    })
+}
+
+/// `static native String claimsJson(char[] token)`: the token's claims (its JWT payload) as JSON
+/// text, decoded without checking the signature (as `aadtoken_token_claims` /
+/// `aadtoken_claims_json`). A token that is not a readable JWT → `AadTokenException` (100).
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_claimsJson<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    token: JCharArray<'local>,
+) -> jstring {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        if token.is_null() {
+            return Err(Error::invalid_argument("token", "must not be null").into());
+        }
+        let len = env.get_array_length(&token)?;
+        let mut chars = Zeroizing::new(vec![0u16; len as usize]);
+        env.get_char_array_region(&token, 0, &mut chars)?;
+        let text = Zeroizing::new(
+            String::from_utf16(&chars)
+                .map_err(|_| Error::invalid_argument("token", "is not valid UTF-16 (was it wiped?)"))?,
+        );
+        let claims = Claims::from_jwt(&text)?;
+        Ok(env.new_string(claims.json())?.into_raw())
     })
 }

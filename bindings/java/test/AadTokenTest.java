@@ -72,6 +72,7 @@ public final class AadTokenTest {
         test("close while 16 threads use the client", AadTokenTest::closeUnderLoad);
         test("token wipe, toString redacts", AadTokenTest::wipe);
         test("supplier adapter for ojdbc", AadTokenTest::supplier);
+        test("claims of a token", AadTokenTest::claims);
         System.out.println("java: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
     }
@@ -314,6 +315,22 @@ public final class AadTokenTest {
             Supplier<char[]> supplier = client.tokenSupplier();
             AadTokenException e = expect(AadTokenException.class, supplier::get);
             checkEq(e.status(), 300, "the supplier throws the unchecked AadTokenException");
+        }
+    }
+
+    static void claims() {
+        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+            Token t = client.getToken();
+            String json = t.claimsJson();
+            check(json.startsWith("{") && json.endsWith("}"), "a JSON object");
+            check(json.contains("\"aud\":\"api://oracle-db\""), "aud: " + json);
+            check(json.contains("\"appid\":\"" + CLIENT + "\""), "appid");
+            check(json.contains("\"tid\":\"" + TENANT + "\""), "tid");
+            check(json.contains("\"exp\":"), "exp");
+            t.wipe();
+            AadTokenException e = expect(AadTokenException.class, t::claimsJson);
+            checkEq(e.status(), 100, "a wiped token is not a JWT");
+            check(e.getMessage().contains("token"), "names the argument: " + e.getMessage());
         }
     }
 

@@ -20,14 +20,17 @@ Failures raise :class:`AadTokenError`, carrying the C status code (e.g. 300 for
 ``AADTOKEN_ERR_INVALID_CLIENT``), the message, the AADSTS code and the correlation id.
 """
 
+import contextlib
 import ctypes
+import os
 import threading
 import time
 import weakref
 
 from . import _native
 
-__all__ = ["Client", "Token", "AadTokenError", "version", "status_text", "shutdown"]
+__all__ = ["Client", "Token", "Claims", "TokenFileKeeper", "AadTokenError", "version",
+           "status_text", "shutdown"]
 
 # Status codes, as in aadtoken.h (the numbers never change meaning). The full list is the
 # header's; these are the ones callers most often branch on.
@@ -41,6 +44,8 @@ ERR_TIMEOUT = 201
 ERR_TLS = 202
 ERR_INVALID_CLIENT = 300
 ERR_THROTTLED = 307
+ERR_FILE = 400
+ERR_UNSAFE_PATH = 401
 ERR_INTERNAL = 900
 
 
@@ -149,23 +154,125 @@ class Token:
     seconds: the expiry, and when aadtoken plans to renew it). An immutable snapshot. The token
     is a credential: ``repr()`` and ``str()`` never show it."""
 
-    __slots__ = ("token", "expires_on", "refresh_on")
+    __slots__ = ("token", "expires_on", "refresh_on", "_handle", "__weakref__")
 
-    def __init__(self, token, expires_on, refresh_on):
+    def __init__(self, token, expires_on, refresh_on, _handle=None):
         self.token = token
         self.expires_on = expires_on
         self.refresh_on = refresh_on
+        # The native token (a reference-counted snapshot, zeroed when the last reference goes),
+        # kept for claims(); released when this object is collected.
+        self._handle = _handle
+        if _handle:
+            weakref.finalize(self, _native.lib().aadtoken_token_free, _handle)
 
     @property
     def expires_in(self):
         """Seconds left before expiry (negative once expired)."""
         return self.expires_on - int(time.time())
 
+    def claims(self):
+        """The token's claims (its JWT payload), decoded **without checking the signature**:
+        what the token says, for people and logs. Raises :class:`AadTokenError` (status 100)
+        for a token that is not a readable JWT."""
+        lib = _native.lib()
+        out = ctypes.c_void_p()
+        _check(lib.aadtoken_token_claims, self._handle, ctypes.byref(out))
+        try:
+            return Claims(out.value)
+        finally:
+            lib.aadtoken_claims_free(out.value)
+
     def __repr__(self):
         return (f"Token(<{len(self.token)} chars, redacted>, expires_on={self.expires_on}, "
                 f"refresh_on={self.refresh_on})")
 
     __str__ = __repr__
+
+
+class Claims:
+    """A token's claims: ``aud`` (must equal the database's ``application_id_uri``), ``iss``,
+    ``tid``, ``oid``, ``upn`` (a user's sign-in name, "" for applications), ``appid``,
+    ``roles`` and ``scp`` (tuples), ``exp``, ``iat``, ``nbf`` (Unix seconds, 0 when absent), and
+    ``json`` (the whole payload; :meth:`as_dict` parses it)."""
+
+    __slots__ = ("json", "aud", "iss", "tid", "oid", "upn", "appid", "roles", "scp", "exp", "iat",
+                 "nbf")
+
+    def __init__(self, handle):
+        lib = _native.lib()
+
+        def text(fn):
+            return fn(handle).decode("utf-8", "replace")
+
+        self.json = text(lib.aadtoken_claims_json)
+        self.aud = text(lib.aadtoken_claims_aud)
+        self.iss = text(lib.aadtoken_claims_iss)
+        self.tid = text(lib.aadtoken_claims_tid)
+        self.oid = text(lib.aadtoken_claims_oid)
+        self.upn = text(lib.aadtoken_claims_upn)
+        self.appid = text(lib.aadtoken_claims_appid)
+        self.roles = tuple(text(lib.aadtoken_claims_roles).split())
+        self.scp = tuple(text(lib.aadtoken_claims_scp).split())
+        self.exp = lib.aadtoken_claims_exp(handle)
+        self.iat = lib.aadtoken_claims_iat(handle)
+        self.nbf = lib.aadtoken_claims_nbf(handle)
+
+    def as_dict(self):
+        import json
+        return json.loads(self.json)
+
+    def __repr__(self):
+        return f"Claims(aud={self.aud!r}, appid={self.appid!r}, tid={self.tid!r}, exp={self.exp})"
+
+
+class TokenFileKeeper:
+    """Keeps the Oracle token file (``TOKEN_AUTH=OAUTH``, ``TOKEN_LOCATION``) fresh from a
+    library thread; made by :meth:`Client.start_token_file_keeper`. ``path`` is the file,
+    ``expires_on`` the expiry of the token in it, ``last_error`` the last failed renewal (an
+    :class:`AadTokenError`) or ``None``. :meth:`stop` (idempotent; also on leaving a ``with``
+    block or when collected) stops the thread and leaves the file in place."""
+
+    def __init__(self, handle):
+        lib = _native.lib()
+        self._lock = threading.Lock()
+        self._handle = handle
+        self.path = lib.aadtoken_token_file_keeper_path(handle).decode("utf-8", "replace")
+        self._finalizer = weakref.finalize(self, lib.aadtoken_token_file_keeper_stop, handle)
+
+    def _live(self):
+        if not self._finalizer.alive:
+            raise ValueError("this TokenFileKeeper is stopped")
+        return self._handle
+
+    @property
+    def expires_on(self):
+        with self._lock:
+            return _native.lib().aadtoken_token_file_keeper_expires_on(self._live())
+
+    @property
+    def last_error(self):
+        with self._lock:
+            err = ctypes.c_void_p()
+            status = _native.lib().aadtoken_token_file_keeper_last_error(self._live(), ctypes.byref(err))
+            return None if status == OK else _take_error(status, err.value)
+
+    @property
+    def stopped(self):
+        return not self._finalizer.alive
+
+    def stop(self):
+        with self._lock:
+            self._finalizer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def __repr__(self):
+        return f"<aadtoken.TokenFileKeeper {self.path!r}{' stopped' if self.stopped else ''}>"
 
 
 def _free_client(handle):
@@ -215,7 +322,6 @@ class Client:
     def from_environment(cls):
         """A client from the Azure SDK environment variables, then the settings string in
         ``AADTOKEN_SETTINGS`` when it is set (e.g. ``"scope=api://my-db/.default"``)."""
-        import os
         return cls(os.environ.get("AADTOKEN_SETTINGS") or None, env=True)
 
     def get_token(self, scopes=None):
@@ -242,6 +348,27 @@ class Client:
 
         return access_token
 
+    def write_token_file(self, location=None, scopes=None):
+        """Write a token for ``scopes`` to the Oracle token file once (``location``: a
+        ``TOKEN_LOCATION`` directory, whose file ``token`` is written, or a file path; ``None`` =
+        the ``token_location`` setting). Raw token, no newline, mode 0600, replaced atomically;
+        a symbolic link or a directory others can write is refused (status 401)."""
+        lib = _native.lib()
+        with self._using():
+            _check(lib.aadtoken_client_write_token_file, self._handle, _opt_bytes(scopes, "scopes"),
+                   _opt_bytes(location, "location"))
+
+    def start_token_file_keeper(self, location=None, scopes=None):
+        """Write the Oracle token file now and keep it fresh from a library thread (renewed
+        ahead of expiry; on failure the last good token stays and renewal is retried with
+        backoff). Returns a :class:`TokenFileKeeper`; it outlives this client until stopped."""
+        lib = _native.lib()
+        out = ctypes.c_void_p()
+        with self._using():
+            _check(lib.aadtoken_token_file_keeper_start, self._handle, _opt_bytes(scopes, "scopes"),
+                   _opt_bytes(location, "location"), ctypes.byref(out))
+        return TokenFileKeeper(out.value)
+
     @property
     def closed(self):
         return self._closed
@@ -266,27 +393,41 @@ class Client:
     def __repr__(self):
         return f"<aadtoken.Client {'closed' if self._closed else 'open'}>"
 
-    def _call(self, fn, scopes):
-        if scopes is not None and not isinstance(scopes, str):
-            raise TypeError(f"scopes must be a str or None, not {type(scopes).__name__}")
+    @contextlib.contextmanager
+    def _using(self):
+        """Keep the native client alive for the duration of a call (close() waits)."""
         with self._cond:
             if self._closed:
                 raise ValueError("this aadtoken.Client is closed")
             self._in_use += 1
         try:
-            lib = _native.lib()
-            out = ctypes.c_void_p()
-            arg = None if scopes is None else scopes.encode("utf-8")
-            _check(fn, self._handle, arg, ctypes.byref(out))
-            tok = out.value
-            try:
-                value = ctypes.string_at(lib.aadtoken_token_value(tok), lib.aadtoken_token_len(tok))
-                return Token(value.decode("ascii"), lib.aadtoken_token_expires_on(tok),
-                             lib.aadtoken_token_refresh_on(tok))
-            finally:
-                lib.aadtoken_token_free(tok)
+            yield
         finally:
             with self._cond:
                 self._in_use -= 1
                 if self._in_use == 0:
                     self._cond.notify_all()
+
+    def _call(self, fn, scopes):
+        arg = _opt_bytes(scopes, "scopes")
+        lib = _native.lib()
+        out = ctypes.c_void_p()
+        with self._using():
+            _check(fn, self._handle, arg, ctypes.byref(out))
+        tok = out.value
+        try:
+            value = ctypes.string_at(lib.aadtoken_token_value(tok), lib.aadtoken_token_len(tok))
+            token = Token(value.decode("utf-8"), lib.aadtoken_token_expires_on(tok),
+                          lib.aadtoken_token_refresh_on(tok), _handle=tok)
+        except BaseException:
+            lib.aadtoken_token_free(tok)
+            raise
+        return token
+
+
+def _opt_bytes(text, name):
+    if text is None:
+        return None
+    if not isinstance(text, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or None, not {type(text).__name__}")
+    return os.fsencode(text) if isinstance(text, os.PathLike) else text.encode("utf-8")

@@ -49,6 +49,28 @@ PROTOTYPES = {
     "aadtoken_error_retry_after": (ctypes.c_uint32, [c_handle]),
     "aadtoken_error_free": (None, [c_handle]),
     "aadtoken_shutdown": (None, []),
+    "aadtoken_token_claims": (c_status, [c_handle, ctypes.POINTER(c_handle), c_err_out]),
+    "aadtoken_claims_json": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_aud": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_iss": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_tid": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_oid": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_upn": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_appid": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_roles": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_scp": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_claims_exp": (ctypes.c_int64, [c_handle]),
+    "aadtoken_claims_iat": (ctypes.c_int64, [c_handle]),
+    "aadtoken_claims_nbf": (ctypes.c_int64, [c_handle]),
+    "aadtoken_claims_free": (None, [c_handle]),
+    "aadtoken_client_write_token_file": (
+        c_status, [c_handle, ctypes.c_char_p, ctypes.c_char_p, c_err_out]),
+    "aadtoken_token_file_keeper_start": (
+        c_status, [c_handle, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
+    "aadtoken_token_file_keeper_last_error": (c_status, [c_handle, c_err_out]),
+    "aadtoken_token_file_keeper_path": (ctypes.c_char_p, [c_handle]),
+    "aadtoken_token_file_keeper_expires_on": (ctypes.c_int64, [c_handle]),
+    "aadtoken_token_file_keeper_stop": (None, [c_handle]),
 }
 
 _lock = threading.Lock()

@@ -40,4 +40,7 @@ final class Native {
 
     /** The static text of a status code: "NAME: meaning". */
     static native String statusText(int status);
+
+    /** The claims (JWT payload) of a token as JSON text, without checking the signature. */
+    static native String claimsJson(char[] token);
 }

@@ -49,6 +49,16 @@ public final class Token implements AutoCloseable {
         return refreshOn;
     }
 
+    /**
+     * The token's claims (its JWT payload) as JSON text, decoded <b>without checking the
+     * signature</b>: what the token says, for people and logs — e.g. whether {@code aud} is the
+     * database's application ID URI. Throws {@link AadTokenException} (status 100) for a token
+     * that is not a readable JWT (or has been wiped).
+     */
+    public String claimsJson() {
+        return Native.claimsJson(chars);
+    }
+
     /** True when the token expires within {@code margin} from now. */
     public boolean expiresWithin(Duration margin) {
         return !Instant.now().plus(margin).isBefore(expiresOn);
