@@ -60,6 +60,7 @@ const JAVA: &[(&str, &str, &str)] = &[
         "retryAfterSeconds",
     ),
     ("aadtoken_error_free", "AadTokenException", "AadTokenException"),
+    ("aadtoken_shutdown", "AadTokenClient", "shutdown"),
     // Claims: Java gets the whole payload as JSON (every accessor's claim is in it); the native
     // claims object lives only inside the JNI call.
     ("aadtoken_token_claims", "Token", "claimsJson"),
@@ -129,16 +130,7 @@ const TOKEN_FILE: &[(&str, &str)] = &[
 ];
 
 /// C-only functions, with the reason each has no Java path.
-const JAVA_ALLOW: &[&[(&str, &str)]] = &[
-    ASYNC,
-    ORACLE_C,
-    TOKEN_FILE,
-    &[(
-        "aadtoken_shutdown",
-        "for dlclose/process exit of C hosts; a JVM never unloads the library, and its daemon \
-         thread does not keep the JVM alive",
-    )],
-];
+const JAVA_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, TOKEN_FILE];
 
 /// C-only functions, with the reason each has no Python wrapper.
 const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C];

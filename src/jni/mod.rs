@@ -304,3 +304,16 @@ pub extern "system" fn Java_aadtoken_Native_claimsJson<'local>(
         Ok(env.new_string(claims.json())?.into_raw())
     })
 }
+
+/// `static native void shutdown()`: stop the library's background work and join its thread (as
+/// `aadtoken_shutdown`). Clients, tokens and the cache stay valid.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_shutdown<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+) {
+    run(&mut env, (), |_| {
+        crate::core::client::shutdown();
+        Ok(())
+    })
+}

@@ -73,6 +73,7 @@ public final class AadTokenTest {
         test("token wipe, toString redacts", AadTokenTest::wipe);
         test("supplier adapter for ojdbc", AadTokenTest::supplier);
         test("claims of a token", AadTokenTest::claims);
+        test("shutdown, then use again", AadTokenTest::shutdown);
         System.out.println("java: " + passed + " passed, " + failed + " failed");
         System.exit(failed == 0 ? 0 : 1);
     }
@@ -331,6 +332,18 @@ public final class AadTokenTest {
             AadTokenException e = expect(AadTokenException.class, t::claimsJson);
             checkEq(e.status(), 100, "a wiped token is not a JWT");
             check(e.getMessage().contains("token"), "names the argument: " + e.getMessage());
+        }
+    }
+
+    static void shutdown() throws Exception {
+        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+            String first = new String(client.getToken().chars());
+            AadTokenClient.shutdown();
+            AadTokenClient.shutdown(); // again: nothing to do
+            check(new String(client.getToken().chars()).equals(first), "the cache survives");
+            long before = tokenRequests();
+            check(!new String(client.refreshToken(OTHER_SCOPE).chars()).equals(first), "the network works again");
+            checkEq(tokenRequests() - before, 1, "token requests after shutdown");
         }
     }
 

@@ -110,6 +110,16 @@ public final class AadTokenClient implements AutoCloseable {
         return Native.version();
     }
 
+    /**
+     * Stops the native library's background work (proactive refreshes) and joins its thread,
+     * e.g. from a shutdown hook or before a container unloads the application. Call it when no
+     * other thread is getting a token. Clients, tokens and the cache stay valid: a later call
+     * that needs the network starts the background work again.
+     */
+    public static void shutdown() {
+        Native.shutdown();
+    }
+
     /** A token for the configured {@code scope}: the cached one while it has more than
      *  {@code expiry_margin_s} left, else a new one (blocking for at most {@code timeout_ms}). */
     public Token getToken() {

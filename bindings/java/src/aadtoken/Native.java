@@ -41,6 +41,9 @@ final class Native {
     /** The static text of a status code: "NAME: meaning". */
     static native String statusText(int status);
 
+    /** Stops the library's background work and joins its thread. */
+    static native void shutdown();
+
     /** The claims (JWT payload) of a token as JSON text, without checking the signature. */
     static native String claimsJson(char[] token);
 }
