@@ -274,7 +274,10 @@ public final class AadTokenTest {
             }));
         }
         running.await();
-        Thread.sleep(50);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (ok.get() < 100 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
         client.close();
         for (Future<?> f : results) {
             f.get(); // any other exception fails the test

@@ -193,7 +193,10 @@ class LifecycleTests(unittest.TestCase):
             result = []
             t = threading.Thread(target=lambda: result.append(client.get_token()))
             t.start()
-            time.sleep(0.1)
+            deadline = time.monotonic() + 10
+            while client._in_use == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.assertEqual(client._in_use, 1, "the call is in flight")
             client.close()  # waits for the request in flight
             t.join()
         finally:
