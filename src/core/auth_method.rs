@@ -14,6 +14,13 @@ use crate::core::error::{Error, Result};
 pub enum AuthMethod {
     /// Client credentials flow with the application's client secret.
     ClientSecret,
+    /// Client credentials flow with a certificate (a signed client assertion).
+    Certificate,
+    /// Client credentials flow with an externally issued assertion (workload identity
+    /// federation: a file such as AKS's `AZURE_FEDERATED_TOKEN_FILE`, or a host callback).
+    ClientAssertion,
+    /// Resource owner password credentials (legacy; incompatible with MFA).
+    Password,
     /// An Azure managed identity (IMDS, App Service, Arc…).
     ManagedIdentity,
     /// A person signs in on another device with a code (device authorization grant).
@@ -26,8 +33,11 @@ pub enum AuthMethod {
 
 impl AuthMethod {
     /// Every method, in the order the README lists them.
-    pub const ALL: [AuthMethod; 5] = [
+    pub const ALL: [AuthMethod; 8] = [
         AuthMethod::ClientSecret,
+        AuthMethod::Certificate,
+        AuthMethod::ClientAssertion,
+        AuthMethod::Password,
         AuthMethod::ManagedIdentity,
         AuthMethod::DeviceCode,
         AuthMethod::Interactive,
@@ -38,6 +48,9 @@ impl AuthMethod {
     pub fn name(self) -> &'static str {
         match self {
             AuthMethod::ClientSecret => "client_secret",
+            AuthMethod::Certificate => "certificate",
+            AuthMethod::ClientAssertion => "client_assertion",
+            AuthMethod::Password => "password",
             AuthMethod::ManagedIdentity => "managed_identity",
             AuthMethod::DeviceCode => "device_code",
             AuthMethod::Interactive => "interactive",
@@ -48,12 +61,15 @@ impl AuthMethod {
     /// Parse a setting value: case-insensitive, `-` accepted for `_`.
     pub fn parse(value: &str) -> Option<AuthMethod> {
         let v = value.trim().to_ascii_lowercase().replace('-', "_");
+        if v == "workload_identity" {
+            return Some(AuthMethod::ClientAssertion);
+        }
         AuthMethod::ALL.into_iter().find(|m| m.name() == v)
     }
 
     /// Whether this build can get tokens with this method.
     pub fn is_available(self) -> bool {
-        matches!(self, AuthMethod::ClientSecret)
+        !matches!(self, AuthMethod::DeviceCode | AuthMethod::Interactive)
     }
 
     /// The methods this build implements, for messages: `'client_secret'`.
@@ -101,7 +117,11 @@ mod tests {
                 Some(m)
             );
         }
-        assert_eq!(AuthMethod::parse("password"), None);
+        assert_eq!(AuthMethod::parse("passwd"), None);
+        assert_eq!(
+            AuthMethod::parse("workload-identity"),
+            Some(AuthMethod::ClientAssertion)
+        );
     }
 
     #[test]
@@ -110,7 +130,7 @@ mod tests {
             let mut c = Config::new();
             c.set("auth_method", m.name()).unwrap();
             let r = check_available(&c);
-            if m == AuthMethod::ClientSecret {
+            if m.is_available() {
                 assert!(r.is_ok());
             } else {
                 let e = r.unwrap_err();

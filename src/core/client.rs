@@ -5,12 +5,11 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::core::authority::{Authority, AuthorityHost};
 use crate::core::cache::{self, CacheEntry, CacheKey, Lookup, Need, Scopes};
 use crate::core::config::Config;
-use crate::core::credential::{ClientSecret, Credential};
+use crate::core::credential::{Credential, Env};
 use crate::core::error::{Error, ErrorKind, Result};
-use crate::core::http::{self, ExtraRoots, TokenRequest};
+use crate::core::http::ExtraRoots;
 use crate::core::runtime::{self, Runtime};
 use crate::core::token::Token;
 
@@ -20,8 +19,6 @@ pub struct Client {
 }
 
 struct Inner {
-    authority: Authority,
-    client_id: String,
     credential: Credential,
     /// The configured `scope` text and its cache entry, resolved once.
     default: Option<(String, Arc<CacheEntry>)>,
@@ -35,8 +32,8 @@ struct Inner {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("authority", &self.inner.authority.url())
-            .field("client_id", &self.inner.client_id)
+            .field("authority", &self.inner.credential.authority_label())
+            .field("client", &self.inner.credential.client_label())
             .field("credential", &self.inner.credential)
             .finish_non_exhaustive()
     }
@@ -49,33 +46,12 @@ impl Client {
     /// Check the settings and build a client. The config is copied; later changes to it do
     /// not affect the client.
     pub fn new(config: &Config) -> Result<Client> {
-        crate::core::auth_method::check_available(config)?;
-        let why = "for the client credentials flow";
-        let tenant = config
-            .tenant_id
-            .as_deref()
-            .ok_or_else(|| Error::missing_setting("tenant_id", why))?;
-        let client_id = config
-            .client_id
-            .clone()
-            .ok_or_else(|| Error::missing_setting("client_id", why))?;
-        let secret = config
-            .client_secret
-            .clone()
-            .ok_or_else(|| Error::missing_setting("client_secret", "(no other credential is configured)"))?;
-        let host = config
-            .authority_host
-            .clone()
-            .unwrap_or_else(AuthorityHost::default_host);
-        let authority = Authority::new(host, tenant)?;
+        let credential = Credential::from_config(config)?;
         let extra_roots = match &config.ca_file {
             Some(path) => Some(ExtraRoots::from_pem_file("ca_file", path)?),
             None => None,
         };
-        let credential = Credential::ClientSecret(ClientSecret::new(secret));
         let mut inner = Inner {
-            authority,
-            client_id,
             credential,
             default: None,
             extra_roots,
@@ -231,8 +207,8 @@ impl Client {
 impl Inner {
     fn key(&self, scopes: Scopes) -> CacheKey {
         CacheKey {
-            authority: self.authority.url(),
-            client_id: self.client_id.clone(),
+            authority: self.credential.authority_label(),
+            client_id: self.credential.client_label(),
             credential: self.credential.fingerprint(),
             scopes,
         }
@@ -267,9 +243,8 @@ impl Inner {
 
     /// Get a token for `entry` through the cache's single flight, bounded by `timeout_ms`.
     async fn fetch(&self, rt: &Runtime, entry: &CacheEntry, need: Need) -> Result<Arc<Token>> {
-        let http = rt.http_client(self.extra_roots.as_ref())?;
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
-            self.request(&http, &entry.key().scopes)
+            self.request(rt, &entry.key().scopes)
         });
         match tokio::time::timeout(self.timeout, flight).await {
             Ok(result) => result,
@@ -277,7 +252,7 @@ impl Inner {
                 ErrorKind::Timeout,
                 format!(
                     "no token from {} within timeout_ms={}",
-                    self.authority.url(),
+                    self.credential.authority_label(),
                     self.timeout.as_millis()
                 ),
             )),
@@ -285,23 +260,21 @@ impl Inner {
     }
 
     /// One token request (with the HTTP retry policy), scheduled for proactive refresh.
-    async fn request(&self, http: &reqwest::Client, scopes: &Scopes) -> Result<Token> {
-        let endpoint = self.authority.token_endpoint();
-        let scope = scopes.joined();
-        let mut form = vec![
-            ("client_id", self.client_id.as_str()),
-            ("grant_type", self.credential.grant_type()),
-            ("scope", scope.as_str()),
-        ];
-        self.credential.add_fields(&mut form);
-        let req = TokenRequest {
-            endpoint: &endpoint,
-            form,
-            correlation_id: uuid::Uuid::new_v4().to_string(),
+    async fn request(&self, rt: &Runtime, scopes: &Scopes) -> Result<Token> {
+        let env = Env {
+            rt,
+            extra_roots: self.extra_roots.as_ref(),
         };
-        let mut token = http::request_token_with_retry(http, &req).await?;
+        let mut token = self.credential.get_token(&env, scopes).await?;
         token.schedule_refresh(self.margin, jitter());
         Ok(token)
+    }
+}
+
+impl Client {
+    /// The credential this client uses (for diagnostics: its kind, the `auto` chain's choice).
+    pub fn credential(&self) -> &Credential {
+        &self.inner.credential
     }
 }
 

@@ -57,6 +57,54 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "token_location",
         "Oracle TOKEN_LOCATION: a directory (file 'token' in it) or a file, for the token file",
     ),
+    (
+        "authority",
+        "Full authority URL https://host/tenant (Entra), or the issuer URL with authority_kind=oidc",
+    ),
+    ("authority_kind", "entra (default) or oidc (a generic OpenID Connect issuer)"),
+    (
+        "certificate_path",
+        "PEM (certificate + private key) or PKCS#12/PFX file of the application's certificate",
+    ),
+    ("certificate_password", "Password of a PKCS#12/PFX certificate_path"),
+    (
+        "send_certificate_chain",
+        "true: put the certificate chain (x5c) in the assertion (subject name/issuer auth)",
+    ),
+    (
+        "assertion_alg",
+        "Signature of the certificate's client assertion: PS256 (default, x5t#S256) or RS256 (x5t)",
+    ),
+    (
+        "assertion_file",
+        "File holding a client assertion JWT (workload identity); re-read when it changes",
+    ),
+    ("username", "User name for auth_method=password (legacy, no MFA)"),
+    ("password", "Password for auth_method=password (legacy, no MFA)"),
+    (
+        "managed_identity_client_id",
+        "User-assigned managed identity, selected by client id",
+    ),
+    (
+        "managed_identity_object_id",
+        "User-assigned managed identity, selected by object (principal) id",
+    ),
+    (
+        "managed_identity_resource_id",
+        "User-assigned managed identity, selected by Azure resource id",
+    ),
+    (
+        "managed_identity_endpoint",
+        "Override of the managed identity endpoint URL (http only on loopback/link-local)",
+    ),
+    (
+        "probe_timeout_ms",
+        "auth_method=auto: bound on probing IMDS (default 1000)",
+    ),
+    (
+        "arc_key_dir_for_tests",
+        "Tests only (debug builds): the directory Azure Arc key files must be in",
+    ),
 ];
 
 /// Environment variables read by [`Config::load_env`] and the setting each one fills.
@@ -65,7 +113,58 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("AZURE_CLIENT_ID", "client_id"),
     ("AZURE_CLIENT_SECRET", "client_secret"),
     ("AZURE_AUTHORITY_HOST", "authority_host"),
+    ("AZURE_CLIENT_CERTIFICATE_PATH", "certificate_path"),
+    ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "certificate_password"),
+    ("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "send_certificate_chain"),
+    ("AZURE_FEDERATED_TOKEN_FILE", "assertion_file"),
+    ("AZURE_USERNAME", "username"),
+    ("AZURE_PASSWORD", "password"),
 ];
+
+/// Platform variables that describe the managed identity endpoint of the machine (not
+/// settings): read by `auth_method=managed_identity`/`auto` when the client is built, from the
+/// snapshot [`Config::load_env`] took or else from the process environment.
+pub const MANAGED_IDENTITY_ENVIRONMENT: &[&str] = &[
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "MSAL_MANAGED_IDENTITY_ENDPOINT",
+    "AZUREPS_HOST_ENVIRONMENT",
+];
+
+/// What the host supplies client assertions with (`aadtoken_config_set_assertion_callback`).
+/// Called on a library thread, possibly several threads over time; must be quick-ish and
+/// thread-safe. `id` tells providers apart in cache keys.
+pub trait AssertionProvider: Send + Sync {
+    /// A fresh (or still valid) assertion JWT.
+    fn assertion(&self) -> Result<SecretString>;
+    /// Distinguishes providers in cache keys (e.g. the function and userdata addresses).
+    fn id(&self) -> u64;
+}
+
+/// The `authority_kind` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AuthorityKind {
+    /// Microsoft Entra ID: endpoints built from host and tenant, no discovery round trip.
+    #[default]
+    Entra,
+    /// A generic OpenID Connect issuer: endpoints from `{issuer}/.well-known/openid-configuration`.
+    Oidc,
+}
+
+/// `assertion_alg`: how the certificate's client assertion is signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AssertionAlg {
+    /// RSASSA-PSS SHA-256 with the SHA-256 thumbprint (`x5t#S256`): Entra's current default.
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 SHA-256 with the SHA-1 thumbprint (`x5t`): older issuers, ADFS.
+    Rs256,
+}
 
 /// Typed settings. Build with [`Config::default`] and the setters; hand to `Client::new`.
 #[derive(Clone, Default)]
@@ -80,6 +179,24 @@ pub struct Config {
     pub(crate) expiry_margin: Option<Duration>,
     pub(crate) auth_method: Option<AuthMethod>,
     pub(crate) token_location: Option<PathBuf>,
+    pub(crate) authority: Option<String>,
+    pub(crate) authority_kind: Option<AuthorityKind>,
+    pub(crate) certificate_path: Option<PathBuf>,
+    pub(crate) certificate_password: Option<SecretString>,
+    pub(crate) send_certificate_chain: bool,
+    pub(crate) assertion_alg: AssertionAlg,
+    pub(crate) assertion_file: Option<PathBuf>,
+    pub(crate) assertion_callback: Option<std::sync::Arc<dyn AssertionProvider>>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<SecretString>,
+    pub(crate) mi_client_id: Option<String>,
+    pub(crate) mi_object_id: Option<String>,
+    pub(crate) mi_resource_id: Option<String>,
+    pub(crate) mi_endpoint: Option<String>,
+    pub(crate) probe_timeout: Option<Duration>,
+    pub(crate) arc_key_dir: Option<PathBuf>,
+    /// The managed-identity platform variables as `load_env` saw them.
+    pub(crate) platform_env: Option<std::sync::Arc<Vec<(String, String)>>>,
 }
 
 impl fmt::Debug for Config {
@@ -95,7 +212,21 @@ impl fmt::Debug for Config {
             .field("expiry_margin", &self.expiry_margin)
             .field("auth_method", &self.auth_method)
             .field("token_location", &self.token_location)
-            .finish()
+            .field("authority", &self.authority)
+            .field("authority_kind", &self.authority_kind)
+            .field("certificate_path", &self.certificate_path)
+            .field("certificate_password", &self.certificate_password)
+            .field("send_certificate_chain", &self.send_certificate_chain)
+            .field("assertion_alg", &self.assertion_alg)
+            .field("assertion_file", &self.assertion_file)
+            .field("assertion_callback", &self.assertion_callback.is_some())
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("managed_identity_client_id", &self.mi_client_id)
+            .field("managed_identity_object_id", &self.mi_object_id)
+            .field("managed_identity_resource_id", &self.mi_resource_id)
+            .field("managed_identity_endpoint", &self.mi_endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,14 +281,64 @@ impl Config {
             }
             "auth_method" => {
                 let m = AuthMethod::parse(value).ok_or_else(|| {
-                    Error::invalid_setting(
-                        &name,
-                        "must be client_secret, managed_identity, device_code, interactive or auto",
-                    )
+                    let names: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.name()).collect();
+                    Error::invalid_setting(&name, format!("must be one of {}", names.join(", ")))
                 })?;
                 self.auth_method = Some(m);
             }
             "token_location" => self.token_location = Some(PathBuf::from(value)),
+            "authority" => {
+                crate::core::authority::check_authority_url(&name, value)?;
+                self.authority = Some(value.trim_end_matches('/').to_owned());
+            }
+            "authority_kind" => {
+                self.authority_kind = Some(match value.to_ascii_lowercase().as_str() {
+                    "entra" | "aad" | "entra_id" => AuthorityKind::Entra,
+                    "oidc" | "generic" => AuthorityKind::Oidc,
+                    _ => return Err(Error::invalid_setting(&name, "must be 'entra' or 'oidc'")),
+                })
+            }
+            "certificate_path" => self.certificate_path = Some(PathBuf::from(value)),
+            "certificate_password" => self.certificate_password = Some(SecretString::new(value)),
+            "send_certificate_chain" => self.send_certificate_chain = boolean(&name, value)?,
+            "assertion_alg" => {
+                self.assertion_alg = match value.to_ascii_uppercase().as_str() {
+                    "PS256" => AssertionAlg::Ps256,
+                    "RS256" => AssertionAlg::Rs256,
+                    _ => return Err(Error::invalid_setting(&name, "must be 'PS256' or 'RS256'")),
+                }
+            }
+            "assertion_file" => self.assertion_file = Some(PathBuf::from(value)),
+            "username" => self.username = Some(value.to_owned()),
+            "password" => self.password = Some(SecretString::new(value)),
+            "managed_identity_client_id" => self.mi_client_id = Some(identifier(&name, value)?),
+            "managed_identity_object_id" => self.mi_object_id = Some(identifier(&name, value)?),
+            "managed_identity_resource_id" => {
+                if !value.starts_with('/') || value.chars().any(|c| c.is_control() || c == ' ') {
+                    return Err(Error::invalid_setting(
+                        &name,
+                        "must be an Azure resource id (/subscriptions/…/userAssignedIdentities/<name>)",
+                    ));
+                }
+                self.mi_resource_id = Some(value.to_owned());
+            }
+            "managed_identity_endpoint" => {
+                crate::core::credential::managed_identity::check_endpoint(&name, value)?;
+                self.mi_endpoint = Some(value.to_owned());
+            }
+            "probe_timeout_ms" => {
+                let ms = number(&name, value, 1, 60_000)?;
+                self.probe_timeout = Some(Duration::from_millis(ms));
+            }
+            "arc_key_dir_for_tests" => {
+                if !cfg!(debug_assertions) {
+                    return Err(Error::invalid_setting(
+                        &name,
+                        "is accepted by debug builds only (it exists for aadtoken's tests); release builds always use the Azure Arc agent's own directory",
+                    ));
+                }
+                self.arc_key_dir = Some(PathBuf::from(value));
+            }
             _ => unreachable!("every key in SETTINGS is handled"),
         }
         Ok(())
@@ -184,6 +365,15 @@ impl Config {
     /// [`Config::load_env`] with a custom source of variables (tests, hosts with their own env).
     pub fn load_env_from(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
         let mut next = self.clone();
+        let platform: Vec<(String, String)> = MANAGED_IDENTITY_ENVIRONMENT
+            .iter()
+            .filter_map(|var| {
+                get(var)
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| (var.to_string(), v))
+            })
+            .collect();
+        next.platform_env = Some(std::sync::Arc::new(platform));
         for (var, key) in ENVIRONMENT {
             if let Some(value) = get(var).filter(|v| !v.trim().is_empty()) {
                 next.set(key, &value)
@@ -207,6 +397,24 @@ impl Config {
         self.auth_method
     }
 
+    /// Set (or, with `None`, remove) the host's client-assertion provider.
+    pub fn set_assertion_callback(&mut self, provider: Option<std::sync::Arc<dyn AssertionProvider>>) {
+        self.assertion_callback = provider;
+    }
+
+    /// A managed-identity platform variable: from the snapshot `load_env` took, else from the
+    /// process environment. Empty values count as unset.
+    pub fn platform_var(&self, name: &str) -> Option<String> {
+        match &self.platform_env {
+            Some(vars) => vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+            None => std::env::var(name).ok().filter(|v| !v.trim().is_empty()),
+        }
+    }
+
+    pub fn probe_timeout(&self) -> Duration {
+        self.probe_timeout.unwrap_or(Duration::from_millis(1000))
+    }
+
     /// The `token_location` setting (Oracle's `TOKEN_LOCATION`).
     pub fn token_location(&self) -> Option<&std::path::Path> {
         self.token_location.as_deref()
@@ -226,6 +434,14 @@ fn identifier(key: &str, value: &str) -> Result<String> {
         ));
     }
     Ok(value.to_owned())
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(Error::invalid_setting(key, "must be true or false (1/0, yes/no)")),
+    }
 }
 
 fn number(key: &str, value: &str, min: u64, max: u64) -> Result<u64> {

@@ -14,6 +14,7 @@ use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 
 use crate::core::error::{aadsts_hint, Error, ErrorKind, Result};
+use crate::core::secret::SecretString;
 use crate::core::token::{parse_success, unix_now, Token};
 
 /// Largest response body read; a token response is a few kilobytes.
@@ -69,8 +70,9 @@ fn system_roots() -> &'static rustls::RootCertStore {
     })
 }
 
-/// Build the reqwest client for one trust configuration.
-pub fn build_client(extra: Option<&ExtraRoots>) -> Result<reqwest::Client> {
+/// Build the reqwest client for one trust configuration. `direct`: never use a proxy (the
+/// managed-identity endpoints are local to the host and must not go through one).
+pub fn build_client(extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest::Client> {
     let mut roots = system_roots().clone();
     if let Some(extra) = extra {
         for cert in &extra.certs {
@@ -85,6 +87,93 @@ pub fn build_client(extra: Option<&ExtraRoots>) -> Result<reqwest::Client> {
         .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    client_with_tls(tls, direct)
+}
+
+/// A client for Service Fabric's managed-identity endpoint: HTTPS whose server certificate is
+/// trusted only when its thumbprint (hex SHA-1, or SHA-256) equals `thumbprint`
+/// (`IDENTITY_SERVER_THUMBPRINT`); no CA, no host name check, no proxy.
+pub fn build_pinned_client(thumbprint: &str) -> Result<reqwest::Client> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(Pinned {
+        thumbprint: thumbprint.trim().to_ascii_lowercase().replace(':', ""),
+        provider: Arc::clone(&provider),
+    });
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    client_with_tls(tls, true)
+}
+
+#[derive(Debug)]
+struct Pinned {
+    thumbprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let hex = |d: ring::digest::Digest| d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let sha1 = hex(ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            end_entity,
+        ));
+        let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, end_entity));
+        if self.thumbprint == sha1 || self.thumbprint == sha256 {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn client_with_tls(tls: rustls::ClientConfig, direct: bool) -> Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     headers.insert("x-client-SKU", HeaderValue::from_static(SKU));
@@ -94,21 +183,125 @@ pub fn build_client(extra: Option<&ExtraRoots>) -> Result<reqwest::Client> {
         "x-ms-lib-capability",
         HeaderValue::from_static("retry-after, h429"),
     );
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .default_headers(headers)
         .user_agent(concat!("aadtoken/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(POOL_IDLE)
+        .pool_idle_timeout(POOL_IDLE);
+    if direct {
+        builder = builder.no_proxy();
+    }
+    builder
         .build()
         .map_err(|e| Error::internal(format!("HTTP client setup failed: {e}")))
 }
 
-/// A token request: the endpoint and the form, with the correlation id sent as `client-request-id`.
+/// GET a JSON document (OIDC discovery) with the same transport and error handling as token
+/// requests; the body of a 200 answer.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
+    let req = TokenRequest {
+        method: Method::Get,
+        endpoint: url,
+        query: Vec::new(),
+        headers: Vec::new(),
+        form: Vec::new(),
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        who: "the identity provider",
+        retry: RetryPolicy::None,
+        challenge: None,
+    };
+    let raw = send_once(client, &req, None).await?;
+    if raw.status == 200 {
+        return Ok(raw.body);
+    }
+    Err(error_from(
+        req.who,
+        raw.status,
+        &raw.body,
+        raw.retry_after,
+        &req.correlation_id,
+    )
+    .context(format!("discovery request to {url}")))
+}
+
+/// How a token request is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// Which retry policy applies (see [`request_token_with_retry`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryPolicy {
+    /// Entra ID / OIDC token endpoints: one retry of a 5xx without `Retry-After`.
+    Entra,
+    /// The managed-identity endpoints (IMDS and the others): 404, 408, 429 and 5xx retried
+    /// with exponential backoff (1, 2, 4 s); 410 ("IMDS is updating, back within 70 s") up to
+    /// six times (1 … 32 s, about 63 s in all). The caller's deadline bounds it all.
+    ManagedIdentity,
+    /// No retry at all (probes).
+    None,
+}
+
+/// Answers a `401` with `WWW-Authenticate` (Azure Arc's challenge): given the header's value,
+/// the `Authorization` value to send the request again with.
+pub type Challenge<'a> = &'a (dyn Fn(&str) -> Result<SecretString> + Send + Sync);
+
+/// A token request, as the credential describes it: method, URL, query, headers and form. The
+/// correlation id is sent as `client-request-id`. Every credential kind sends through
+/// [`request_token_with_retry`], so they share transport, retry and response parsing.
 pub struct TokenRequest<'a> {
+    pub method: Method,
     pub endpoint: &'a str,
+    pub query: Vec<(&'static str, String)>,
+    /// Extra headers; values may be secrets (they are marked sensitive).
+    pub headers: Vec<(&'static str, SecretString)>,
     pub form: Vec<(&'static str, &'a str)>,
     pub correlation_id: String,
+    /// Who answers, for messages: "Entra ID", "the managed identity endpoint (IMDS)"…
+    pub who: &'static str,
+    pub retry: RetryPolicy,
+    pub challenge: Option<Challenge<'a>>,
+}
+
+impl<'a> TokenRequest<'a> {
+    /// A form POST to an Entra ID (or OIDC) token endpoint.
+    pub fn post(endpoint: &'a str, form: Vec<(&'static str, &'a str)>) -> Self {
+        TokenRequest {
+            method: Method::Post,
+            endpoint,
+            query: Vec::new(),
+            headers: Vec::new(),
+            form,
+            correlation_id: uuid::Uuid::new_v4().to_string(),
+            who: "Entra ID",
+            retry: RetryPolicy::Entra,
+            challenge: None,
+        }
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1), for `client_secret_basic`.
+pub fn basic_authorization(id: &str, secret: &str) -> SecretString {
+    use base64::Engine as _;
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let pair = zeroize::Zeroizing::new(format!("{}:{}", enc(id), enc(secret)));
+    SecretString::new(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+    ))
 }
 
 /// What came back, before interpretation.
@@ -116,36 +309,69 @@ struct RawResponse {
     status: u16,
     body: Vec<u8>,
     retry_after: Option<Duration>,
+    www_authenticate: Option<String>,
 }
 
 /// Wait before the one retry of a server error that came without `Retry-After`.
 pub const SERVER_ERROR_RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// Send a token request with the retry policy: a 5xx without `Retry-After` is retried once
-/// after [`SERVER_ERROR_RETRY_DELAY`]; throttling (429, or 5xx with `Retry-After`) and 4xx
-/// answers are not retried (the cache remembers a `Retry-After`). The caller's deadline bounds
-/// the whole, retries included.
+/// Send a token request with its retry policy. [`RetryPolicy::Entra`]: a 5xx without
+/// `Retry-After` is retried once after [`SERVER_ERROR_RETRY_DELAY`]; throttling (429, or 5xx
+/// with `Retry-After`) and 4xx answers are not retried (the cache remembers a `Retry-After`).
+/// [`RetryPolicy::ManagedIdentity`]: see there. The caller's deadline bounds the whole, retries
+/// included.
 pub async fn request_token_with_retry(client: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Token> {
-    match request_token(client, req).await {
-        Err(e) if e.kind() == ErrorKind::ServerError && e.retry_after().is_none() => {
-            tokio::time::sleep(SERVER_ERROR_RETRY_DELAY).await;
-            request_token(client, req).await
+    match req.retry {
+        RetryPolicy::None => request_token(client, req).await,
+        RetryPolicy::Entra => match request_token(client, req).await {
+            Err(e) if e.kind() == ErrorKind::ServerError && e.retry_after().is_none() => {
+                tokio::time::sleep(SERVER_ERROR_RETRY_DELAY).await;
+                request_token(client, req).await
+            }
+            other => other,
+        },
+        RetryPolicy::ManagedIdentity => {
+            let mut attempt = 0u32;
+            loop {
+                let result = request_token(client, req).await;
+                let status = match &result {
+                    Err(e) => e.http_status().unwrap_or(0),
+                    Ok(_) => return result,
+                };
+                let max = match status {
+                    410 => 6,
+                    404 | 408 | 429 | 500..=599 => 3,
+                    _ => return result,
+                };
+                if attempt >= max {
+                    return result;
+                }
+                let backoff = Duration::from_secs(1 << attempt);
+                let wait = result
+                    .as_ref()
+                    .err()
+                    .and_then(Error::retry_after)
+                    .map_or(backoff, |after| after.min(Duration::from_secs(60)));
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
         }
-        other => other,
     }
 }
 
 /// Send a token request once and turn the answer into a token or an [`Error`].
 ///
 /// A request that fails before any response arrives because a pooled connection had been
-/// closed by the server while idle is sent once more on a fresh connection.
+/// closed by the server while idle is sent once more on a fresh connection. A `401` challenge
+/// is answered once when the request has a [`Challenge`] (Azure Arc).
 pub async fn request_token(client: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Token> {
     let sent_at = unix_now();
-    let raw = match send(client, req).await {
-        Err(e) if is_stale_connection(&e) => send(client, req).await,
-        other => other,
+    let mut raw = send_once(client, req, None).await?;
+    if let (401, Some(challenge), Some(header)) = (raw.status, req.challenge, raw.www_authenticate.as_deref())
+    {
+        let authorization = challenge(header).map_err(|e| e.with_correlation_id(&req.correlation_id))?;
+        raw = send_once(client, req, Some(&authorization)).await?;
     }
-    .map_err(|e| transport_error(&e, req.endpoint).with_correlation_id(&req.correlation_id))?;
     if raw.status == 200 {
         return parse_success(&raw.body, sent_at).map_err(|e| {
             e.context(format!("token request to {}", req.endpoint))
@@ -153,23 +379,69 @@ pub async fn request_token(client: &reqwest::Client, req: &TokenRequest<'_>) -> 
                 .with_correlation_id(&req.correlation_id)
         });
     }
-    Err(
-        error_from_response(raw.status, &raw.body, raw.retry_after, &req.correlation_id)
-            .context(format!("token request to {}", req.endpoint)),
+    Err(error_from(
+        req.who,
+        raw.status,
+        &raw.body,
+        raw.retry_after,
+        &req.correlation_id,
     )
+    .context(format!("token request to {}", req.endpoint)))
+}
+
+async fn send_once(
+    client: &reqwest::Client,
+    req: &TokenRequest<'_>,
+    authorization: Option<&SecretString>,
+) -> Result<RawResponse> {
+    match send(client, req, authorization).await {
+        Err(e) if is_stale_connection(&e) => send(client, req, authorization).await,
+        other => other,
+    }
+    .map_err(|e| transport_error(&e, req.endpoint).with_correlation_id(&req.correlation_id))
 }
 
 async fn send(
     client: &reqwest::Client,
     req: &TokenRequest<'_>,
+    authorization: Option<&SecretString>,
 ) -> std::result::Result<RawResponse, reqwest::Error> {
-    let mut response = client
-        .post(req.endpoint)
+    // Endpoints are validated when settings are read; an unparsable one is left to reqwest to
+    // report.
+    let mut url = reqwest::Url::parse(req.endpoint).ok();
+    let mut builder = match (&mut url, req.method) {
+        (Some(url), method) => {
+            if !req.query.is_empty() {
+                url.query_pairs_mut()
+                    .extend_pairs(req.query.iter().map(|(k, v)| (*k, v.as_str())));
+            }
+            match method {
+                Method::Get => client.get(url.clone()),
+                Method::Post => client.post(url.clone()),
+            }
+        }
+        (None, Method::Get) => client.get(req.endpoint),
+        (None, Method::Post) => client.post(req.endpoint),
+    };
+    builder = builder
         .header("client-request-id", &req.correlation_id)
-        .header("return-client-request-id", "true")
-        .form(&req.form)
-        .send()
-        .await?;
+        .header("return-client-request-id", "true");
+    for (name, value) in &req.headers {
+        if let Ok(mut v) = HeaderValue::from_str(value.expose()) {
+            v.set_sensitive(true);
+            builder = builder.header(*name, v);
+        }
+    }
+    if let Some(auth) = authorization {
+        if let Ok(mut v) = HeaderValue::from_str(auth.expose()) {
+            v.set_sensitive(true);
+            builder = builder.header(reqwest::header::AUTHORIZATION, v);
+        }
+    }
+    if req.method == Method::Post {
+        builder = builder.form(&req.form);
+    }
+    let mut response = builder.send().await?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -177,6 +449,11 @@ async fn send(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
+    let www_authenticate = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > MAX_BODY {
@@ -190,6 +467,7 @@ async fn send(
         status,
         body,
         retry_after,
+        www_authenticate,
     })
 }
 
@@ -278,26 +556,78 @@ fn error_chain(e: &reqwest::Error) -> String {
     out
 }
 
-/// The OAuth / Entra error body (entra-protocol.md §4).
+/// The OAuth / Entra error body (entra-protocol.md §4), and the managed-identity endpoints'
+/// shapes (§8): App Service `{statusCode, message}`, Service Fabric `{"error":{code, message}}`.
 #[derive(Deserialize)]
 struct ErrorBody {
+    #[serde(default, deserialize_with = "error_field")]
     error: Option<String>,
     error_description: Option<String>,
+    message: Option<String>,
     #[serde(default)]
     error_codes: Vec<u32>,
     trace_id: Option<String>,
     correlation_id: Option<String>,
 }
 
-/// Turn a non-200 answer into an [`Error`]: JSON bodies for any status are read, the status
-/// class decides when there is none.
+/// `error` is a string (OAuth) or an object `{code, message}` (Service Fabric); the object's
+/// message becomes the description.
+fn error_field<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Object(o) => {
+            o.get("code")
+                .and_then(|c| c.as_str())
+                .map(|c| match o.get("message").and_then(|m| m.as_str()) {
+                    Some(m) => format!("{c}\u{0}{m}"),
+                    None => c.to_owned(),
+                })
+        }
+        _ => None,
+    })
+}
+
+/// Turn a non-200 answer from Entra ID into an [`Error`] (see [`error_from`]).
 pub fn error_from_response(
     status: u16,
     body: &[u8],
     retry_after: Option<Duration>,
     sent_correlation_id: &str,
 ) -> Error {
-    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    error_from("Entra ID", status, body, retry_after, sent_correlation_id)
+}
+
+/// Turn a non-200 answer into an [`Error`]: JSON bodies for any status are read, the status
+/// class decides when there is none. `who` names the server in the message.
+pub fn error_from(
+    who: &str,
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    sent_correlation_id: &str,
+) -> Error {
+    let mut parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    if let Some(b) = parsed.as_mut() {
+        // Service Fabric: "code\0message"; App Service: only `message`.
+        if let Some((code, message)) = b.error.clone().as_deref().and_then(|e| e.split_once('\0')) {
+            b.error = Some(code.to_owned());
+            b.error_description.get_or_insert_with(|| message.to_owned());
+        }
+        if b.error.is_none() {
+            if let Some(m) = b.message.clone() {
+                b.error = Some(
+                    if status >= 500 {
+                        "server_error"
+                    } else {
+                        "invalid_request"
+                    }
+                    .to_owned(),
+                );
+                b.error_description.get_or_insert(m);
+            }
+        }
+    }
     let mut err = match parsed
         .as_ref()
         .and_then(|b| b.error.as_deref().map(|code| (b, code)))
@@ -328,7 +658,7 @@ pub fn error_from_response(
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .unwrap_or(code);
-            let mut message = format!("Entra ID answered HTTP {status} {code}: {summary}");
+            let mut message = format!("{who} answered HTTP {status} {code}: {summary}");
             if let Some(hint) = codes.first().and_then(|c| aadsts_hint(*c)) {
                 let _ = write!(message, " (hint: {hint})");
             }
@@ -353,7 +683,11 @@ pub fn error_from_response(
             };
             Error::new(
                 kind,
-                format!("the identity provider answered HTTP {status} with {what} (a proxy, or 'authority_host' is not an Entra ID host?)"),
+                if who == "Entra ID" {
+                    format!("the identity provider answered HTTP {status} with {what} (a proxy, or 'authority_host' is not an Entra ID host?)")
+                } else {
+                    format!("{who} answered HTTP {status} with {what}")
+                },
             )
         }
     };
@@ -421,6 +755,40 @@ mod tests {
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         let e = error_from_response(404, b"not found", None, "c");
         assert_eq!(e.kind(), ErrorKind::BadResponse);
+    }
+
+    #[test]
+    fn managed_identity_error_shapes() {
+        let who = "the managed identity endpoint (App Service)";
+        let e = error_from(who, 500, br#"{"statusCode":500,"message":"An unexpected error occured while fetching the AAD Token.","correlationId":"x"}"#, None, "c");
+        assert_eq!(e.kind(), ErrorKind::ServerError);
+        assert!(e.message().starts_with(who), "{}", e.message());
+        assert!(e.message().contains("unexpected error"), "{}", e.message());
+        let e = error_from("sf", 401, br#"{"error":{"code":"SecretHeaderNotFound","message":"Secret is not found in the request headers."}}"#, None, "c");
+        assert_eq!(e.oauth_error(), Some("SecretHeaderNotFound"));
+        assert!(e.message().contains("Secret is not found"), "{}", e.message());
+        let e = error_from(
+            "imds",
+            400,
+            br#"{"error":"invalid_request","error_description":"Required metadata header not specified"}"#,
+            None,
+            "c",
+        );
+        assert_eq!(e.kind(), ErrorKind::IdentityProvider);
+        assert!(
+            e.message().contains("Required metadata header"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn basic_authorization_encodes_then_base64s() {
+        // RFC 6749 §2.3.1: form-url-encode each part first.
+        assert_eq!(
+            basic_authorization("a b", "s:/").expose(),
+            "Basic YStiOnMlM0ElMkY="
+        );
     }
 
     #[test]

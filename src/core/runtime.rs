@@ -34,7 +34,7 @@ pub struct Runtime {
     handle: tokio::runtime::Handle,
     /// Owned here so that [`shutdown`] can stop it; `None` once stopped.
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
-    clients: Mutex<HashMap<Option<ExtraRoots>, reqwest::Client>>,
+    clients: Mutex<HashMap<(Option<ExtraRoots>, bool), reqwest::Client>>,
 }
 
 static CURRENT: ArcSwapOption<Runtime> = ArcSwapOption::const_empty();
@@ -139,14 +139,16 @@ impl Runtime {
         drop(self.handle.spawn_blocking(f));
     }
 
-    /// The shared HTTP client for one trust configuration (connections are pooled per client).
-    pub fn http_client(&self, extra: Option<&ExtraRoots>) -> Result<reqwest::Client> {
+    /// The shared HTTP client for one trust configuration (connections are pooled per client);
+    /// `direct`: the one that never uses a proxy (managed-identity endpoints).
+    pub fn http_client(&self, extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest::Client> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&extra.cloned()) {
+        let key = (extra.cloned(), direct);
+        if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
-        let client = build_client(extra)?;
-        clients.insert(extra.cloned(), client.clone());
+        let client = build_client(extra, direct)?;
+        clients.insert(key, client.clone());
         Ok(client)
     }
 }

@@ -141,9 +141,79 @@ impl NumberOrString {
         match self {
             NumberOrString::Number(n) if n.is_finite() => Some(*n as i64),
             NumberOrString::Number(_) => None,
-            NumberOrString::String(s) => s.trim().parse::<i64>().ok(),
+            NumberOrString::String(s) => {
+                let s = s.trim();
+                s.parse::<i64>()
+                    .ok()
+                    .or_else(|| s.parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| n as i64))
+                    .or_else(|| parse_date(s))
+            }
         }
     }
+}
+
+/// A date as managed-identity endpoints send `expires_on`: App Service 2017's
+/// `M/d/yyyy h:mm:ss AM +00:00` (the offset optional), or RFC 3339 `yyyy-mm-ddThh:mm:ssZ`.
+/// Unix seconds.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let num = |t: &str| t.parse::<i64>().ok();
+    let (date, rest) = s.split_once([' ', 'T'])?;
+    let (y, m, d) = if date.contains('/') {
+        let mut p = date.split('/');
+        let (m, d, y) = (num(p.next()?)?, num(p.next()?)?, num(p.next()?)?);
+        (y, m, d)
+    } else {
+        let mut p = date.split('-');
+        (num(p.next()?)?, num(p.next()?)?, num(p.next()?)?)
+    };
+    let mut parts = rest.split_whitespace();
+    let mut time = parts.next()?;
+    let mut offset = 0i64;
+    let zone_start = time
+        .find(['Z', 'z', '+'])
+        .or_else(|| time.rfind('-').filter(|i| *i > 0));
+    let mut zone: Option<String> = zone_start.map(|i| time[i..].to_owned());
+    if let Some(i) = zone_start {
+        time = &time[..i];
+    }
+    let mut pm = None;
+    for p in parts {
+        match p.to_ascii_uppercase().as_str() {
+            "AM" => pm = Some(false),
+            "PM" => pm = Some(true),
+            z => zone = Some(z.to_owned()),
+        }
+    }
+    if let Some(z) = zone.filter(|z| !z.eq_ignore_ascii_case("z")) {
+        let sign = if z.starts_with('-') { -1 } else { 1 };
+        let (h, mi) = z
+            .trim_start_matches(['+', '-'])
+            .split_once(':')
+            .unwrap_or((&z[1..], "0"));
+        offset = sign * (num(h)? * 3600 + num(mi)? * 60);
+    }
+    let mut t = time.split(':');
+    let (mut h, mi) = (num(t.next()?)?, num(t.next()?)?);
+    let sec = t
+        .next()
+        .map(|x| x.split('.').next().unwrap_or("0"))
+        .map_or(Some(0), num)?;
+    match pm {
+        Some(true) if h < 12 => h += 12,
+        Some(false) if h == 12 => h = 0,
+        _ => {}
+    }
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    // Days from civil (H. Hinnant).
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
 #[derive(Deserialize)]
@@ -272,6 +342,24 @@ mod tests {
         let mut t = parse_success(br#"{"access_token":"x","expires_in":60}"#, 100).unwrap();
         t.schedule_refresh(margin, 0.5);
         assert_eq!(t.refresh_on(), 100);
+    }
+
+    #[test]
+    fn managed_identity_dates() {
+        assert_eq!(parse_date("11/29/2026 10:48:18 AM +00:00"), Some(1_795_949_298));
+        assert_eq!(
+            parse_date("11/29/2026 10:48:18 PM +00:00"),
+            Some(1_795_949_298 + 43_200)
+        );
+        assert_eq!(
+            parse_date("11/29/2026 12:48:18 PM +01:00"),
+            Some(1_795_949_298 + 3600)
+        );
+        assert_eq!(parse_date("2026-11-29T10:48:18Z"), Some(1_795_949_298));
+        assert_eq!(parse_date("2026-11-29T11:48:18+01:00"), Some(1_795_949_298));
+        assert_eq!(parse_date("soon"), None);
+        let t = parse_success(br#"{"access_token":"x","expires_on":"11/29/2026 10:48:18 AM +00:00","resource":"r","token_type":"Bearer"}"#, 1_795_900_000).unwrap();
+        assert_eq!((t.expires_on(), t.issued_at()), (1_795_949_298, 1_795_900_000));
     }
 
     #[test]
