@@ -141,7 +141,8 @@ pub(crate) struct TlsMaterial {
 }
 
 impl TlsMaterial {
-    pub fn generate() -> io::Result<Self> {
+    pub fn generate(cert: crate::server::ServerCert) -> io::Result<Self> {
+        use crate::server::ServerCert;
         let serial = uuid::Uuid::new_v4().simple().to_string();
         let mut ca_params = CertificateParams::default();
         ca_params.distinguished_name = rcgen::DistinguishedName::new();
@@ -162,8 +163,11 @@ impl TlsMaterial {
         let ca_key = KeyPair::generate().map_err(other("CA key"))?;
         let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(other("CA cert"))?;
 
-        let mut leaf_params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-            .map_err(other("server cert params"))?;
+        let names = match cert {
+            ServerCert::WrongHost => vec!["wrong-host.example".to_owned()],
+            _ => vec!["localhost".into(), "127.0.0.1".into()],
+        };
+        let mut leaf_params = CertificateParams::new(names).map_err(other("server cert params"))?;
         leaf_params.distinguished_name = rcgen::DistinguishedName::new();
         leaf_params
             .distinguished_name
@@ -172,7 +176,10 @@ impl TlsMaterial {
         leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         leaf_params.use_authority_key_identifier_extension = true;
         leaf_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        leaf_params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+        leaf_params.not_after = match cert {
+            ServerCert::Expired => rcgen::date_time_ymd(2021, 1, 1),
+            _ => rcgen::date_time_ymd(2049, 12, 31),
+        };
         let leaf_key = KeyPair::generate().map_err(other("server key"))?;
         let leaf = leaf_params
             .signed_by(&leaf_key, &ca)

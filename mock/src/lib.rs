@@ -40,5 +40,5 @@ pub use registry::{
     RESOURCE_APP_ID, SCOPE, TENANT_DOMAIN, TENANT_ID, TENANT_NAME,
 };
 pub use routes::CLOCK_SKEW_BACKDATE_S;
-pub use server::{write_file_atomic, MockConfig, MockServer};
+pub use server::{write_file_atomic, MockConfig, MockServer, ServerCert};
 pub use state::{ClientAuthMethod, Counters, Fault, LoggedRequest, RefreshIn, TokenBehaviour};

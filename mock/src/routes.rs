@@ -360,6 +360,13 @@ async fn token(
         tokio::time::sleep(Duration::from_millis(behaviour.latency_ms)).await;
     }
     if let Some(fault) = st.take_fault() {
+        if !matches!(
+            fault,
+            Fault::Status { .. } | Fault::Disconnect | Fault::MalformedBody
+        ) {
+            lock(&st.counters).faults_injected += 1;
+            return network_fault(fault).await;
+        }
         let mut c = lock(&st.counters);
         c.faults_injected += 1;
         match fault {
@@ -383,6 +390,7 @@ async fn token(
                     .insert("content-type", HeaderValue::from_static("text/html"));
                 return resp;
             }
+            _ => unreachable!("network faults are handled above"),
         }
     }
     let ctx = TokenCtx {
@@ -770,6 +778,112 @@ async fn ctl_set_config(State(st): St, body: Bytes) -> Response {
     }
 }
 
+/// A plausible token response for faults that break its delivery.
+fn fake_token_body() -> Vec<u8> {
+    let token = format!("eyJhbGciOiJub25lIn0.{}.", "A".repeat(1200));
+    format!(r#"{{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"{token}"}}"#)
+        .into_bytes()
+}
+
+fn raw_json_response(status: StatusCode, body: Body) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// Faults that break the transport or the shape of an answer (see [`Fault`]).
+async fn network_fault(fault: Fault) -> Response {
+    use futures_util::stream;
+    type Chunk = Result<Bytes, std::io::Error>;
+    match fault {
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Fault::Trickle { delay_ms } => {
+            let body = fake_token_body();
+            let len = body.len();
+            let chunks = stream::unfold(0usize, move |i| {
+                let byte = body.get(i).copied();
+                async move {
+                    let byte = byte?;
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    Some((Ok::<_, std::io::Error>(Bytes::copy_from_slice(&[byte])), i + 1))
+                }
+            });
+            let mut resp = raw_json_response(StatusCode::OK, Body::from_stream(chunks));
+            resp.headers_mut()
+                .insert("content-length", HeaderValue::from(len));
+            resp
+        }
+        Fault::Truncated => {
+            let body = fake_token_body();
+            let len = body.len();
+            let half: Chunk = Ok(Bytes::copy_from_slice(&body[..len / 2]));
+            let mut resp = raw_json_response(StatusCode::OK, Body::from_stream(stream::iter([half])));
+            resp.headers_mut()
+                .insert("content-length", HeaderValue::from(len));
+            resp
+        }
+        Fault::ResetMidResponse => {
+            let body = fake_token_body();
+            let parts: [Chunk; 2] = [
+                Ok(Bytes::copy_from_slice(&body[..body.len() / 3])),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected reset",
+                )),
+            ];
+            raw_json_response(StatusCode::OK, Body::from_stream(stream::iter(parts)))
+        }
+        Fault::HugeBody { bytes } => {
+            let tail = fake_token_body();
+            let prefix = br#"{"padding":""#;
+            let pad = bytes.saturating_sub(tail.len() + prefix.len() + 2);
+            let mut body = Vec::with_capacity(bytes);
+            body.extend_from_slice(prefix);
+            body.resize(prefix.len() + pad, b'x');
+            body.extend_from_slice(b"\",");
+            body.extend_from_slice(&tail[1..]);
+            raw_json_response(StatusCode::OK, Body::from(body))
+        }
+        Fault::MissingField { field } => {
+            let mut v: Value = serde_json::from_slice(&fake_token_body()).expect("valid JSON");
+            if let Some(o) = v.as_object_mut() {
+                o.remove(&field);
+            }
+            raw_json_response(StatusCode::OK, Body::from(v.to_string()))
+        }
+        Fault::Redirect { location } => {
+            let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert("location", v);
+            }
+            resp
+        }
+        Fault::HtmlStatus { status } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut resp = (
+                status,
+                format!(
+                    "<html><head><title>{status}</title></head><body><h1>{status}</h1>nginx</body></html>"
+                ),
+            )
+                .into_response();
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/html"));
+            resp
+        }
+        Fault::Status { .. } | Fault::Disconnect | Fault::MalformedBody => {
+            unreachable!("handled by the token route")
+        }
+    }
+}
+
 /// Parses `{"count":n,"status":429,"retry_after":5}` or `{"count":n,"kind":"disconnect"}`.
 pub(crate) fn parse_fail(v: &Value) -> Result<(u32, Fault), String> {
     let count = match v.get("count") {
@@ -800,6 +914,12 @@ pub(crate) fn parse_fail(v: &Value) -> Result<(u32, Fault), String> {
         }
         "disconnect" => Fault::Disconnect,
         "malformed_body" => Fault::MalformedBody,
+        "hang" => Fault::Hang,
+        "truncated" => Fault::Truncated,
+        "reset_mid_response" => Fault::ResetMidResponse,
+        "trickle" | "huge_body" | "missing_field" | "redirect" | "html_status" => {
+            serde_json::from_value(v.clone()).map_err(|e| format!("bad fault: {e}"))?
+        }
         other => return Err(format!("unknown fault kind '{other}'")),
     };
     Ok((count, fault))

@@ -40,6 +40,20 @@ pub struct MockConfig {
     pub log_capacity: usize,
     /// Tokio worker threads of a server started with [`MockServer::spawn`] (default 2).
     pub worker_threads: usize,
+    /// The server certificate presented (default: valid for `localhost` and `127.0.0.1`).
+    pub server_cert: ServerCert,
+}
+
+/// Which server certificate the mock presents (all signed by its CA).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServerCert {
+    /// Valid for `localhost` and `127.0.0.1`.
+    #[default]
+    Valid,
+    /// Valid names, but expired (not after 2021-01-01).
+    Expired,
+    /// In date, but for `wrong-host.example` only.
+    WrongHost,
 }
 
 impl Default for MockConfig {
@@ -51,6 +65,7 @@ impl Default for MockConfig {
             ca_out: None,
             log_capacity: 10_000,
             worker_threads: 2,
+            server_cert: ServerCert::Valid,
         }
     }
 }
@@ -77,6 +92,12 @@ impl MockConfig {
     /// Sets the initial token lifetime in seconds.
     pub fn with_token_lifetime(mut self, secs: u64) -> Self {
         self.behaviour.token_lifetime_s = secs;
+        self
+    }
+
+    /// Presents this server certificate.
+    pub fn with_server_cert(mut self, cert: ServerCert) -> Self {
+        self.server_cert = cert;
         self
     }
 
@@ -114,7 +135,7 @@ fn prepare(cfg: MockConfig) -> io::Result<Prepared> {
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
     let key = SigningKey::generate()?;
-    let tls = TlsMaterial::generate()?;
+    let tls = TlsMaterial::generate(cfg.server_cert)?;
     let (ca_file, ca_dir) = match cfg.ca_out {
         Some(path) => {
             write_file_atomic(&path, tls.ca_pem.as_bytes())?;

@@ -126,6 +126,38 @@ pub enum Fault {
     Disconnect,
     /// Answer 200 with a body that is not JSON (an HTML page, as a misbehaving proxy might).
     MalformedBody,
+    /// Accept the request and never answer (until the client gives up or the mock stops).
+    Hang,
+    /// Answer 200 with a token response sent one byte every `delay_ms` milliseconds.
+    Trickle {
+        /// Pause between bytes.
+        delay_ms: u64,
+    },
+    /// Answer 200 announcing a `Content-Length`, send half of the body, then close.
+    Truncated,
+    /// Answer 200, send part of the body, then abort the connection (a reset mid-response).
+    ResetMidResponse,
+    /// Answer 200 with a JSON body of `bytes` bytes (padding before the token fields).
+    HugeBody {
+        /// Size of the body.
+        bytes: usize,
+    },
+    /// Answer 200 with an otherwise valid token response that lacks this field
+    /// (`access_token` or `expires_in`).
+    MissingField {
+        /// The field left out.
+        field: String,
+    },
+    /// Answer `307 Temporary Redirect` (which keeps the method and body) to `location`.
+    Redirect {
+        /// Where to.
+        location: String,
+    },
+    /// Answer this status with an HTML page, as a proxy or load balancer does.
+    HtmlStatus {
+        /// HTTP status code.
+        status: u16,
+    },
 }
 
 impl Fault {
