@@ -215,7 +215,7 @@ fn fault_matrix() {
             "TLS: certificate for another host",
             ServerCert::WrongHost,
             true,
-            "NotValidForName",
+            "not valid for name",
         ),
     ];
 
