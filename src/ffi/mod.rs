@@ -96,7 +96,8 @@ pub const AADTOKEN_ERR_CANCELLED: aadtoken_status = 501;
 /// A bug in aadtoken (including a caught panic). Please report it.
 pub const AADTOKEN_ERR_INTERNAL: aadtoken_status = 900;
 
-pub(crate) fn status_of(kind: ErrorKind) -> aadtoken_status {
+/// The C status code of an error kind (also used by the bindings and the tests).
+pub fn status_of(kind: ErrorKind) -> aadtoken_status {
     match kind {
         ErrorKind::InvalidArgument => AADTOKEN_ERR_INVALID_ARGUMENT,
         ErrorKind::UnknownSetting => AADTOKEN_ERR_UNKNOWN_SETTING,
