@@ -57,15 +57,7 @@ pub unsafe extern "C" fn aadtoken_client_get_token(
     out: *mut *mut aadtoken_token,
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
-    call(err, || {
-        let client: &Client = handle(client, "client")?;
-        let scopes = opt_str(scopes, "scopes")?;
-        out_ptr(out, "out")?;
-        let t = client.get_token(scopes)?;
-        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
-        unsafe { *out = token::into_raw(t) };
-        Ok(())
-    })
+    hand_out_token(client, scopes, out, err, Client::get_token)
 }
 
 /// Like `aadtoken_client_get_token`, but always asks the identity provider and replaces the
@@ -78,11 +70,25 @@ pub unsafe extern "C" fn aadtoken_client_refresh_token(
     out: *mut *mut aadtoken_token,
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
+    hand_out_token(client, scopes, out, err, Client::refresh_token)
+}
+
+/// The body shared by `aadtoken_client_get_token` and `aadtoken_client_refresh_token`.
+///
+/// # Safety
+/// As the two exports: live handles, NUL-terminated `scopes` or NULL, writable `out` or NULL.
+unsafe fn hand_out_token(
+    client: *const aadtoken_client,
+    scopes: *const c_char,
+    out: *mut *mut aadtoken_token,
+    err: *mut *mut aadtoken_error,
+    get: fn(&Client, Option<&str>) -> Result<std::sync::Arc<crate::core::Token>, Error>,
+) -> aadtoken_status {
     call(err, || {
         let client: &Client = handle(client, "client")?;
         let scopes = opt_str(scopes, "scopes")?;
         out_ptr(out, "out")?;
-        let t = client.refresh_token(scopes)?;
+        let t = get(client, scopes)?;
         // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
         unsafe { *out = token::into_raw(t) };
         Ok(())
