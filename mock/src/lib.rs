@@ -26,14 +26,18 @@
 #![warn(missing_docs)]
 
 mod entra;
+mod grants;
 mod keys;
+pub mod managed_identity;
 mod redact;
 pub mod registry;
 mod routes;
 mod server;
 mod state;
 
+pub use managed_identity::{ManagedIdentityMock, MiIdentity, MiRequest};
 pub use redact::{REDACTED, REDACTED_SECRET, SENSITIVE_KEYS};
+pub use registry::{AssertionLog, FederatedCredential, User, FEDERATED_AUDIENCE, USERNAME, USER_PASSWORD};
 pub use registry::{
     Client, ClientSecret, Registry, Resource, Tenant, CLIENT_ID, CLIENT_ROLES, CLIENT_SECRET,
     EXPIRED_CLIENT_ID, EXPIRED_CLIENT_SECRET, OTHER_RESOURCE, OTHER_RESOURCE_APP_ID, OTHER_SCOPE, RESOURCE,

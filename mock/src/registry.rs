@@ -80,7 +80,97 @@ pub struct Client {
     /// App roles granted to this client; emitted as the `roles` claim when non-empty
     /// (for every resource: the mock does not model per-resource role assignments).
     pub roles: Vec<String>,
+    /// Registered certificates (DER): client assertions signed with their keys are accepted.
+    #[serde(skip)]
+    pub certificates: Vec<Vec<u8>>,
+    /// Federated identity credentials (workload identity).
+    pub federated: Vec<FederatedCredential>,
+    /// "Allow public client flows": ROPC without a client secret is accepted.
+    pub allow_public_client: bool,
 }
+
+/// A federated identity credential: assertions issued by `issuer` for `subject` with audience
+/// `audience`, signed by the key of `certificate` (standing in for the issuer's JWKS), are
+/// accepted as the client's credential.
+#[derive(Clone, Debug, Serialize)]
+pub struct FederatedCredential {
+    /// The external issuer (`iss`).
+    pub issuer: String,
+    /// The subject (`sub`), e.g. `system:serviceaccount:ns:name`.
+    pub subject: String,
+    /// The audience (`aud`); Entra's default is [`FEDERATED_AUDIENCE`].
+    pub audience: String,
+    /// DER certificate whose public key verifies the issuer's signatures.
+    #[serde(skip)]
+    pub certificate: Vec<u8>,
+}
+
+/// The default audience of federated credentials.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+impl FederatedCredential {
+    /// A federated credential with the default audience.
+    pub fn new(
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        certificate_der: impl Into<Vec<u8>>,
+    ) -> Self {
+        FederatedCredential {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            audience: FEDERATED_AUDIENCE.to_owned(),
+            certificate: certificate_der.into(),
+        }
+    }
+}
+
+/// A user account (for the username/password grant).
+#[derive(Clone, Serialize)]
+pub struct User {
+    /// User principal name.
+    pub username: String,
+    /// The password (never shown by `Debug` or `Serialize`).
+    #[serde(skip)]
+    pub password: String,
+    /// Object id (`oid`), derived from the user name.
+    pub object_id: String,
+    /// The account needs MFA: the password grant answers AADSTS50076.
+    pub mfa_required: bool,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("mfa_required", &self.mfa_required)
+            .finish()
+    }
+}
+
+impl User {
+    /// A user with this name and password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        let username = username.into();
+        User {
+            object_id: derived_guid("user", &username),
+            username,
+            password: password.into(),
+            mfa_required: false,
+        }
+    }
+
+    /// Requires MFA (the password grant cannot satisfy it).
+    pub fn with_mfa(mut self) -> Self {
+        self.mfa_required = true;
+        self
+    }
+}
+
+/// Fixture user (ROPC) in the fixture tenant.
+pub const USERNAME: &str = "dba@contoso.onmicrosoft.com";
+/// The fixture user's password. A mock fixture value, not a real password.
+pub const USER_PASSWORD: &str = "mock-Passw0rd!";
 
 impl Client {
     /// A client with no secrets and no roles; the service principal object id is derived
@@ -93,7 +183,28 @@ impl Client {
             client_id,
             secrets: Vec::new(),
             roles: Vec::new(),
+            certificates: Vec::new(),
+            federated: Vec::new(),
+            allow_public_client: false,
         }
+    }
+
+    /// Registers a certificate (DER) as a credential of this client.
+    pub fn with_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.certificates.push(der.into());
+        self
+    }
+
+    /// Adds a federated identity credential.
+    pub fn with_federated(mut self, f: FederatedCredential) -> Self {
+        self.federated.push(f);
+        self
+    }
+
+    /// Allows public client flows (ROPC without a secret).
+    pub fn with_public_client(mut self) -> Self {
+        self.allow_public_client = true;
+        self
     }
 
     /// Adds a valid secret.
@@ -185,6 +296,12 @@ pub struct Tenant {
     pub clients: Vec<Client>,
     /// Registered resources.
     pub resources: Vec<Resource>,
+    /// User accounts (username/password grant).
+    pub users: Vec<User>,
+    /// `token_endpoint_auth_methods_supported` of the tenant's generic OIDC issuer route
+    /// (`/{tenant}/generic/.well-known/openid-configuration`); default `client_secret_basic`,
+    /// `private_key_jwt`.
+    pub oidc_auth_methods: Vec<String>,
 }
 
 impl Tenant {
@@ -197,7 +314,15 @@ impl Tenant {
             domains: Vec::new(),
             clients: Vec::new(),
             resources: Vec::new(),
+            users: Vec::new(),
+            oidc_auth_methods: vec!["client_secret_basic".to_owned(), "private_key_jwt".to_owned()],
         }
+    }
+
+    /// Adds a user.
+    pub fn with_user(mut self, user: User) -> Self {
+        self.users.push(user);
+        self
     }
 
     /// Adds a verified domain.
@@ -231,6 +356,13 @@ impl Tenant {
             .find(|c| c.client_id.eq_ignore_ascii_case(client_id))
     }
 
+    /// The user with this name (ASCII case-insensitive).
+    pub fn user(&self, username: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+
     /// Mutable access to a client.
     pub fn client_mut(&mut self, client_id: &str) -> Option<&mut Client> {
         self.clients
@@ -244,6 +376,31 @@ impl Tenant {
 pub struct Registry {
     /// The tenants.
     pub tenants: Vec<Tenant>,
+    /// Client assertions seen (shared by copies of the registry).
+    #[serde(skip)]
+    pub assertions: AssertionLog,
+}
+
+/// The client assertions the token endpoint has verified: `jti` → the assertion's digest (a
+/// `jti` seen again in a *different* assertion is a replay; the same assertion sent again —
+/// a client reusing its still-valid assertion, as MSAL does — is accepted), and the header of
+/// the last one (for tests: `alg`, `x5t#S256`, `x5c`).
+#[derive(Clone, Debug, Default)]
+pub struct AssertionLog(pub(crate) std::sync::Arc<std::sync::Mutex<AssertionLogInner>>);
+
+#[derive(Debug, Default)]
+pub(crate) struct AssertionLogInner {
+    pub jti: std::collections::HashMap<String, Vec<u8>>,
+    pub last_header: Option<serde_json::Value>,
+    pub last_claims: Option<serde_json::Value>,
+}
+
+impl AssertionLog {
+    /// Header and claims of the last client assertion that verified.
+    pub fn last(&self) -> Option<(serde_json::Value, serde_json::Value)> {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        Some((g.last_header.clone()?, g.last_claims.clone()?))
+    }
 }
 
 impl Default for Registry {
@@ -265,9 +422,11 @@ impl Default for Registry {
                     .with_expired_secret(EXPIRED_CLIENT_SECRET),
             )
             .with_resource(Resource::new(RESOURCE).with_app_id(RESOURCE_APP_ID))
-            .with_resource(Resource::new(OTHER_RESOURCE).with_app_id(OTHER_RESOURCE_APP_ID));
+            .with_resource(Resource::new(OTHER_RESOURCE).with_app_id(OTHER_RESOURCE_APP_ID))
+            .with_user(User::new(USERNAME, USER_PASSWORD));
         Registry {
             tenants: vec![tenant],
+            assertions: AssertionLog::default(),
         }
     }
 }
@@ -275,7 +434,10 @@ impl Default for Registry {
 impl Registry {
     /// A registry with no tenants.
     pub fn empty() -> Self {
-        Registry { tenants: Vec::new() }
+        Registry {
+            tenants: Vec::new(),
+            assertions: AssertionLog::default(),
+        }
     }
 
     /// The tenant named by `id_or_domain` (tenant GUID or verified domain, ASCII case-insensitive).
@@ -300,6 +462,12 @@ impl Registry {
             .flat_map(|t| t.clients.iter())
             .flat_map(|c| c.secrets.iter())
             .map(|s| s.value.clone())
+            .chain(
+                self.tenants
+                    .iter()
+                    .flat_map(|t| t.users.iter())
+                    .map(|u| u.password.clone()),
+            )
             .collect()
     }
 }

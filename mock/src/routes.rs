@@ -39,6 +39,10 @@ pub(crate) fn router(st: Arc<Shared>) -> Router {
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(openid_configuration),
         )
+        .route(
+            "/{tenant}/generic/.well-known/openid-configuration",
+            get(generic_oidc_configuration),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route("/{tenant}/discovery/keys", get(jwks))
         .route("/{tenant}/discovery/instance", get(instance_discovery))
@@ -64,6 +68,7 @@ fn classify(path: &str) -> &'static str {
         [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] => "jwks",
         [_, "discovery", "instance"] => "instance_discovery",
         [_, "oauth2", "v2.0", "token"] => "token",
+        [_, "generic", ".well-known", "openid-configuration"] => "oidc_discovery",
         _ => "not_found",
     }
 }
@@ -208,6 +213,38 @@ async fn openid_configuration(
         "cloud_graph_host_name": "graph.windows.net",
         "msgraph_host": "graph.microsoft.com",
         "rbac_url": "https://pas.windows.net",
+    });
+    json_response(StatusCode::OK, &doc, &headers)
+}
+
+/// A generic OpenID Connect issuer in front of the tenant (for `authority_kind=oidc` clients):
+/// issuer `https://HOST:PORT/{tenant}/generic`, the tenant's token endpoint, and the client
+/// authentication methods the registry sets for it ([`Tenant::oidc_auth_methods`]).
+async fn generic_oidc_configuration(
+    State(st): St,
+    Path(tenant): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let t = match resolve_tenant(&st, &tenant, "invalid_tenant") {
+        Ok(TenantRef::Known(t)) => t,
+        Ok(TenantRef::Meta(m)) => {
+            return EntraError::tenant_not_found("invalid_tenant", &m).into_plain_response(&headers)
+        }
+        Err(e) => return e.into_plain_response(&headers),
+    };
+    let host = request_host(&st, &uri, &headers);
+    let b = format!("https://{host}/{}", t.tenant_id);
+    let doc = json!({
+        "issuer": format!("https://{host}/{tenant}/generic"),
+        "token_endpoint": format!("{b}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": t.oidc_auth_methods,
+        "jwks_uri": format!("{b}/discovery/v2.0/keys"),
+        "authorization_endpoint": format!("{b}/oauth2/v2.0/authorize"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "grant_types_supported": ["client_credentials", "password"],
     });
     json_response(StatusCode::OK, &doc, &headers)
 }
@@ -480,7 +517,7 @@ impl TokenCtx<'_> {
         let grant = self
             .get("grant_type")
             .ok_or_else(|| EntraError::missing_param("grant_type"))?;
-        if grant != "client_credentials" {
+        if grant != "client_credentials" && grant != "password" {
             return Err(EntraError::new(
                 400,
                 "unsupported_grant_type",
@@ -541,18 +578,61 @@ impl TokenCtx<'_> {
                 ),
             )
         })?;
-        if assertion.is_some() {
+        if let Some(jwt) = assertion {
             if self.get("client_assertion_type") != Some(JWT_BEARER) {
                 return Err(EntraError::missing_param("client_assertion_type"));
             }
-            // Certificate / federated credentials are not modelled: no assertion verifies.
-            return Err(EntraError::new(
-                401,
-                "invalid_client",
-                700027,
-                "Client assertion failed signature validation.",
-            ));
+            // Certificate and federated credentials (see `grants`).
+            let auds = self.token_urls(&tenant);
+            let log = self.st.registry().assertions.clone();
+            crate::grants::verify_client_assertion(&log, client, jwt, &auds)?;
+        } else if grant == "password"
+            && client.allow_public_client
+            && body_secret.is_none()
+            && basic.is_none()
+        {
+            // A public client (ROPC): no client authentication.
+        } else {
+            self.check_client_secret(client, body_secret, basic)?;
         }
+
+        let scope = self
+            .get("scope")
+            .ok_or_else(|| EntraError::missing_param("scope"))?;
+        let (requested, user) = if grant == "password" {
+            let (resource, scp) = crate::grants::user_resource(scope)?;
+            let user =
+                crate::grants::check_user(&tenant, self.get("username"), self.get("password"), &resource)?;
+            (resource, Some((user.clone(), scp)))
+        } else {
+            (client_credentials_resource(scope)?, None)
+        };
+        let aud = self.audience(&tenant, &requested)?;
+        Ok(self.mint(
+            &tenant,
+            client,
+            &aud,
+            behaviour,
+            user.as_ref().map(|(u, scp)| (u, scp.as_str())),
+        ))
+    }
+
+    /// The token endpoint's URL as a client may address it (tenant as in the path, its GUID,
+    /// its domains): the accepted `aud` values of client assertions.
+    fn token_urls(&self, tenant: &Tenant) -> Vec<String> {
+        std::iter::once(self.tenant.to_string())
+            .chain(std::iter::once(tenant.tenant_id.clone()))
+            .chain(tenant.domains.iter().cloned())
+            .map(|t| format!("https://{}/{t}/oauth2/v2.0/token", self.host))
+            .collect()
+    }
+
+    fn check_client_secret(
+        &self,
+        client: &Client,
+        body_secret: Option<&str>,
+        basic: Option<&crate::redact::BasicCredentials>,
+    ) -> Result<(), EntraError> {
         let secret = body_secret
             .or(basic.map(|c| c.secret.as_str()))
             .filter(|s| !s.is_empty())
@@ -564,16 +644,14 @@ impl TokenCtx<'_> {
                     "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
                 )
             })?;
-        check_secret(client, secret)?;
+        check_secret(client, secret)
+    }
 
-        let scope = self
-            .get("scope")
-            .ok_or_else(|| EntraError::missing_param("scope"))?;
-        let requested = client_credentials_resource(scope)?;
-        let aud = tenant
+    fn audience(&self, tenant: &Tenant, requested: &str) -> Result<String, EntraError> {
+        tenant
             .resources
             .iter()
-            .find_map(|r: &Resource| r.matches(&requested))
+            .find_map(|r: &Resource| r.matches(requested))
             .map(str::to_string)
             .ok_or_else(|| {
                 EntraError::new(
@@ -588,11 +666,17 @@ impl TokenCtx<'_> {
                         tenant.display_name
                     ),
                 )
-            })?;
-        Ok(self.mint(&tenant, client, &aud, behaviour))
+            })
     }
 
-    fn mint(&self, tenant: &Tenant, client: &Client, aud: &str, b: &crate::TokenBehaviour) -> TokenResponse {
+    fn mint(
+        &self,
+        tenant: &Tenant,
+        client: &Client,
+        aud: &str,
+        b: &crate::TokenBehaviour,
+        user: Option<(&crate::registry::User, &str)>,
+    ) -> TokenResponse {
         let st = self.st;
         let now = unix_now();
         let iat = now.saturating_sub(CLOCK_SKEW_BACKDATE_S);
@@ -615,7 +699,17 @@ impl TokenCtx<'_> {
             "jti": uuid::Uuid::new_v4().to_string(),
             "ver": "2.0",
         });
-        if !client.roles.is_empty() {
+        if let Some((user, scp)) = user {
+            // A delegated (user) token: the user's object id, UPN and the granted scopes.
+            claims["oid"] = json!(user.object_id);
+            claims["sub"] = json!(user.object_id);
+            claims["upn"] = json!(user.username);
+            claims["preferred_username"] = json!(user.username);
+            claims["name"] = json!(user.username);
+            claims["scp"] = json!(scp);
+            claims["appidacr"] = json!("0");
+            claims["azpacr"] = json!("0");
+        } else if !client.roles.is_empty() {
             claims["roles"] = json!(client.roles);
         }
         let num = |n: u64| -> Value {

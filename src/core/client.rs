@@ -276,6 +276,15 @@ impl Client {
     pub fn credential(&self) -> &Credential {
         &self.inner.credential
     }
+
+    /// The kind of credential that gets this client's tokens: with `auth_method=auto`, the one
+    /// the chain chose (`None` until one has given a token).
+    pub fn credential_in_use(&self) -> Option<&'static str> {
+        match &self.inner.credential {
+            Credential::Auto(chain) => chain.chosen().map(Credential::kind_name),
+            c => Some(c.kind_name()),
+        }
+    }
 }
 
 /// A uniformly random fraction in [0, 1) for refresh jitter.

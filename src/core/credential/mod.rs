@@ -81,6 +81,12 @@ impl fmt::Debug for App {
     }
 }
 
+/// A token endpoint, with the OIDC issuer's metadata when it came from discovery.
+pub struct Endpoint<'a> {
+    pub url: String,
+    pub meta: Option<&'a OidcMetadata>,
+}
+
 /// How the application authenticates itself at the token endpoint.
 pub enum ClientAuth<'a> {
     /// `client_secret` in the body (Entra), or HTTP Basic when an OIDC issuer prefers it.
@@ -106,9 +112,12 @@ impl App {
     }
 
     /// The token endpoint, and for an OIDC issuer its metadata (fetched once per client).
-    pub async fn token_endpoint(&self, env: &Env<'_>) -> Result<(String, Option<&OidcMetadata>)> {
+    pub async fn token_endpoint(&self, env: &Env<'_>) -> Result<Endpoint<'_>> {
         match &self.issuer {
-            Issuer::Entra(a) => Ok((a.token_endpoint(), None)),
+            Issuer::Entra(a) => Ok(Endpoint {
+                url: a.token_endpoint(),
+                meta: None,
+            }),
             Issuer::Oidc(issuer) => {
                 let meta = self
                     .oidc
@@ -118,7 +127,10 @@ impl App {
                         OidcMetadata::parse(issuer, &body)
                     })
                     .await?;
-                Ok((meta.token_endpoint.clone(), Some(meta)))
+                Ok(Endpoint {
+                    url: meta.token_endpoint.clone(),
+                    meta: Some(meta),
+                })
             }
         }
     }
@@ -128,8 +140,7 @@ impl App {
     pub async fn request(
         &self,
         env: &Env<'_>,
-        endpoint: &str,
-        meta: Option<&OidcMetadata>,
+        endpoint: &Endpoint<'_>,
         scopes: &Scopes,
         grant_type: &str,
         fields: &[(&'static str, &str)],
@@ -142,6 +153,7 @@ impl App {
             ("scope", scope.as_str()),
         ];
         form.extend_from_slice(fields);
+        let meta = endpoint.meta;
         let mut basic = None;
         match auth {
             ClientAuth::Secret(secret) => match meta {
@@ -177,7 +189,7 @@ impl App {
             }
             ClientAuth::None => {}
         }
-        let mut req = TokenRequest::post(endpoint, form);
+        let mut req = TokenRequest::post(&endpoint.url, form);
         if meta.is_some() {
             req.who = "the identity provider";
         }
@@ -354,11 +366,10 @@ impl Credential {
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
         match self {
             Credential::ClientSecret(app, s) => {
-                let (endpoint, meta) = app.token_endpoint(env).await?;
+                let endpoint = app.token_endpoint(env).await?;
                 app.request(
                     env,
                     &endpoint,
-                    meta,
                     scopes,
                     "client_credentials",
                     &[],
@@ -367,12 +378,11 @@ impl Credential {
                 .await
             }
             Credential::Certificate(app, c) => {
-                let (endpoint, meta) = app.token_endpoint(env).await?;
-                let jwt = c.assertion(&endpoint, &app.client_id)?;
+                let endpoint = app.token_endpoint(env).await?;
+                let jwt = c.assertion(&endpoint.url, &app.client_id)?;
                 app.request(
                     env,
                     &endpoint,
-                    meta,
                     scopes,
                     "client_credentials",
                     &[],
@@ -381,12 +391,11 @@ impl Credential {
                 .await
             }
             Credential::Assertion(app, a) => {
-                let (endpoint, meta) = app.token_endpoint(env).await?;
+                let endpoint = app.token_endpoint(env).await?;
                 let jwt = a.assertion().await?;
                 app.request(
                     env,
                     &endpoint,
-                    meta,
                     scopes,
                     "client_credentials",
                     &[],
@@ -395,13 +404,13 @@ impl Credential {
                 .await
             }
             Credential::Password(app, p) => {
-                let (endpoint, meta) = app.token_endpoint(env).await?;
+                let endpoint = app.token_endpoint(env).await?;
                 let fields = [("username", p.username()), ("password", p.password().expose())];
                 let auth = match p.client_secret() {
                     Some(s) => ClientAuth::Secret(s),
                     None => ClientAuth::None,
                 };
-                app.request(env, &endpoint, meta, scopes, "password", &fields, auth)
+                app.request(env, &endpoint, scopes, "password", &fields, auth)
                     .await
             }
             Credential::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,

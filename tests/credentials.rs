@@ -1,0 +1,669 @@
+//! Every non-interactive credential kind through the Rust API against the mocks: certificate,
+//! client assertion (workload identity), managed identity (IMDS, App Service 2019 and 2017,
+//! Azure Arc, Cloud Shell), username/password, the `auto` chain, full authority URLs and a
+//! generic OpenID Connect issuer — and their main failure modes.
+//! (Each test starts its own mock, so its authority — and cache partition — is its own.)
+
+mod creds;
+
+use std::time::{Duration, Instant};
+
+use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_mock::{
+    Client as MockClient, ClientAuthMethod, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer,
+    CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
+};
+use creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
+
+/// An app registered with a certificate (and nothing else).
+const CERT_APP: &str = "66666666-6666-6666-6666-666666666666";
+
+fn base(mock: &MockServer, settings: &str) -> Config {
+    let mut c = Config::new();
+    c.set("authority_host", mock.base_url()).unwrap();
+    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
+    c.parse(&format!("tenant_id={TENANT_ID};scope={SCOPE};{settings}"))
+        .unwrap();
+    c
+}
+
+/// A config whose platform variables are exactly `vars` (not the test process's).
+fn with_platform(mut c: Config, vars: &[(&str, String)]) -> Config {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    c.load_env_from(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+        .unwrap();
+    c
+}
+
+fn cert_mock(cert: &TestCert) -> MockServer {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.add_client(
+        TENANT_ID,
+        MockClient::new(CERT_APP).with_certificate(cert.cert_der.clone()),
+    );
+    mock
+}
+
+#[test]
+fn certificate_pem_signs_ps256_with_sha256_thumbprint() {
+    let cert = TestCert::new("aadtoken-test-app");
+    let dir = temp_dir("cert-pem");
+    let path = cert.write_pem(&dir, "app.pem");
+    let mock = cert_mock(&cert);
+    let c = base(
+        &mock,
+        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
+    );
+    let client = Client::new(&c).unwrap();
+    assert_eq!(client.credential().kind_name(), "certificate");
+    let token = client.get_token(None).unwrap();
+    assert_eq!(mock.verify_token(token.secret()).unwrap()["appid"], CERT_APP);
+    let (header, claims) = mock.registry().assertions.last().unwrap();
+    assert_eq!(header["alg"], "PS256");
+    assert!(
+        header["x5t#S256"].is_string() && header.get("x5t").is_none() && header.get("x5c").is_none(),
+        "{header}"
+    );
+    assert_eq!(claims["aud"], mock.token_url(TENANT_ID));
+    assert_eq!(
+        (claims["iss"].as_str(), claims["sub"].as_str()),
+        (Some(CERT_APP), Some(CERT_APP))
+    );
+    let (nbf, exp, iat) = (
+        claims["nbf"].as_i64().unwrap(),
+        claims["exp"].as_i64().unwrap(),
+        claims["iat"].as_i64().unwrap(),
+    );
+    assert_eq!((exp - nbf, iat), (600, nbf));
+    let form = &mock.token_request_log()[0].form;
+    assert!(form.iter().any(|(k, v)| k == "client_assertion_type"
+        && v == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+    assert!(!form.iter().any(|(k, _)| k == "client_secret"));
+    // The assertion is reused while it has more than 60 s left (another scope, same jti).
+    client.get_token(Some(aadtoken_mock::OTHER_SCOPE)).unwrap();
+    assert_eq!(mock.registry().assertions.last().unwrap().1["jti"], claims["jti"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn certificate_pfx_rs256_with_chain() {
+    let cert = TestCert::new("aadtoken-test-app");
+    let dir = temp_dir("cert-pfx");
+    let path = cert.write_pfx(&dir, "app.pfx", "pfx-pass");
+    let mock = cert_mock(&cert);
+    let c = base(
+        &mock,
+        &format!(
+            "client_id={CERT_APP};certificate_path={};certificate_password=pfx-pass;assertion_alg=RS256;send_certificate_chain=true",
+            path.display()
+        ),
+    );
+    Client::new(&c).unwrap().get_token(None).unwrap();
+    let (header, _) = mock.registry().assertions.last().unwrap();
+    assert_eq!(header["alg"], "RS256");
+    assert!(
+        header["x5t"].is_string() && header.get("x5t#S256").is_none(),
+        "{header}"
+    );
+    assert_eq!(header["x5c"].as_array().unwrap().len(), 1);
+
+    // A wrong password names the setting and never shows the password.
+    let c = base(
+        &mock,
+        &format!(
+            "client_id={CERT_APP};certificate_path={};certificate_password=nope-pass",
+            path.display()
+        ),
+    );
+    let e = Client::new(&c).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidSetting);
+    assert!(
+        e.message().contains("certificate_password") && !e.message().contains("nope-pass"),
+        "{}",
+        e.message()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn certificate_not_registered_is_aadsts700027_with_its_thumbprint() {
+    let registered = TestCert::new("registered");
+    let other = TestCert::new("other");
+    let dir = temp_dir("cert-wrong");
+    let path = other.write_pem(&dir, "other.pem");
+    let mock = cert_mock(&registered);
+    let c = base(
+        &mock,
+        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidClient, "{e}");
+    assert_eq!(e.aadsts(), &[700027]);
+    assert!(
+        e.message().contains("Thumbprint of key used by client"),
+        "{}",
+        e.message()
+    );
+    assert!(e.correlation_id().is_some());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn federated_mock(issuer: &TestCert) -> MockServer {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.add_client(
+        TENANT_ID,
+        MockClient::new(CERT_APP).with_federated(FederatedCredential::new(
+            FED_ISSUER,
+            FED_SUBJECT,
+            issuer.cert_der.clone(),
+        )),
+    );
+    mock
+}
+
+#[test]
+fn workload_identity_file_is_reread_when_it_changes_and_an_expired_one_is_aadsts700024() {
+    let issuer = TestCert::new("aks-issuer");
+    let mock = federated_mock(&issuer);
+    let dir = temp_dir("wi");
+    let file = dir.join("azure-identity-token");
+    std::fs::write(&file, federated_token(&issuer, 0, 3600)).unwrap();
+    // The AKS webhook's variables.
+    let c = with_platform(base(&mock, ""), &[]);
+    let mut c = c;
+    c.load_env_from(|n| match n {
+        "AZURE_CLIENT_ID" => Some(CERT_APP.to_owned()),
+        "AZURE_FEDERATED_TOKEN_FILE" => Some(file.display().to_string()),
+        _ => None,
+    })
+    .unwrap();
+    let client = Client::new(&c).unwrap();
+    assert_eq!(
+        client.credential().kind_name(),
+        "workload identity (assertion file)"
+    );
+    let token = client.get_token(None).unwrap();
+    assert_eq!(mock.verify_token(token.secret()).unwrap()["appid"], CERT_APP);
+    let form = &mock.token_request_log()[0].form;
+    assert!(form
+        .iter()
+        .any(|(k, v)| k == "client_assertion" && v == "<redacted>"));
+
+    // Kubernetes rotates the file; here with an expired token (a different size, so it is
+    // read again at once).
+    std::fs::write(&file, format!("{}\n\n", federated_token(&issuer, -7200, -3600))).unwrap();
+    let e = client.refresh_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidClient, "{e}");
+    assert_eq!(e.aadsts(), &[700024]);
+    assert!(
+        e.message().contains("not within its valid time range"),
+        "{}",
+        e.message()
+    );
+
+    // A missing file is a file error naming the setting.
+    std::fs::remove_file(&file).unwrap();
+    let e = client.refresh_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::File);
+    assert!(e.message().contains("'assertion_file'"), "{}", e.message());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn federated_assertion_for_an_unknown_subject_is_aadsts70021() {
+    let issuer = TestCert::new("aks-issuer");
+    let mock = federated_mock(&issuer);
+    let dir = temp_dir("wi-sub");
+    let file = dir.join("token");
+    let now = aadtoken::core::token::unix_now();
+    let jwt = issuer.sign_jwt(&serde_json::json!({
+        "aud": aadtoken_mock::FEDERATED_AUDIENCE, "iss": FED_ISSUER, "sub": "system:serviceaccount:other:sa",
+        "iat": now, "nbf": now, "exp": now + 600,
+    }));
+    std::fs::write(&file, jwt).unwrap();
+    let c = base(
+        &mock,
+        &format!("client_id={CERT_APP};assertion_file={}", file.display()),
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.aadsts(), &[70021], "{e}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn password_grant_gives_a_user_token_and_a_bad_password_is_aadsts50126() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let settings = format!("client_id={CLIENT_ID};client_secret={CLIENT_SECRET};auth_method=password;username={USERNAME};password={USER_PASSWORD}");
+    let token = Client::new(&base(&mock, &settings))
+        .unwrap()
+        .get_token(None)
+        .unwrap();
+    let claims = mock.verify_token(token.secret()).unwrap();
+    assert_eq!(claims["upn"], USERNAME);
+    assert_eq!(claims["scp"], "user_impersonation");
+    let log = &mock.token_request_log()[0];
+    assert!(log.form.iter().any(|(k, v)| k == "grant_type" && v == "password"));
+    assert!(log.form.iter().any(|(k, v)| k == "password" && v == "<redacted>"));
+
+    let mut c = base(&mock, &settings);
+    c.set("password", "wrong-password-value").unwrap();
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidGrant, "{e}");
+    assert_eq!(e.aadsts(), &[50126]);
+    assert!(
+        !e.message().contains("wrong-password-value") && !format!("{c:?}").contains("wrong-password-value")
+    );
+}
+
+fn imds_config(mi: &ManagedIdentityMock, settings: &str) -> Config {
+    let mut c = Config::new();
+    c.parse(&format!(
+        "auth_method=managed_identity;scope={SCOPE};managed_identity_endpoint={};{settings}",
+        mi.base_url()
+    ))
+    .unwrap();
+    with_platform(c, &[])
+}
+
+#[test]
+fn imds_system_assigned_token_with_half_life_refresh() {
+    let mi = ManagedIdentityMock::spawn();
+    let client = Client::new(&imds_config(&mi, "")).unwrap();
+    let token = client.get_token(None).unwrap();
+    let claims = mi.verify_token(token.secret()).unwrap();
+    assert_eq!(claims["aud"], "api://oracle-db");
+    assert_eq!(claims["oid"], mi.system_assigned().object_id);
+    let req = &mi.requests()[0];
+    assert_eq!((req.source, req.method.as_str()), ("imds", "GET"));
+    assert!(req.headers.iter().any(|(k, v)| k == "metadata" && v == "true"));
+    assert_eq!(
+        req.query,
+        vec![
+            ("api-version".to_owned(), "2018-02-01".to_owned()),
+            ("resource".to_owned(), "api://oracle-db".to_owned())
+        ]
+    );
+    // A 24-hour token is renewed at half its life (minus jitter), not near expiry.
+    let life = token.expires_on() - token.issued_at();
+    assert!((86_000..=86_400).contains(&life), "{life}");
+    let half = token.issued_at() + life / 2;
+    assert!(
+        token.refresh_on() <= half && token.refresh_on() > half - 120,
+        "{} vs {half}",
+        token.refresh_on()
+    );
+    // Exactly one resource per managed identity token.
+    let e = client
+        .get_token(Some("api://a/.default api://b/.default"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidScope);
+}
+
+#[test]
+fn user_assigned_selectors_go_in_each_source_s_parameter() {
+    let mi = ManagedIdentityMock::spawn();
+    let uami = mi.user_assigned();
+    let app = [
+        ("IDENTITY_ENDPOINT", mi.app_service_endpoint()),
+        ("IDENTITY_HEADER", mi.identity_header().to_owned()),
+    ];
+    for (setting, value, imds_param, app_param) in [
+        (
+            "managed_identity_client_id",
+            &uami.client_id,
+            "client_id",
+            "client_id",
+        ),
+        (
+            "managed_identity_object_id",
+            &uami.object_id,
+            "object_id",
+            "object_id",
+        ),
+        (
+            "managed_identity_resource_id",
+            &uami.resource_id,
+            "msi_res_id",
+            "mi_res_id",
+        ),
+    ] {
+        // IMDS
+        mi.clear_requests();
+        let c = imds_config(&mi, &format!("{setting}={value}"));
+        let token = Client::new(&c).unwrap().get_token(None).unwrap();
+        assert_eq!(mi.verify_token(token.secret()).unwrap()["oid"], uami.object_id);
+        let q = &mi.requests()[0].query;
+        assert!(
+            q.iter().any(|(k, v)| k == imds_param && v == value),
+            "{setting}: {q:?}"
+        );
+        // App Service
+        mi.clear_requests();
+        let mut c = Config::new();
+        c.parse(&format!(
+            "auth_method=managed_identity;scope={SCOPE};{setting}={value}"
+        ))
+        .unwrap();
+        let c = with_platform(c, &app);
+        let token = Client::new(&c).unwrap().get_token(None).unwrap();
+        assert_eq!(mi.verify_token(token.secret()).unwrap()["oid"], uami.object_id);
+        let req = &mi.requests()[0];
+        assert_eq!(req.source, "app_service");
+        assert!(
+            req.query.iter().any(|(k, v)| k == app_param && v == value),
+            "{setting}: {:?}",
+            req.query
+        );
+        assert!(req
+            .query
+            .iter()
+            .any(|(k, v)| k == "api-version" && v == "2019-08-01"));
+        assert!(req
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-identity-header" && v == "<redacted>"));
+    }
+    // An identity the host does not have: IMDS's answer, as an error.
+    let c = imds_config(
+        &mi,
+        "managed_identity_client_id=99999999-9999-9999-9999-999999999999",
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.http_status(), Some(400));
+    assert!(
+        e.message().contains("Identity not found") && e.message().contains("IMDS"),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn imds_410_is_retried_until_it_answers() {
+    let mi = ManagedIdentityMock::spawn();
+    mi.fail_next(2, 410);
+    let start = Instant::now();
+    let token = Client::new(&imds_config(&mi, ""))
+        .unwrap()
+        .get_token(None)
+        .unwrap();
+    assert!(!token.secret().is_empty());
+    let statuses: Vec<u16> = mi.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![410, 410, 200]);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3),
+        "backoff 1 s then 2 s: {waited:?}"
+    );
+    // Within the caller's deadline: a 2 s timeout ends the retries.
+    mi.fail_next(20, 410);
+    let start = Instant::now();
+    let e = Client::new(&imds_config(&mi, "timeout_ms=2000"))
+        .unwrap()
+        .refresh_token(None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(start.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn app_service_with_a_wrong_header_is_refused_and_the_header_never_shown() {
+    let mi = ManagedIdentityMock::spawn();
+    let mut c = Config::new();
+    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
+        .unwrap();
+    let c = with_platform(
+        c,
+        &[
+            ("IDENTITY_ENDPOINT", mi.app_service_endpoint()),
+            ("IDENTITY_HEADER", "wrong-identity-header".to_owned()),
+        ],
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.http_status(), Some(401));
+    assert!(
+        e.message().contains("App Service") && e.message().contains("X-IDENTITY-HEADER"),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains("wrong-identity-header"));
+    // The mock answers a request without its header the way IMDS does (entra-protocol.md §8).
+    let imds = imds_config(&mi, "");
+    let _ = imds;
+}
+
+#[test]
+fn app_service_2017_date_expiry_and_cloud_shell_post() {
+    let mi = ManagedIdentityMock::spawn();
+    let mut c = Config::new();
+    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
+        .unwrap();
+    let c2017 = with_platform(
+        c.clone(),
+        &[
+            ("MSI_ENDPOINT", mi.app_service_2017_endpoint()),
+            ("MSI_SECRET", mi.msi_secret().to_owned()),
+        ],
+    );
+    let token = Client::new(&c2017).unwrap().get_token(None).unwrap();
+    let exp = mi.verify_token(token.secret()).unwrap()["exp"].as_i64().unwrap();
+    assert_eq!(token.expires_on(), exp, "expires_on read from the date string");
+    assert_eq!(mi.requests()[0].source, "app_service_2017");
+
+    let shell = with_platform(c, &[("MSI_ENDPOINT", mi.cloud_shell_endpoint())]);
+    let token = Client::new(&shell).unwrap().get_token(None).unwrap();
+    assert_eq!(mi.verify_token(token.secret()).unwrap()["aud"], "api://oracle-db");
+    let req = mi
+        .requests()
+        .into_iter()
+        .find(|r| r.source == "cloud_shell")
+        .unwrap();
+    assert_eq!(req.method, "POST");
+    assert_eq!(
+        req.form,
+        vec![("resource".to_owned(), "api://oracle-db".to_owned())]
+    );
+}
+
+#[test]
+fn arc_challenge_reads_the_key_file_only_from_the_allowed_directory() {
+    let mi = ManagedIdentityMock::spawn();
+    let mut c = Config::new();
+    c.parse(&format!(
+        "auth_method=managed_identity;scope={SCOPE};arc_key_dir_for_tests={}",
+        mi.arc_key_dir().display()
+    ))
+    .unwrap();
+    let vars = [
+        ("IDENTITY_ENDPOINT", mi.arc_endpoint()),
+        ("IMDS_ENDPOINT", mi.base_url()),
+    ];
+    let c = with_platform(c, &vars);
+    let token = Client::new(&c).unwrap().get_token(None).unwrap();
+    assert!(mi.verify_token(token.secret()).is_ok());
+    let statuses: Vec<(u16, bool)> = mi
+        .requests()
+        .iter()
+        .map(|r| (r.status, r.headers.iter().any(|(k, _)| k == "authorization")))
+        .collect();
+    assert_eq!(statuses, vec![(401, false), (200, true)]);
+
+    // The agent points at a file elsewhere: refused, and the file is never read.
+    let elsewhere = temp_dir("arc-elsewhere");
+    mi.set_arc_key_dir(&elsewhere);
+    let e = Client::new(&c).unwrap().refresh_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnsafePath, "{e}");
+    assert!(
+        e.message().contains("outside the Azure Arc key directory"),
+        "{}",
+        e.message()
+    );
+    let _ = std::fs::remove_dir_all(elsewhere);
+}
+
+#[test]
+fn auto_chain_reports_what_it_tried() {
+    // Nothing configured, and nothing listens where IMDS would be.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut c = Config::new();
+    c.parse(&format!(
+        "auth_method=auto;scope={SCOPE};managed_identity_endpoint=http://127.0.0.1:{port};probe_timeout_ms=500"
+    ))
+    .unwrap();
+    let c = with_platform(c, &[]);
+    let start = Instant::now();
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert_eq!(e.kind(), ErrorKind::MissingSetting, "{e}");
+    let m = e.message();
+    for part in [
+        "auth_method=auto found no usable credential",
+        "environment (client secret): not configured",
+        "environment (certificate): not configured",
+        "workload identity: not configured",
+        "managed identity: unavailable, IMDS at",
+    ] {
+        assert!(m.contains(part), "missing '{part}' in: {m}");
+    }
+
+    // The environment's secret comes first and wins.
+    let mock = MockServer::spawn(MockConfig::default());
+    let mi = ManagedIdentityMock::spawn();
+    let mut c = base(
+        &mock,
+        &format!("auth_method=auto;managed_identity_endpoint={}", mi.base_url()),
+    );
+    c.load_env_from(|n| match n {
+        "AZURE_CLIENT_ID" => Some(CLIENT_ID.to_owned()),
+        "AZURE_CLIENT_SECRET" => Some(CLIENT_SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let client = Client::new(&c).unwrap();
+    client.get_token(None).unwrap();
+    assert_eq!(client.credential_in_use().unwrap(), "client secret");
+    assert!(
+        mi.requests().is_empty(),
+        "no probing once a credential is configured"
+    );
+
+    // A configured credential that is refused ends the search: no silent fallback to IMDS.
+    c.set("client_secret", "not-the-secret").unwrap();
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidClient);
+    assert!(
+        e.message()
+            .contains("environment (client secret) was tried and failed"),
+        "{}",
+        e.message()
+    );
+    assert!(mi.requests().is_empty());
+
+    // Nothing in the environment: the managed identity (IMDS answers the probe).
+    let mut c = Config::new();
+    c.parse(&format!(
+        "auth_method=auto;scope={SCOPE};managed_identity_endpoint={}",
+        mi.base_url()
+    ))
+    .unwrap();
+    let client = Client::new(&with_platform(c, &[])).unwrap();
+    client.get_token(None).unwrap();
+    assert_eq!(client.credential_in_use().unwrap(), "managed identity");
+}
+
+#[test]
+fn full_authority_url_and_a_generic_oidc_issuer() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let mut c = Config::new();
+    c.parse(&format!(
+        "authority={}/{TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};ca_file={}",
+        mock.base_url(),
+        mock.ca_file().display()
+    ))
+    .unwrap();
+    Client::new(&c).unwrap().get_token(None).unwrap();
+    assert_eq!(
+        mock.token_request_log()[0].client_auth,
+        ClientAuthMethod::ClientSecretPost
+    );
+
+    // OIDC: discovery, then HTTP Basic (the issuer lists client_secret_basic first).
+    mock.clear_requests();
+    let mut o = c.clone();
+    o.parse(&format!(
+        "authority_kind=oidc;authority={}/{TENANT_ID}/generic",
+        mock.base_url()
+    ))
+    .unwrap();
+    Client::new(&o).unwrap().get_token(None).unwrap();
+    let routes: Vec<String> = mock.requests().iter().map(|r| r.route.clone()).collect();
+    assert_eq!(routes, vec!["oidc_discovery", "token"]);
+    assert_eq!(
+        mock.token_request_log()[0].client_auth,
+        ClientAuthMethod::ClientSecretBasic
+    );
+
+    // An issuer that takes only client_secret_post gets the secret in the body.
+    mock.with_registry(|r| {
+        r.tenant_mut(TENANT_ID).unwrap().oidc_auth_methods = vec!["client_secret_post".into()]
+    });
+    mock.clear_requests();
+    Client::new(&o)
+        .unwrap()
+        .get_token(Some(aadtoken_mock::OTHER_SCOPE))
+        .unwrap();
+    assert_eq!(
+        mock.token_request_log()[0].client_auth,
+        ClientAuthMethod::ClientSecretPost
+    );
+
+    // A certificate needs private_key_jwt, which this issuer does not offer.
+    let cert = TestCert::new("oidc-app");
+    let dir = temp_dir("oidc-cert");
+    let path = cert.write_pem(&dir, "app.pem");
+    let mut oc = o.clone();
+    oc.parse(&format!(
+        "auth_method=certificate;certificate_path={}",
+        path.display()
+    ))
+    .unwrap();
+    let e = Client::new(&oc).unwrap().get_token(None).unwrap_err();
+    assert!(e.message().contains("private_key_jwt"), "{}", e.message());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn cache_keys_tell_credentials_apart() {
+    let a = TestCert::new("a");
+    let b = TestCert::new("b");
+    let dir = temp_dir("cache-key");
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.add_client(
+        TENANT_ID,
+        MockClient::new(CERT_APP)
+            .with_certificate(a.cert_der.clone())
+            .with_certificate(b.cert_der.clone()),
+    );
+    let ca = Client::new(&base(
+        &mock,
+        &format!(
+            "client_id={CERT_APP};certificate_path={}",
+            a.write_pem(&dir, "a.pem").display()
+        ),
+    ))
+    .unwrap();
+    let cb = Client::new(&base(
+        &mock,
+        &format!(
+            "client_id={CERT_APP};certificate_path={}",
+            b.write_pem(&dir, "b.pem").display()
+        ),
+    ))
+    .unwrap();
+    let ta = ca.get_token(None).unwrap();
+    let tb = cb.get_token(None).unwrap();
+    assert_ne!(ta.secret(), tb.secret());
+    assert_eq!(mock.token_requests(), 2);
+    let _ = std::fs::remove_dir_all(dir);
+}
