@@ -86,6 +86,25 @@ typedef void (*aadtoken_token_callback)(void *userdata,
                                         aadtoken_token *token,
                                         aadtoken_error *error);
 
+// A client-assertion callback: write a client assertion (a JWT, e.g. a federated token from
+// your platform) into `buf` and return 0.
+//
+// * `buf` has room for `buf_len` bytes (16384 on the first call); write the assertion's bytes
+//   (no NUL needed) and set `*written` to their number.
+// * Too long for `buf`: set `*written` to the length needed (at most 65536), write nothing and
+//   return 0; the library calls once more with a buffer at least that large.
+// * Any other return value is a failure: the token request fails with `AADTOKEN_ERR_CALLBACK`.
+//
+// `buf` belongs to the library and is zeroed after the call; do not keep it. The callback runs
+// on a library thread (not the one that called `aadtoken_client_get_token`), possibly on
+// several threads at once for different requests, so it must be thread-safe; it may block
+// (it runs on a thread set aside for blocking work) but is part of the `timeout_ms` budget.
+// It must not call back into aadtoken for the same client.
+typedef int32_t (*aadtoken_assertion_fn)(void *userdata,
+                                         char *buf,
+                                         size_t buf_len,
+                                         size_t *written);
+
 // Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
 // `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
 // uint32_t privateKeyLength; }`. Filled by `aadtoken_odpi_access_token_callback`.
@@ -176,6 +195,10 @@ typedef struct {
 
 // The request was cancelled (`aadtoken_request_cancel`, or `aadtoken_shutdown` before it ended).
 #define AADTOKEN_ERR_CANCELLED 501
+
+// A callback of the host failed (the client-assertion callback returned non-zero, or an
+// empty, oversized or non-UTF-8 assertion). The message says which.
+#define AADTOKEN_ERR_CALLBACK 502
 
 // A bug in aadtoken (including a caught panic). Please report it.
 #define AADTOKEN_ERR_INTERNAL 900
@@ -345,16 +368,38 @@ aadtoken_status aadtoken_config_parse(aadtoken_config *config,
                                       const char *settings,
                                       aadtoken_error **err);
 
-// Read the Azure SDK environment variables `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
-// `AZURE_CLIENT_SECRET` and `AZURE_AUTHORITY_HOST` into the config. Unset or empty variables
-// are skipped; set ones override earlier values. On error (a bad value; the message names the
-// variable and the setting) the config is unchanged.
+// Read the Azure SDK environment variables into the config: `AZURE_TENANT_ID`,
+// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST`,
+// `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD`,
+// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`, `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_USERNAME` and
+// `AZURE_PASSWORD` (the README's table says which setting each fills). Unset or empty
+// variables are skipped; set ones override earlier values. It also takes a snapshot of the
+// managed-identity platform variables (`IDENTITY_ENDPOINT`, `MSI_ENDPOINT`…), which clients
+// built from this config then use instead of the process environment. On error (a bad value;
+// the message names the variable and the setting) the config is unchanged.
 aadtoken_status aadtoken_config_load_env(aadtoken_config *config,
                                          aadtoken_error **err);
 
 // Free a config, zeroing any secret it holds. NULL is allowed and does nothing. Clients made
 // from it stay valid (they hold their own copy).
 void aadtoken_config_free(aadtoken_config *config);
+
+// Set the callback that supplies client assertions (`auth_method=client_assertion`, or the
+// `auto` chain's workload identity step), for hosts whose platform hands out federated tokens
+// some other way than a file (`assertion_file`). It is asked before every token request that
+// reaches the identity provider (cached tokens need none). See `aadtoken_assertion_fn` for the
+// buffer protocol, threads and failures.
+//
+// `callback` NULL removes a callback set earlier (`userdata` is then ignored). `userdata` is
+// passed to every call as is; it must stay valid, and usable from any thread, for as long as
+// any client built from this config exists (clients keep their own copy of the callback).
+// The callback wins over `assertion_file` when both are set.
+//
+// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
+aadtoken_status aadtoken_config_set_assertion_callback(aadtoken_config *config,
+                                                       aadtoken_assertion_fn callback,
+                                                       void *userdata,
+                                                       aadtoken_error **err);
 
 // The status code of the call that produced `e`. NULL `e` → `AADTOKEN_ERR_INVALID_ARGUMENT`.
 aadtoken_status aadtoken_error_status(const aadtoken_error *e);

@@ -129,11 +129,22 @@ const TOKEN_FILE: &[(&str, &str)] = &[
     ("aadtoken_token_file_keeper_stop", "see TOKEN_FILE"),
 ];
 
+/// The client-assertion callback: a C function the library calls on one of its own threads to
+/// get a federated token. Java and Python hosts reach workload identity through the
+/// `assertion_file` setting (or `AZURE_FEDERATED_TOKEN_FILE`, which `environment()` /
+/// `env=True` read), which covers AKS and every platform that writes its token to a file; an
+/// upcall into the JVM or the Python interpreter from a library thread in the token path is
+/// what the file avoids.
+const ASSERTION_CALLBACK: &[(&str, &str)] = &[(
+    "aadtoken_config_set_assertion_callback",
+    "C callback on a library thread; bindings use assertion_file (see ASSERTION_CALLBACK)",
+)];
+
 /// C-only functions, with the reason each has no Java path.
-const JAVA_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, TOKEN_FILE];
+const JAVA_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, TOKEN_FILE, ASSERTION_CALLBACK];
 
 /// C-only functions, with the reason each has no Python wrapper.
-const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C];
+const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK];
 
 fn allowed(list: &[&[(&str, &str)]], name: &str) -> bool {
     list.iter().flat_map(|l| l.iter()).any(|(n, _)| *n == name)

@@ -58,6 +58,9 @@ pub enum ErrorKind {
     TooManyRefreshes,
     /// The request was cancelled (by the host, or because the library was shut down).
     Cancelled,
+    /// A callback of the host (e.g. the client-assertion callback) failed or returned nothing
+    /// usable.
+    Callback,
     /// A bug in aadtoken (including a caught panic).
     Internal,
 }

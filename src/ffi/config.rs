@@ -1,9 +1,12 @@
 //! `aadtoken_config`: settings as string keys and values.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
 use super::{aadtoken_error, aadtoken_status, arg_str, call, call_or, handle_mut};
-use crate::core::Config;
+use crate::core::config::AssertionProvider;
+use crate::core::secret::SecretString;
+use crate::core::{Config, Error, ErrorKind};
 
 /// Settings for a client. Created by `aadtoken_config_new`, filled by `aadtoken_config_set`,
 /// `aadtoken_config_parse` and `aadtoken_config_load_env` (a later call overrides an earlier
@@ -64,10 +67,15 @@ pub unsafe extern "C" fn aadtoken_config_parse(
     })
 }
 
-/// Read the Azure SDK environment variables `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
-/// `AZURE_CLIENT_SECRET` and `AZURE_AUTHORITY_HOST` into the config. Unset or empty variables
-/// are skipped; set ones override earlier values. On error (a bad value; the message names the
-/// variable and the setting) the config is unchanged.
+/// Read the Azure SDK environment variables into the config: `AZURE_TENANT_ID`,
+/// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST`,
+/// `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD`,
+/// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`, `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_USERNAME` and
+/// `AZURE_PASSWORD` (the README's table says which setting each fills). Unset or empty
+/// variables are skipped; set ones override earlier values. It also takes a snapshot of the
+/// managed-identity platform variables (`IDENTITY_ENDPOINT`, `MSI_ENDPOINT`…), which clients
+/// built from this config then use instead of the process environment. On error (a bad value;
+/// the message names the variable and the setting) the config is unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_config_load_env(
     config: *mut aadtoken_config,
@@ -87,4 +95,123 @@ pub unsafe extern "C" fn aadtoken_config_free(config: *mut aadtoken_config) {
         // SAFETY: `config` came from `aadtoken_config_new` and is freed once (caller's contract).
         call_or((), || drop(unsafe { Box::from_raw(config.cast::<Config>()) }));
     }
+}
+
+/// A client-assertion callback: write a client assertion (a JWT, e.g. a federated token from
+/// your platform) into `buf` and return 0.
+///
+/// * `buf` has room for `buf_len` bytes (16384 on the first call); write the assertion's bytes
+///   (no NUL needed) and set `*written` to their number.
+/// * Too long for `buf`: set `*written` to the length needed (at most 65536), write nothing and
+///   return 0; the library calls once more with a buffer at least that large.
+/// * Any other return value is a failure: the token request fails with `AADTOKEN_ERR_CALLBACK`.
+///
+/// `buf` belongs to the library and is zeroed after the call; do not keep it. The callback runs
+/// on a library thread (not the one that called `aadtoken_client_get_token`), possibly on
+/// several threads at once for different requests, so it must be thread-safe; it may block
+/// (it runs on a thread set aside for blocking work) but is part of the `timeout_ms` budget.
+/// It must not call back into aadtoken for the same client.
+pub type aadtoken_assertion_fn = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, buf: *mut c_char, buf_len: usize, written: *mut usize) -> i32,
+>;
+
+/// First buffer offered to an assertion callback.
+const CALLBACK_BUF: usize = 16 * 1024;
+/// Largest assertion a callback may return.
+const CALLBACK_MAX: usize = 64 * 1024;
+
+struct CAssertion {
+    callback: unsafe extern "C" fn(*mut c_void, *mut c_char, usize, *mut usize) -> i32,
+    /// The host's userdata, as an address (the host promises it is usable from any thread).
+    userdata: usize,
+}
+
+impl CAssertion {
+    fn call(&self, len: usize) -> Result<(zeroize::Zeroizing<Vec<u8>>, usize), Error> {
+        let mut buf = zeroize::Zeroizing::new(vec![0u8; len]);
+        let mut written = 0usize;
+        // SAFETY: the host registered `callback` for this purpose; `buf` is valid for `len`
+        // bytes and `written` for one usize during the call; neither is kept by the callee.
+        let rc = unsafe {
+            (self.callback)(
+                self.userdata as *mut c_void,
+                buf.as_mut_ptr().cast(),
+                len,
+                &mut written,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::new(
+                ErrorKind::Callback,
+                format!("the client-assertion callback failed (it returned {rc})"),
+            ));
+        }
+        Ok((buf, written))
+    }
+}
+
+impl AssertionProvider for CAssertion {
+    fn assertion(&self) -> Result<SecretString, Error> {
+        let (mut buf, mut written) = self.call(CALLBACK_BUF)?;
+        if written > buf.len() && written <= CALLBACK_MAX {
+            (buf, written) = self.call(written)?;
+        }
+        if written > buf.len() {
+            return Err(Error::new(
+                ErrorKind::Callback,
+                format!("the client-assertion callback asked for {written} bytes; assertions are limited to {CALLBACK_MAX}"),
+            ));
+        }
+        let text = std::str::from_utf8(&buf[..written])
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Callback,
+                    "the client-assertion callback wrote bytes that are not UTF-8",
+                )
+            })?
+            .trim();
+        if text.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Callback,
+                "the client-assertion callback returned an empty assertion",
+            ));
+        }
+        Ok(SecretString::new(text))
+    }
+
+    fn id(&self) -> u64 {
+        (self.callback as usize as u64).rotate_left(32) ^ self.userdata as u64
+    }
+}
+
+/// Set the callback that supplies client assertions (`auth_method=client_assertion`, or the
+/// `auto` chain's workload identity step), for hosts whose platform hands out federated tokens
+/// some other way than a file (`assertion_file`). It is asked before every token request that
+/// reaches the identity provider (cached tokens need none). See `aadtoken_assertion_fn` for the
+/// buffer protocol, threads and failures.
+///
+/// `callback` NULL removes a callback set earlier (`userdata` is then ignored). `userdata` is
+/// passed to every call as is; it must stay valid, and usable from any thread, for as long as
+/// any client built from this config exists (clients keep their own copy of the callback).
+/// The callback wins over `assertion_file` when both are set.
+///
+/// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_config_set_assertion_callback(
+    config: *mut aadtoken_config,
+    callback: aadtoken_assertion_fn,
+    userdata: *mut c_void,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let config: &mut Config = handle_mut(config, "config")?;
+        let provider = callback.map(|callback| {
+            Arc::new(CAssertion {
+                callback,
+                userdata: userdata as usize,
+            }) as Arc<dyn AssertionProvider>
+        });
+        config.set_assertion_callback(provider);
+        Ok(())
+    })
 }

@@ -91,6 +91,9 @@ pub const AADTOKEN_ERR_UNSAFE_PATH: aadtoken_status = 401;
 pub const AADTOKEN_ERR_TOO_MANY_REFRESHES: aadtoken_status = 500;
 /// The request was cancelled (`aadtoken_request_cancel`, or `aadtoken_shutdown` before it ended).
 pub const AADTOKEN_ERR_CANCELLED: aadtoken_status = 501;
+/// A callback of the host failed (the client-assertion callback returned non-zero, or an
+/// empty, oversized or non-UTF-8 assertion). The message says which.
+pub const AADTOKEN_ERR_CALLBACK: aadtoken_status = 502;
 
 // 900–999: aadtoken itself.
 /// A bug in aadtoken (including a caught panic). Please report it.
@@ -121,6 +124,7 @@ pub fn status_of(kind: ErrorKind) -> aadtoken_status {
         ErrorKind::UnsafePath => AADTOKEN_ERR_UNSAFE_PATH,
         ErrorKind::TooManyRefreshes => AADTOKEN_ERR_TOO_MANY_REFRESHES,
         ErrorKind::Cancelled => AADTOKEN_ERR_CANCELLED,
+        ErrorKind::Callback => AADTOKEN_ERR_CALLBACK,
         ErrorKind::Internal => AADTOKEN_ERR_INTERNAL,
     }
 }
@@ -163,6 +167,7 @@ pub extern "C" fn aadtoken_status_str(status: aadtoken_status) -> *const c_char 
             b"AADTOKEN_ERR_TOO_MANY_REFRESHES: refresh_token called too often (loop guard)\0"
         }
         AADTOKEN_ERR_CANCELLED => b"AADTOKEN_ERR_CANCELLED: the request was cancelled\0",
+        AADTOKEN_ERR_CALLBACK => b"AADTOKEN_ERR_CALLBACK: a callback of the host failed\0",
         AADTOKEN_ERR_INTERNAL => b"AADTOKEN_ERR_INTERNAL: internal error in aadtoken\0",
         _ => b"AADTOKEN_ERR_UNKNOWN: unknown status code\0",
     };

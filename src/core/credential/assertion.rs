@@ -22,7 +22,7 @@ use crate::core::secret::SecretString;
 /// A cached file assertion is read again after this, even when the file looks unchanged.
 pub const FILE_REREAD: Duration = Duration::from_secs(300);
 /// Largest assertion accepted (a federated token is a few kilobytes).
-pub const MAX_ASSERTION: u64 = 64 * 1024;
+pub(crate) const MAX_ASSERTION: u64 = 64 * 1024;
 
 #[derive(Clone)]
 pub enum AssertionSource {

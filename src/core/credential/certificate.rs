@@ -30,9 +30,9 @@ use crate::core::secret::SecretString;
 use crate::core::token::unix_now;
 
 /// Lifetime of a client assertion.
-pub const ASSERTION_LIFETIME_S: i64 = 600;
+pub(crate) const ASSERTION_LIFETIME_S: i64 = 600;
 /// A cached assertion with less than this left is replaced.
-pub const ASSERTION_RENEW_S: i64 = 60;
+pub(crate) const ASSERTION_RENEW_S: i64 = 60;
 
 #[derive(Clone)]
 pub struct Certificate {

@@ -42,7 +42,7 @@ pub const ARC_ENDPOINT: &str = "http://localhost:40342/metadata/identity/oauth2/
 /// Where the Azure Arc agent writes its challenge key files (Linux).
 pub const ARC_KEY_DIR: &str = "/var/opt/azcmagent/tokens";
 /// The largest Arc key file accepted (as the Azure SDKs check).
-pub const ARC_KEY_MAX: u64 = 4096;
+pub(crate) const ARC_KEY_MAX: u64 = 4096;
 const ARC_AGENT: &[&str] = &["/opt/azcmagent/bin/himds", "/var/opt/azcmagent/bin/himds"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
