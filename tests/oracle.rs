@@ -178,11 +178,15 @@ fn symbolic_links_are_refused_and_their_targets_untouched() {
 #[test]
 fn directories_others_can_write_are_refused() {
     let dir = TempDir::new();
+    // Resolved while the directory was private, written after it was opened up: refused then.
+    let resolved_early = TokenFile::new(dir.path()).unwrap();
     for refused in [0o777, 0o1777, 0o703] {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(refused)).unwrap();
-        let e = TokenFile::new(dir.path()).unwrap().write_bytes(b"t").unwrap_err();
+        let e = TokenFile::new(dir.path()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnsafePath, "mode {refused:o}: {e}");
         assert!(e.message().contains("writable by other users"), "{e}");
+        let e = resolved_early.write_bytes(b"t").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsafePath, "mode {refused:o}: {e}");
         assert!(!dir.path().join("token").exists());
     }
     // Group-writable is fine in a directory the user owns (shared with the Oracle group).
@@ -243,8 +247,10 @@ fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
 #[test]
 fn keeper_rewrites_the_file_before_each_token_expires() {
     let mock = MockServer::spawn(MockConfig::default());
-    mock.set_token_lifetime(6);
-    let c = client(&mock, "expiry_margin_s=3");
+    // 10-second tokens renewed with 5 s left: seconds of slack before each expiry, even on a
+    // loaded machine.
+    mock.set_token_lifetime(10);
+    let c = client(&mock, "expiry_margin_s=5");
     let dir = TempDir::new();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let keeper = Keeper::start(&c, dir.path(), observer(&seen)).unwrap();
@@ -340,10 +346,19 @@ fn keeper_start_fails_cleanly_and_stop_is_prompt() {
     let c = client(&mock, "");
     let link = dir.path().join("link");
     symlink(dir.path(), &link).unwrap();
+    let open = dir.path().join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
     let requests = mock.token_requests();
-    let e = Keeper::start(&c, &link, KeeperOptions::default()).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::UnsafePath);
-    assert_eq!(mock.token_requests(), requests);
+    for refused in [&link, &open] {
+        let e = Keeper::start(&c, refused, KeeperOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsafePath, "{}", refused.display());
+    }
+    assert_eq!(
+        mock.token_requests(),
+        requests,
+        "refused before any token request"
+    );
 
     // An hour-long token: the keeper sleeps, and stop wakes and joins it at once.
     let keeper = Keeper::start(&c, dir.path(), KeeperOptions::default()).unwrap();

@@ -203,7 +203,7 @@ fn keeper_through_the_c_abi() {
 #[test]
 fn keeper_rewrites_the_file_ahead_of_expiry_through_the_c_abi() {
     let mock = MockServer::spawn(MockConfig::default());
-    mock.set_token_lifetime(6);
+    mock.set_token_lifetime(20);
     run_phase(&mock, "keeper-rewrite", false);
     assert!(mock.token_requests() >= 2);
 }
@@ -240,6 +240,6 @@ fn valgrind_reports_no_errors_or_leaks() {
     }
     run_oci_example(&mock, true, true);
     let short = MockServer::spawn(MockConfig::default());
-    short.set_token_lifetime(6);
+    short.set_token_lifetime(20);
     run_phase(&short, "keeper-rewrite", true);
 }

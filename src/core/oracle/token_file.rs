@@ -48,9 +48,16 @@ fn unsafe_path(what: String) -> Error {
 
 impl TokenFile {
     /// Resolve a `TOKEN_LOCATION`: an existing directory means the file `token` in it; anything
-    /// else is the file's path, in an existing directory. Nothing is created here.
+    /// else is the file's path, in an existing directory. Nothing is created here. The checks of
+    /// [`TokenFile::write`] that need no new file (links, a directory others can write) run here
+    /// too, so that a refused location costs no token request.
     pub fn new(location: impl AsRef<Path>) -> Result<TokenFile> {
-        let loc = location.as_ref();
+        let file = TokenFile::resolve(location.as_ref())?;
+        file.check()?;
+        Ok(file)
+    }
+
+    fn resolve(loc: &Path) -> Result<TokenFile> {
         if loc.as_os_str().is_empty() {
             return Err(Error::invalid_argument("location", "is empty"));
         }
@@ -129,38 +136,8 @@ impl TokenFile {
 
     /// Write `contents` as [`TokenFile::write`] does.
     pub fn write_bytes(&self, contents: &[u8]) -> Result<()> {
-        let dir_meta = fs::metadata(&self.dir).map_err(|e| {
-            file_error(
-                format!("the token directory '{}' cannot be used", self.dir.display()),
-                &e,
-            )
-        })?;
+        let dir_meta = self.check()?;
         let mode = dir_meta.mode();
-        if mode & 0o002 != 0 {
-            return Err(unsafe_path(format!(
-                "the token directory '{}' is writable by other users (mode {:03o}): anyone could \
-                 replace the token; use a directory only you (or your group, in a directory you own) \
-                 can write",
-                self.dir.display(),
-                mode & 0o7777
-            )));
-        }
-        match fs::symlink_metadata(&self.path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(unsafe_path(format!(
-                    "the token file '{}' is a symbolic link; aadtoken does not write through links",
-                    self.path.display()
-                )))
-            }
-            Ok(m) if !m.is_file() => {
-                return Err(unsafe_path(format!(
-                    "'{}' exists and is not a regular file",
-                    self.path.display()
-                )))
-            }
-            _ => {}
-        }
-
         let (tmp_path, mut tmp) = self.create_temp()?;
         let result = (|| {
             // The temporary file is ours, so its owner is the user we run as.
@@ -192,6 +169,43 @@ impl TokenFile {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+
+    /// The directory exists and others cannot write it, and the file is not a link: the
+    /// directory's metadata.
+    fn check(&self) -> Result<fs::Metadata> {
+        let dir_meta = fs::metadata(&self.dir).map_err(|e| {
+            file_error(
+                format!("the token directory '{}' cannot be used", self.dir.display()),
+                &e,
+            )
+        })?;
+        let mode = dir_meta.mode();
+        if mode & 0o002 != 0 {
+            return Err(unsafe_path(format!(
+                "the token directory '{}' is writable by other users (mode {:03o}): anyone could \
+                 replace the token; use a directory only you (or your group, in a directory you own) \
+                 can write",
+                self.dir.display(),
+                mode & 0o7777
+            )));
+        }
+        match fs::symlink_metadata(&self.path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(unsafe_path(format!(
+                    "the token file '{}' is a symbolic link; aadtoken does not write through links",
+                    self.path.display()
+                )))
+            }
+            Ok(m) if !m.is_file() => {
+                return Err(unsafe_path(format!(
+                    "'{}' exists and is not a regular file",
+                    self.path.display()
+                )))
+            }
+            _ => {}
+        }
+        Ok(dir_meta)
     }
 
     fn write_error(&self, e: &io::Error) -> Error {
