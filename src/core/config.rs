@@ -252,6 +252,10 @@ impl Config {
                     .set(setting, &v)
                     .map_err(|e| e.context(format!("setting '{key}' (for '{setting}')"))),
                 Alias::Nothing => Ok(()),
+                Alias::ConfiguredCredential => {
+                    self.auth_method = None;
+                    Ok(())
+                }
             };
         }
         if !SETTINGS.iter().any(|(k, _)| *k == name) {

@@ -5,22 +5,24 @@
 //!
 //! | name | aadtoken setting |
 //! |---|---|
-//! | `TOKEN_AUTH` = `AZURE_SERVICE_PRINCIPAL` | `auth_method=client_secret` |
+//! | `TOKEN_AUTH` = `AZURE_SERVICE_PRINCIPAL` | `auth_method` unset: the application credential that is configured (client secret, else certificate, else client assertion) |
 //! | `TOKEN_AUTH` = `AZURE_MANAGED_IDENTITY` / `AZURE_DEVICE_CODE` / `AZURE_INTERACTIVE` / `AZURE_DEFAULT` | `auth_method=managed_identity` / `device_code` / `interactive` / `auto` |
 //! | `TOKEN_AUTH` = `OAUTH` | nothing: the Oracle client reads the token from `TOKEN_LOCATION`, which aadtoken writes with whatever credential is configured |
 //! | `AZURE_DB_APP_ID_URI` = `<uri>` | `scope=<uri>/.default` |
 //! | `oracle.jdbc.provider.accessToken` = `ojdbc-provider-azure-token` | nothing (any other provider name is refused) |
 //! | `oracle.jdbc.provider.accessToken.scope` / `.tenantId` / `.clientId` / `.clientSecret` | `scope` / `tenant_id` / `client_id` / `client_secret` |
-//! | `oracle.jdbc.provider.accessToken.authenticationMethod` = `service-principal` / `managed-identity` / `device-code` / `interactive` / `auto-detect` | `auth_method=client_secret` / `managed_identity` / `device_code` / `interactive` / `auto` |
+//! | `oracle.jdbc.provider.accessToken.clientCertificatePath` / `.clientCertificatePassword` | `certificate_path` / `certificate_password` |
+//! | `oracle.jdbc.provider.accessToken.username` / `.password` | `username` / `password` |
+//! | `oracle.jdbc.provider.accessToken.authenticationMethod` = `service-principal` | `auth_method` unset, as `AZURE_SERVICE_PRINCIPAL` |
+//! | `oracle.jdbc.provider.accessToken.authenticationMethod` = `managed-identity` / `password` / `device-code` / `interactive` / `auto-detect` | `auth_method=managed_identity` / `password` / `device_code` / `interactive` / `auto` |
 //!
 //! `CLIENT_ID`, `TENANT_ID`, `CLIENT_SECRET` and `TOKEN_LOCATION` need no alias: keys are
 //! case-insensitive, so they *are* aadtoken's `client_id`, `tenant_id`, `client_secret` and
 //! `token_location`. An alias writes the setting it maps to, so the usual precedence holds: the
 //! later of two writes of the same setting wins, whichever name it used.
 //!
-//! ojdbc parameters with no equivalent yet (`clientCertificatePath`, `clientCertificatePassword`,
-//! `username`, `password`, `redirectUrl`) are refused with a message saying so, rather than
-//! ignored.
+//! ojdbc's `redirectUrl` (a browser sign-in's redirect) has no equivalent and is refused with a
+//! message saying so, rather than ignored.
 
 use crate::core::auth_method::AuthMethod;
 use crate::core::error::{Error, ErrorKind, Result};
@@ -32,6 +34,10 @@ pub enum Alias {
     Set(&'static str, String),
     /// Accepted, and nothing to set.
     Nothing,
+    /// Unset `auth_method`: the application credential that is configured is used (client
+    /// secret, else certificate, else client assertion) — what Oracle and ojdbc call a service
+    /// principal.
+    ConfiguredCredential,
 }
 
 /// The ojdbc-provider-azure connection property that names the provider; its parameters are
@@ -56,6 +62,16 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("oracle.jdbc.provider.accessToken.tenantId", "tenant_id"),
     ("oracle.jdbc.provider.accessToken.clientId", "client_id"),
     ("oracle.jdbc.provider.accessToken.clientSecret", "client_secret"),
+    (
+        "oracle.jdbc.provider.accessToken.clientCertificatePath",
+        "certificate_path",
+    ),
+    (
+        "oracle.jdbc.provider.accessToken.clientCertificatePassword",
+        "certificate_password",
+    ),
+    ("oracle.jdbc.provider.accessToken.username", "username"),
+    ("oracle.jdbc.provider.accessToken.password", "password"),
 ];
 
 /// If `key` (as the host wrote it) is an alias, what it means for `value`; `None` when `key` is
@@ -87,7 +103,7 @@ pub fn alias(key: &str, value: &str) -> Option<Result<Alias>> {
 fn token_auth(key: &str, value: &str) -> Result<Alias> {
     let method = match value.to_ascii_uppercase().as_str() {
         "OAUTH" => return Ok(Alias::Nothing),
-        "AZURE_SERVICE_PRINCIPAL" => AuthMethod::ClientSecret,
+        "AZURE_SERVICE_PRINCIPAL" => return Ok(Alias::ConfiguredCredential),
         "AZURE_MANAGED_IDENTITY" => AuthMethod::ManagedIdentity,
         "AZURE_DEVICE_CODE" => AuthMethod::DeviceCode,
         "AZURE_INTERACTIVE" => AuthMethod::Interactive,
@@ -131,34 +147,31 @@ fn ojdbc_parameter(key: &str, param: &str, value: &str) -> Result<Alias> {
         "tenantid" => same("tenant_id"),
         "clientid" => same("client_id"),
         "clientsecret" => same("client_secret"),
+        "clientcertificatepath" => same("certificate_path"),
+        "clientcertificatepassword" => same("certificate_password"),
+        "username" => same("username"),
+        "password" => same("password"),
         "authenticationmethod" => {
             let method = match value.to_ascii_lowercase().as_str() {
-                "service-principal" => AuthMethod::ClientSecret,
+                "service-principal" => return Ok(Alias::ConfiguredCredential),
                 "managed-identity" => AuthMethod::ManagedIdentity,
+                "password" => AuthMethod::Password,
                 "device-code" => AuthMethod::DeviceCode,
                 "interactive" => AuthMethod::Interactive,
                 "auto-detect" => AuthMethod::Auto,
-                "password" => {
-                    return Err(Error::invalid_setting(
-                        key,
-                        "is 'password' (username and password), which aadtoken does not offer: \
-                         use a service principal, a managed identity or a person's sign-in",
-                    ))
-                }
                 _ => {
                     return Err(Error::invalid_setting(
                         key,
                         format!(
-                            "is '{value}'; expected service-principal, managed-identity, device-code, \
-                             interactive or auto-detect"
+                            "is '{value}'; expected service-principal, managed-identity, password, \
+                             device-code, interactive or auto-detect"
                         ),
                     ))
                 }
             };
             Ok(Alias::Set("auth_method", method.name().to_owned()))
         }
-        "clientcertificatepath" | "clientcertificatepassword" | "username" | "password"
-        | "redirecturl" | "redirecturi" => Err(Error::new(
+        "redirecturl" | "redirecturi" => Err(Error::new(
             ErrorKind::UnknownSetting,
             format!("setting '{key}' (an ojdbc-provider-azure parameter) has no equivalent in this build of aadtoken"),
         )),
@@ -178,7 +191,6 @@ mod tests {
     #[test]
     fn token_auth_maps_to_auth_method() {
         for (value, method) in [
-            ("AZURE_SERVICE_PRINCIPAL", AuthMethod::ClientSecret),
             ("azure_managed_identity", AuthMethod::ManagedIdentity),
             ("AZURE_DEVICE_CODE", AuthMethod::DeviceCode),
             ("Azure_Interactive", AuthMethod::Interactive),
@@ -188,6 +200,11 @@ mod tests {
             set(&mut c, "TOKEN_AUTH", value);
             assert_eq!(c.auth_method(), Some(method), "{value}");
         }
+        // A service principal: whichever application credential is configured.
+        let mut c = Config::new();
+        set(&mut c, "auth_method", "managed_identity");
+        set(&mut c, "TOKEN_AUTH", "AZURE_SERVICE_PRINCIPAL");
+        assert_eq!(c.auth_method(), None);
         // OAUTH: the Oracle client reads TOKEN_LOCATION; aadtoken's method is left as it was.
         let mut c = Config::new();
         set(&mut c, "auth_method", "client_secret");
@@ -244,13 +261,18 @@ mod tests {
              oracle.jdbc.provider.accessToken.scope=https://db.example.com/x/.default",
         )
         .unwrap();
-        assert_eq!(c.auth_method(), Some(AuthMethod::ClientSecret));
+        assert_eq!(
+            c.auth_method(),
+            None,
+            "service-principal: the configured credential"
+        );
         assert_eq!(c.tenant_id.as_deref(), Some("t2"));
         assert_eq!(c.client_id.as_deref(), Some("c2"));
         assert_eq!(c.client_secret.as_ref().unwrap().expose(), "s2");
         assert_eq!(c.scope.as_deref(), Some("https://db.example.com/x/.default"));
         for (value, method) in [
             ("managed-identity", AuthMethod::ManagedIdentity),
+            ("password", AuthMethod::Password),
             ("device-code", AuthMethod::DeviceCode),
             ("INTERACTIVE", AuthMethod::Interactive),
             ("auto-detect", AuthMethod::Auto),
@@ -263,23 +285,26 @@ mod tests {
             assert_eq!(c.auth_method(), Some(method));
         }
         let key = "oracle.jdbc.provider.accessToken.authenticationMethod";
-        assert!(c
-            .set(key, "password")
-            .unwrap_err()
-            .message()
-            .contains("does not offer"));
         assert_eq!(c.set(key, "magic").unwrap_err().kind(), ErrorKind::InvalidSetting);
+        c.parse(
+            "oracle.jdbc.provider.accessToken.clientCertificatePath=/etc/app.pfx;\
+             oracle.jdbc.provider.accessToken.clientCertificatePassword=pfx-pass;\
+             oracle.jdbc.provider.accessToken.username=u@contoso.com;\
+             oracle.jdbc.provider.accessToken.password=pw",
+        )
+        .unwrap();
+        assert_eq!(
+            c.certificate_path.as_deref(),
+            Some(std::path::Path::new("/etc/app.pfx"))
+        );
+        assert_eq!(c.certificate_password.as_ref().unwrap().expose(), "pfx-pass");
+        assert_eq!(c.username.as_deref(), Some("u@contoso.com"));
+        assert_eq!(c.password.as_ref().unwrap().expose(), "pw");
         let e = c
             .set("oracle.jdbc.provider.accessToken", "ojdbc-provider-oci-token")
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidSetting);
-        for param in [
-            "clientCertificatePath",
-            "clientCertificatePassword",
-            "username",
-            "password",
-            "redirectUrl",
-        ] {
+        for param in ["redirectUrl", "redirectUri"] {
             let k = format!("oracle.jdbc.provider.accessToken.{param}");
             let e = c.set(&k, "x").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::UnknownSetting, "{k}");
