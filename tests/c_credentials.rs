@@ -1,7 +1,7 @@
 //! Drives tests/c/credentials_test.c: every non-interactive credential kind end to end from C
 //! against the mocks (certificate as PEM and as PFX from the environment, workload identity
 //! from AKS's variables, a client-assertion callback, managed identity from IMDS, App Service,
-//! App Service 2017, Azure Arc and Cloud Shell, username/password, the `auto` chain, a generic
+//! App Service 2017, Azure Arc, Cloud Shell and Service Fabric, username/password, the `auto` chain, a generic
 //! OIDC issuer), a refusal of each that can be refused, and all of it again under valgrind.
 //! Compiled with `-std=c99 -Wall -Wextra -Wpedantic -Werror`; each phase is its own process.
 
@@ -277,6 +277,16 @@ impl World {
                 env: vec![("MSI_ENDPOINT", mi.cloud_shell_endpoint())],
             },
             Case {
+                name: "managed identity: Service Fabric (pinned HTTPS)",
+                phase: "token",
+                settings: mi_scope.clone(),
+                env: vec![
+                    ("IDENTITY_ENDPOINT", mi.service_fabric_endpoint()),
+                    ("IDENTITY_HEADER", mi.identity_header().into()),
+                    ("IDENTITY_SERVER_THUMBPRINT", mi.service_fabric_thumbprint().into()),
+                ],
+            },
+            Case {
                 name: "managed identity: App Service with a wrong header",
                 phase: "refused",
                 settings: mi_scope.clone(),
@@ -382,7 +392,14 @@ fn every_credential_kind_from_c() {
         .iter()
         .any(|r| r.form_value("grant_type") == Some("password") && r.status == 200));
     let sources: std::collections::BTreeSet<&str> = world.mi.requests().iter().map(|r| r.source).collect();
-    for s in ["imds", "app_service", "app_service_2017", "arc", "cloud_shell"] {
+    for s in [
+        "imds",
+        "app_service",
+        "app_service_2017",
+        "arc",
+        "cloud_shell",
+        "service_fabric",
+    ] {
         assert!(sources.contains(s), "no {s} request: {sources:?}");
     }
 }

@@ -667,3 +667,37 @@ fn cache_keys_tell_credentials_apart() {
     assert_eq!(mock.token_requests(), 2);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn service_fabric_is_https_pinned_to_its_thumbprint() {
+    let mi = ManagedIdentityMock::spawn();
+    let mut c = Config::new();
+    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
+        .unwrap();
+    let vars = |thumb: &str| {
+        vec![
+            ("IDENTITY_ENDPOINT", mi.service_fabric_endpoint()),
+            ("IDENTITY_HEADER", mi.identity_header().to_owned()),
+            ("IDENTITY_SERVER_THUMBPRINT", thumb.to_owned()),
+        ]
+    };
+    let good = with_platform(c.clone(), &vars(mi.service_fabric_thumbprint()));
+    let token = Client::new(&good).unwrap().get_token(None).unwrap();
+    assert_eq!(mi.verify_token(token.secret()).unwrap()["aud"], "api://oracle-db");
+    let req = &mi.requests()[0];
+    assert_eq!(req.source, "service_fabric");
+    assert!(req
+        .query
+        .iter()
+        .any(|(k, v)| k == "api-version" && v == "2019-07-01-preview"));
+    assert!(req
+        .headers
+        .iter()
+        .any(|(k, v)| k == "secret" && v == "<redacted>"));
+
+    // Any other certificate is refused, whatever CA signed it.
+    let wrong = with_platform(c, &vars("00112233445566778899AABBCCDDEEFF00112233"));
+    let e = Client::new(&wrong).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    assert_eq!(mi.requests().len(), 1, "nothing sent to an unpinned server");
+}

@@ -8,6 +8,10 @@
 //! | `GET /msi2017/token` | App Service 2017-09-01 | header `secret`, `api-version=2017-09-01`, `resource`; selector `clientid` | `expires_on` as `M/d/yyyy h:mm:ss AM +00:00` |
 //! | `GET /arc/metadata/identity/oauth2/token` | Azure Arc | `Metadata: true`; without `Authorization` → 401 `WWW-Authenticate: Basic realm=<key file>`; then `Authorization: Basic <file contents>` | IMDS-like |
 //! | `POST /oauth2/token` | Cloud Shell | `Metadata: true`, form `resource` | `expires_in` |
+//! | `GET /servicefabric/token` (HTTPS, second port) | Service Fabric | header `secret`, `api-version=2019-07-01-preview`, `resource` | `expires_on` as a number; errors `{"error":{code, message}}` |
+//!
+//! Service Fabric's listener is HTTPS with a self-signed certificate; clients pin it by its
+//! thumbprint ([`ManagedIdentityMock::service_fabric_thumbprint`], as `IDENTITY_SERVER_THUMBPRINT`).
 //!
 //! Tokens are RS256 JWTs with `aud` = the resource, `oid`/`sub` = the identity's object id,
 //! `appid` = its client id, `xms_mirid` = its resource id; lifetime 24 h by default (managed
@@ -82,7 +86,7 @@ impl MiIdentity {
 /// `secret`, `Authorization`) are logged as `<redacted>`.
 #[derive(Clone, Debug, Serialize)]
 pub struct MiRequest {
-    /// `imds`, `app_service`, `app_service_2017`, `arc`, `cloud_shell` or `not_found`.
+    /// `imds`, `app_service`, `app_service_2017`, `arc`, `cloud_shell` or `service_fabric`.
     pub source: &'static str,
     /// HTTP method.
     pub method: String,
@@ -101,6 +105,8 @@ pub struct MiRequest {
 struct Shared {
     key: SigningKey,
     port: u16,
+    sf_port: u16,
+    sf_thumbprint: String,
     identities: Mutex<Vec<MiIdentity>>,
     identity_header: String,
     msi_secret: String,
@@ -147,10 +153,16 @@ impl ManagedIdentityMock {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         listener.set_nonblocking(true)?;
         let port = listener.local_addr()?.port();
+        let sf_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        sf_listener.set_nonblocking(true)?;
+        let sf_port = sf_listener.local_addr()?.port();
+        let (sf_tls, sf_thumbprint) = service_fabric_tls()?;
         let arc_dir = tempfile::Builder::new().prefix("aadtoken-mock-arc-").tempdir()?;
         let shared = Arc::new(Shared {
             key: SigningKey::generate()?,
             port,
+            sf_port,
+            sf_thumbprint,
             identities: Mutex::new(vec![
                 MiIdentity::system_assigned(MI_HOST),
                 MiIdentity::user_assigned("mock-uami"),
@@ -168,9 +180,12 @@ impl ManagedIdentityMock {
             .thread_name("aadtoken-mock-mi")
             .enable_all()
             .build()?;
-        let listener = {
+        let (listener, sf_listener) = {
             let _g = rt.enter();
-            TcpListener::from_std(listener)?
+            (
+                TcpListener::from_std(listener)?,
+                TcpListener::from_std(sf_listener)?,
+            )
         };
         let app = router(Arc::clone(&shared));
         let (tx, mut rx) = oneshot::channel::<()>();
@@ -183,15 +198,15 @@ impl ManagedIdentityMock {
                             _ = &mut rx => break,
                             accepted = listener.accept() => {
                                 let Ok((tcp, _)) = accepted else { continue };
-                                let app = app.clone();
+                                tokio::spawn(serve_conn(tcp, app.clone()));
+                            }
+                            accepted = sf_listener.accept() => {
+                                let Ok((tcp, _)) = accepted else { continue };
+                                let (app, tls) = (app.clone(), sf_tls.clone());
                                 tokio::spawn(async move {
-                                    let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                                        let app = app.clone();
-                                        async move { app.oneshot(req).await }
-                                    });
-                                    let _ = auto::Builder::new(TokioExecutor::new())
-                                        .serve_connection(TokioIo::new(tcp), svc)
-                                        .await;
+                                    if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await {
+                                        serve_conn(stream, app).await;
+                                    }
                                 });
                             }
                         }
@@ -237,7 +252,18 @@ impl ManagedIdentityMock {
         format!("{}/oauth2/token", self.base_url())
     }
 
-    /// `IDENTITY_HEADER` (App Service's `X-IDENTITY-HEADER` value).
+    /// The Service Fabric endpoint (HTTPS), as `IDENTITY_ENDPOINT` gives it there.
+    pub fn service_fabric_endpoint(&self) -> String {
+        format!("https://127.0.0.1:{}/servicefabric/token", self.shared.sf_port)
+    }
+
+    /// Hex SHA-1 thumbprint of the Service Fabric listener's certificate
+    /// (`IDENTITY_SERVER_THUMBPRINT`).
+    pub fn service_fabric_thumbprint(&self) -> &str {
+        &self.shared.sf_thumbprint
+    }
+
+    /// `IDENTITY_HEADER` (App Service's `X-IDENTITY-HEADER` value; Service Fabric's `secret`).
     pub fn identity_header(&self) -> &str {
         &self.shared.identity_header
     }
@@ -310,6 +336,52 @@ impl Drop for ManagedIdentityMock {
     }
 }
 
+async fn serve_conn<S>(stream: S, app: Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let app = app.clone();
+        async move { app.oneshot(req).await }
+    });
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
+}
+
+/// A self-signed certificate for 127.0.0.1 and its hex SHA-1 thumbprint.
+fn service_fabric_tls() -> io::Result<(tokio_rustls::TlsAcceptor, String)> {
+    let other = |e: &dyn std::fmt::Display| io::Error::other(format!("Service Fabric TLS: {e}"));
+    let key = rcgen::KeyPair::generate().map_err(|e| other(&e))?;
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).map_err(|e| other(&e))?;
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress(std::net::IpAddr::V4(
+            Ipv4Addr::LOCALHOST,
+        )));
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sf-cluster.mock.invalid");
+    let cert = params.self_signed(&key).map_err(|e| other(&e))?;
+    let der = cert.der().to_vec();
+    let thumb: String = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| other(&e))?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![rustls::pki_types::CertificateDer::from(der)],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .map_err(|e| other(&e))?;
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), thumb))
+}
+
 type St = State<Arc<Shared>>;
 type Q = Query<Vec<(String, String)>>;
 
@@ -320,6 +392,7 @@ fn router(st: Arc<Shared>) -> Router {
         .route("/msi2017/token", get(app_service_2017))
         .route("/arc/metadata/identity/oauth2/token", any(arc))
         .route("/oauth2/token", any(cloud_shell))
+        .route("/servicefabric/token", get(service_fabric))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
         .with_state(st)
 }
@@ -757,6 +830,68 @@ async fn cloud_shell(
         &q,
         &headers,
         form,
+        resp.status().as_u16(),
+    );
+    resp
+}
+
+fn service_fabric_error(status: u16, code: &str, message: &str) -> Response {
+    let s = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (s, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+}
+
+async fn service_fabric(
+    State(st): St,
+    method: Method,
+    uri: Uri,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let resp = (|| {
+        if let Some(r) = fault(&st) {
+            return r;
+        }
+        match headers.get("secret").and_then(|v| v.to_str().ok()) {
+            None => {
+                return service_fabric_error(
+                    401,
+                    "SecretHeaderNotFound",
+                    "Secret is not found in the request headers.",
+                )
+            }
+            Some(s) if s != st.identity_header => {
+                return service_fabric_error(401, "ManagedIdentityNotFound", "The secret is not valid.")
+            }
+            Some(_) => {}
+        }
+        if param(&q, "api-version") != Some("2019-07-01-preview") {
+            return service_fabric_error(400, "InvalidApiVersion", "Use api-version 2019-07-01-preview.");
+        }
+        let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
+            return service_fabric_error(
+                400,
+                "ArgumentNullOrEmpty",
+                "Value cannot be null or empty: resource.",
+            );
+        };
+        let id = MiIdentity::system_assigned(MI_HOST);
+        let m = mint(&st, resource, &id);
+        Json(json!({
+            "token_type": "Bearer",
+            "access_token": m.token,
+            "expires_on": m.exp,
+            "resource": resource,
+        }))
+        .into_response()
+    })();
+    log(
+        &st,
+        "service_fabric",
+        &method,
+        &uri,
+        &q,
+        &headers,
+        Vec::new(),
         resp.status().as_u16(),
     );
     resp

@@ -328,6 +328,12 @@ impl ManagedIdentity {
         )
     }
 
+    /// The Service Fabric thumbprint the endpoint is pinned to (part of the cache key: a
+    /// client pinned to another certificate must not share tokens).
+    pub fn pinned_thumbprint(&self) -> Option<&str> {
+        self.inner.sf_thumbprint.as_deref()
+    }
+
     /// `system`, or the user-assigned selector (`client_id=…`).
     pub fn selector_label(&self) -> String {
         match &self.inner.selector {

@@ -348,6 +348,8 @@ impl Credential {
                 ctx.update(mi.label().as_bytes());
                 ctx.update(b"\0");
                 ctx.update(mi.selector_label().as_bytes());
+                ctx.update(b"\0");
+                ctx.update(mi.pinned_thumbprint().unwrap_or("").as_bytes());
             }
             Credential::Auto(chain) => {
                 ctx.update(b"auto\0");
