@@ -34,6 +34,7 @@ pub mod registry;
 mod routes;
 mod server;
 mod state;
+mod user_flows;
 
 pub use managed_identity::{ManagedIdentityMock, MiIdentity, MiRequest};
 pub use redact::{REDACTED, REDACTED_SECRET, SENSITIVE_KEYS};
@@ -43,6 +44,8 @@ pub use registry::{
     EXPIRED_CLIENT_ID, EXPIRED_CLIENT_SECRET, OTHER_RESOURCE, OTHER_RESOURCE_APP_ID, OTHER_SCOPE, RESOURCE,
     RESOURCE_APP_ID, SCOPE, TENANT_DOMAIN, TENANT_ID, TENANT_NAME,
 };
+pub use registry::{PUBLIC_CLIENT_ID, SECOND_USERNAME, SECOND_USER_PASSWORD};
 pub use routes::CLOCK_SKEW_BACKDATE_S;
 pub use server::{write_file_atomic, MockConfig, MockServer, ServerCert};
 pub use state::{ClientAuthMethod, Counters, Fault, LoggedRequest, RefreshIn, TokenBehaviour};
+pub use user_flows::{AuthorizeMode, DeviceCodeStatus};

@@ -85,8 +85,12 @@ pub struct Client {
     pub certificates: Vec<Vec<u8>>,
     /// Federated identity credentials (workload identity).
     pub federated: Vec<FederatedCredential>,
-    /// "Allow public client flows": ROPC without a client secret is accepted.
+    /// "Allow public client flows": ROPC without a client secret is accepted, and device code
+    /// and authorization code grants need no client credential.
     pub allow_public_client: bool,
+    /// Registered redirect URIs ("Mobile and desktop applications"). `http://localhost` matches
+    /// any port of localhost (Entra ignores the port of loopback redirect URIs); paths must match.
+    pub redirect_uris: Vec<String>,
 }
 
 /// A federated identity credential: assertions issued by `issuer` for `subject` with audience
@@ -167,6 +171,14 @@ impl User {
     }
 }
 
+/// Fixture public client ("Mobile and desktop applications", public client flows allowed,
+/// redirect URI `http://localhost`): device code and browser sign-in of people.
+pub const PUBLIC_CLIENT_ID: &str = "88888888-8888-8888-8888-888888888888";
+/// A second fixture user (person sign-in with several accounts).
+pub const SECOND_USERNAME: &str = "scott@contoso.onmicrosoft.com";
+/// The second fixture user's password. A mock fixture value, not a real password.
+pub const SECOND_USER_PASSWORD: &str = "mock-Tiger-0!";
+
 /// Fixture user (ROPC) in the fixture tenant.
 pub const USERNAME: &str = "dba@contoso.onmicrosoft.com";
 /// The fixture user's password. A mock fixture value, not a real password.
@@ -186,7 +198,14 @@ impl Client {
             certificates: Vec::new(),
             federated: Vec::new(),
             allow_public_client: false,
+            redirect_uris: Vec::new(),
         }
+    }
+
+    /// Registers a redirect URI (e.g. `http://localhost`).
+    pub fn with_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uris.push(uri.into());
+        self
     }
 
     /// Registers a certificate (DER) as a credential of this client.
@@ -423,7 +442,14 @@ impl Default for Registry {
             )
             .with_resource(Resource::new(RESOURCE).with_app_id(RESOURCE_APP_ID))
             .with_resource(Resource::new(OTHER_RESOURCE).with_app_id(OTHER_RESOURCE_APP_ID))
-            .with_user(User::new(USERNAME, USER_PASSWORD));
+            .with_client(
+                Client::new(PUBLIC_CLIENT_ID)
+                    .with_display_name("aadtoken-public-client")
+                    .with_public_client()
+                    .with_redirect_uri("http://localhost"),
+            )
+            .with_user(User::new(USERNAME, USER_PASSWORD))
+            .with_user(User::new(SECOND_USERNAME, SECOND_USER_PASSWORD));
         Registry {
             tenants: vec![tenant],
             assertions: AssertionLog::default(),

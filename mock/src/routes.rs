@@ -47,6 +47,7 @@ pub(crate) fn router(st: Arc<Shared>) -> Router {
         .route("/{tenant}/discovery/keys", get(jwks))
         .route("/{tenant}/discovery/instance", get(instance_discovery))
         .route("/{tenant}/oauth2/v2.0/token", any(token))
+        .merge(crate::user_flows::router())
         .route("/_mock/requests", get(ctl_requests).delete(ctl_clear_requests))
         .route("/_mock/counters", get(ctl_counters))
         .route("/_mock/config", get(ctl_get_config).post(ctl_set_config))
@@ -68,6 +69,9 @@ fn classify(path: &str) -> &'static str {
         [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] => "jwks",
         [_, "discovery", "instance"] => "instance_discovery",
         [_, "oauth2", "v2.0", "token"] => "token",
+        [_, "oauth2", "v2.0", "authorize"] => "authorize",
+        [_, "oauth2", "v2.0", "devicecode"] => "devicecode",
+        ["devicelogin"] => "devicelogin",
         [_, "generic", ".well-known", "openid-configuration"] => "oidc_discovery",
         _ => "not_found",
     }
@@ -108,7 +112,7 @@ async fn not_found() -> Response {
 
 /// `host:port` for URLs in documents: the request's authority when it is one of our
 /// aliases, else `127.0.0.1:port`.
-fn request_host(st: &Shared, uri: &Uri, headers: &HeaderMap) -> String {
+pub(crate) fn request_host(st: &Shared, uri: &Uri, headers: &HeaderMap) -> String {
     let cand = uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
         headers
             .get("host")
@@ -137,14 +141,18 @@ fn looks_like_domain(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
-enum TenantRef {
+pub(crate) enum TenantRef {
     Known(Box<Tenant>),
     Meta(String),
 }
 
 /// Resolves a tenant path segment; unknown → AADSTS90002, malformed → AADSTS900023,
 /// both with `error` = `error_name`.
-fn resolve_tenant(st: &Shared, t: &str, error_name: &'static str) -> Result<TenantRef, EntraError> {
+pub(crate) fn resolve_tenant(
+    st: &Shared,
+    t: &str,
+    error_name: &'static str,
+) -> Result<TenantRef, EntraError> {
     if let Some(m) = META_TENANTS.iter().find(|m| m.eq_ignore_ascii_case(t)) {
         return Ok(TenantRef::Meta(m.to_string()));
     }
@@ -302,16 +310,26 @@ async fn instance_discovery(
 // Token endpoint
 
 #[derive(Serialize)]
-struct TokenResponse {
-    token_type: &'static str,
-    expires_in: Value,
-    ext_expires_in: Value,
+pub(crate) struct TokenResponse {
+    pub(crate) token_type: &'static str,
+    /// Granted scopes (person sign-in grants only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_in: Option<Value>,
-    access_token: String,
+    pub(crate) scope: Option<String>,
+    pub(crate) expires_in: Value,
+    pub(crate) ext_expires_in: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_in: Option<Value>,
+    pub(crate) access_token: String,
+    /// Person sign-in grants (`crate::user_flows`): refresh token, id token, client info.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_info: Option<String>,
 }
 
-fn token_headers(resp: &mut Response, ids: &RequestIds) {
+pub(crate) fn token_headers(resp: &mut Response, ids: &RequestIds) {
     ids.apply(resp.headers_mut());
     let h = resp.headers_mut();
     h.insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
@@ -322,7 +340,7 @@ fn token_headers(resp: &mut Response, ids: &RequestIds) {
     );
 }
 
-fn token_error_response(e: &EntraError, ids: &RequestIds) -> Response {
+pub(crate) fn token_error_response(e: &EntraError, ids: &RequestIds) -> Response {
     let mut resp = (e.status, Json(e.body(&ids.trace_id, &ids.correlation_id))).into_response();
     token_headers(&mut resp, ids);
     if let Ok(v) = HeaderValue::from_str(&format!("1,{},0,,", e.code)) {
@@ -452,13 +470,13 @@ async fn token(
     }
 }
 
-struct TokenCtx<'a> {
-    st: &'a Shared,
-    host: String,
-    tenant: &'a str,
-    method: &'a Method,
-    form: &'a [(String, String)],
-    authz: &'a AuthzHeader,
+pub(crate) struct TokenCtx<'a> {
+    pub(crate) st: &'a Shared,
+    pub(crate) host: String,
+    pub(crate) tenant: &'a str,
+    pub(crate) method: &'a Method,
+    pub(crate) form: &'a [(String, String)],
+    pub(crate) authz: &'a AuthzHeader,
 }
 
 fn malformed_request(detail: &str) -> EntraError {
@@ -471,7 +489,7 @@ fn malformed_request(detail: &str) -> EntraError {
 }
 
 impl TokenCtx<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(k, _)| k == key)
@@ -517,6 +535,10 @@ impl TokenCtx<'_> {
         let grant = self
             .get("grant_type")
             .ok_or_else(|| EntraError::missing_param("grant_type"))?;
+        if crate::user_flows::USER_GRANTS.contains(&grant) {
+            // Person sign-in: authorization code (PKCE), device code, refresh token.
+            return self.issue_user(&tenant, grant, behaviour);
+        }
         if grant != "client_credentials" && grant != "password" {
             return Err(EntraError::new(
                 400,
@@ -619,7 +641,7 @@ impl TokenCtx<'_> {
 
     /// The token endpoint's URL as a client may address it (tenant as in the path, its GUID,
     /// its domains): the accepted `aud` values of client assertions.
-    fn token_urls(&self, tenant: &Tenant) -> Vec<String> {
+    pub(crate) fn token_urls(&self, tenant: &Tenant) -> Vec<String> {
         std::iter::once(self.tenant.to_string())
             .chain(std::iter::once(tenant.tenant_id.clone()))
             .chain(tenant.domains.iter().cloned())
@@ -627,7 +649,7 @@ impl TokenCtx<'_> {
             .collect()
     }
 
-    fn check_client_secret(
+    pub(crate) fn check_client_secret(
         &self,
         client: &Client,
         body_secret: Option<&str>,
@@ -647,7 +669,7 @@ impl TokenCtx<'_> {
         check_secret(client, secret)
     }
 
-    fn audience(&self, tenant: &Tenant, requested: &str) -> Result<String, EntraError> {
+    pub(crate) fn audience(&self, tenant: &Tenant, requested: &str) -> Result<String, EntraError> {
         tenant
             .resources
             .iter()
@@ -669,7 +691,7 @@ impl TokenCtx<'_> {
             })
     }
 
-    fn mint(
+    pub(crate) fn mint(
         &self,
         tenant: &Tenant,
         client: &Client,
@@ -721,10 +743,14 @@ impl TokenCtx<'_> {
         };
         TokenResponse {
             token_type: "Bearer",
+            scope: None,
             expires_in: num(b.token_lifetime_s),
             ext_expires_in: num(b.ext_expires_in.unwrap_or(b.token_lifetime_s)),
             refresh_in: b.refresh_in.map(|r| r.to_json()),
             access_token: st.key.sign_jwt(&claims),
+            refresh_token: None,
+            id_token: None,
+            client_info: None,
         }
     }
 }
@@ -838,7 +864,7 @@ pub(crate) fn client_credentials_resource(scope: &str) -> Result<String, EntraEr
 // ---------------------------------------------------------------------------------------
 // Control API
 
-fn bad_control(msg: impl Into<String>) -> Response {
+pub(crate) fn bad_control(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() }))).into_response()
 }
 

@@ -159,6 +159,7 @@ fn prepare(cfg: MockConfig) -> io::Result<Prepared> {
         seq: AtomicU64::new(0),
         key,
         port,
+        user_flows: Mutex::new(Default::default()),
     });
     Ok(Prepared {
         shared,
@@ -227,7 +228,7 @@ async fn serve(
 
 /// A running mock. Dropping it stops the server (and removes its temporary CA file).
 pub struct MockServer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     base_url: String,
     ca_pem: String,
     ca_file: PathBuf,

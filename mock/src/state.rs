@@ -277,6 +277,8 @@ pub(crate) struct Shared {
     pub seq: AtomicU64,
     pub key: SigningKey,
     pub port: u16,
+    /// Person sign-in: authorization codes, device codes, refresh tokens and their scripting.
+    pub user_flows: Mutex<crate::user_flows::UserFlows>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not break the mock).
@@ -315,5 +317,6 @@ impl Shared {
         lock(&self.faults).clear();
         *lock(&self.counters) = Counters::default();
         lock(&self.log).clear();
+        *lock(&self.user_flows) = Default::default();
     }
 }

@@ -1,0 +1,1014 @@
+//! Person sign-in, played as Entra ID does (entra-protocol.md §2, §5, §7): `/authorize` with a
+//! loopback redirect and PKCE, `/devicecode` and its polling, and the `authorization_code`,
+//! device-code and `refresh_token` grants, with id tokens, `client_info` and rotating refresh
+//! tokens. Nobody signs in: `/authorize` approves (as a chosen user) or denies at once, and
+//! device codes are approved or denied through the Rust API or a `/_mock/` route.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::entra::{unix_now, AadstsCode, EntraError, RequestIds};
+use crate::redact;
+use crate::registry::{Client, Tenant, User, USERNAME};
+use crate::routes::{
+    bad_control, request_host, resolve_tenant, token_error_response, token_headers, TenantRef, TokenCtx,
+    TokenResponse,
+};
+use crate::state::{lock, Shared};
+use crate::MockServer;
+
+/// Grant types handled here.
+pub(crate) const USER_GRANTS: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:device_code",
+];
+/// Authorization codes live this long (Entra: about 10 minutes).
+const CODE_LIFETIME: Duration = Duration::from_secs(600);
+/// Refresh tokens unused for this long are expired (AADSTS700082); Entra: 90 days.
+const DEFAULT_RT_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// What `/authorize` does with the next sign-ins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum AuthorizeMode {
+    /// Sign in at once as this user (`None`: the `login_hint` user if it exists, else the
+    /// fixture [`USERNAME`]) and redirect with a code.
+    Approve {
+        /// User name.
+        user: Option<String>,
+    },
+    /// Redirect with `error=access_denied` (AADSTS65004: the user declined).
+    Deny,
+}
+
+impl Default for AuthorizeMode {
+    fn default() -> Self {
+        AuthorizeMode::Approve { user: None }
+    }
+}
+
+/// Where a device code stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "user", rename_all = "snake_case")]
+pub enum DeviceCodeStatus {
+    /// Nobody has entered it yet (`authorization_pending`).
+    Pending,
+    /// A user signed in with it.
+    Approved(String),
+    /// The user declined (`authorization_declined`).
+    Denied,
+}
+
+struct AuthCode {
+    client_id: String,
+    tenant_id: String,
+    redirect_uri: String,
+    challenge: Option<(String, String)>,
+    user: String,
+    issued: Instant,
+    used: bool,
+}
+
+struct DeviceEntry {
+    device_code: String,
+    user_code: String,
+    client_id: String,
+    tenant_id: String,
+    expires: Instant,
+    interval: Duration,
+    last_poll: Option<Instant>,
+    slow_down_left: u32,
+    status: DeviceCodeStatus,
+}
+
+struct RefreshEntry {
+    client_id: String,
+    tenant_id: String,
+    user: String,
+    issued: Instant,
+    /// Rotated (replaced by a newer one) or revoked: refused with AADSTS70043.
+    dead: bool,
+}
+
+/// Person sign-in state of one server.
+pub(crate) struct UserFlows {
+    authorize: AuthorizeMode,
+    device_interval: u64,
+    device_expires_in: u64,
+    slow_down_polls: u32,
+    rt_lifetime: Duration,
+    codes: HashMap<String, AuthCode>,
+    devices: Vec<DeviceEntry>,
+    refresh: HashMap<String, RefreshEntry>,
+    codes_issued: u64,
+    refresh_tokens_issued: u64,
+}
+
+impl Default for UserFlows {
+    fn default() -> Self {
+        UserFlows {
+            authorize: AuthorizeMode::default(),
+            device_interval: 5,
+            device_expires_in: 900,
+            slow_down_polls: 0,
+            rt_lifetime: DEFAULT_RT_LIFETIME,
+            codes: HashMap::new(),
+            devices: Vec::new(),
+            refresh: HashMap::new(),
+            codes_issued: 0,
+            refresh_tokens_issued: 0,
+        }
+    }
+}
+
+fn random(n: usize) -> String {
+    let mut out = String::new();
+    while out.len() < n {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(n);
+    out
+}
+
+fn user_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    uuid::Uuid::new_v4().as_bytes()[..9]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
+        .route("/{tenant}/oauth2/v2.0/devicecode", any(devicecode))
+        .route("/devicelogin", get(devicelogin))
+        .route("/_mock/authorize", post(ctl_authorize))
+        .route("/_mock/devicecode", post(ctl_devicecode))
+        .route("/_mock/devicecode/approve", post(ctl_device_approve))
+        .route("/_mock/devicecode/deny", post(ctl_device_deny))
+        .route("/_mock/refresh_tokens/revoke", post(ctl_revoke))
+        .route("/_mock/user_flows", get(ctl_summary))
+}
+
+/// A registered redirect URI matching `uri`: same scheme, host and path; the port of a
+/// `localhost`/`127.0.0.1` URI is ignored (MS docs reply-url.md, "Localhost exceptions").
+fn redirect_matches(registered: &str, uri: &str) -> bool {
+    let (Ok(r), Ok(u)) = (reqwest_free_parse(registered), reqwest_free_parse(uri)) else {
+        return false;
+    };
+    let loopback = |h: &str| h == "localhost" || h == "127.0.0.1";
+    let path = |p: &str| {
+        if p.is_empty() {
+            "/".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
+    r.0 == u.0
+        && r.1.eq_ignore_ascii_case(&u.1)
+        && path(&r.3) == path(&u.3)
+        && (r.2 == u.2 || (u.0 == "http" && loopback(&u.1.to_ascii_lowercase())))
+}
+
+/// (scheme, host, port, path) of an absolute `http(s)` URI without a query.
+fn reqwest_free_parse(uri: &str) -> Result<(String, String, Option<u16>, String), ()> {
+    let (scheme, rest) = uri.split_once("://").ok_or(())?;
+    if rest.contains(['?', '#']) {
+        return Err(());
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse().map_err(|_| ())?)),
+        None => (authority, None),
+    };
+    if host.is_empty() {
+        return Err(());
+    }
+    Ok((
+        scheme.to_ascii_lowercase(),
+        host.to_owned(),
+        port,
+        path.to_owned(),
+    ))
+}
+
+/// An Entra error page (no redirect: the request cannot be trusted to say where to go).
+fn error_page(status: u16, code: u32, message: &str, headers: &HeaderMap) -> Response {
+    let ids = RequestIds::new(headers);
+    let body = format!(
+        "<!DOCTYPE html><html><head><title>Sign in to your account</title></head><body>\
+         <h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS{code}: {}</p>\
+         <p>Trace ID: {}<br>Correlation ID: {}</p></body></html>",
+        message.replace('<', "&lt;"),
+        ids.trace_id,
+        ids.correlation_id
+    );
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        body,
+    )
+        .into_response();
+    ids.apply(resp.headers_mut());
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp.extensions_mut().insert(AadstsCode(code));
+    resp
+}
+
+/// A 302 to the redirect URI with these parameters (a path-less URI gets its `/`).
+fn redirect(uri: &str, params: &[(&str, &str)], code: Option<u32>) -> Response {
+    let base = if reqwest_free_parse(uri).map(|p| p.3.is_empty()).unwrap_or(false) {
+        format!("{uri}/")
+    } else {
+        uri.to_owned()
+    };
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().copied())
+        .finish();
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{base}?{query}")) {
+        resp.headers_mut().insert("location", v);
+    }
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
+    if let Some(c) = code {
+        resp.extensions_mut().insert(AadstsCode(c));
+    }
+    resp
+}
+
+async fn authorize(
+    State(st): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let tenant = match resolve_tenant(&st, &tenant, "invalid_request") {
+        Ok(TenantRef::Known(t)) => *t,
+        Ok(TenantRef::Meta(m)) => {
+            return error_page(
+                400,
+                90002,
+                &format!("Tenant '{m}' is not modelled by the mock."),
+                &headers,
+            )
+        }
+        Err(e) => return error_page(400, e.code, &e.message, &headers),
+    };
+    let Some(client_id) = get("client_id") else {
+        return error_page(
+            400,
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+            &headers,
+        );
+    };
+    let Some(client) = tenant.client(client_id) else {
+        return error_page(
+            400,
+            700016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                tenant.display_name
+            ),
+            &headers,
+        );
+    };
+    let Some(redirect_uri) = get("redirect_uri") else {
+        return error_page(
+            400,
+            900144,
+            "The request body must contain the following parameter: 'redirect_uri'.",
+            &headers,
+        );
+    };
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|r| redirect_matches(r, redirect_uri))
+    {
+        return error_page(
+            400,
+            50011,
+            &format!(
+                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'."
+            ),
+            &headers,
+        );
+    }
+    let state = get("state").unwrap_or("");
+    let fail = |error: &str, code: u32, message: &str| {
+        let description = format!("AADSTS{code}: {message}");
+        let mut p = vec![("error", error), ("error_description", description.as_str())];
+        if !state.is_empty() {
+            p.push(("state", state));
+        }
+        redirect(redirect_uri, &p, Some(code))
+    };
+    if get("response_type") != Some("code") {
+        return fail(
+            "unsupported_response_type",
+            700054,
+            "response_type 'code' is required by this mock.",
+        );
+    }
+    let Some(scope) = get("scope") else {
+        return fail(
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        );
+    };
+    if let Err(e) = crate::grants::user_resource(scope) {
+        return fail(e.error, e.code, &e.message);
+    }
+    let challenge = match (
+        get("code_challenge"),
+        get("code_challenge_method").unwrap_or("plain"),
+    ) {
+        (None, _) => None,
+        (Some(c), m @ ("S256" | "plain")) => {
+            if m == "S256" && c.len() != 43 || !(43..=128).contains(&c.len()) {
+                return fail(
+                    "invalid_request",
+                    501491,
+                    "Invalid size of Code_Challenge parameter.",
+                );
+            }
+            Some((c.to_owned(), m.to_owned()))
+        }
+        (Some(_), _) => {
+            return fail(
+                "invalid_request",
+                5000112,
+                "The code_challenge_method is not supported (S256, plain).",
+            )
+        }
+    };
+    let mode = lock(&st.user_flows).authorize.clone();
+    let user = match mode {
+        AuthorizeMode::Deny => {
+            return fail(
+                "access_denied",
+                65004,
+                "User declined to consent to access the app.",
+            );
+        }
+        AuthorizeMode::Approve { user: Some(u) } => u,
+        AuthorizeMode::Approve { user: None } => get("login_hint")
+            .filter(|h| tenant.user(h).is_some())
+            .unwrap_or(USERNAME)
+            .to_owned(),
+    };
+    let Some(user) = tenant.user(&user).cloned() else {
+        return fail(
+            "access_denied",
+            50034,
+            "The user account does not exist in the directory.",
+        );
+    };
+    let code = format!("1.AQ-mock-code.{}", random(48));
+    {
+        let mut f = lock(&st.user_flows);
+        f.codes_issued += 1;
+        f.codes.insert(
+            code.clone(),
+            AuthCode {
+                client_id: client.client_id.clone(),
+                tenant_id: tenant.tenant_id.clone(),
+                redirect_uri: redirect_uri.to_owned(),
+                challenge,
+                user: user.username.clone(),
+                issued: Instant::now(),
+                used: false,
+            },
+        );
+    }
+    let info = client_info(&user, &tenant);
+    let mut p = vec![("code", code.as_str())];
+    if get("client_info") == Some("1") {
+        p.push(("client_info", info.as_str()));
+    }
+    if !state.is_empty() {
+        p.push(("state", state));
+    }
+    p.push(("session_state", "00000000-0000-0000-0000-00000000mock"));
+    redirect(redirect_uri, &p, None)
+}
+
+fn client_info(user: &User, tenant: &Tenant) -> String {
+    URL_SAFE_NO_PAD.encode(json!({"uid": user.object_id, "utid": tenant.tenant_id}).to_string())
+}
+
+async fn devicecode(
+    State(st): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ids = RequestIds::new(&headers);
+    let form = if redact::is_form(&headers) {
+        redact::parse_form(&body)
+    } else {
+        Vec::new()
+    };
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let result = (|| -> Result<Value, EntraError> {
+        if method != Method::POST {
+            return Err(EntraError::new(
+                400,
+                "invalid_request",
+                900561,
+                "The endpoint only accepts POST requests.",
+            ));
+        }
+        let tenant = match resolve_tenant(&st, &tenant, "invalid_request")? {
+            TenantRef::Known(t) => t,
+            TenantRef::Meta(m) => return Err(EntraError::tenant_not_found("invalid_request", &m)),
+        };
+        let client_id = get("client_id").ok_or_else(|| EntraError::missing_param("client_id"))?;
+        let client = tenant
+            .client(client_id)
+            .ok_or_else(|| unknown_client(client_id, &tenant))?;
+        if !client.allow_public_client {
+            return Err(public_flows_disabled());
+        }
+        let scope = get("scope").ok_or_else(|| EntraError::missing_param("scope"))?;
+        crate::grants::user_resource(scope)?;
+        let mut f = lock(&st.user_flows);
+        let entry = DeviceEntry {
+            device_code: format!("DAQABAAEAAAD-mock.{}", random(64)),
+            user_code: user_code(),
+            client_id: client.client_id.clone(),
+            tenant_id: tenant.tenant_id.clone(),
+            expires: Instant::now() + Duration::from_secs(f.device_expires_in),
+            interval: Duration::from_secs(f.device_interval),
+            last_poll: None,
+            slow_down_left: f.slow_down_polls,
+            status: DeviceCodeStatus::Pending,
+        };
+        let host = request_host(&st, &uri, &headers);
+        let verification_uri = format!("https://{host}/devicelogin");
+        let body = json!({
+            "user_code": entry.user_code,
+            "device_code": entry.device_code,
+            "verification_uri": verification_uri,
+            "expires_in": f.device_expires_in,
+            "interval": f.device_interval,
+            "message": format!(
+                "To sign in, use a web browser to open the page {verification_uri} and enter the code {} to authenticate.",
+                entry.user_code
+            ),
+        });
+        f.devices.push(entry);
+        Ok(body)
+    })();
+    match result {
+        Ok(body) => {
+            let mut resp = (StatusCode::OK, Json(body)).into_response();
+            token_headers(&mut resp, &ids);
+            resp
+        }
+        Err(e) => token_error_response(&e, &ids),
+    }
+}
+
+async fn devicelogin() -> Response {
+    let mut resp = (
+        StatusCode::OK,
+        "<!DOCTYPE html><html><body><h1>aadtoken-mock device login</h1><p>Nobody signs in here: approve or deny \
+         a code with POST /_mock/devicecode/approve or /_mock/devicecode/deny {\"user_code\":\"…\"}.</p></body></html>",
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+fn unknown_client(client_id: &str, tenant: &Tenant) -> EntraError {
+    EntraError::new(
+        400,
+        "unauthorized_client",
+        700016,
+        format!(
+            "Application with identifier '{client_id}' was not found in the directory '{}'.",
+            tenant.display_name
+        ),
+    )
+}
+
+fn public_flows_disabled() -> EntraError {
+    EntraError::new(
+        401,
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    )
+}
+
+fn invalid_grant(code: u32, message: impl Into<String>) -> EntraError {
+    EntraError::new(400, "invalid_grant", code, message)
+}
+
+fn device_error(error: &'static str, code: u32, message: &str) -> EntraError {
+    EntraError::new(400, error, code, message)
+}
+
+impl TokenCtx<'_> {
+    /// The person-sign-in grants. The client is public (no credential) unless it sends one.
+    pub(crate) fn issue_user(
+        &self,
+        tenant: &Tenant,
+        grant: &str,
+        behaviour: &crate::TokenBehaviour,
+    ) -> Result<TokenResponse, EntraError> {
+        let client_id = self
+            .get("client_id")
+            .ok_or_else(|| EntraError::missing_param("client_id"))?;
+        let client = tenant
+            .client(client_id)
+            .ok_or_else(|| unknown_client(client_id, tenant))?;
+        let secret = self.get("client_secret");
+        if secret.is_some() {
+            self.check_client_secret(client, secret, None)?;
+        } else if !client.allow_public_client {
+            return Err(public_flows_disabled());
+        }
+        let scope = self
+            .get("scope")
+            .ok_or_else(|| EntraError::missing_param("scope"))?;
+        let (resource, scp) = crate::grants::user_resource(scope)?;
+        let now = Instant::now();
+        let mut f = lock(&self.st.user_flows);
+        let user_name = match grant {
+            "authorization_code" => {
+                let code = self
+                    .get("code")
+                    .ok_or_else(|| EntraError::missing_param("code"))?;
+                let c = f.codes.get_mut(code).ok_or_else(|| {
+                    invalid_grant(70000, "The provided value for the 'code' parameter is not valid.")
+                })?;
+                if c.used {
+                    return Err(invalid_grant(
+                        54005,
+                        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+                    ));
+                }
+                c.used = true;
+                if now.duration_since(c.issued) > CODE_LIFETIME {
+                    return Err(invalid_grant(
+                        70008,
+                        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+                    ));
+                }
+                if !c.client_id.eq_ignore_ascii_case(&client.client_id) || c.tenant_id != tenant.tenant_id {
+                    return Err(invalid_grant(
+                        70000,
+                        "The code was issued to another application or tenant.",
+                    ));
+                }
+                if self.get("redirect_uri") != Some(c.redirect_uri.as_str()) {
+                    return Err(invalid_grant(
+                        500117,
+                        "The reply uri specified in the request does not match the reply uri of the authorization request.",
+                    ));
+                }
+                if let Some((challenge, method)) = &c.challenge {
+                    let verifier = self.get("code_verifier").unwrap_or("");
+                    let computed = if method == "S256" {
+                        URL_SAFE_NO_PAD
+                            .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
+                    } else {
+                        verifier.to_owned()
+                    };
+                    if computed != *challenge {
+                        return Err(invalid_grant(
+                            501481,
+                            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                        ));
+                    }
+                }
+                c.user.clone()
+            }
+            "refresh_token" => {
+                let rt = self
+                    .get("refresh_token")
+                    .ok_or_else(|| EntraError::missing_param("refresh_token"))?;
+                let lifetime = f.rt_lifetime;
+                let e = f.refresh.get_mut(rt).ok_or_else(|| {
+                    EntraError::new(
+                        400,
+                        "invalid_grant",
+                        9002313,
+                        "Invalid request. Request is malformed or invalid.",
+                    )
+                })?;
+                if !e.client_id.eq_ignore_ascii_case(&client.client_id) || e.tenant_id != tenant.tenant_id {
+                    return Err(invalid_grant(
+                        70000,
+                        "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid.",
+                    ));
+                }
+                if e.dead {
+                    return Err(invalid_grant(
+                        70043,
+                        "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access. \
+                         The token was revoked or replaced; a new interactive sign-in is needed.",
+                    ));
+                }
+                if now.duration_since(e.issued) > lifetime {
+                    return Err(invalid_grant(
+                        700082,
+                        "The refresh token has expired due to inactivity. The token was issued and was inactive for longer than allowed.",
+                    ));
+                }
+                // Rotation: this refresh token is replaced by the one issued below.
+                e.dead = true;
+                e.user.clone()
+            }
+            _ => {
+                let dc = self
+                    .get("device_code")
+                    .or_else(|| self.get("code"))
+                    .ok_or_else(|| EntraError::missing_param("device_code"))?;
+                let i = f
+                    .devices
+                    .iter()
+                    .position(|d| d.device_code == dc && d.client_id.eq_ignore_ascii_case(&client.client_id))
+                    .ok_or_else(|| {
+                        device_error("bad_verification_code", 70018, "The device code is not valid.")
+                    })?;
+                let d = &mut f.devices[i];
+                if now > d.expires {
+                    return Err(device_error(
+                        "expired_token",
+                        70019,
+                        "Verification code expired. The device code has expired; start a new sign-in.",
+                    ));
+                }
+                let too_fast = d
+                    .last_poll
+                    .is_some_and(|last| now.duration_since(last) + Duration::from_millis(250) < d.interval);
+                d.last_poll = Some(now);
+                if d.slow_down_left > 0 || too_fast {
+                    d.slow_down_left = d.slow_down_left.saturating_sub(1);
+                    d.interval += Duration::from_secs(5);
+                    return Err(device_error(
+                        "slow_down",
+                        70016,
+                        "The client is polling too fast: slow down (wait 5 more seconds between polls).",
+                    ));
+                }
+                match d.status.clone() {
+                    DeviceCodeStatus::Pending => {
+                        return Err(device_error(
+                            "authorization_pending",
+                            70016,
+                            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                        ))
+                    }
+                    DeviceCodeStatus::Denied => {
+                        f.devices.remove(i);
+                        return Err(device_error(
+                            "authorization_declined",
+                            65004,
+                            "User declined to consent to access the app.",
+                        ));
+                    }
+                    DeviceCodeStatus::Approved(user) => {
+                        if d.tenant_id != tenant.tenant_id {
+                            return Err(device_error(
+                                "bad_verification_code",
+                                70018,
+                                "The device code is not valid.",
+                            ));
+                        }
+                        f.devices.remove(i);
+                        user
+                    }
+                }
+            }
+        };
+        let user = tenant
+            .user(&user_name)
+            .cloned()
+            .ok_or_else(|| invalid_grant(50034, "The user account does not exist in the directory."))?;
+        let aud = self.audience(tenant, &resource)?;
+        let rt = format!("1.AQ-mock-rt.{}", random(64));
+        f.refresh_tokens_issued += 1;
+        f.refresh.insert(
+            rt.clone(),
+            RefreshEntry {
+                client_id: client.client_id.clone(),
+                tenant_id: tenant.tenant_id.clone(),
+                user: user.username.clone(),
+                issued: now,
+                dead: false,
+            },
+        );
+        drop(f);
+        let mut resp = self.mint(tenant, client, &aud, behaviour, Some((&user, &scp)));
+        resp.scope = Some(
+            scp.split(' ')
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("{aud}/{s}"))
+                .chain(["openid", "profile", "offline_access"].map(str::to_owned))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        resp.refresh_token = Some(rt);
+        resp.id_token = Some(self.id_token(tenant, client, &user));
+        resp.client_info = Some(client_info(&user, tenant));
+        Ok(resp)
+    }
+
+    fn id_token(&self, tenant: &Tenant, client: &Client, user: &User) -> String {
+        let now = unix_now();
+        let iat = now.saturating_sub(crate::CLOCK_SKEW_BACKDATE_S);
+        self.st.key.sign_jwt(&json!({
+            "aud": client.client_id,
+            "iss": format!("https://{}/{}/v2.0", self.host, tenant.tenant_id),
+            "iat": iat,
+            "nbf": iat,
+            "exp": now + 3600,
+            "name": user.username,
+            "oid": user.object_id,
+            "preferred_username": user.username,
+            "sub": user.object_id,
+            "tid": tenant.tenant_id,
+            "ver": "2.0",
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Control API and the Rust API
+
+fn body_json(body: &Bytes) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_control(e),
+    };
+    let mode = match v.get("mode").and_then(Value::as_str) {
+        Some("approve") => AuthorizeMode::Approve {
+            user: v.get("user").and_then(Value::as_str).map(str::to_owned),
+        },
+        Some("deny") => AuthorizeMode::Deny,
+        _ => return bad_control("mode must be \"approve\" (with an optional \"user\") or \"deny\""),
+    };
+    lock(&st.user_flows).authorize = mode.clone();
+    Json(mode).into_response()
+}
+
+async fn ctl_devicecode(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_control(e),
+    };
+    let Some(obj) = v.as_object() else {
+        return bad_control("expected a JSON object");
+    };
+    let mut f = lock(&st.user_flows);
+    for (k, v) in obj {
+        let Some(n) = v.as_u64() else {
+            return bad_control(format!("{k} must be a non-negative integer"));
+        };
+        match k.as_str() {
+            "interval" => f.device_interval = n,
+            "expires_in" => f.device_expires_in = n,
+            "slow_down_polls" => f.slow_down_polls = n as u32,
+            other => return bad_control(format!("unknown key '{other}'")),
+        }
+    }
+    Json(json!({"interval": f.device_interval, "expires_in": f.device_expires_in, "slow_down_polls": f.slow_down_polls}))
+        .into_response()
+}
+
+fn set_device_status(st: &Shared, user_code: &str, status: DeviceCodeStatus) -> bool {
+    let mut f = lock(&st.user_flows);
+    match f
+        .devices
+        .iter_mut()
+        .rev()
+        .find(|d| d.user_code.eq_ignore_ascii_case(user_code))
+    {
+        Some(d) => {
+            d.status = status;
+            true
+        }
+        None => false,
+    }
+}
+
+async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_control(e),
+    };
+    let Some(code) = v.get("user_code").and_then(Value::as_str) else {
+        return bad_control("user_code is required");
+    };
+    let user = v.get("user").and_then(Value::as_str).unwrap_or(USERNAME);
+    if set_device_status(&st, code, DeviceCodeStatus::Approved(user.to_owned())) {
+        Json(json!({"ok": true, "user": user})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no device code with user code '{code}'")})),
+        )
+            .into_response()
+    }
+}
+
+async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_control(e),
+    };
+    let Some(code) = v.get("user_code").and_then(Value::as_str) else {
+        return bad_control("user_code is required");
+    };
+    if set_device_status(&st, code, DeviceCodeStatus::Denied) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no device code with user code '{code}'")})),
+        )
+            .into_response()
+    }
+}
+
+fn revoke(st: &Shared, user: &str) -> usize {
+    let mut f = lock(&st.user_flows);
+    let mut n = 0;
+    for e in f.refresh.values_mut() {
+        if e.user.eq_ignore_ascii_case(user) && !e.dead {
+            e.dead = true;
+            n += 1;
+        }
+    }
+    n
+}
+
+async fn ctl_revoke(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_control(e),
+    };
+    let user = v.get("user").and_then(Value::as_str).unwrap_or(USERNAME);
+    Json(json!({"revoked": revoke(&st, user)})).into_response()
+}
+
+fn summary(st: &Shared) -> Value {
+    let f = lock(&st.user_flows);
+    json!({
+        "authorize": f.authorize,
+        "device_code": {"interval": f.device_interval, "expires_in": f.device_expires_in, "slow_down_polls": f.slow_down_polls},
+        "authorization_codes_issued": f.codes_issued,
+        "refresh_tokens_issued": f.refresh_tokens_issued,
+        "live_refresh_tokens": f.refresh.values().filter(|e| !e.dead).count(),
+        "device_codes": f.devices.iter().map(|d| json!({"user_code": d.user_code, "state": d.status})).collect::<Vec<_>>(),
+    })
+}
+
+async fn ctl_summary(State(st): State<Arc<Shared>>) -> Response {
+    Json(summary(&st)).into_response()
+}
+
+/// Person sign-in scripting (see the crate README, "Person sign-in").
+impl MockServer {
+    /// `/authorize` signs in as `user` (a user name of the tenant) and redirects with a code.
+    pub fn approve_sign_ins_as(&self, user: &str) {
+        lock(&self.shared.user_flows).authorize = AuthorizeMode::Approve {
+            user: Some(user.to_owned()),
+        };
+    }
+
+    /// `/authorize` redirects with `error=access_denied` (AADSTS65004).
+    pub fn deny_sign_ins(&self) {
+        lock(&self.shared.user_flows).authorize = AuthorizeMode::Deny;
+    }
+
+    /// `interval` and `expires_in` of new device codes (defaults 5 s and 900 s).
+    pub fn set_device_code_timing(&self, interval_s: u64, expires_in_s: u64) {
+        let mut f = lock(&self.shared.user_flows);
+        f.device_interval = interval_s;
+        f.device_expires_in = expires_in_s;
+    }
+
+    /// The first `n` polls of each new device code are answered `slow_down` (and every poll
+    /// that comes sooner than the code's interval, which grows by 5 s with each `slow_down`).
+    pub fn slow_down_first_polls(&self, n: u32) {
+        lock(&self.shared.user_flows).slow_down_polls = n;
+    }
+
+    /// Approve the device code with this user code, as `user`; false if there is none.
+    pub fn approve_device_code(&self, user_code: &str, user: &str) -> bool {
+        set_device_status(
+            &self.shared,
+            user_code,
+            DeviceCodeStatus::Approved(user.to_owned()),
+        )
+    }
+
+    /// Decline the device code with this user code; false if there is none.
+    pub fn deny_device_code(&self, user_code: &str) -> bool {
+        set_device_status(&self.shared, user_code, DeviceCodeStatus::Denied)
+    }
+
+    /// User codes of the device codes not yet redeemed, oldest first, with their status.
+    pub fn device_codes(&self) -> Vec<(String, DeviceCodeStatus)> {
+        lock(&self.shared.user_flows)
+            .devices
+            .iter()
+            .map(|d| (d.user_code.clone(), d.status.clone()))
+            .collect()
+    }
+
+    /// Revoke every live refresh token of `user` (AADSTS70043 afterwards); how many.
+    pub fn revoke_refresh_tokens(&self, user: &str) -> usize {
+        revoke(&self.shared, user)
+    }
+
+    /// Refresh tokens older than this are refused with AADSTS700082 (default 90 days).
+    pub fn set_refresh_token_lifetime(&self, lifetime: Duration) {
+        lock(&self.shared.user_flows).rt_lifetime = lifetime;
+    }
+
+    /// Refresh tokens issued so far (each sign-in and each refresh issues one).
+    pub fn refresh_tokens_issued(&self) -> u64 {
+        lock(&self.shared.user_flows).refresh_tokens_issued
+    }
+
+    /// Authorization codes issued by `/authorize` so far.
+    pub fn authorization_codes_issued(&self) -> u64 {
+        lock(&self.shared.user_flows).codes_issued
+    }
+
+    /// The person sign-in state as `GET /_mock/user_flows` shows it.
+    pub fn user_flows_summary(&self) -> Value {
+        summary(&self.shared)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirects_ignore_the_port_but_not_the_path() {
+        assert!(redirect_matches("http://localhost", "http://localhost:1234"));
+        assert!(redirect_matches("http://localhost", "http://localhost:1234/"));
+        assert!(!redirect_matches("http://localhost/cb", "http://127.0.0.1:9/cb"));
+        assert!(redirect_matches("http://localhost/cb", "http://localhost:9/cb"));
+        assert!(!redirect_matches(
+            "http://localhost",
+            "http://localhost:1234/other"
+        ));
+        assert!(!redirect_matches("http://localhost", "https://localhost:1234"));
+        assert!(!redirect_matches(
+            "https://app.example/cb",
+            "https://app.example:444/cb"
+        ));
+        assert!(!redirect_matches("http://localhost", "http://evil.example"));
+    }
+}
