@@ -32,6 +32,9 @@
 // Forced refreshes of one entry allowed per rolling minute.
 #define MAX_FORCED_PER_MINUTE 10
 
+// The format version this build reads and writes.
+#define VERSION 1
+
 typedef struct AuthMethod AuthMethod;
 
 // The claims of a token: its JWT payload, decoded **without checking the signature** — what
@@ -119,6 +122,30 @@ typedef struct {
   uint32_t privateKeyLength;
 } aadtoken_dpi_access_token;
 
+// The device-code prompt: show the person `message` (Entra's text: where to go and which code
+// to enter), or build your own from `user_code`, `verification_uri` and `expires_on` (Unix
+// seconds). The strings are NUL-terminated UTF-8, borrowed for the duration of the call.
+//
+// Called once per device-code sign-in, on a library thread (not the one that called
+// `aadtoken_client_get_token`/`aadtoken_client_sign_in`), before aadtoken starts polling; it
+// should return promptly. It may call aadtoken functions (not the sign-in of the same client).
+// aadtoken itself never prints the message.
+typedef void (*aadtoken_device_code_fn)(void *userdata,
+                                        const char *message,
+                                        const char *user_code,
+                                        const char *verification_uri,
+                                        int64_t expires_on);
+
+// Open the sign-in page `url` (NUL-terminated, borrowed for the call) in a browser, and return
+// 0 when it was opened; any other value ends the sign-in with `AADTOKEN_ERR_CALLBACK`.
+//
+// Called once per browser sign-in on a library thread, while aadtoken's loopback listener
+// already waits for the browser to come back to `http://localhost:<port>`: the callback may
+// block (e.g. until a browser it drives has completed the redirect). Without this callback,
+// aadtoken starts the system browser (`xdg-open`, `open`).
+typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
+                                        const char *url);
+
 
 
 // Success.
@@ -181,6 +208,10 @@ typedef struct {
 // Any other OAuth error from the identity provider; see `aadtoken_error_oauth_code`.
 #define AADTOKEN_ERR_IDENTITY_PROVIDER 309
 
+// Device code sign-in: the identity provider did not recognise the device code
+// (`bad_verification_code`).
+#define AADTOKEN_ERR_BAD_VERIFICATION_CODE 310
+
 // A local file or directory could not be read or written (the token file's directory is
 // missing, permission denied, disk full). The message names the path.
 #define AADTOKEN_ERR_FILE 400
@@ -199,6 +230,23 @@ typedef struct {
 // A callback of the host failed (the client-assertion callback returned non-zero, or an
 // empty, oversized or non-UTF-8 assertion). The message says which.
 #define AADTOKEN_ERR_CALLBACK 502
+
+// Signing a person in needs a callback the host has not set: the device-code prompt
+// (`aadtoken_config_set_device_code_callback`), or an open-URL callback when the system browser
+// could not be started. The library never prints the device-code message itself.
+#define AADTOKEN_ERR_CALLBACK_REQUIRED 510
+
+// The person declined or cancelled the sign-in (`access_denied` on the browser redirect,
+// `authorization_declined` for a device code).
+#define AADTOKEN_ERR_USER_CANCELLED 511
+
+// The sign-in was not completed in time: the device code expired (`expired_token`, or its
+// `expires_in` passed), or no browser redirect came within `interactive_timeout_s`.
+#define AADTOKEN_ERR_SIGN_IN_EXPIRED 512
+
+// A browser sign-in's redirect carried another `state` than the one aadtoken sent (a stale
+// tab or a forged redirect); nothing was redeemed.
+#define AADTOKEN_ERR_STATE_MISMATCH 513
 
 // A bug in aadtoken (including a caught panic). Please report it.
 #define AADTOKEN_ERR_INTERNAL 900
@@ -542,6 +590,51 @@ int aadtoken_odpi_access_token_callback(void *context,
 // library has one.) Thread-safe.
 aadtoken_status aadtoken_odpi_last_error(const aadtoken_client *client,
                                          aadtoken_error **err);
+
+// Set the device-code prompt of `auth_method=device_code` (see `aadtoken_device_code_fn`).
+// Without one, a device-code sign-in fails with `AADTOKEN_ERR_CALLBACK_REQUIRED`: the library
+// never prints. `callback` NULL removes one set earlier. `userdata` is passed to every call as
+// is; it must stay valid, and usable from any thread, while any client built from this config
+// exists (clients keep their own copy of the callback).
+//
+// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
+aadtoken_status aadtoken_config_set_device_code_callback(aadtoken_config *config,
+                                                         aadtoken_device_code_fn callback,
+                                                         void *userdata,
+                                                         aadtoken_error **err);
+
+// Set how `auth_method=interactive` opens the sign-in page (see `aadtoken_open_url_fn`),
+// instead of the system browser. `callback` NULL removes one set earlier (the system browser
+// is used again). `userdata` as in `aadtoken_config_set_device_code_callback`.
+//
+// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
+aadtoken_status aadtoken_config_set_open_url_callback(aadtoken_config *config,
+                                                      aadtoken_open_url_fn callback,
+                                                      void *userdata,
+                                                      aadtoken_error **err);
+
+// Sign a person in now — `auth_method=device_code` through the device-code callback,
+// `interactive` in a browser — even when a cached refresh token would still work, and get a
+// token for `scopes` (NULL = the `scope` setting), which replaces the cached one. The account
+// and its refresh token are kept (also in `cache_file` when set), so later
+// `aadtoken_client_get_token` calls for this or another scope of the account are silent.
+//
+// Blocks the calling thread for the whole sign-in: at most the device code's lifetime
+// (`expires_in`, typically 15 minutes) or `interactive_timeout_s`; each network step is
+// bounded by `timeout_ms`. The refresh token never leaves the library.
+//
+// On success `*out` receives a token (free it with `aadtoken_token_free`). Errors:
+// `AADTOKEN_ERR_INVALID_SETTING` (not a person sign-in `auth_method`),
+// `AADTOKEN_ERR_CALLBACK_REQUIRED` (no device-code callback; no browser could be started),
+// `AADTOKEN_ERR_USER_CANCELLED`, `AADTOKEN_ERR_SIGN_IN_EXPIRED`, `AADTOKEN_ERR_STATE_MISMATCH`,
+// `AADTOKEN_ERR_BAD_VERIFICATION_CODE`, `AADTOKEN_ERR_CALLBACK` (the open-URL callback returned
+// non-zero), `AADTOKEN_ERR_INVALID_GRANT` (e.g. AADSTS501481, a PKCE mismatch), and the
+// network and identity-provider statuses of `aadtoken_client_get_token`. Thread-safe;
+// concurrent sign-ins of one client run one after the other.
+aadtoken_status aadtoken_client_sign_in(const aadtoken_client *client,
+                                        const char *scopes,
+                                        aadtoken_token **out,
+                                        aadtoken_error **err);
 
 // The access token (a JWT), NUL-terminated, to pass as the bearer token (e.g. to ODPI-C's
 // `dpiAccessToken.token` or OCI's `OCI_ATTR_TOKEN`). Borrowed from `t`: valid until

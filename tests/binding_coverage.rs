@@ -140,8 +140,18 @@ const ASSERTION_CALLBACK: &[(&str, &str)] = &[(
     "C callback on a library thread; bindings use assertion_file (see ASSERTION_CALLBACK)",
 )];
 
+/// Person sign-in from Java: JDBC hosts sign people in through ojdbc-provider-azure's own
+/// interactive and device-code providers, and the JVM has no C function pointer to hand the
+/// library; a JVM that wants aadtoken's cache can share it through `cache_file` with
+/// `aadtoken login` (the refresh token stays in the file, `getToken()` is then silent).
+const SIGN_IN_JAVA: &[(&str, &str)] = &[
+    ("aadtoken_config_set_device_code_callback", "see SIGN_IN_JAVA"),
+    ("aadtoken_config_set_open_url_callback", "see SIGN_IN_JAVA"),
+    ("aadtoken_client_sign_in", "see SIGN_IN_JAVA"),
+];
+
 /// C-only functions, with the reason each has no Java path.
-const JAVA_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, TOKEN_FILE, ASSERTION_CALLBACK];
+const JAVA_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, TOKEN_FILE, ASSERTION_CALLBACK, SIGN_IN_JAVA];
 
 /// C-only functions, with the reason each has no Python wrapper.
 const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK];

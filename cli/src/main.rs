@@ -8,10 +8,11 @@ use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+use aadtoken::core::config::DeviceCodePrompt;
 use aadtoken::core::oracle::keeper::is_permanent;
 use aadtoken::core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
 use aadtoken::core::token::unix_now;
-use aadtoken::core::Claims;
+use aadtoken::core::{AuthMethod, Claims};
 use aadtoken::{Client, Config, Error, ErrorKind};
 use clap::{Args, Parser, Subcommand};
 
@@ -23,7 +24,7 @@ Exit codes:
   2   usage: a bad command line, or an unknown, invalid or missing setting
   3   token file: the location is unsafe (a symbolic link, a directory others can write) or
       cannot be written
-  4   not available in this build (login: person sign-in)
+  4   not available in this build
   70  internal error in aadtoken (please report it)
 
 Settings, later sources overriding earlier ones:
@@ -33,7 +34,7 @@ Settings, later sources overriding earlier ones:
   3. --settings \"k=v;k=v\"   (in the order given)
   4. --set key=value        (in the order given)
 Keys are aadtoken's (tenant_id, client_id, client_secret, scope, authority_host, ca_file,
-timeout_ms, expiry_margin_s, auth_method, token_location) or Oracle's (TOKEN_AUTH,
+timeout_ms, expiry_margin_s, auth_method, token_location, cache_file, login_hint…) or Oracle's (TOKEN_AUTH,
 AZURE_DB_APP_ID_URI, TOKEN_LOCATION, CLIENT_ID, TENANT_ID, CLIENT_SECRET) or ojdbc-provider-azure's
 (oracle.jdbc.provider.accessToken.*); see the README.";
 
@@ -122,18 +123,24 @@ enum Command {
         #[arg(long)]
         scope: Option<String>,
     },
-    /// Sign in as a person (device code or browser) — not available in this build
+    /// Sign in as a person: device code (default) or browser (--interactive)
     ///
-    /// Person sign-in (auth_method=device_code or interactive; TOKEN_AUTH=AZURE_DEVICE_CODE or
-    /// AZURE_INTERACTIVE) is not part of this build: the command says so and exits with 4.
+    /// Signs in with the settings' public client (client_id, tenant_id) and keeps the account
+    /// and its refresh token in `cache_file`, so that later commands (and programs using the
+    /// same cache_file) get tokens without signing in again. Device code: the message saying
+    /// where to go and which code to enter is printed on stderr. --interactive: the system
+    /// browser opens the sign-in page; it comes back to a listener on 127.0.0.1.
     #[command(after_help = EXIT_CODES)]
     Login {
-        /// Device code flow: sign in on another device
+        /// Device code flow: sign in on another device (the default)
         #[arg(long, conflicts_with = "interactive")]
         device_code: bool,
-        /// Browser sign-in
+        /// Browser sign-in (authorization code with PKCE on a loopback redirect)
         #[arg(long)]
         interactive: bool,
+        /// Scopes, space separated (default: the `scope` setting)
+        #[arg(long)]
+        scope: Option<String>,
     },
 }
 
@@ -244,29 +251,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Login {
             device_code,
             interactive,
-        } => {
-            let which = if interactive {
-                "interactive (browser)"
-            } else if device_code {
-                "device code"
-            } else {
-                "device code and interactive (browser)"
-            };
-            Err(Failure {
-                code: 4,
-                message: format!(
-                    "{which} sign-in is not available in this build of aadtoken (auth_method=device_code \
-                     and interactive are not implemented yet); sign in with an application credential \
-                     instead (tenant_id, client_id, client_secret)"
-                ),
-            })
-        }
+            scope,
+        } => login(&cli.settings, device_code, interactive, scope),
     }
 }
 
 /// The settings, in the documented order: environment, files, strings, single settings.
 fn config(args: &SettingsArgs) -> Result<Config, Error> {
     let mut c = Config::new();
+    c.set_device_code_prompt(Some(Arc::new(StderrPrompt)));
     if !args.no_env {
         c.load_env().map_err(|e| e.context("environment"))?;
         if let Some(s) = std::env::var("AADTOKEN_SETTINGS")
@@ -303,6 +296,58 @@ fn config(args: &SettingsArgs) -> Result<Config, Error> {
         c.set(k, v).map_err(|e| e.context("--set"))?;
     }
     Ok(c)
+}
+
+/// The CLI is the host of person sign-in: it shows the device-code message on stderr.
+struct StderrPrompt;
+
+impl DeviceCodePrompt for StderrPrompt {
+    fn prompt(&self, message: &str, _user_code: &str, _uri: &str, expires_on: i64) {
+        eprintln!(
+            "aadtoken: {message} (the code expires {}, {})",
+            utc(expires_on),
+            left(expires_on - unix_now())
+        );
+    }
+}
+
+/// `aadtoken login`: sign a person in explicitly and keep the account in `cache_file`.
+fn login(
+    args: &SettingsArgs,
+    device_code: bool,
+    interactive: bool,
+    scope: Option<String>,
+) -> Result<(), Failure> {
+    let mut c = config(args)?;
+    let method = if interactive {
+        AuthMethod::Interactive
+    } else if device_code || c.auth_method() != Some(AuthMethod::Interactive) {
+        AuthMethod::DeviceCode
+    } else {
+        AuthMethod::Interactive
+    };
+    c.set("auth_method", method.name())?;
+    if c.cache_file().is_none() {
+        eprintln!(
+            "aadtoken login: note: no cache_file is set, so this sign-in lasts only for this command \
+             (set cache_file=PATH to keep it for later commands and programs)"
+        );
+    }
+    let client = Client::new(&c)?;
+    let token = client.sign_in(scope.as_deref())?;
+    let who = Claims::from_jwt(token.secret())
+        .ok()
+        .and_then(|claims| claims.user_name().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    eprintln!(
+        "aadtoken login: signed in as {who}{} (token expires {}, {})",
+        c.cache_file()
+            .map(|p| format!("; the account is kept in {}", p.display()))
+            .unwrap_or_default(),
+        utc(token.expires_on()),
+        left(token.expires_on() - unix_now())
+    );
+    Ok(())
 }
 
 fn config_and_client(args: &SettingsArgs) -> Result<(Config, Client), Error> {

@@ -12,7 +12,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aadtoken::core::AuthMethod;
-use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
+use aadtoken_mock::{
+    MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_aadtoken");
 
@@ -313,23 +315,95 @@ fn keep_exits_on_errors_retrying_cannot_fix() {
     assert_eq!(code, 3, "{err}");
 }
 
+/// `aadtoken login` with the device code flow: the message on stderr, the mock approving the
+/// code it shows, the account kept in `cache_file`; then `aadtoken token` in another process
+/// gets a person's token from that file without signing in again.
 #[test]
-fn login_says_this_build_lacks_person_sign_in() {
-    assert!(
-        !AuthMethod::DeviceCode.is_available() && !AuthMethod::Interactive.is_available(),
-        "person sign-in is in this build now: make `aadtoken login` use it (cli/src/main.rs) and \
-         update this test"
+fn login_with_a_device_code_then_token_from_the_cache_file() {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.set_device_code_timing(1, 60);
+    let dir = TempDir::new();
+    let cache = dir.path().join("cache.json");
+    let settings = format!(
+        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}; cache_file={}",
+        mock.base_url(),
+        mock.ca_file().display(),
+        cache.display()
     );
-    for args in [
-        &["login"][..],
-        &["login", "--device-code"],
-        &["login", "--interactive"],
-    ] {
-        let (code, out, err) = run(bare().args(args));
-        assert_eq!(code, 4, "{args:?}: {err}");
-        assert!(out.is_empty());
-        assert!(err.contains("not available in this build"), "{err}");
+    let mut child = bare()
+        .args(["login", "--settings", &settings])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("To sign in, use a web browser"), "{line}");
+    let (code, _) = mock.device_codes().pop().unwrap();
+    assert!(line.contains(&code), "{line}");
+    assert!(mock.approve_device_code(&code, USERNAME));
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains(&format!("signed in as {USERNAME}")), "{rest}");
+    assert_eq!(fs::metadata(&cache).unwrap().mode() & 0o777, 0o600);
+
+    let (code, out, err) = run(bare().args([
+        "token",
+        "--settings",
+        &settings,
+        "--set",
+        "auth_method=device_code",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(mock.verify_token(&out).unwrap()["upn"], USERNAME);
+    assert_eq!(mock.device_codes().len(), 0, "no second sign-in");
+
+    // A cache file others can read is refused, and left as it is.
+    fs::set_permissions(&cache, fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = run(bare().args([
+        "token",
+        "--settings",
+        &settings,
+        "--set",
+        "auth_method=device_code",
+    ]));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+}
+
+#[test]
+fn login_declined_and_without_a_client_id() {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.set_device_code_timing(1, 60);
+    let settings = format!(
+        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}",
+        mock.base_url(),
+        mock.ca_file().display(),
+    );
+    let mut child = bare()
+        .args(["login", "--device-code", "--settings", &settings])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("To sign in") {
+        line.clear();
+        stderr.read_line(&mut line).unwrap();
     }
+    let (code, _) = mock.device_codes().pop().unwrap();
+    assert!(mock.deny_device_code(&code));
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("[UserCancelled]"), "{rest}");
+    let (code, _, err) = run(bare().args(["login", "--set", &format!("tenant_id={TENANT_ID}")]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("client_id"), "{err}");
 }
 
 #[test]

@@ -69,7 +69,7 @@ impl AuthMethod {
 
     /// Whether this build can get tokens with this method.
     pub fn is_available(self) -> bool {
-        !matches!(self, AuthMethod::DeviceCode | AuthMethod::Interactive)
+        true
     }
 
     /// The methods this build implements, for messages: `'client_secret'`.

@@ -241,11 +241,22 @@ impl Inner {
         });
     }
 
-    /// Get a token for `entry` through the cache's single flight, bounded by `timeout_ms`.
+    /// Get a token for `entry` through the cache's single flight, bounded by `timeout_ms` —
+    /// except when a person may have to sign in (a caller's fetch with `auth_method=device_code`
+    /// or `interactive` and `automatic_sign_in`): then each network step is bounded by
+    /// `timeout_ms` and the interaction by its own bound (the device code's `expires_in`,
+    /// `interactive_timeout_s`), and the async API's cancel ends it. Background refreshes
+    /// (`Need::NotDue`) never start a sign-in.
     async fn fetch(&self, rt: &Runtime, entry: &CacheEntry, need: Need) -> Result<Arc<Token>> {
+        let interaction = need != Need::NotDue;
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
-            self.request(rt, &entry.key().scopes)
+            self.request(rt, &entry.key().scopes, interaction)
         });
+        if let Credential::User(u) = &self.credential {
+            if interaction && u.automatic() {
+                return flight.await;
+            }
+        }
         match tokio::time::timeout(self.timeout, flight).await {
             Ok(result) => result,
             Err(_) => Err(Error::new(
@@ -260,18 +271,50 @@ impl Inner {
     }
 
     /// One token request (with the HTTP retry policy), scheduled for proactive refresh.
-    async fn request(&self, rt: &Runtime, scopes: &Scopes) -> Result<Token> {
+    async fn request(&self, rt: &Runtime, scopes: &Scopes, interaction: bool) -> Result<Token> {
         let env = Env {
             rt,
             extra_roots: self.extra_roots.as_ref(),
         };
-        let mut token = self.credential.get_token(&env, scopes).await?;
+        let mut token = match &self.credential {
+            Credential::User(u) => u.get_token(&env, scopes, interaction).await?,
+            c => c.get_token(&env, scopes).await?,
+        };
         token.schedule_refresh(self.margin, jitter());
         Ok(token)
     }
 }
 
 impl Client {
+    /// Sign a person in now (`auth_method=device_code`: through the device-code callback;
+    /// `interactive`: in a browser), even when a cached refresh token would still work, and
+    /// return a token for `scopes` (`None` = the configured `scope`), which replaces the cached
+    /// one. The account and its refresh token are kept (in `cache_file` too, when set), so
+    /// later `get_token` calls for any scope of the account are silent. Blocks for the whole
+    /// sign-in: bounded by the device code's `expires_in` or `interactive_timeout_s`.
+    pub fn sign_in(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        let Credential::User(user) = &self.inner.credential else {
+            return Err(Error::invalid_setting(
+                "auth_method",
+                format!(
+                    "is not a person sign-in: sign_in needs auth_method=device_code or interactive (this client uses {})",
+                    self.inner.credential.kind_name()
+                ),
+            ));
+        };
+        let entry = self.inner.entry_for(scopes)?;
+        let rt = runtime::current()?;
+        let env = Env {
+            rt: &rt,
+            extra_roots: self.inner.extra_roots.as_ref(),
+        };
+        let mut token = rt.block_on(user.sign_in(&env, &entry.key().scopes))?;
+        token.schedule_refresh(self.inner.margin, jitter());
+        let token = Arc::new(token);
+        entry.store(Arc::clone(&token));
+        Ok(token)
+    }
+
     /// The credential this client uses (for diagnostics: its kind, the `auto` chain's choice).
     pub fn credential(&self) -> &Credential {
         &self.inner.credential

@@ -102,6 +102,32 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "auth_method=auto: bound on probing IMDS (default 1000)",
     ),
     (
+        "login_hint",
+        "Person sign-in: the user name to sign in as, and to pick among cached accounts",
+    ),
+    (
+        "account",
+        "Person sign-in: the cached account to use, by home account id (uid.utid)",
+    ),
+    ("domain_hint", "Browser sign-in: the domain_hint sent to /authorize"),
+    ("prompt", "Browser sign-in: login, none, consent or select_account"),
+    (
+        "redirect_port",
+        "Browser sign-in: loopback port of the redirect (default 0 = any free port)",
+    ),
+    (
+        "interactive_timeout_s",
+        "Browser sign-in: how long to wait for the redirect (default 300)",
+    ),
+    (
+        "automatic_sign_in",
+        "Person sign-in: get_token may start a sign-in when no refresh token works (default true)",
+    ),
+    (
+        "cache_file",
+        "Person sign-in: file keeping accounts and refresh tokens across processes (mode 0600)",
+    ),
+    (
         "arc_key_dir_for_tests",
         "Tests only (debug builds): the directory Azure Arc key files must be in",
     ),
@@ -144,6 +170,21 @@ pub trait AssertionProvider: Send + Sync {
     fn assertion(&self) -> Result<SecretString>;
     /// Distinguishes providers in cache keys (e.g. the function and userdata addresses).
     fn id(&self) -> u64;
+}
+
+/// The host's device-code prompt (`aadtoken_config_set_device_code_callback`): shows the
+/// person where to go and which code to enter. Called once per device-code sign-in, on a library
+/// thread; the library never prints the message itself.
+pub trait DeviceCodePrompt: Send + Sync {
+    /// `message` is Entra's text for the person; `expires_on` is when the code expires (Unix s).
+    fn prompt(&self, message: &str, user_code: &str, verification_uri: &str, expires_on: i64);
+}
+
+/// The host's way of opening the sign-in page (`aadtoken_config_set_open_url_callback`), used
+/// instead of the system browser. Called on a library thread while the loopback listener
+/// waits; `Err` (the callback returned non-zero) ends the sign-in.
+pub trait UrlOpener: Send + Sync {
+    fn open(&self, url: &str) -> Result<()>;
 }
 
 /// The `authority_kind` setting.
@@ -197,6 +238,16 @@ pub struct Config {
     pub(crate) arc_key_dir: Option<PathBuf>,
     /// The managed-identity platform variables as `load_env` saw them.
     pub(crate) platform_env: Option<std::sync::Arc<Vec<(String, String)>>>,
+    pub(crate) login_hint: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) domain_hint: Option<String>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) redirect_port: Option<u16>,
+    pub(crate) interactive_timeout: Option<Duration>,
+    pub(crate) automatic_sign_in: Option<bool>,
+    pub(crate) cache_file: Option<PathBuf>,
+    pub(crate) device_code_prompt: Option<std::sync::Arc<dyn DeviceCodePrompt>>,
+    pub(crate) url_opener: Option<std::sync::Arc<dyn UrlOpener>>,
 }
 
 impl fmt::Debug for Config {
@@ -334,6 +385,40 @@ impl Config {
                 let ms = number(&name, value, 1, 60_000)?;
                 self.probe_timeout = Some(Duration::from_millis(ms));
             }
+            "login_hint" => self.login_hint = Some(value.to_owned()),
+            "account" => {
+                let ok = value.split_once('.').is_some_and(|(u, t)| {
+                    !u.is_empty()
+                        && !t.is_empty()
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+                });
+                if !ok {
+                    return Err(Error::invalid_setting(
+                        &name,
+                        "must be a home account id '<object id>.<tenant id>' (as aadtoken reports it after a sign-in)",
+                    ));
+                }
+                self.account = Some(value.to_ascii_lowercase());
+            }
+            "domain_hint" => self.domain_hint = Some(identifier(&name, value)?),
+            "prompt" => {
+                let v = value.to_ascii_lowercase();
+                if !["login", "none", "consent", "select_account"].contains(&v.as_str()) {
+                    return Err(Error::invalid_setting(
+                        &name,
+                        "must be login, none, consent or select_account",
+                    ));
+                }
+                self.prompt = Some(v);
+            }
+            "redirect_port" => self.redirect_port = Some(number(&name, value, 0, 65535)? as u16),
+            "interactive_timeout_s" => {
+                self.interactive_timeout = Some(Duration::from_secs(number(&name, value, 1, 3600)?))
+            }
+            "automatic_sign_in" => self.automatic_sign_in = Some(boolean(&name, value)?),
+            "cache_file" => self.cache_file = Some(PathBuf::from(value)),
             "arc_key_dir_for_tests" => {
                 if !cfg!(debug_assertions) {
                     return Err(Error::invalid_setting(
@@ -417,6 +502,21 @@ impl Config {
 
     pub fn probe_timeout(&self) -> Duration {
         self.probe_timeout.unwrap_or(Duration::from_millis(1000))
+    }
+
+    /// Set (or, with `None`, remove) the host's device-code prompt.
+    pub fn set_device_code_prompt(&mut self, prompt: Option<std::sync::Arc<dyn DeviceCodePrompt>>) {
+        self.device_code_prompt = prompt;
+    }
+
+    /// Set (or, with `None`, remove) the host's way of opening the sign-in page.
+    pub fn set_url_opener(&mut self, opener: Option<std::sync::Arc<dyn UrlOpener>>) {
+        self.url_opener = opener;
+    }
+
+    /// The `cache_file` setting (person sign-in's persistent account cache).
+    pub fn cache_file(&self) -> Option<&std::path::Path> {
+        self.cache_file.as_deref()
     }
 
     /// The `token_location` setting (Oracle's `TOKEN_LOCATION`).

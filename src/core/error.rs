@@ -61,6 +61,18 @@ pub enum ErrorKind {
     /// A callback of the host (e.g. the client-assertion callback) failed or returned nothing
     /// usable.
     Callback,
+    /// Signing a person in needs a host callback that is not set (the device-code prompt), or
+    /// the system browser could not be opened (set an open-URL callback).
+    CallbackRequired,
+    /// The person declined or cancelled the sign-in (`access_denied`, `authorization_declined`).
+    UserCancelled,
+    /// The sign-in was not completed in time (the device code expired, `interactive_timeout_s`).
+    SignInExpired,
+    /// The redirect of a browser sign-in carried another `state` than the one aadtoken sent (a
+    /// stale browser tab, or a forged redirect): no code was redeemed.
+    StateMismatch,
+    /// The device code was not recognised by the identity provider (`bad_verification_code`).
+    BadVerificationCode,
     /// A bug in aadtoken (including a caught panic).
     Internal,
 }
@@ -154,6 +166,13 @@ impl Error {
 
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.0.retry_after = Some(after);
+        self
+    }
+
+    /// The same error (message, codes, ids) as another kind: e.g. a refresh token's
+    /// `invalid_grant`, which means the person must sign in again.
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
         self
     }
 

@@ -365,6 +365,34 @@ pub async fn request_token_with_retry(client: &reqwest::Client, req: &TokenReque
 /// closed by the server while idle is sent once more on a fresh connection. A `401` challenge
 /// is answered once when the request has a [`Challenge`] (Azure Arc).
 pub async fn request_token(client: &reqwest::Client, req: &TokenRequest<'_>) -> Result<Token> {
+    let (body, sent_at) = request_body(client, req).await?;
+    parse_success(&body, sent_at).map_err(|e| {
+        e.context(format!("token request to {}", req.endpoint))
+            .with_http_status(200)
+            .with_correlation_id(&req.correlation_id)
+    })
+}
+
+/// [`request_body`] with the Entra retry policy of [`request_token_with_retry`] (one retry of a
+/// 5xx without `Retry-After`): for answers that carry more than a token (person sign-in: refresh
+/// and id tokens, device codes).
+pub async fn request_body_with_retry(
+    client: &reqwest::Client,
+    req: &TokenRequest<'_>,
+) -> Result<(Vec<u8>, i64)> {
+    match request_body(client, req).await {
+        Err(e) if e.kind() == ErrorKind::ServerError && e.retry_after().is_none() => {
+            tokio::time::sleep(SERVER_ERROR_RETRY_DELAY).await;
+            request_body(client, req).await
+        }
+        other => other,
+    }
+}
+
+/// Send a request once (as [`request_token`] does: stale-connection retry, Arc challenge) and
+/// return the body of a `200` answer with the time the request was sent; any other answer
+/// becomes an [`Error`].
+pub async fn request_body(client: &reqwest::Client, req: &TokenRequest<'_>) -> Result<(Vec<u8>, i64)> {
     let sent_at = unix_now();
     let mut raw = send_once(client, req, None).await?;
     if let (401, Some(challenge), Some(header)) = (raw.status, req.challenge, raw.www_authenticate.as_deref())
@@ -373,11 +401,7 @@ pub async fn request_token(client: &reqwest::Client, req: &TokenRequest<'_>) -> 
         raw = send_once(client, req, Some(&authorization)).await?;
     }
     if raw.status == 200 {
-        return parse_success(&raw.body, sent_at).map_err(|e| {
-            e.context(format!("token request to {}", req.endpoint))
-                .with_http_status(200)
-                .with_correlation_id(&req.correlation_id)
-        });
+        return Ok((raw.body, sent_at));
     }
     Err(error_from(
         req.who,

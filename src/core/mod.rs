@@ -14,6 +14,7 @@ pub mod oracle;
 pub mod runtime;
 pub mod secret;
 pub mod token;
+pub mod user;
 
 pub use auth_method::AuthMethod;
 pub use claims::Claims;

@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod oracle;
+pub mod signin;
 pub mod token;
 
 use std::cell::RefCell;
@@ -76,6 +77,9 @@ pub const AADTOKEN_ERR_THROTTLED: aadtoken_status = 307;
 pub const AADTOKEN_ERR_SERVER_ERROR: aadtoken_status = 308;
 /// Any other OAuth error from the identity provider; see `aadtoken_error_oauth_code`.
 pub const AADTOKEN_ERR_IDENTITY_PROVIDER: aadtoken_status = 309;
+/// Device code sign-in: the identity provider did not recognise the device code
+/// (`bad_verification_code`).
+pub const AADTOKEN_ERR_BAD_VERIFICATION_CODE: aadtoken_status = 310;
 
 // 400–499: local files and paths.
 /// A local file or directory could not be read or written (the token file's directory is
@@ -94,6 +98,19 @@ pub const AADTOKEN_ERR_CANCELLED: aadtoken_status = 501;
 /// A callback of the host failed (the client-assertion callback returned non-zero, or an
 /// empty, oversized or non-UTF-8 assertion). The message says which.
 pub const AADTOKEN_ERR_CALLBACK: aadtoken_status = 502;
+/// Signing a person in needs a callback the host has not set: the device-code prompt
+/// (`aadtoken_config_set_device_code_callback`), or an open-URL callback when the system browser
+/// could not be started. The library never prints the device-code message itself.
+pub const AADTOKEN_ERR_CALLBACK_REQUIRED: aadtoken_status = 510;
+/// The person declined or cancelled the sign-in (`access_denied` on the browser redirect,
+/// `authorization_declined` for a device code).
+pub const AADTOKEN_ERR_USER_CANCELLED: aadtoken_status = 511;
+/// The sign-in was not completed in time: the device code expired (`expired_token`, or its
+/// `expires_in` passed), or no browser redirect came within `interactive_timeout_s`.
+pub const AADTOKEN_ERR_SIGN_IN_EXPIRED: aadtoken_status = 512;
+/// A browser sign-in's redirect carried another `state` than the one aadtoken sent (a stale
+/// tab or a forged redirect); nothing was redeemed.
+pub const AADTOKEN_ERR_STATE_MISMATCH: aadtoken_status = 513;
 
 // 900–999: aadtoken itself.
 /// A bug in aadtoken (including a caught panic). Please report it.
@@ -125,6 +142,11 @@ pub fn status_of(kind: ErrorKind) -> aadtoken_status {
         ErrorKind::TooManyRefreshes => AADTOKEN_ERR_TOO_MANY_REFRESHES,
         ErrorKind::Cancelled => AADTOKEN_ERR_CANCELLED,
         ErrorKind::Callback => AADTOKEN_ERR_CALLBACK,
+        ErrorKind::CallbackRequired => AADTOKEN_ERR_CALLBACK_REQUIRED,
+        ErrorKind::UserCancelled => AADTOKEN_ERR_USER_CANCELLED,
+        ErrorKind::SignInExpired => AADTOKEN_ERR_SIGN_IN_EXPIRED,
+        ErrorKind::StateMismatch => AADTOKEN_ERR_STATE_MISMATCH,
+        ErrorKind::BadVerificationCode => AADTOKEN_ERR_BAD_VERIFICATION_CODE,
         ErrorKind::Internal => AADTOKEN_ERR_INTERNAL,
     }
 }
@@ -168,6 +190,19 @@ pub extern "C" fn aadtoken_status_str(status: aadtoken_status) -> *const c_char 
         }
         AADTOKEN_ERR_CANCELLED => b"AADTOKEN_ERR_CANCELLED: the request was cancelled\0",
         AADTOKEN_ERR_CALLBACK => b"AADTOKEN_ERR_CALLBACK: a callback of the host failed\0",
+        AADTOKEN_ERR_BAD_VERIFICATION_CODE => {
+            b"AADTOKEN_ERR_BAD_VERIFICATION_CODE: the device code was not recognised\0"
+        }
+        AADTOKEN_ERR_CALLBACK_REQUIRED => {
+            b"AADTOKEN_ERR_CALLBACK_REQUIRED: sign-in needs a host callback that is not set\0"
+        }
+        AADTOKEN_ERR_USER_CANCELLED => b"AADTOKEN_ERR_USER_CANCELLED: the person declined the sign-in\0",
+        AADTOKEN_ERR_SIGN_IN_EXPIRED => {
+            b"AADTOKEN_ERR_SIGN_IN_EXPIRED: the sign-in was not completed in time\0"
+        }
+        AADTOKEN_ERR_STATE_MISMATCH => {
+            b"AADTOKEN_ERR_STATE_MISMATCH: the sign-in redirect's state did not match\0"
+        }
         AADTOKEN_ERR_INTERNAL => b"AADTOKEN_ERR_INTERNAL: internal error in aadtoken\0",
         _ => b"AADTOKEN_ERR_UNKNOWN: unknown status code\0",
     };

@@ -279,7 +279,9 @@ static void phase_args(void) {
                                        AADTOKEN_ERR_SERVER_ERROR, AADTOKEN_ERR_IDENTITY_PROVIDER,
                                        AADTOKEN_ERR_FILE, AADTOKEN_ERR_UNSAFE_PATH,
                                        AADTOKEN_ERR_TOO_MANY_REFRESHES, AADTOKEN_ERR_CANCELLED, AADTOKEN_ERR_CALLBACK,
-                                       AADTOKEN_ERR_INTERNAL};
+                                       AADTOKEN_ERR_BAD_VERIFICATION_CODE, AADTOKEN_ERR_CALLBACK_REQUIRED,
+                                       AADTOKEN_ERR_USER_CANCELLED, AADTOKEN_ERR_SIGN_IN_EXPIRED,
+                                       AADTOKEN_ERR_STATE_MISMATCH, AADTOKEN_ERR_INTERNAL};
         size_t i;
         for (i = 0; i < sizeof all / sizeof all[0]; i++) {
             const char *s = aadtoken_status_str(all[i]);

@@ -275,8 +275,29 @@ class TokenFileKeeper:
         return f"<aadtoken.TokenFileKeeper {self.path!r}{' stopped' if self.stopped else ''}>"
 
 
-def _free_client(handle):
+def _free_client(handle, _callbacks=None):
+    # The callbacks (ctypes function objects) are passed along only to stay alive until the
+    # native client that may call them is freed.
     _native.lib().aadtoken_client_free(handle)
+
+
+def _device_code_callback(fn):
+    def call(_userdata, message, user_code, verification_uri, expires_on):
+        try:
+            fn(message.decode("utf-8"), user_code.decode("utf-8"),
+               verification_uri.decode("utf-8"), expires_on)
+        except BaseException:  # an exception must not unwind into the library
+            pass
+    return _native.DEVICE_CODE_FN(call)
+
+
+def _open_url_callback(fn):
+    def call(_userdata, url):
+        try:
+            return 0 if fn(url.decode("utf-8")) is not False else 1
+        except BaseException:
+            return 1
+    return _native.OPEN_URL_FN(call)
 
 
 class Client:
@@ -290,18 +311,32 @@ class Client:
     bad value or a missing setting raises :class:`AadTokenError` naming it. No network request
     is made until the first token is asked for.
 
+    Person sign-in (``auth_method=device_code`` or ``interactive``): ``device_code_callback``
+    is called as ``fn(message, user_code, verification_uri, expires_on)`` to show the person the
+    code (the library never prints it); ``open_url`` as ``fn(url)`` to open the sign-in page
+    (return ``False`` or raise if it could not; without it the system browser is used). Both
+    run on a library thread. :meth:`sign_in` signs in explicitly; ``get_token`` signs in by
+    itself when no refresh token works (unless ``automatic_sign_in=false``).
+
     Use as a context manager, or call :meth:`close`; a closed client raises ``ValueError``.
     ``close()`` is idempotent and waits for calls in progress on other threads.
     """
 
-    def __init__(self, settings=None, *, env=False):
+    def __init__(self, settings=None, *, env=False, device_code_callback=None, open_url=None):
         lib = _native.lib()
         self._handle = None
         self._cond = threading.Condition()
         self._in_use = 0
         self._closed = False
+        callbacks = []
         config = lib.aadtoken_config_new()
         try:
+            if device_code_callback is not None:
+                callbacks.append(_device_code_callback(device_code_callback))
+                _check(lib.aadtoken_config_set_device_code_callback, config, callbacks[-1], None)
+            if open_url is not None:
+                callbacks.append(_open_url_callback(open_url))
+                _check(lib.aadtoken_config_set_open_url_callback, config, callbacks[-1], None)
             if env:
                 _check(lib.aadtoken_config_load_env, config)
             if isinstance(settings, str):
@@ -316,7 +351,7 @@ class Client:
         finally:
             lib.aadtoken_config_free(config)
         self._handle = handle.value
-        self._finalizer = weakref.finalize(self, _free_client, self._handle)
+        self._finalizer = weakref.finalize(self, _free_client, self._handle, callbacks)
 
     @classmethod
     def from_environment(cls):
@@ -334,6 +369,13 @@ class Client:
         """Always ask Entra ID for a new token and replace the cached one (for when a server
         rejected a token before its expiry)."""
         return self._call(_native.lib().aadtoken_client_refresh_token, scopes)
+
+    def sign_in(self, scopes=None):
+        """Sign a person in now (device code or browser, per ``auth_method``), even when a
+        cached refresh token would still work; returns a token for ``scopes``. The account and
+        its refresh token are kept (in ``cache_file`` too), so later ``get_token`` calls for any
+        scope of the account are silent. Blocks until the sign-in ends (the GIL is released)."""
+        return self._call(_native.lib().aadtoken_client_sign_in, scopes)
 
     def oracledb_access_token(self, scopes=None):
         """A callable for python-oracledb's ``access_token`` parameter

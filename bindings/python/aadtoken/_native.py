@@ -17,6 +17,11 @@ c_status = ctypes.c_uint32
 c_handle = ctypes.c_void_p
 c_err_out = ctypes.POINTER(ctypes.c_void_p)
 
+# aadtoken_device_code_fn and aadtoken_open_url_fn (person sign-in callbacks).
+DEVICE_CODE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                  ctypes.c_char_p, ctypes.c_int64)
+OPEN_URL_FN = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_char_p)
+
 # name: (restype, argtypes). Every C function the wrapper calls, as declared in aadtoken.h.
 PROTOTYPES = {
     "aadtoken_version": (ctypes.c_char_p, []),
@@ -71,6 +76,12 @@ PROTOTYPES = {
     "aadtoken_token_file_keeper_path": (ctypes.c_char_p, [c_handle]),
     "aadtoken_token_file_keeper_expires_on": (ctypes.c_int64, [c_handle]),
     "aadtoken_token_file_keeper_stop": (None, [c_handle]),
+    "aadtoken_config_set_device_code_callback": (
+        c_status, [c_handle, DEVICE_CODE_FN, ctypes.c_void_p, c_err_out]),
+    "aadtoken_config_set_open_url_callback": (
+        c_status, [c_handle, OPEN_URL_FN, ctypes.c_void_p, c_err_out]),
+    "aadtoken_client_sign_in": (
+        c_status, [c_handle, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
 }
 
 _lock = threading.Lock()

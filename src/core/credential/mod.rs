@@ -215,6 +215,9 @@ pub enum Credential {
     ManagedIdentity(ManagedIdentity),
     /// `auth_method=auto`: the first configured and available of several.
     Auto(Arc<Chain>),
+    /// A person signs in (`auth_method=device_code` or `interactive`): a public client with
+    /// refresh tokens and accounts (see `core::user`).
+    User(Arc<crate::core::user::UserCredential>),
 }
 
 const APP_WHY: &str = "for the client credentials flow";
@@ -265,12 +268,12 @@ impl Credential {
                 Credential::ManagedIdentity(ManagedIdentity::from_config(config, false)?)
             }
             AuthMethod::Auto => Credential::Auto(Arc::new(Chain::from_config(config)?)),
-            AuthMethod::DeviceCode | AuthMethod::Interactive => {
-                return Err(Error::invalid_setting(
-                    "auth_method",
-                    format!("is '{method}', which is not supported by this build yet"),
-                ))
-            }
+            AuthMethod::DeviceCode => Credential::User(Arc::new(
+                crate::core::user::UserCredential::from_config(config, crate::core::user::Flow::DeviceCode)?,
+            )),
+            AuthMethod::Interactive => Credential::User(Arc::new(
+                crate::core::user::UserCredential::from_config(config, crate::core::user::Flow::Browser)?,
+            )),
         })
     }
 
@@ -284,6 +287,10 @@ impl Credential {
             Credential::Password(..) => "username/password",
             Credential::ManagedIdentity(_) => "managed identity",
             Credential::Auto(_) => "auto",
+            Credential::User(u) => match u.flow() {
+                crate::core::user::Flow::DeviceCode => "device code",
+                crate::core::user::Flow::Browser => "interactive (browser)",
+            },
         }
     }
 
@@ -296,6 +303,7 @@ impl Credential {
             | Credential::Password(app, _) => app.issuer.url(),
             Credential::ManagedIdentity(mi) => mi.label(),
             Credential::Auto(_) => "auto".to_owned(),
+            Credential::User(u) => u.app.issuer.url(),
         }
     }
 
@@ -309,6 +317,7 @@ impl Credential {
             Credential::Password(app, p) => format!("{} user {}", app.client_id, p.username()),
             Credential::ManagedIdentity(mi) => mi.selector_label(),
             Credential::Auto(_) => String::new(),
+            Credential::User(u) => u.app.client_id.clone(),
         }
     }
 
@@ -351,6 +360,7 @@ impl Credential {
                 ctx.update(b"\0");
                 ctx.update(mi.pinned_thumbprint().unwrap_or("").as_bytes());
             }
+            Credential::User(u) => ctx.update(u.fingerprint_parts().as_bytes()),
             Credential::Auto(chain) => {
                 ctx.update(b"auto\0");
                 for c in chain.configured() {
@@ -417,6 +427,8 @@ impl Credential {
             }
             Credential::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
             Credential::Auto(chain) => Box::pin(chain.get_token(env, scopes)).await,
+            // Silent only: a sign-in is started by the client (`Client::get_token`), never here.
+            Credential::User(u) => u.get_token(env, scopes, false).await,
         }
     }
 }

@@ -1,0 +1,410 @@
+//! Person sign-in through the Rust API against the mock: device code (prompt callback, the
+//! mock's approval), the browser flow (open-URL callback driving the mock's `/authorize` and the
+//! loopback redirect), silent refresh with rotating refresh tokens, and their failure modes.
+//! The C ABI and the persistent cache across processes are tested by tests/c_signin.rs.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aadtoken::core::config::{DeviceCodePrompt, UrlOpener};
+use aadtoken::{Client, Config, Error, ErrorKind};
+use aadtoken_mock::{
+    MockConfig, MockServer, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, SECOND_USERNAME, TENANT_ID, USERNAME,
+};
+
+fn config(mock: &MockServer, method: &str) -> Config {
+    let mut c = Config::new();
+    c.set("authority_host", mock.base_url()).unwrap();
+    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
+    c.parse(&format!(
+        "tenant_id={TENANT_ID};client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method={method};timeout_ms=10000"
+    ))
+    .unwrap();
+    c
+}
+
+/// Approves each device code as it is shown (through the mock's Rust API), and records it.
+struct Approve {
+    mock: Arc<MockServer>,
+    user: &'static str,
+    deny: bool,
+    shown: Mutex<Vec<(String, String, String, i64)>>,
+}
+
+impl DeviceCodePrompt for Approve {
+    fn prompt(&self, message: &str, user_code: &str, uri: &str, expires_on: i64) {
+        self.shown
+            .lock()
+            .unwrap()
+            .push((message.into(), user_code.into(), uri.into(), expires_on));
+        if self.deny {
+            assert!(self.mock.deny_device_code(user_code));
+        } else {
+            assert!(self.mock.approve_device_code(user_code, self.user));
+        }
+    }
+}
+
+fn device_client(
+    mock: &Arc<MockServer>,
+    user: &'static str,
+    deny: bool,
+    extra: &str,
+) -> (Client, Arc<Approve>) {
+    let mut c = config(mock, "device_code");
+    if !extra.is_empty() {
+        c.parse(extra).unwrap();
+    }
+    let prompt = Arc::new(Approve {
+        mock: Arc::clone(mock),
+        user,
+        deny,
+        shown: Mutex::new(Vec::new()),
+    });
+    c.set_device_code_prompt(Some(prompt.clone()));
+    (Client::new(&c).unwrap(), prompt)
+}
+
+fn upn(mock: &MockServer, jwt: &str) -> String {
+    mock.verify_token(jwt).unwrap()["upn"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn fast_mock() -> Arc<MockServer> {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.set_device_code_timing(1, 60);
+    Arc::new(mock)
+}
+
+#[test]
+fn device_code_sign_in_then_silent_refresh_for_another_scope() {
+    let mock = fast_mock();
+    let (client, prompt) = device_client(&mock, USERNAME, false, "");
+    let t = client.get_token(None).unwrap();
+    let claims = mock.verify_token(t.secret()).unwrap();
+    assert_eq!(claims["upn"], USERNAME);
+    assert_eq!(claims["preferred_username"], USERNAME);
+    assert_eq!(claims["scp"], "user_impersonation");
+    assert_eq!(claims["aud"], "api://oracle-db");
+    assert_eq!(claims["tid"], TENANT_ID);
+    assert!(claims["oid"].as_str().is_some());
+    let shown = prompt.shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 1, "one prompt");
+    let (message, code, uri, expires_on) = &shown[0];
+    assert!(
+        message.contains(code.as_str()) && message.contains(uri.as_str()),
+        "{message}"
+    );
+    assert!(*expires_on > aadtoken::core::token::unix_now() + 30);
+    let polls = mock.token_request_log();
+    assert!(polls
+        .iter()
+        .all(|r| r.form_value("grant_type") == Some("urn:ietf:params:oauth:grant-type:device_code")));
+    let scope = polls[0].form_value("scope").unwrap();
+    assert!(
+        scope.contains("openid") && scope.contains("offline_access") && scope.contains(SCOPE),
+        "{scope}"
+    );
+    assert!(
+        polls.iter().all(|r| r.form_value("client_secret").is_none()),
+        "public client"
+    );
+
+    // The cached token, then another resource silently through the refresh token.
+    assert_eq!(client.get_token(None).unwrap().secret(), t.secret());
+    let before = mock.token_requests();
+    let other = client.get_token(Some(OTHER_SCOPE)).unwrap();
+    assert_eq!(mock.token_requests(), before + 1, "one refresh request");
+    let last = mock.token_request_log().pop().unwrap();
+    assert_eq!(last.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(last.form_value("refresh_token"), Some(aadtoken_mock::REDACTED));
+    assert_eq!(upn(&mock, other.secret()), USERNAME);
+    assert_eq!(prompt.shown.lock().unwrap().len(), 1, "no second prompt");
+    // Rotation: every refresh consumes the refresh token (the mock refuses reuse), so a second
+    // forced refresh only works with the rotated one.
+    client.refresh_token(Some(OTHER_SCOPE)).unwrap();
+    client.refresh_token(None).unwrap();
+    assert_eq!(mock.refresh_tokens_issued(), 4);
+}
+
+#[test]
+fn revoked_refresh_token_means_interaction_required_without_automatic_sign_in() {
+    let mock = fast_mock();
+    let (client, prompt) = device_client(&mock, USERNAME, false, "automatic_sign_in=false");
+    let e = client.get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
+    assert!(e.message().contains("automatic_sign_in"), "{}", e.message());
+    assert_eq!(mock.token_requests(), 0, "nothing to refresh with");
+    client.sign_in(None).unwrap();
+    assert_eq!(prompt.shown.lock().unwrap().len(), 1);
+    assert_eq!(mock.revoke_refresh_tokens(USERNAME), 1);
+    let e = client.get_token(Some(OTHER_SCOPE)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
+    assert_eq!(e.aadsts(), &[70043]);
+    assert_eq!(e.oauth_error(), Some("invalid_grant"));
+    assert!(e.message().contains(USERNAME), "{}", e.message());
+    assert_eq!(
+        prompt.shown.lock().unwrap().len(),
+        1,
+        "no sign-in started by itself"
+    );
+}
+
+#[test]
+fn automatic_sign_in_after_a_revoked_refresh_token() {
+    let mock = fast_mock();
+    let (client, prompt) = device_client(&mock, USERNAME, false, "");
+    client.get_token(None).unwrap();
+    mock.revoke_refresh_tokens(USERNAME);
+    let t = client.get_token(Some(OTHER_SCOPE)).unwrap();
+    assert_eq!(upn(&mock, t.secret()), USERNAME);
+    assert_eq!(prompt.shown.lock().unwrap().len(), 2, "signed in again");
+}
+
+fn device_error(setup: impl FnOnce(&MockServer), deny: bool) -> (Error, Arc<MockServer>) {
+    let mock = fast_mock();
+    setup(&mock);
+    let (client, _) = device_client(&mock, USERNAME, deny, "");
+    (client.get_token(None).unwrap_err(), mock)
+}
+
+#[test]
+fn device_code_declined_expired_and_no_callback() {
+    let (e, _) = device_error(|_| {}, true);
+    assert_eq!(e.kind(), ErrorKind::UserCancelled, "{e:?}");
+    assert_eq!(e.oauth_error(), Some("authorization_declined"));
+
+    // Nobody approves: the mock answers expired_token once the code's 2 s are over.
+    let mock = fast_mock();
+    mock.set_device_code_timing(1, 2);
+    let mut c = config(&mock, "device_code");
+    c.set_device_code_prompt(Some(Arc::new(Approve {
+        mock: Arc::clone(&mock),
+        user: USERNAME,
+        deny: false,
+        shown: Mutex::new(Vec::new()),
+    }) as Arc<dyn DeviceCodePrompt>));
+    struct Ignore;
+    impl DeviceCodePrompt for Ignore {
+        fn prompt(&self, _: &str, _: &str, _: &str, _: i64) {}
+    }
+    c.set_device_code_prompt(Some(Arc::new(Ignore)));
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignInExpired, "{e:?}");
+
+    let mock = fast_mock();
+    let e = Client::new(&config(&mock, "device_code"))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CallbackRequired, "{e:?}");
+    assert!(
+        e.message().contains("aadtoken_config_set_device_code_callback"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(mock.counters().total_requests, 0, "fails before any request");
+}
+
+#[test]
+fn slow_down_adds_five_seconds_to_the_interval() {
+    let mock = fast_mock();
+    mock.slow_down_first_polls(1);
+    let (client, _) = device_client(&mock, USERNAME, false, "");
+    client.get_token(None).unwrap();
+    let polls: Vec<u64> = mock.token_request_log().iter().map(|r| r.unix_ms).collect();
+    assert_eq!(polls.len(), 2, "slow_down, then the token: {polls:?}");
+    let gap = polls[1] - polls[0];
+    assert!(
+        gap >= 5_900,
+        "the second poll came {gap} ms after the first (interval 1 s + 5 s)"
+    );
+}
+
+#[test]
+fn several_accounts_need_a_login_hint() {
+    let mock = fast_mock();
+    let (a, _) = device_client(&mock, USERNAME, false, "login_hint=dba@contoso.onmicrosoft.com");
+    a.get_token(None).unwrap();
+    let (b, _) = device_client(
+        &mock,
+        SECOND_USERNAME,
+        false,
+        &format!("login_hint={SECOND_USERNAME}"),
+    );
+    assert_eq!(upn(&mock, b.get_token(None).unwrap().secret()), SECOND_USERNAME);
+    // A client without a hint cannot choose between the two cached accounts.
+    let (c, prompt) = device_client(&mock, USERNAME, false, "");
+    let e = c.get_token(Some(OTHER_SCOPE)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingSetting, "{e:?}");
+    assert!(
+        e.message().contains(USERNAME) && e.message().contains(SECOND_USERNAME),
+        "{}",
+        e.message()
+    );
+    assert!(prompt.shown.lock().unwrap().is_empty());
+    // Signing in as someone else than login_hint asks for is refused.
+    let (d, _) = device_client(&mock, USERNAME, false, &format!("login_hint={SECOND_USERNAME}"));
+    let e = d.sign_in(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
+}
+
+/// The browser stand-in: the mock-browser binary opens the authorize URL (the mock signs in
+/// and answers a redirect), then follows the redirect to aadtoken's loopback listener.
+pub fn mock_browser() -> PathBuf {
+    let bin = common::target_dir().join("debug/aadtoken-mock-browser");
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p aadtoken-mock` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+struct Browser {
+    ca: PathBuf,
+    /// Rewrites the redirect before it reaches the listener (state tampering).
+    tamper: fn(String) -> String,
+    /// Rewrites the authorize URL before the mock sees it (PKCE tampering).
+    tamper_url: fn(String) -> String,
+    pages: Mutex<Vec<String>>,
+}
+
+impl UrlOpener for Browser {
+    fn open(&self, url: &str) -> aadtoken::core::Result<()> {
+        let run = |url: &str| {
+            let out = Command::new(mock_browser())
+                .arg("--ca-file")
+                .arg(&self.ca)
+                .arg(url)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let answer = run(&(self.tamper_url)(url.to_owned()));
+        let location = answer
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .unwrap_or_else(|| panic!("no redirect: {answer}"))
+            .to_owned();
+        let page = run(&(self.tamper)(location));
+        self.pages.lock().unwrap().push(page);
+        Ok(())
+    }
+}
+
+fn browser_client(
+    mock: &MockServer,
+    tamper: fn(String) -> String,
+    tamper_url: fn(String) -> String,
+) -> (Client, Arc<Browser>) {
+    let mut c = config(mock, "interactive");
+    c.set("login_hint", USERNAME).unwrap();
+    let b = Arc::new(Browser {
+        ca: mock.ca_file().to_path_buf(),
+        tamper,
+        tamper_url,
+        pages: Mutex::new(Vec::new()),
+    });
+    c.set_url_opener(Some(b.clone()));
+    (Client::new(&c).unwrap(), b)
+}
+
+fn same(s: String) -> String {
+    s
+}
+
+#[test]
+fn browser_sign_in_with_pkce_then_silent_refresh() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let (client, browser) = browser_client(&mock, same, same);
+    let t = client.get_token(None).unwrap();
+    assert_eq!(upn(&mock, t.secret()), USERNAME);
+    let pages = browser.pages.lock().unwrap().clone();
+    assert!(
+        pages[0].starts_with("200\n") && pages[0].contains("You can close this window"),
+        "{pages:?}"
+    );
+    let log = mock.requests();
+    let authorize = log.iter().find(|r| r.route == "authorize").unwrap();
+    let q = authorize.query.clone().unwrap();
+    for p in [
+        "code_challenge_method=S256",
+        "response_type=code",
+        "redirect_uri=http%3A%2F%2Flocalhost%3A",
+        "login_hint=",
+        "state=",
+        "offline_access",
+    ] {
+        assert!(q.contains(p), "{p} in {q}");
+    }
+    let redeem = mock.token_request_log().pop().unwrap();
+    assert_eq!(redeem.form_value("grant_type"), Some("authorization_code"));
+    assert_eq!(redeem.form_value("code_verifier"), Some(aadtoken_mock::REDACTED));
+    assert!(redeem
+        .form_value("redirect_uri")
+        .unwrap()
+        .starts_with("http://localhost:"));
+    // Another scope: silent.
+    client.get_token(Some(OTHER_SCOPE)).unwrap();
+    assert_eq!(mock.authorization_codes_issued(), 1);
+}
+
+fn wrong_state(location: String) -> String {
+    location.replace("state=", "state=X")
+}
+
+fn wrong_challenge(url: String) -> String {
+    let i = url.find("code_challenge=").unwrap() + "code_challenge=".len();
+    format!(
+        "{}{}{}",
+        &url[..i],
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        &url[i + 43..]
+    )
+}
+
+#[test]
+fn browser_failures_state_mismatch_denied_pkce_mismatch_timeout() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let (client, browser) = browser_client(&mock, wrong_state, same);
+    let e = client.get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::StateMismatch, "{e:?}");
+    assert!(browser.pages.lock().unwrap()[0].starts_with("400\n"));
+    assert_eq!(mock.token_requests(), 0, "the code was not redeemed");
+
+    mock.deny_sign_ins();
+    let (client, _) = browser_client(&mock, same, same);
+    let e = client.get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UserCancelled, "{e:?}");
+    assert_eq!(e.oauth_error(), Some("access_denied"));
+    assert_eq!(e.aadsts(), &[65004]);
+
+    mock.approve_sign_ins_as(USERNAME);
+    let (client, _) = browser_client(&mock, same, wrong_challenge);
+    let e = client.get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidGrant, "{e:?}");
+    assert_eq!(e.aadsts(), &[501481]);
+
+    // Nobody comes back: interactive_timeout_s.
+    struct Nothing;
+    impl UrlOpener for Nothing {
+        fn open(&self, _: &str) -> aadtoken::core::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = config(&mock, "interactive");
+    c.set("interactive_timeout_s", "1").unwrap();
+    c.set_url_opener(Some(Arc::new(Nothing)));
+    let started = Instant::now();
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignInExpired, "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
