@@ -89,6 +89,7 @@ fn due_token_is_refreshed_in_the_background_while_callers_keep_it() {
     let first = c.get_token(None).unwrap();
     let due_in = first.refresh_on() - aadtoken::core::token::unix_now();
     assert!(due_in <= 1, "refresh_on follows refresh_in: {due_in}");
+    mock.set_refresh_in(None); // the next token is not due soon: exactly one refresh below
     thread::sleep(Duration::from_millis(1100));
 
     mock.set_latency(Duration::from_secs(2));
@@ -125,6 +126,7 @@ fn a_failed_background_refresh_keeps_the_old_token_and_backs_off() {
     mock.set_refresh_in(Some(RefreshIn::Number(1)));
     let c = client(&mock, "");
     let first = c.get_token(None).unwrap();
+    mock.set_refresh_in(None); // the next token is not due soon: exactly one success below
     thread::sleep(Duration::from_millis(1100));
 
     mock.fail_next(2, Fault::status(503)); // the refresh and its one retry
