@@ -1,0 +1,573 @@
+/*
+ * C tests of person sign-in through the aadtoken ABI, driven by tests/c_signin.rs against the
+ * mock Entra ID server. Nobody signs in: the device-code prompt callback approves (or denies)
+ * the code through the mock's /_mock/ route, and the open-URL callback plays the browser — it
+ * opens the authorize URL at the mock (which signs in at once and redirects), then follows the
+ * redirect to aadtoken's loopback listener with a plain HTTP request from this program.
+ *
+ * Usage: signin_test PHASE
+ * Settings come from the environment the harness sets:
+ *   AADTOKEN_TEST_AUTHORITY, AADTOKEN_TEST_CA, AADTOKEN_TEST_TENANT, AADTOKEN_TEST_CLIENT (the
+ *   public client), AADTOKEN_TEST_SCOPE, AADTOKEN_TEST_OTHER_SCOPE, AADTOKEN_TEST_USER,
+ *   AADTOKEN_TEST_BROWSER (the aadtoken-mock-browser program), AADTOKEN_TEST_CACHE (cache_file)
+ * Each phase prints one line per failed check and a summary, and exits 0 only if all passed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aadtoken.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...)                                                 \
+    do {                                                                 \
+        if (cond) {                                                      \
+            passed++;                                                    \
+        } else {                                                         \
+            failed++;                                                    \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
+            printf(__VA_ARGS__);                                         \
+            printf("\n");                                                \
+        }                                                                \
+    } while (0)
+
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    if (v == NULL) {
+        fprintf(stderr, "signin_test: %s is not set\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+/* Run the browser stand-in on `url` (optionally POSTing `json`); its output in `out`. */
+static int browser(const char *url, const char *json, char *out, size_t out_len) {
+    char cmd[8192];
+    FILE *p;
+    size_t n = 0;
+    if (strchr(url, '\'') != NULL || (json != NULL && strchr(json, '\'') != NULL)) return -1;
+    if (json != NULL) {
+        snprintf(cmd, sizeof cmd, "'%s' --ca-file '%s' --post-json '%s' '%s'", env("AADTOKEN_TEST_BROWSER"),
+                 env("AADTOKEN_TEST_CA"), json, url);
+    } else {
+        snprintf(cmd, sizeof cmd, "'%s' --ca-file '%s' '%s'", env("AADTOKEN_TEST_BROWSER"), env("AADTOKEN_TEST_CA"),
+                 url);
+    }
+    p = popen(cmd, "r");
+    if (p == NULL) return -1;
+    while (n + 1 < out_len) {
+        size_t got = fread(out + n, 1, out_len - 1 - n, p);
+        if (got == 0) break;
+        n += got;
+    }
+    out[n] = '\0';
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+/* POST a JSON body to a /_mock/ control route of the mock. */
+static int control(const char *path, const char *json) {
+    char url[1024], out[4096];
+    snprintf(url, sizeof url, "%s%s", env("AADTOKEN_TEST_AUTHORITY"), path);
+    return browser(url, json, out, sizeof out) == 0 && strncmp(out, "200\n", 4) == 0 ? 0 : -1;
+}
+
+/* GET http://localhost:PORT/... with a plain socket; the answer in `out`. */
+static int loopback_get(const char *url, char *out, size_t out_len) {
+    const char *rest;
+    char *end;
+    long port;
+    int fd;
+    struct sockaddr_in addr;
+    char req[8192];
+    size_t n = 0;
+    if (strncmp(url, "http://localhost:", 17) != 0) return -1;
+    rest = url + 17;
+    port = strtol(rest, &end, 10);
+    if (port <= 0 || port > 65535 || *end != '/') return -1;
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost:%ld\r\nConnection: close\r\n\r\n", end, port);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return -1;
+    }
+    while (n + 1 < out_len) {
+        ssize_t got = read(fd, out + n, out_len - 1 - n);
+        if (got <= 0) break;
+        n += (size_t)got;
+    }
+    out[n] = '\0';
+    close(fd);
+    return 0;
+}
+
+/* ---- the open-URL callback: the browser ---- */
+
+enum tamper { TAMPER_NONE, TAMPER_STATE, TAMPER_CHALLENGE };
+
+struct browser_state {
+    enum tamper tamper;
+    int calls;
+    int opened_ok;
+    char page[8192];
+};
+
+static int open_url(void *userdata, const char *url) {
+    struct browser_state *b = userdata;
+    char target[8192], answer[8192], location[8192];
+    const char *loc;
+    size_t len;
+    b->calls++;
+    snprintf(target, sizeof target, "%s", url);
+    if (b->tamper == TAMPER_CHALLENGE) {
+        /* Another (valid-looking) challenge: the code gets bound to it, not to aadtoken's. */
+        char *c = strstr(target, "code_challenge=");
+        if (c != NULL && strlen(c) >= 15 + 43) memcpy(c + 15, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", 43);
+    }
+    if (browser(target, NULL, answer, sizeof answer) != 0) return 1;
+    loc = strstr(answer, "location: ");
+    if (strncmp(answer, "302\n", 4) != 0 || loc == NULL) return 2;
+    loc += 10;
+    len = strcspn(loc, "\n");
+    if (len >= sizeof location) return 3;
+    memcpy(location, loc, len);
+    location[len] = '\0';
+    if (b->tamper == TAMPER_STATE) {
+        char *s = strstr(location, "state=");
+        if (s != NULL) s[6] = (char)(s[6] == 'A' ? 'B' : 'A');
+    }
+    if (loopback_get(location, b->page, sizeof b->page) != 0) return 4;
+    b->opened_ok = 1;
+    return 0;
+}
+
+/* ---- the device-code prompt ---- */
+
+enum answer { APPROVE, DENY, IGNORE };
+
+struct prompt_state {
+    enum answer answer;
+    int calls;
+    int approved;
+    char user_code[64];
+    char message[1024];
+    char uri[512];
+    int64_t expires_on;
+};
+
+static void device_prompt(void *userdata, const char *message, const char *user_code, const char *uri,
+                          int64_t expires_on) {
+    struct prompt_state *p = userdata;
+    char json[512];
+    p->calls++;
+    snprintf(p->user_code, sizeof p->user_code, "%s", user_code);
+    snprintf(p->message, sizeof p->message, "%s", message);
+    snprintf(p->uri, sizeof p->uri, "%s", uri);
+    p->expires_on = expires_on;
+    if (p->answer == APPROVE) {
+        snprintf(json, sizeof json, "{\"user_code\":\"%s\",\"user\":\"%s\"}", user_code, env("AADTOKEN_TEST_USER"));
+        p->approved = control("/_mock/devicecode/approve", json) == 0;
+    } else if (p->answer == DENY) {
+        snprintf(json, sizeof json, "{\"user_code\":\"%s\"}", user_code);
+        p->approved = control("/_mock/devicecode/deny", json) == 0;
+    }
+}
+
+/* ---- clients ---- */
+
+static aadtoken_config *config(const char *method, const char *extra) {
+    aadtoken_config *cfg = aadtoken_config_new();
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_config_set(cfg, "authority_host", env("AADTOKEN_TEST_AUTHORITY"), &err);
+    st |= aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), &err);
+    st |= aadtoken_config_set(cfg, "tenant_id", env("AADTOKEN_TEST_TENANT"), &err);
+    st |= aadtoken_config_set(cfg, "client_id", env("AADTOKEN_TEST_CLIENT"), &err);
+    st |= aadtoken_config_set(cfg, "scope", env("AADTOKEN_TEST_SCOPE"), &err);
+    st |= aadtoken_config_set(cfg, "auth_method", method, &err);
+    st |= aadtoken_config_set(cfg, "timeout_ms", "20000", &err);
+    if (extra != NULL) st |= aadtoken_config_parse(cfg, extra, &err);
+    CHECK(st == AADTOKEN_OK && err == NULL, "config: %s", aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    return cfg;
+}
+
+static aadtoken_client *client_of(aadtoken_config *cfg) {
+    aadtoken_client *client = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_new(cfg, &client, &err);
+    CHECK(st == AADTOKEN_OK && client != NULL, "client_new: %s", aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    aadtoken_config_free(cfg);
+    return client;
+}
+
+static aadtoken_client *device_client(struct prompt_state *p, const char *extra) {
+    aadtoken_config *cfg = config("device_code", extra);
+    CHECK(aadtoken_config_set_device_code_callback(cfg, device_prompt, p, NULL) == AADTOKEN_OK, "set prompt");
+    return client_of(cfg);
+}
+
+static aadtoken_client *browser_client(struct browser_state *b) {
+    aadtoken_config *cfg = config("interactive", "interactive_timeout_s=30");
+    CHECK(aadtoken_config_set_open_url_callback(cfg, open_url, b, NULL) == AADTOKEN_OK, "set opener");
+    return client_of(cfg);
+}
+
+/* A token for `scopes` whose upn is the test user. */
+static void expect_user_token(aadtoken_client *client, const char *scopes, int sign_in) {
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_claims *claims = NULL;
+    aadtoken_status st = sign_in ? aadtoken_client_sign_in(client, scopes, &tok, &err)
+                                 : aadtoken_client_get_token(client, scopes, &tok, &err);
+    CHECK(st == AADTOKEN_OK, "%s: %u %s", sign_in ? "sign_in" : "get_token", st, aadtoken_error_message(err));
+    if (tok != NULL && aadtoken_token_claims(tok, &claims, NULL) == AADTOKEN_OK) {
+        CHECK(strcmp(aadtoken_claims_upn(claims), env("AADTOKEN_TEST_USER")) == 0, "upn %s", aadtoken_claims_upn(claims));
+        CHECK(strlen(aadtoken_claims_scp(claims)) > 0, "a delegated token has scp");
+        CHECK(strlen(aadtoken_claims_oid(claims)) > 0 && strlen(aadtoken_claims_tid(claims)) > 0, "oid and tid");
+        aadtoken_claims_free(claims);
+    }
+    aadtoken_token_free(tok);
+    aadtoken_error_free(err);
+}
+
+/* get_token fails with `want`; returns the AADSTS code. */
+static unsigned expect_error(aadtoken_client *client, int sign_in, aadtoken_status want, const char *needle) {
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    unsigned aadsts = 0;
+    aadtoken_status st = sign_in ? aadtoken_client_sign_in(client, NULL, &tok, &err)
+                                 : aadtoken_client_get_token(client, NULL, &tok, &err);
+    CHECK(st == want, "status %u (%s), expected %u: %s", st, aadtoken_status_str(st), want, aadtoken_error_message(err));
+    CHECK(tok == NULL, "no token");
+    if (err != NULL) {
+        CHECK(aadtoken_error_status(err) == want, "error status");
+        if (needle != NULL) {
+            CHECK(strstr(aadtoken_error_message(err), needle) != NULL, "'%s' in: %s", needle, aadtoken_error_message(err));
+        }
+        aadsts = aadtoken_error_aadsts(err);
+    }
+    aadtoken_error_free(err);
+    return aadsts;
+}
+
+/* ---- phases ---- */
+
+/* Device code through the prompt callback and the mock's approve route; then silent. */
+static void phase_device(void) {
+    struct prompt_state p;
+    aadtoken_client *client;
+    memset(&p, 0, sizeof p);
+    p.answer = APPROVE;
+    client = device_client(&p, NULL);
+    expect_user_token(client, NULL, 0);
+    CHECK(p.calls == 1 && p.approved, "one prompt, approved (%d)", p.calls);
+    CHECK(strstr(p.message, p.user_code) != NULL && strstr(p.message, p.uri) != NULL, "message: %s", p.message);
+    CHECK(p.expires_on > (int64_t)time(NULL) + 30, "expires_on %lld", (long long)p.expires_on);
+    /* The cached token, then another resource through the refresh token: no prompt. */
+    expect_user_token(client, NULL, 0);
+    expect_user_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), 0);
+    CHECK(p.calls == 1, "silent: still one prompt (%d)", p.calls);
+    /* An explicit sign-in always asks the person. */
+    expect_user_token(client, NULL, 1);
+    CHECK(p.calls == 2, "sign_in prompts (%d)", p.calls);
+    aadtoken_client_free(client);
+}
+
+/* The browser flow through the open-URL callback and the loopback redirect; then silent. */
+static void phase_interactive(void) {
+    struct browser_state b;
+    aadtoken_client *client;
+    memset(&b, 0, sizeof b);
+    client = browser_client(&b);
+    expect_user_token(client, NULL, 0);
+    CHECK(b.calls == 1 && b.opened_ok, "opened once (%d)", b.calls);
+    CHECK(strncmp(b.page, "HTTP/1.1 200", 12) == 0 && strstr(b.page, "You can close this window") != NULL,
+          "the browser got the friendly page: %.200s", b.page);
+    CHECK(strstr(b.page, "text/html") != NULL, "as HTML");
+    expect_user_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), 0);
+    CHECK(b.calls == 1, "silent refresh, no second browser (%d)", b.calls);
+    aadtoken_client_free(client);
+}
+
+static void phase_state_mismatch(void) {
+    struct browser_state b;
+    aadtoken_client *client;
+    memset(&b, 0, sizeof b);
+    b.tamper = TAMPER_STATE;
+    client = browser_client(&b);
+    expect_error(client, 0, AADTOKEN_ERR_STATE_MISMATCH, "state");
+    CHECK(strncmp(b.page, "HTTP/1.1 400", 12) == 0, "the browser was told: %.100s", b.page);
+    aadtoken_client_free(client);
+}
+
+static void phase_denied(void) {
+    struct browser_state b;
+    aadtoken_client *client;
+    memset(&b, 0, sizeof b);
+    client = browser_client(&b);
+    CHECK(expect_error(client, 1, AADTOKEN_ERR_USER_CANCELLED, "access_denied") == 65004, "AADSTS65004");
+    CHECK(strstr(b.page, "did not complete") != NULL, "the browser was told: %.300s", b.page);
+    aadtoken_client_free(client);
+}
+
+static void phase_pkce_mismatch(void) {
+    struct browser_state b;
+    aadtoken_client *client;
+    memset(&b, 0, sizeof b);
+    b.tamper = TAMPER_CHALLENGE;
+    client = browser_client(&b);
+    CHECK(expect_error(client, 0, AADTOKEN_ERR_INVALID_GRANT, "Code_Verifier") == 501481, "AADSTS501481");
+    aadtoken_client_free(client);
+}
+
+/* The open-URL callback reports a failure: the sign-in ends with AADTOKEN_ERR_CALLBACK. */
+static int cannot_open(void *userdata, const char *url) {
+    (void)userdata;
+    (void)url;
+    return 7;
+}
+
+static void phase_open_fails(void) {
+    aadtoken_config *cfg = config("interactive", NULL);
+    aadtoken_client *client;
+    CHECK(aadtoken_config_set_open_url_callback(cfg, cannot_open, NULL, NULL) == AADTOKEN_OK, "set opener");
+    client = client_of(cfg);
+    expect_error(client, 0, AADTOKEN_ERR_CALLBACK, "returned 7");
+    aadtoken_client_free(client);
+}
+
+static void phase_declined(void) {
+    struct prompt_state p;
+    aadtoken_client *client;
+    memset(&p, 0, sizeof p);
+    p.answer = DENY;
+    client = device_client(&p, NULL);
+    expect_error(client, 0, AADTOKEN_ERR_USER_CANCELLED, "declined");
+    aadtoken_client_free(client);
+}
+
+static void phase_expired(void) {
+    struct prompt_state p;
+    aadtoken_client *client;
+    memset(&p, 0, sizeof p);
+    p.answer = IGNORE;
+    client = device_client(&p, NULL);
+    expect_error(client, 0, AADTOKEN_ERR_SIGN_IN_EXPIRED, "expired");
+    aadtoken_client_free(client);
+}
+
+static void phase_slow_down(void) {
+    struct prompt_state p;
+    aadtoken_client *client;
+    memset(&p, 0, sizeof p);
+    p.answer = APPROVE;
+    client = device_client(&p, NULL);
+    expect_user_token(client, NULL, 0);
+    aadtoken_client_free(client);
+}
+
+static void phase_no_callback(void) {
+    aadtoken_client *client = client_of(config("device_code", NULL));
+    expect_error(client, 0, AADTOKEN_ERR_CALLBACK_REQUIRED, "aadtoken_config_set_device_code_callback");
+    expect_error(client, 1, AADTOKEN_ERR_CALLBACK_REQUIRED, "callback");
+    aadtoken_client_free(client);
+    /* sign_in is for person sign-in only. */
+    {
+        aadtoken_config *cfg = aadtoken_config_new();
+        aadtoken_client *app = NULL;
+        aadtoken_token *tok = NULL;
+        aadtoken_config_parse(cfg, "tenant_id=t; client_id=c; client_secret=s; scope=api://x/.default", NULL);
+        aadtoken_client_new(cfg, &app, NULL);
+        aadtoken_config_free(cfg);
+        CHECK(aadtoken_client_sign_in(app, NULL, &tok, NULL) == AADTOKEN_ERR_INVALID_SETTING, "not a person");
+        CHECK(aadtoken_client_sign_in(NULL, NULL, &tok, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT, "NULL client");
+        CHECK(aadtoken_config_set_device_code_callback(NULL, NULL, NULL, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT,
+              "NULL config");
+        CHECK(aadtoken_config_set_open_url_callback(NULL, NULL, NULL, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT,
+              "NULL config");
+        aadtoken_client_free(app);
+    }
+}
+
+/* A revoked refresh token: interaction required (automatic sign-in off), with AADSTS70043. */
+static void phase_revoked(void) {
+    struct prompt_state p;
+    aadtoken_client *client;
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    char json[256];
+    memset(&p, 0, sizeof p);
+    p.answer = APPROVE;
+    client = device_client(&p, "automatic_sign_in=false");
+    expect_error(client, 0, AADTOKEN_ERR_INTERACTION_REQUIRED, "automatic_sign_in");
+    expect_user_token(client, NULL, 1);
+    snprintf(json, sizeof json, "{\"user\":\"%s\"}", env("AADTOKEN_TEST_USER"));
+    CHECK(control("/_mock/refresh_tokens/revoke", json) == 0, "revoked");
+    CHECK(aadtoken_client_get_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), &tok, &err) ==
+              AADTOKEN_ERR_INTERACTION_REQUIRED,
+          "refused refresh token: %s", aadtoken_error_message(err));
+    CHECK(aadtoken_error_aadsts(err) == 70043, "AADSTS%u", aadtoken_error_aadsts(err));
+    CHECK(strcmp(aadtoken_error_oauth_code(err), "invalid_grant") == 0, "invalid_grant");
+    CHECK(p.calls == 1, "no sign-in started by itself (%d)", p.calls);
+    aadtoken_error_free(err);
+    aadtoken_client_free(client);
+}
+
+/* Sign in and keep the account in cache_file. */
+static void phase_cache_write(void) {
+    struct prompt_state p;
+    char extra[1024];
+    aadtoken_client *client;
+    memset(&p, 0, sizeof p);
+    p.answer = APPROVE;
+    snprintf(extra, sizeof extra, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
+    client = device_client(&p, extra);
+    expect_user_token(client, NULL, 1);
+    CHECK(p.calls == 1, "signed in once");
+    aadtoken_client_free(client);
+}
+
+/* Another process: a token for another scope from cache_file, without any callback. */
+static void phase_cache_read(void) {
+    char extra[1024];
+    aadtoken_client *client;
+    snprintf(extra, sizeof extra, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
+    client = client_of(config("device_code", extra));
+    expect_user_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), 0);
+    expect_user_token(client, NULL, 0);
+    aadtoken_client_free(client);
+}
+
+/* A cache file aadtoken must refuse: client_new fails with `want`. */
+static void refused_cache(aadtoken_status want, const char *needle) {
+    char extra[1024];
+    aadtoken_config *cfg;
+    aadtoken_client *client = NULL;
+    aadtoken_error *err = NULL;
+    snprintf(extra, sizeof extra, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
+    cfg = config("device_code", extra);
+    CHECK(aadtoken_client_new(cfg, &client, &err) == want, "client_new: %s", aadtoken_error_message(err));
+    CHECK(client == NULL, "no client");
+    CHECK(err != NULL && strstr(aadtoken_error_message(err), needle) != NULL, "%s", aadtoken_error_message(err));
+    CHECK(err != NULL && strstr(aadtoken_error_message(err), "untouched") != NULL, "says it left the file as is");
+    aadtoken_error_free(err);
+    aadtoken_config_free(cfg);
+}
+
+static void phase_cache_garbled(void) {
+    refused_cache(AADTOKEN_ERR_FILE, "not an aadtoken user-token cache");
+}
+
+static void phase_cache_perms(void) {
+    refused_cache(AADTOKEN_ERR_UNSAFE_PATH, "chmod 600");
+}
+
+/* A device-code sign-in through the async API, cancelled while it polls. */
+struct outcome {
+    pthread_mutex_t lock;
+    int calls;
+    aadtoken_status status;
+};
+
+static void done(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
+    struct outcome *o = userdata;
+    pthread_mutex_lock(&o->lock);
+    o->calls++;
+    o->status = status;
+    pthread_mutex_unlock(&o->lock);
+    aadtoken_token_free(token);
+    aadtoken_error_free(error);
+}
+
+static void phase_async_cancel(void) {
+    struct prompt_state p;
+    struct outcome o;
+    aadtoken_client *client;
+    aadtoken_request *req = NULL;
+    int waited = 0, calls;
+    memset(&p, 0, sizeof p);
+    p.answer = IGNORE;
+    memset(&o, 0, sizeof o);
+    pthread_mutex_init(&o.lock, NULL);
+    client = device_client(&p, NULL);
+    CHECK(aadtoken_client_get_token_async(client, NULL, done, &o, &req, NULL) == AADTOKEN_OK, "started");
+    while (p.calls == 0 && waited < 200) {
+        sleep_ms(50);
+        waited++;
+    }
+    CHECK(p.calls == 1, "the prompt was shown before the cancel");
+    aadtoken_request_cancel(req);
+    for (waited = 0; waited < 200; waited++) {
+        pthread_mutex_lock(&o.lock);
+        calls = o.calls;
+        pthread_mutex_unlock(&o.lock);
+        if (calls) break;
+        sleep_ms(50);
+    }
+    CHECK(o.calls == 1 && o.status == AADTOKEN_ERR_CANCELLED, "cancelled (calls %d, status %u)", o.calls, o.status);
+    aadtoken_request_free(req);
+    aadtoken_client_free(client);
+    aadtoken_shutdown();
+    pthread_mutex_destroy(&o.lock);
+}
+
+int main(int argc, char **argv) {
+    const char *phase = argc > 1 ? argv[1] : "";
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } phases[] = {
+        {"device", phase_device},
+        {"interactive", phase_interactive},
+        {"state-mismatch", phase_state_mismatch},
+        {"denied", phase_denied},
+        {"pkce-mismatch", phase_pkce_mismatch},
+        {"open-fails", phase_open_fails},
+        {"declined", phase_declined},
+        {"expired", phase_expired},
+        {"slow-down", phase_slow_down},
+        {"no-callback", phase_no_callback},
+        {"revoked", phase_revoked},
+        {"cache-write", phase_cache_write},
+        {"cache-read", phase_cache_read},
+        {"cache-garbled", phase_cache_garbled},
+        {"cache-perms", phase_cache_perms},
+        {"async-cancel", phase_async_cancel},
+    };
+    size_t i;
+    for (i = 0; i < sizeof phases / sizeof phases[0]; i++) {
+        if (strcmp(phases[i].name, phase) == 0) {
+            phases[i].run();
+            aadtoken_shutdown();
+            printf("%s: %d passed, %d failed\n", phase, passed, failed);
+            return failed == 0 && passed > 0 ? 0 : 1;
+        }
+    }
+    fprintf(stderr, "signin_test: unknown phase '%s'\n", phase);
+    return 2;
+}

@@ -1,0 +1,330 @@
+//! Drives tests/c/signin_test.c: person sign-in end to end from C against the mock, without a
+//! person — the device code through the prompt callback and the mock's approve route, the
+//! browser flow through the open-URL callback completing the loopback redirect, silent refresh
+//! after sign-in, a second process reusing the persistent cache without signing in, two
+//! processes refreshing at once without losing the rotated refresh token, and every failure
+//! path (state mismatch, denied, PKCE mismatch, declined, expired, slow_down honoured, no
+//! callback, revoked refresh token, garbled and loose cache files left untouched, cancel). Built
+//! with `-std=c99 -Wall -Wextra -Wpedantic -Werror`; each phase is its own process; the phases
+//! run again under valgrind.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aadtoken_mock::{MockConfig, MockServer, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME};
+use common::{repo_root, require_tool, target_dir};
+
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let lib_dir = common::lib_dir();
+        let out_dir = target_dir().join("c-tests");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let out = out_dir.join("signin_test");
+        let root = repo_root();
+        let status = Command::new("cc")
+            .args([
+                "-std=c99",
+                "-Wall",
+                "-Wextra",
+                "-Wpedantic",
+                "-Werror",
+                "-g",
+                "-O1",
+            ])
+            .arg(format!("-I{}", root.join("include").display()))
+            .arg(root.join("tests/c/signin_test.c"))
+            .arg("-o")
+            .arg(&out)
+            .arg(format!("-L{}", lib_dir.display()))
+            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+            .args(["-laadtoken", "-lpthread"])
+            .status()
+            .expect("run cc");
+        assert!(status.success(), "compiling tests/c/signin_test.c failed");
+        out
+    })
+}
+
+fn browser() -> PathBuf {
+    let bin = target_dir().join("debug/aadtoken-mock-browser");
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p aadtoken-mock` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A private directory for a cache file.
+fn cache_path(name: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "aadtoken-signin-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    d.join("cache.json")
+}
+
+fn command(mock: &MockServer, phase: &str, valgrind: bool, cache: &Path) -> Command {
+    let mut cmd = if valgrind {
+        require_tool("valgrind", "apt-get install valgrind");
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(format!(
+            "--suppressions={}",
+            repo_root().join("tests/c/valgrind.supp").display()
+        ))
+        .arg(binary());
+        c
+    } else {
+        Command::new(binary())
+    };
+    cmd.arg(phase)
+        .env("AADTOKEN_TEST_AUTHORITY", mock.base_url())
+        .env("AADTOKEN_TEST_CA", mock.ca_file())
+        .env("AADTOKEN_TEST_TENANT", TENANT_ID)
+        .env("AADTOKEN_TEST_CLIENT", PUBLIC_CLIENT_ID)
+        .env("AADTOKEN_TEST_SCOPE", SCOPE)
+        .env("AADTOKEN_TEST_OTHER_SCOPE", OTHER_SCOPE)
+        .env("AADTOKEN_TEST_USER", USERNAME)
+        .env("AADTOKEN_TEST_BROWSER", browser())
+        .env("AADTOKEN_TEST_CACHE", cache);
+    for v in [
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_AUTHORITY_HOST",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+fn check(phase: &str, valgrind: bool, out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "signin_test {phase} (valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains(&format!("{phase}: ")),
+        "no summary line:\n{stdout}"
+    );
+    if !valgrind {
+        assert!(
+            stderr.is_empty(),
+            "the library must not write to stderr, got:\n{stderr}"
+        );
+    }
+    stdout
+}
+
+fn run_phase(mock: &MockServer, phase: &str, valgrind: bool, cache: &Path) -> String {
+    let out = command(mock, phase, valgrind, cache)
+        .output()
+        .expect("run signin_test");
+    check(phase, valgrind, out)
+}
+
+fn mock() -> MockServer {
+    let m = MockServer::spawn(MockConfig::default());
+    m.set_device_code_timing(1, 60);
+    m
+}
+
+fn run(phase: &str) -> MockServer {
+    let m = mock();
+    run_phase(&m, phase, false, &cache_path(phase));
+    m
+}
+
+#[test]
+fn device_code_through_the_prompt_callback_and_the_approve_route() {
+    let m = run("device");
+    // Sign-in, the other scope's refresh, the explicit sign-in: three refresh tokens.
+    assert_eq!(m.refresh_tokens_issued(), 3);
+    let grants: Vec<String> = m
+        .token_request_log()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.form_value("grant_type").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ]
+    );
+}
+
+#[test]
+fn interactive_through_the_open_url_callback_and_the_loopback_redirect() {
+    let m = run("interactive");
+    assert_eq!(m.authorization_codes_issued(), 1);
+    let log = m.token_request_log();
+    assert_eq!(log[0].form_value("grant_type"), Some("authorization_code"));
+    assert_eq!(log[1].form_value("grant_type"), Some("refresh_token"));
+    let authorize = m.requests().into_iter().find(|r| r.route == "authorize").unwrap();
+    let q = authorize.query.unwrap();
+    assert!(
+        q.contains("code_challenge_method=S256") && q.contains("state="),
+        "{q}"
+    );
+}
+
+#[test]
+fn browser_failures_from_c() {
+    let m = run("state-mismatch");
+    assert_eq!(m.token_requests(), 0, "a mismatched state redeems nothing");
+    let m = mock();
+    m.deny_sign_ins();
+    run_phase(&m, "denied", false, &cache_path("denied"));
+    let m = run("pkce-mismatch");
+    assert_eq!(m.token_request_log()[0].aadsts, Some(501481));
+    let m = run("open-fails");
+    assert_eq!(m.counters().total_requests, 0);
+}
+
+#[test]
+fn device_code_failures_from_c() {
+    run("declined");
+    let m = mock();
+    m.set_device_code_timing(1, 2);
+    run_phase(&m, "expired", false, &cache_path("expired"));
+    let m = run("no-callback");
+    assert_eq!(m.counters().total_requests, 0, "refused before any request");
+    let m = run("revoked");
+    assert_eq!(m.token_request_log().last().unwrap().aadsts, Some(70043));
+}
+
+#[test]
+fn slow_down_is_honoured() {
+    let m = mock();
+    m.slow_down_first_polls(1);
+    run_phase(&m, "slow-down", false, &cache_path("slow"));
+    let polls: Vec<u64> = m.token_request_log().iter().map(|r| r.unix_ms).collect();
+    assert_eq!(polls.len(), 2, "{polls:?}");
+    assert!(
+        polls[1] - polls[0] >= 5_900,
+        "interval 1 s + 5 s, got {} ms",
+        polls[1] - polls[0]
+    );
+}
+
+#[test]
+fn async_sign_in_is_cancelled() {
+    run("async-cancel");
+}
+
+#[test]
+fn a_second_process_reuses_the_persistent_cache_and_two_refresh_at_once() {
+    let m = mock();
+    let cache = cache_path("shared");
+    run_phase(&m, "cache-write", false, &cache);
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        text.contains("\"version\": 1") && text.contains(USERNAME),
+        "{text}"
+    );
+    let devicecode = |m: &MockServer| {
+        m.counters()
+            .requests_by_route
+            .get("devicecode")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(devicecode(&m), 1);
+    run_phase(&m, "cache-read", false, &cache);
+    assert_eq!(devicecode(&m), 1, "no second sign-in");
+
+    // Two processes at once, each refreshing twice while the other does: the lock serialises
+    // them and each uses the refresh token the other rotated (the mock refuses a used one).
+    m.set_latency(Duration::from_millis(300));
+    let spawn = || {
+        command(&m, "cache-read", false, &cache)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    check("cache-read", false, a.wait_with_output().unwrap());
+    check("cache-read", false, b.wait_with_output().unwrap());
+    m.set_latency(Duration::ZERO);
+    assert_eq!(
+        m.counters().token_errors,
+        0,
+        "no refresh token was lost: {:?}",
+        m.token_request_log()
+    );
+    run_phase(&m, "cache-read", false, &cache);
+    assert_eq!(m.refresh_tokens_issued(), 1 + 2 * 4);
+    assert_eq!(devicecode(&m), 1);
+}
+
+#[test]
+fn garbled_and_loose_cache_files_are_refused_and_left_untouched() {
+    let m = mock();
+    let cache = cache_path("garbled");
+    std::fs::write(&cache, b"{ this is not a cache").unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o600)).unwrap();
+    run_phase(&m, "cache-garbled", false, &cache);
+    assert_eq!(std::fs::read(&cache).unwrap(), b"{ this is not a cache");
+
+    let cache = cache_path("loose");
+    run_phase(&m, "cache-write", false, &cache);
+    let before = std::fs::read(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run_phase(&m, "cache-perms", false, &cache);
+    assert_eq!(std::fs::read(&cache).unwrap(), before);
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+}
+
+/// The phases again under valgrind: no memory errors, no definite leaks.
+#[test]
+fn valgrind_reports_no_errors_or_leaks() {
+    for phase in [
+        "device",
+        "interactive",
+        "state-mismatch",
+        "pkce-mismatch",
+        "declined",
+        "no-callback",
+        "revoked",
+        "async-cancel",
+    ] {
+        let m = mock();
+        run_phase(&m, phase, true, &cache_path(phase));
+    }
+    let m = mock();
+    let cache = cache_path("valgrind-cache");
+    run_phase(&m, "cache-write", true, &cache);
+    run_phase(&m, "cache-read", true, &cache);
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o640)).unwrap();
+    run_phase(&m, "cache-perms", true, &cache);
+}
