@@ -205,6 +205,48 @@ fn browser_failures_from_c() {
     assert_eq!(m.counters().total_requests, 0);
 }
 
+/// Without an open-URL callback aadtoken starts the system browser: `xdg-open` with the URL as
+/// its one argument (the fake one here insists on exactly one, so a URL split by a shell would
+/// fail), which plays the browser through the redirect. With no browser at all: status 510.
+#[test]
+fn the_system_browser_gets_the_url_as_one_argument() {
+    let m = mock();
+    let dir = cache_path("xdg").parent().unwrap().to_path_buf();
+    let script = dir.join("xdg-open");
+    let page = dir.join("page");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ $# -eq 1 ] || exit 9\nout=$('{b}' --ca-file '{ca}' \"$1\") || exit 8\n\
+             loc=$(printf '%s\\n' \"$out\" | sed -n 's/^location: //p')\n\
+             '{b}' \"$loc\" > '{page}' || exit 7\n",
+            b = browser().display(),
+            ca = m.ca_file().display(),
+            page = page.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = command(&m, "system-browser", false, &cache_path("sys"))
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+        .output()
+        .unwrap();
+    check("system-browser", false, out);
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        page.starts_with("200\n") && page.contains("You can close this window"),
+        "{page}"
+    );
+    assert_eq!(m.authorization_codes_issued(), 1);
+
+    let empty = cache_path("nobrowser").parent().unwrap().to_path_buf();
+    let out = command(&m, "no-browser", false, &cache_path("nb"))
+        .env("PATH", empty)
+        .output()
+        .unwrap();
+    check("no-browser", false, out);
+}
+
 #[test]
 fn device_code_failures_from_c() {
     run("declined");

@@ -361,6 +361,20 @@ static void phase_open_fails(void) {
     aadtoken_client_free(client);
 }
 
+/* No open-URL callback: the system browser (the harness puts a fake `xdg-open` first in PATH,
+ * which plays the browser), or none at all (an empty PATH). */
+static void phase_system_browser(void) {
+    aadtoken_client *client = client_of(config("interactive", "interactive_timeout_s=30"));
+    expect_user_token(client, NULL, 0);
+    aadtoken_client_free(client);
+}
+
+static void phase_no_browser(void) {
+    aadtoken_client *client = client_of(config("interactive", NULL));
+    expect_error(client, 0, AADTOKEN_ERR_CALLBACK_REQUIRED, "aadtoken_config_set_open_url_callback");
+    aadtoken_client_free(client);
+}
+
 static void phase_declined(void) {
     struct prompt_state p;
     aadtoken_client *client;
@@ -548,6 +562,8 @@ int main(int argc, char **argv) {
         {"denied", phase_denied},
         {"pkce-mismatch", phase_pkce_mismatch},
         {"open-fails", phase_open_fails},
+        {"system-browser", phase_system_browser},
+        {"no-browser", phase_no_browser},
         {"declined", phase_declined},
         {"expired", phase_expired},
         {"slow-down", phase_slow_down},
