@@ -35,6 +35,25 @@
 // The format version this build reads and writes.
 #define VERSION 1
 
+// Logging off (`aadtoken_set_log_callback` with this level, or a NULL callback).
+#define AADTOKEN_LOG_OFF 0
+
+// A call failed; the caller gets the error too.
+#define AADTOKEN_LOG_ERROR 1
+
+// Something went wrong that the library works around: a failed background refresh, a retry,
+// throttling.
+#define AADTOKEN_LOG_WARN 2
+
+// A token obtained or written, a credential chosen: a few lines an hour.
+#define AADTOKEN_LOG_INFO 3
+
+// Requests sent and answered, cache misses, single-flight joins, refresh scheduling.
+#define AADTOKEN_LOG_DEBUG 4
+
+// Every cache hit.
+#define AADTOKEN_LOG_TRACE 5
+
 typedef struct AuthMethod AuthMethod;
 
 // The claims of a token: its JWT payload, decoded **without checking the signature** — what
@@ -107,6 +126,35 @@ typedef int32_t (*aadtoken_assertion_fn)(void *userdata,
                                          char *buf,
                                          size_t buf_len,
                                          size_t *written);
+
+// One log record, passed by pointer to the log callback and valid only during the call (copy
+// what you keep).
+//
+// Extensible: fields are only ever appended. `struct_size` is `sizeof` the record the library
+// filled; before reading a field added in a later version, check that `struct_size` is larger
+// than the field's offset (`offsetof`), so a host built against a newer header works with an
+// older library and the other way round.
+typedef struct {
+  // The size of this record in bytes, as the library filled it.
+  uint32_t struct_size;
+  // `AADTOKEN_LOG_ERROR` (1) … `AADTOKEN_LOG_TRACE` (5).
+  uint32_t level;
+  // The module that logged it ("aadtoken::core::cache"…), NUL-terminated, never NULL.
+  const char *target;
+  // What happened, one line of UTF-8, NUL-terminated, never NULL. Never contains a secret
+  // or a token; user names only with the client setting `log_pii=true`.
+  const char *message;
+  // The `client-request-id` of the request the record is about, or NULL.
+  const char *correlation_id;
+} aadtoken_log_record;
+
+// The log callback: `record` is valid during the call only. Runs on whichever thread logs —
+// the host's threads that call aadtoken, and the library's own — possibly on several at once,
+// so it must be thread-safe, and should return quickly. Records that aadtoken would make while
+// the callback runs on the same thread (because it calls aadtoken) are dropped, never passed
+// to it recursively.
+typedef void (*aadtoken_log_fn)(void *userdata,
+                                const aadtoken_log_record *record);
 
 // Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
 // `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
@@ -489,6 +537,25 @@ uint32_t aadtoken_error_retry_after(const aadtoken_error *e);
 // Free an error object. NULL is allowed and does nothing. Not thread-safe with respect to
 // other uses of the same `e`.
 void aadtoken_error_free(aadtoken_error *e);
+
+// Send the library's log records at `min_level` and more severe (`AADTOKEN_LOG_ERROR` = 1 …
+// `AADTOKEN_LOG_TRACE` = 5) to `callback`, process-wide, replacing any callback set before and
+// the `AADTOKEN_LOG_FILE` file. `callback` NULL or `min_level` `AADTOKEN_LOG_OFF` (0) turns
+// logging off. `userdata` is passed to every call as is and must stay valid, and usable from
+// any thread, until logging is turned off or another callback is set (and calls in progress on
+// other threads have returned). Cheap when off: one atomic load per would-be record.
+//
+// Messages never contain secrets, tokens, assertions, refresh tokens, codes or passwords, and
+// name users only for clients with `log_pii=true`. Without a callback, a host can set
+// `AADTOKEN_LOG=debug` and `AADTOKEN_LOG_FILE=/path` in the environment (read at the first log
+// call); the library never logs to stdout or stderr.
+//
+// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` for a level above 5 (nothing
+// changes). Thread-safe.
+aadtoken_status aadtoken_set_log_callback(uint32_t min_level,
+                                          aadtoken_log_fn callback,
+                                          void *userdata,
+                                          aadtoken_error **err);
 
 // Write the token for `scopes` to the Oracle token file once, for clients configured with
 // `TOKEN_AUTH=OAUTH` and `TOKEN_LOCATION` (19c/21c).

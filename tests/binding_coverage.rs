@@ -150,11 +150,27 @@ const SIGN_IN_JAVA: &[(&str, &str)] = &[
     ("aadtoken_client_sign_in", "see SIGN_IN_JAVA"),
 ];
 
+/// The log callback: a C function the library calls on any thread, its own included, at any
+/// time until it is unset — also while the interpreter or the JVM shuts down. Java and Python
+/// hosts log through the environment sink instead (`AADTOKEN_LOG=<level>` with
+/// `AADTOKEN_LOG_FILE=<path>`, read at the first log call), which needs no upcall.
+const LOG_CALLBACK: &[(&str, &str)] = &[(
+    "aadtoken_set_log_callback",
+    "C callback on any thread; bindings use AADTOKEN_LOG/AADTOKEN_LOG_FILE (see LOG_CALLBACK)",
+)];
+
 /// C-only functions, with the reason each has no Java path.
-const JAVA_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, TOKEN_FILE, ASSERTION_CALLBACK, SIGN_IN_JAVA];
+const JAVA_ALLOW: &[&[(&str, &str)]] = &[
+    ASYNC,
+    ORACLE_C,
+    TOKEN_FILE,
+    ASSERTION_CALLBACK,
+    SIGN_IN_JAVA,
+    LOG_CALLBACK,
+];
 
 /// C-only functions, with the reason each has no Python wrapper.
-const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK];
+const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK, LOG_CALLBACK];
 
 fn allowed(list: &[&[(&str, &str)]], name: &str) -> bool {
     list.iter().flat_map(|l| l.iter()).any(|(n, _)| *n == name)

@@ -236,15 +236,31 @@ impl CacheEntry {
             if let Some((until, err)) = &policy.throttled {
                 let now = Instant::now();
                 if *until > now {
-                    return Err(throttled(err, *until - now));
+                    let err = throttled(err, *until - now);
+                    crate::log_debug!(
+                        "{} ({}): throttled, not calling the identity provider for another {} s",
+                        self.key.authority,
+                        self.key.scopes.joined(),
+                        err.retry_after().map_or(0, |d| d.as_secs())
+                    );
+                    return Err(err);
                 }
                 policy.throttled = None;
             }
             match &policy.flight {
-                Some(f) if f.generation == generation && f.result.get().is_none() => Arc::clone(f),
+                Some(f) if f.generation == generation && f.result.get().is_none() => {
+                    crate::log_debug!(
+                        "{} ({}): joining the request in flight (single flight)",
+                        self.key.authority,
+                        self.key.scopes.joined()
+                    );
+                    Arc::clone(f)
+                }
                 _ => {
                     if need == Need::New {
-                        loop_guard(&mut policy.forced, &self.key)?;
+                        loop_guard(&mut policy.forced, &self.key).inspect_err(|e| {
+                            crate::log_warn!("{}", e.message());
+                        })?;
                     }
                     let f = Arc::new(Flight {
                         generation,
@@ -266,6 +282,11 @@ impl CacheEntry {
                 }
                 match request().await {
                     Ok(token) => {
+                        let now = unix_now();
+                        crate::log_info!("{} ({}): new token cached, expires in {} s (at {}), refresh scheduled in {} s (refresh_on {})",
+                            self.key.authority, self.key.scopes.joined(),
+                            token.expires_on() - now, token.expires_on(),
+                            token.refresh_on() - now, token.refresh_on());
                         let token = Arc::new(token);
                         self.store(Arc::clone(&token));
                         Ok(token)
@@ -273,7 +294,18 @@ impl CacheEntry {
                     Err(err) => {
                         if err.kind() == ErrorKind::Throttled {
                             let wait = err.retry_after().unwrap_or(DEFAULT_THROTTLE).min(MAX_THROTTLE);
+                            crate::log_warn!("{} ({}): throttled by the identity provider; every call fails fast for {} s",
+                                self.key.authority, self.key.scopes.joined(), wait.as_secs());
                             self.policy().throttled = Some((Instant::now() + wait, err.clone()));
+                        } else {
+                            let level = if need == Need::NotDue {
+                                crate::core::log::Level::Warn
+                            } else {
+                                crate::core::log::Level::Error
+                            };
+                            crate::log_at!(level, cid = err.correlation_id();
+                                "{} ({}): no token: {}", self.key.authority, self.key.scopes.joined(),
+                                crate::core::log::error_summary(&err));
                         }
                         Err(err)
                     }
@@ -319,6 +351,8 @@ impl CacheEntry {
             self.background_backoff.store(next, Ordering::Relaxed);
             self.background_not_before
                 .store(unix_now() + next, Ordering::Relaxed);
+            crate::log_warn!("{} ({}): background refresh failed; backing off {} s before the next one (the cached token stays in use)",
+                self.key.authority, self.key.scopes.joined(), next);
         }
         self.background.store(false, Ordering::Release);
     }

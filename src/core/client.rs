@@ -77,12 +77,25 @@ impl Client {
     pub fn get_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
         match entry.lookup(self.inner.margin) {
-            Lookup::Fresh(token) => Ok(token),
+            Lookup::Fresh(token) => {
+                crate::log_trace!(
+                    "{} ({}): cache hit",
+                    entry.key().authority,
+                    entry.key().scopes.joined()
+                );
+                Ok(token)
+            }
             Lookup::Due(token) => {
                 self.inner.refresh_in_background(&entry);
                 Ok(token)
             }
             Lookup::Missing => {
+                crate::log_debug!(
+                    "{} ({}): cache miss, requesting a token ({})",
+                    entry.key().authority,
+                    entry.key().scopes.joined(),
+                    self.inner.credential.kind_name()
+                );
                 let rt = runtime::current()?;
                 rt.block_on(self.inner.fetch(&rt, &entry, Need::Usable))
             }
@@ -94,6 +107,11 @@ impl Client {
     /// [`cache::MAX_FORCED_PER_MINUTE`] a minute are refused (`TooManyRefreshes`).
     pub fn refresh_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
+        crate::log_info!(
+            "{} ({}): forced refresh requested by the host",
+            entry.key().authority,
+            entry.key().scopes.joined()
+        );
         let rt = runtime::current()?;
         rt.block_on(self.inner.fetch(&rt, &entry, Need::New))
     }
@@ -127,7 +145,11 @@ impl Client {
                     };
                     tokio::select! {
                         r = inner.fetch(&rt, &entry, Need::Usable) => r,
-                        () = cancelled => Err(Error::new(ErrorKind::Cancelled, "the request was cancelled")),
+                        () = cancelled => {
+                            crate::log_debug!("{} ({}): async request cancelled by the host",
+                                entry.key().authority, entry.key().scopes.joined());
+                            Err(Error::new(ErrorKind::Cancelled, "the request was cancelled"))
+                        }
                     }
                 }
             };
@@ -235,8 +257,26 @@ impl Inner {
         let inner = Arc::clone(self);
         let entry = Arc::clone(entry);
         let task_rt = Arc::clone(&rt);
+        crate::log_debug!(
+            "{} ({}): token past its refresh_on: background refresh started, callers keep the cached token",
+            entry.key().authority,
+            entry.key().scopes.joined()
+        );
         rt.spawn(async move {
             let result = inner.fetch(&task_rt, &entry, Need::NotDue).await;
+            match &result {
+                Ok(_) => crate::log_debug!(
+                    "{} ({}): background refresh done",
+                    entry.key().authority,
+                    entry.key().scopes.joined()
+                ),
+                Err(e) => crate::log_warn!(
+                    "{} ({}): background refresh failed: {}",
+                    entry.key().authority,
+                    entry.key().scopes.joined(),
+                    crate::core::log::error_summary(e)
+                ),
+            }
             entry.end_background(result.is_ok());
         });
     }

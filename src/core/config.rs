@@ -128,6 +128,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "Person sign-in: file keeping accounts and refresh tokens across processes (mode 0600)",
     ),
     (
+        "log_pii",
+        "true: log messages may name users (user names, UPNs); default false",
+    ),
+    (
         "arc_key_dir_for_tests",
         "Tests only (debug builds): the directory Azure Arc key files must be in",
     ),
@@ -248,6 +252,8 @@ pub struct Config {
     pub(crate) cache_file: Option<PathBuf>,
     pub(crate) device_code_prompt: Option<std::sync::Arc<dyn DeviceCodePrompt>>,
     pub(crate) url_opener: Option<std::sync::Arc<dyn UrlOpener>>,
+    /// `log_pii`: log messages may name users.
+    pub(crate) log_pii: bool,
 }
 
 impl fmt::Debug for Config {
@@ -419,6 +425,7 @@ impl Config {
             }
             "automatic_sign_in" => self.automatic_sign_in = Some(boolean(&name, value)?),
             "cache_file" => self.cache_file = Some(PathBuf::from(value)),
+            "log_pii" => self.log_pii = boolean(&name, value)?,
             "arc_key_dir_for_tests" => {
                 if !cfg!(debug_assertions) {
                     return Err(Error::invalid_setting(
@@ -517,6 +524,11 @@ impl Config {
     /// The `cache_file` setting (person sign-in's persistent account cache).
     pub fn cache_file(&self) -> Option<&std::path::Path> {
         self.cache_file.as_deref()
+    }
+
+    /// The `log_pii` setting: whether log messages may name users.
+    pub fn log_pii(&self) -> bool {
+        self.log_pii
     }
 
     /// The `token_location` setting (Oracle's `TOKEN_LOCATION`).

@@ -325,6 +325,9 @@ pub async fn request_token_with_retry(client: &reqwest::Client, req: &TokenReque
         RetryPolicy::None => request_token(client, req).await,
         RetryPolicy::Entra => match request_token(client, req).await {
             Err(e) if e.kind() == ErrorKind::ServerError && e.retry_after().is_none() => {
+                crate::log_warn!(cid = Some(&req.correlation_id);
+                    "{} answered a server error ({}); retrying once in {} s",
+                    req.who, crate::core::log::error_summary(&e), SERVER_ERROR_RETRY_DELAY.as_secs());
                 tokio::time::sleep(SERVER_ERROR_RETRY_DELAY).await;
                 request_token(client, req).await
             }
@@ -352,6 +355,9 @@ pub async fn request_token_with_retry(client: &reqwest::Client, req: &TokenReque
                     .err()
                     .and_then(Error::retry_after)
                     .map_or(backoff, |after| after.min(Duration::from_secs(60)));
+                crate::log_warn!(cid = Some(&req.correlation_id);
+                    "{} answered HTTP {status}; retry {} of {max} in {} s",
+                    req.who, attempt + 1, wait.as_secs_f64());
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
@@ -382,6 +388,9 @@ pub async fn request_body_with_retry(
 ) -> Result<(Vec<u8>, i64)> {
     match request_body(client, req).await {
         Err(e) if e.kind() == ErrorKind::ServerError && e.retry_after().is_none() => {
+            crate::log_warn!(cid = Some(&req.correlation_id);
+                "{} answered a server error ({}); retrying once in {} s",
+                req.who, crate::core::log::error_summary(&e), SERVER_ERROR_RETRY_DELAY.as_secs());
             tokio::time::sleep(SERVER_ERROR_RETRY_DELAY).await;
             request_body(client, req).await
         }
@@ -397,20 +406,30 @@ pub async fn request_body(client: &reqwest::Client, req: &TokenRequest<'_>) -> R
     let mut raw = send_once(client, req, None).await?;
     if let (401, Some(challenge), Some(header)) = (raw.status, req.challenge, raw.www_authenticate.as_deref())
     {
+        crate::log_debug!(cid = Some(&req.correlation_id);
+            "{} answered 401 with a challenge; answering it with the local key file", req.who);
         let authorization = challenge(header).map_err(|e| e.with_correlation_id(&req.correlation_id))?;
         raw = send_once(client, req, Some(&authorization)).await?;
     }
     if raw.status == 200 {
         return Ok((raw.body, sent_at));
     }
-    Err(error_from(
+    let err = error_from(
         req.who,
         raw.status,
         &raw.body,
         raw.retry_after,
         &req.correlation_id,
     )
-    .context(format!("token request to {}", req.endpoint)))
+    .context(format!("token request to {}", req.endpoint));
+    if err.kind() == ErrorKind::Throttled {
+        crate::log_warn!(cid = Some(&req.correlation_id);
+            "{} is throttling: {}", req.who, crate::core::log::error_summary(&err));
+    } else {
+        crate::log_info!(cid = Some(&req.correlation_id);
+            "{} answered with an error: {}", req.who, crate::core::log::error_summary(&err));
+    }
+    Err(err)
 }
 
 async fn send_once(
@@ -418,11 +437,25 @@ async fn send_once(
     req: &TokenRequest<'_>,
     authorization: Option<&SecretString>,
 ) -> Result<RawResponse> {
-    match send(client, req, authorization).await {
-        Err(e) if is_stale_connection(&e) => send(client, req, authorization).await,
+    let started = std::time::Instant::now();
+    crate::log_debug!(cid = Some(&req.correlation_id);
+        "{} {} ({}): request sent", if req.method == Method::Post { "POST" } else { "GET" }, req.endpoint, req.who);
+    let result = match send(client, req, authorization).await {
+        Err(e) if is_stale_connection(&e) => {
+            crate::log_debug!(cid = Some(&req.correlation_id);
+                "the pooled connection to {} was closed by the server; sending once more on a new one", req.endpoint);
+            send(client, req, authorization).await
+        }
         other => other,
     }
-    .map_err(|e| transport_error(&e, req.endpoint).with_correlation_id(&req.correlation_id))
+    .map_err(|e| transport_error(&e, req.endpoint).with_correlation_id(&req.correlation_id));
+    match &result {
+        Ok(raw) => crate::log_debug!(cid = Some(&req.correlation_id);
+            "{} answered HTTP {} ({} bytes) in {} ms", req.endpoint, raw.status, raw.body.len(), started.elapsed().as_millis()),
+        Err(e) => crate::log_warn!(cid = Some(&req.correlation_id);
+            "no answer from {} after {} ms: {}", req.endpoint, started.elapsed().as_millis(), crate::core::log::error_summary(e)),
+    }
+    result
 }
 
 async fn send(

@@ -10,6 +10,7 @@ pub mod config;
 pub mod credential;
 pub mod error;
 pub mod http;
+pub mod log;
 pub mod oracle;
 pub mod runtime;
 pub mod secret;

@@ -57,6 +57,7 @@ pub fn current() -> Result<Arc<Runtime>> {
             return Ok(rt);
         }
         // Inherited from the parent: never drop it here (see the module comment).
+        crate::log_info!("running in a forked child (pid {pid}): starting a runtime of its own, leaving the parent's alone");
         std::mem::forget(rt);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -76,6 +77,10 @@ pub fn current() -> Result<Arc<Runtime>> {
         clients: Mutex::new(HashMap::new()),
     });
     CURRENT.store(Some(fresh.clone()));
+    crate::log_debug!(
+        "runtime started (generation {}, one worker thread)",
+        fresh.generation
+    );
     Ok(fresh)
 }
 
@@ -105,6 +110,10 @@ pub fn shutdown() -> bool {
     let runtime = rt.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
     match runtime {
         Some(runtime) => {
+            crate::log_debug!(
+                "shutdown: stopping the runtime (generation {}) and joining its threads",
+                rt.generation
+            );
             runtime.shutdown_timeout(SHUTDOWN_WAIT);
             true
         }

@@ -13,6 +13,7 @@ pub mod claims;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod log;
 pub mod oracle;
 pub mod signin;
 pub mod token;

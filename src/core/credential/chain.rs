@@ -119,6 +119,7 @@ impl Chain {
         for (i, (name, candidate)) in self.candidates.iter().enumerate() {
             let credential = match candidate {
                 Err(why) => {
+                    crate::log_debug!("auth_method=auto: {name} not configured ({why})");
                     report.push(format!("{name}: not configured ({why})"));
                     continue;
                 }
@@ -130,6 +131,10 @@ impl Chain {
                     match mi.get_token_probing(env, scopes, probe).await {
                         Ok(t) => Ok(t),
                         Err(Probe::Unavailable(e)) => {
+                            crate::log_info!(
+                                "auth_method=auto: {name} unavailable ({}), trying the next",
+                                crate::core::log::error_summary(&e)
+                            );
                             report.push(format!("{name}: unavailable, {}: {}", mi.describe(), e.message()));
                             continue;
                         }
@@ -140,6 +145,7 @@ impl Chain {
             };
             match result {
                 Ok(token) => {
+                    crate::log_info!("auth_method=auto: using {name} from now on");
                     let _ = self.chosen.set(i);
                     return Ok(token);
                 }

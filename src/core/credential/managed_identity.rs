@@ -297,7 +297,7 @@ impl ManagedIdentity {
             .arc_key_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(ARC_KEY_DIR));
-        Ok(ManagedIdentity {
+        let mi = ManagedIdentity {
             inner: Arc::new(Inner {
                 source,
                 endpoint,
@@ -308,7 +308,9 @@ impl ManagedIdentity {
                 sf_client: OnceLock::new(),
                 detected_by,
             }),
-        })
+        };
+        crate::log_info!("managed identity source chosen: {}", mi.describe());
+        Ok(mi)
     }
 
     pub fn source(&self) -> Source {

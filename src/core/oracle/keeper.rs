@@ -222,6 +222,7 @@ impl Keeper {
         let first = worker.client.get_token(worker.opts.scopes.as_deref())?;
         worker.write(&first)?;
         let path = worker.file.path().to_path_buf();
+        crate::log_info!("keeper: started for {}", path.display());
         let thread = std::thread::Builder::new()
             .name("aadtoken-keeper".into())
             .spawn(move || worker.run(first))
@@ -257,6 +258,7 @@ impl Keeper {
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+            crate::log_info!("keeper: stopped for {}", self.path.display());
         }
     }
 }
@@ -372,6 +374,30 @@ impl Worker {
     }
 
     fn emit(&self, event: &KeeperEvent<'_>) {
+        match event {
+            KeeperEvent::Written { path, renew_at, .. } => crate::log_info!(
+                "keeper: {} renewed; next renewal in {} s",
+                path.display(),
+                renew_at - now_ms() / 1000
+            ),
+            KeeperEvent::Failed {
+                path,
+                error,
+                retry_in,
+                permanent,
+                ..
+            } => crate::log_warn!(
+                "keeper: renewing {} failed ({}); the file keeps its token; retrying in {} s{}",
+                path.display(),
+                crate::core::log::error_summary(error),
+                retry_in.as_secs_f64(),
+                if *permanent {
+                    " (retrying cannot fix this error)"
+                } else {
+                    ""
+                }
+            ),
+        }
         if let Some(f) = &self.opts.on_event {
             // An observer's panic must not kill the keeper.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(event)));

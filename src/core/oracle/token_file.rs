@@ -52,9 +52,15 @@ impl TokenFile {
     /// [`TokenFile::write`] that need no new file (links, a directory others can write) run here
     /// too, so that a refused location costs no token request.
     pub fn new(location: impl AsRef<Path>) -> Result<TokenFile> {
-        let file = TokenFile::resolve(location.as_ref())?;
-        file.check()?;
-        Ok(file)
+        let file = TokenFile::resolve(location.as_ref()).and_then(|file| file.check().map(|_| file));
+        if let Err(e) = &file {
+            crate::log_error!(
+                "token file location {} refused: {}",
+                location.as_ref().display(),
+                crate::core::log::error_summary(e)
+            );
+        }
+        file
     }
 
     fn resolve(loc: &Path) -> Result<TokenFile> {
@@ -131,7 +137,21 @@ impl TokenFile {
 
     /// Write `token` (its bytes only, no newline) atomically with mode 0600.
     pub fn write(&self, token: &Token) -> Result<()> {
-        self.write_bytes(token.secret().as_bytes())
+        let result = self.write_bytes(token.secret().as_bytes());
+        match &result {
+            Ok(()) => crate::log_info!(
+                "token file written: {} ({} bytes, mode 0600; token expires at {})",
+                self.path.display(),
+                token.len(),
+                token.expires_on()
+            ),
+            Err(e) => crate::log_error!(
+                "token file {} not written: {}",
+                self.path.display(),
+                crate::core::log::error_summary(e)
+            ),
+        }
+        result
     }
 
     /// Write `contents` as [`TokenFile::write`] does.

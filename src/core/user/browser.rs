@@ -51,6 +51,10 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
         .map_err(|e| Error::internal(format!("loopback listener: {e}")))?
         .port();
     let redirect_uri = format!("http://localhost:{port}");
+    crate::log_info!(
+        "browser sign-in: waiting for the redirect on 127.0.0.1:{port} (at most {} s)",
+        cred.settings.interactive_timeout.as_secs()
+    );
     let pkce = Pkce::new()?;
     let state = random_string(24)?;
     let url = authorize_url(cred, scopes, &redirect_uri, &state, &pkce.challenge)?;

@@ -102,6 +102,9 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
     {
         let (user_code, uri) = (code.user_code.clone(), code.verification_uri.clone());
         let prompt = Arc::clone(&prompt);
+        crate::log_info!(
+            "device code sign-in: prompting the person through the host's callback (verification URI {uri}, code valid for {expires_in} s, polling every {interval} s)"
+        );
         UserCredential::blocking(move || prompt.prompt(&message, &user_code, &uri, expires_on)).await?;
     }
     let device_code = zeroize::Zeroizing::new(code.device_code);

@@ -72,6 +72,8 @@ pub struct UserSettings {
     pub automatic: bool,
     /// `timeout_ms`: the bound of each network step.
     pub step_timeout: Duration,
+    /// `log_pii`: log messages may name the user.
+    pub log_pii: bool,
 }
 
 /// A public client that signs people in (`auth_method=device_code|interactive`).
@@ -146,6 +148,7 @@ impl UserCredential {
                 interactive_timeout: config.interactive_timeout.unwrap_or(DEFAULT_INTERACTIVE_TIMEOUT),
                 automatic: config.automatic_sign_in.unwrap_or(true),
                 step_timeout: config.timeout(),
+                log_pii: config.log_pii(),
             },
             store,
             prompt: config.device_code_prompt.clone(),
@@ -226,11 +229,22 @@ impl UserCredential {
     }
 
     async fn interactive(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
+        crate::log_info!(
+            "person sign-in started ({:?}) for application {} at {}",
+            self.flow,
+            self.app.client_id,
+            self.app.issuer.url()
+        );
         let got = match self.flow {
             Flow::DeviceCode => device_code::run(self, env, scopes).await?,
             Flow::Browser => browser::run(self, env, scopes).await?,
         };
         if let Some(account) = got.account {
+            crate::log_info!(
+                "person signed in as {} (home account {})",
+                crate::core::log::pii(self.settings.log_pii, &account.username),
+                crate::core::log::pii(self.settings.log_pii, &account.home_account_id)
+            );
             self.check_expected(&account)?;
             let mut guard = self.store.lock(self.settings.step_timeout).await?;
             guard.save(account)?;
@@ -291,6 +305,11 @@ impl UserCredential {
                 ),
             ));
         };
+        crate::log_debug!(
+            "redeeming the refresh token of {} for {}",
+            crate::core::log::pii(self.settings.log_pii, &account.username),
+            scopes.joined()
+        );
         let result = self
             .redeem(
                 env,
@@ -312,6 +331,11 @@ impl UserCredential {
                 Ok(got.token)
             }
             Err(e) if matches!(e.kind(), ErrorKind::InvalidGrant | ErrorKind::InteractionRequired) => {
+                crate::log_warn!(
+                    "the refresh token of {} was refused ({}): a person must sign in again",
+                    crate::core::log::pii(self.settings.log_pii, &account.username),
+                    crate::core::log::error_summary(&e)
+                );
                 let message = format!(
                     "the refresh token of '{}' was refused, so the person must sign in again: {}",
                     account.username,
