@@ -91,7 +91,7 @@ pub unsafe extern "C" fn aadtoken_client_write_token_file(
 /// whichever comes first. When renewing fails it leaves the file as it is (the last good token)
 /// and retries with exponential backoff (1 s doubling to 60 s, at least the identity provider's
 /// `Retry-After`); `aadtoken_token_file_keeper_last_error` tells how the last attempt went.
-/// (Failures will also be reported to the log callback once the library has one.)
+/// Each failed renewal is also logged at warning level (`aadtoken_set_log_callback`).
 ///
 /// `location` NULL = the `token_location` setting; `scopes` NULL = the `scope` setting. The
 /// keeper holds its own reference to the client's identity: the client may be freed before the
@@ -278,8 +278,8 @@ pub unsafe extern "C" fn aadtoken_odpi_access_token_callback(
 /// Why the calling thread's last `aadtoken_odpi_access_token_callback` (or
 /// `aadtoken_client_borrow_token`) with this client failed: its status, and a copy of the
 /// error in `*err` if `err` is not NULL (the caller frees it). `AADTOKEN_OK` when that call
-/// succeeded or the thread made none. (Failures will also go to the log callback once the
-/// library has one.) Thread-safe.
+/// succeeded or the thread made none. (A failed token request is also logged at warning
+/// level through `aadtoken_set_log_callback`.) Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_odpi_last_error(
     client: *const aadtoken_client,
