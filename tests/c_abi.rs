@@ -11,60 +11,18 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID};
-use common::{repo_root, require_tool, target_dir};
 
 /// Build tests/c/abi_test.c once per test process.
 fn abi_test_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let lib_dir = common::lib_dir();
-        let out_dir = target_dir().join("c-tests");
-        std::fs::create_dir_all(&out_dir).unwrap();
-        let out = out_dir.join("abi_test");
-        let root = repo_root();
-        let status = Command::new("cc")
-            .args([
-                "-std=c99",
-                "-Wall",
-                "-Wextra",
-                "-Wpedantic",
-                "-Werror",
-                "-g",
-                "-O1",
-            ])
-            .arg(format!("-I{}", root.join("include").display()))
-            .arg(root.join("tests/c/abi_test.c"))
-            .arg("-o")
-            .arg(&out)
-            .arg(format!("-L{}", lib_dir.display()))
-            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-            .args(["-laadtoken", "-lpthread"])
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "compiling tests/c/abi_test.c failed");
-        out
-    })
+    BIN.get_or_init(|| common::compile_c("abi_test", &["tests/c/abi_test.c"], &[]))
 }
 
 /// Run one phase of the C test against `mock`, optionally under valgrind; panics on failure.
 fn run_phase(mock: &MockServer, phase: &str, valgrind: bool) -> String {
     let bin = abi_test_binary();
     let mut cmd = if valgrind {
-        require_tool("valgrind", "apt-get install valgrind");
-        let mut c = Command::new("valgrind");
-        c.args([
-            "--quiet",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--show-leak-kinds=definite",
-        ])
-        .arg(format!(
-            "--suppressions={}",
-            repo_root().join("tests/c/valgrind.supp").display()
-        ))
-        .arg(bin);
-        c
+        common::valgrind(bin)
     } else {
         Command::new(bin)
     };

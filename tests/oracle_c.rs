@@ -13,36 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID};
-use common::{repo_root, require_tool, target_dir};
+use common::target_dir;
 
 fn compile(name: &str, sources: &[&str]) -> PathBuf {
-    let lib_dir = common::lib_dir();
-    let out_dir = target_dir().join("c-tests");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join(name);
-    let root = repo_root();
-    let status = Command::new("cc")
-        .args([
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-g",
-            "-O1",
-        ])
-        .arg(format!("-I{}", root.join("include").display()))
-        .arg(format!("-I{}", root.join("examples-c").display()))
-        .args(sources.iter().map(|s| root.join(s)))
-        .arg("-o")
-        .arg(&out)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .args(["-laadtoken", "-lpthread"])
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "compiling {sources:?} failed");
-    out
+    common::compile_c(name, sources, &[])
 }
 
 fn oracle_test() -> &'static Path {
@@ -76,24 +50,11 @@ fn phase_dir(phase: &str) -> PathBuf {
 }
 
 fn command(bin: &Path, valgrind: bool) -> Command {
-    if !valgrind {
-        return Command::new(bin);
+    if valgrind {
+        common::valgrind(bin)
+    } else {
+        Command::new(bin)
     }
-    require_tool("valgrind", "apt-get install valgrind");
-    let mut c = Command::new("valgrind");
-    c.args([
-        "--quiet",
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "--show-leak-kinds=definite",
-    ])
-    .arg(format!(
-        "--suppressions={}",
-        repo_root().join("tests/c/valgrind.supp").display()
-    ))
-    .arg(bin);
-    c
 }
 
 fn clean_env(cmd: &mut Command) {

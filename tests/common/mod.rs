@@ -76,3 +76,60 @@ pub fn require_tool(tool: &str, install: &str) {
         "`{tool}` is required by this test and was not found; install it ({install})"
     );
 }
+
+/// The flags every C test program is built with.
+pub const C_FLAGS: &[&str] = &[
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Wpedantic",
+    "-Werror",
+    "-g",
+    "-O1",
+];
+
+/// Compile C `sources` (paths relative to the repository) into `target/c-tests/<name>`, against
+/// `include/aadtoken.h` (and `examples-c/`) and the fresh `libaadtoken.so`, with [`C_FLAGS`]
+/// and `extra` flags (e.g. sanitizers). Panics when the compiler fails.
+pub fn compile_c(name: &str, sources: &[&str], extra: &[&str]) -> PathBuf {
+    let lib_dir = lib_dir();
+    let out_dir = target_dir().join("c-tests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(name);
+    let root = repo_root();
+    let status = std::process::Command::new("cc")
+        .args(C_FLAGS)
+        .args(extra)
+        .arg(format!("-I{}", root.join("include").display()))
+        .arg(format!("-I{}", root.join("examples-c").display()))
+        .args(sources.iter().map(|s| root.join(s)))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-laadtoken", "-lpthread"])
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "compiling {sources:?} {extra:?} failed");
+    out
+}
+
+/// `valgrind` with the project's settings around `bin`: exit 99 on any memory error or definite
+/// leak, ring's known false positives suppressed by `tests/c/valgrind.supp`.
+pub fn valgrind(bin: &Path) -> std::process::Command {
+    require_tool("valgrind", "apt-get install valgrind");
+    let mut c = std::process::Command::new("valgrind");
+    c.args([
+        "--quiet",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ])
+    .arg(format!(
+        "--suppressions={}",
+        repo_root().join("tests/c/valgrind.supp").display()
+    ))
+    .arg(bin);
+    c
+}
