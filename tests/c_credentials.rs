@@ -341,7 +341,9 @@ impl World {
             Case {
                 name: "auto: managed identity",
                 phase: "token",
-                settings: format!("auth_method=auto;scope={SCOPE}"),
+                // A generous probe: under valgrind on a loaded machine the first request of a
+                // process takes far longer than the 1 s default.
+                settings: format!("auth_method=auto;scope={SCOPE};probe_timeout_ms=20000"),
                 env: vec![("MSAL_MANAGED_IDENTITY_ENDPOINT", mi.imds_endpoint())],
             },
             Case {

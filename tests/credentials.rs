@@ -563,7 +563,7 @@ fn auto_chain_reports_what_it_tried() {
     // Nothing in the environment: the managed identity (IMDS answers the probe).
     let mut c = Config::new();
     c.parse(&format!(
-        "auth_method=auto;scope={SCOPE};managed_identity_endpoint={}",
+        "auth_method=auto;scope={SCOPE};probe_timeout_ms=20000;managed_identity_endpoint={}",
         mi.base_url()
     ))
     .unwrap();
