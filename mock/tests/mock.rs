@@ -391,7 +391,8 @@ async fn token_errors_in_entra_shape() {
         ("common", vec![cc, id, sec, scope], 400, "invalid_request", 50059, "No tenant-identifying information"),
         (TENANT_ID, vec![id, sec, scope], 400, "invalid_request", 900144,
             "The request body must contain the following parameter: 'grant_type'."),
-        (TENANT_ID, vec![("grant_type", "password"), id, sec, scope], 400, "unsupported_grant_type", 70003, "password"),
+        (TENANT_ID, vec![("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), id, sec, scope], 400,
+            "unsupported_grant_type", 70003, "jwt-bearer"),
         (TENANT_ID, vec![cc, id, sec, ("resource", RESOURCE)], 400, "invalid_request", 901002, "'resource'"),
         (TENANT_ID, vec![cc, sec, scope], 400, "invalid_request", 900144, "parameter: 'client_id'."),
         (TENANT_ID, vec![cc, ("client_id", "99999999-0000-0000-0000-000000000000"), sec, scope], 400,
@@ -412,7 +413,7 @@ async fn token_errors_in_entra_shape() {
             "The resource principal named api://unknown-app was not found in the tenant named Contoso."),
         (TENANT_ID, vec![cc, id, sec, scope, ("scope", SCOPE)], 400, "invalid_request", 9000411, "'scope' is duplicated"),
         (TENANT_ID, vec![cc, id, scope, ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", "e30.e30.sig")], 401, "invalid_client", 700027, "signature"),
+            ("client_assertion", "e30.e30.sig")], 401, "invalid_client", 70021, "No matching federated identity record"),
     ];
     for (tenant, form, status, error, code, text) in &cases {
         let a = post_form(&http, &mock.token_url(tenant), form).await;
