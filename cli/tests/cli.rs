@@ -374,6 +374,47 @@ fn login_with_a_device_code_then_token_from_the_cache_file() {
     assert!(err.contains("chmod 600"), "{err}");
 }
 
+/// `aadtoken login --interactive` opens the system browser: a fake `xdg-open` first in PATH
+/// plays the browser (the mock signs in at once and redirects to the loopback listener).
+#[test]
+fn login_interactive_with_the_system_browser() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let dir = TempDir::new();
+    let browser = Path::new(BIN).with_file_name("aadtoken-mock-browser");
+    assert!(
+        browser.exists(),
+        "{} not found: cargo build -p aadtoken-mock",
+        browser.display()
+    );
+    let script = dir.path().join("xdg-open");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ $# -eq 1 ] || exit 9\nout=$('{b}' --ca-file '{ca}' \"$1\") || exit 8\n\
+             loc=$(printf '%s\\n' \"$out\" | sed -n 's/^location: //p')\n'{b}' \"$loc\" >/dev/null || exit 7\n",
+            b = browser.display(),
+            ca = mock.ca_file().display(),
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).unwrap();
+    let cache = dir.path().join("cache.json");
+    let settings = format!(
+        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}; cache_file={}",
+        mock.base_url(),
+        mock.ca_file().display(),
+        cache.display()
+    );
+    let (code, out, err) = run(bare()
+        .args(["login", "--interactive", "--settings", &settings])
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains(&format!("signed in as {USERNAME}")), "{err}");
+    assert_eq!(mock.authorization_codes_issued(), 1);
+    assert!(cache.exists());
+}
+
 #[test]
 fn login_declined_and_without_a_client_id() {
     let mock = MockServer::spawn(MockConfig::default());
