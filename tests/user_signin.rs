@@ -213,6 +213,23 @@ fn device_code_declined_expired_and_no_callback() {
 }
 
 #[test]
+fn an_unknown_device_code_is_a_bad_verification_code() {
+    struct Forget(Arc<MockServer>);
+    impl DeviceCodePrompt for Forget {
+        fn prompt(&self, _: &str, _: &str, _: &str, _: i64) {
+            self.0.forget_device_codes();
+        }
+    }
+    let mock = fast_mock();
+    let mut c = config(&mock, "device_code");
+    c.set_device_code_prompt(Some(Arc::new(Forget(Arc::clone(&mock)))));
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadVerificationCode, "{e:?}");
+    assert_eq!(e.aadsts(), &[70018]);
+    assert_eq!(aadtoken::ffi::status_of(e.kind()), 310);
+}
+
+#[test]
 fn slow_down_adds_five_seconds_to_the_interval() {
     let mock = fast_mock();
     mock.slow_down_first_polls(1);

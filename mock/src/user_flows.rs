@@ -955,6 +955,12 @@ impl MockServer {
         set_device_status(&self.shared, user_code, DeviceCodeStatus::Denied)
     }
 
+    /// Forget every pending device code: later polls with one get `bad_verification_code`
+    /// (AADSTS70018), as for a code the service never issued.
+    pub fn forget_device_codes(&self) {
+        lock(&self.shared.user_flows).devices.clear();
+    }
+
     /// User codes of the device codes not yet redeemed, oldest first, with their status.
     pub fn device_codes(&self) -> Vec<(String, DeviceCodeStatus)> {
         lock(&self.shared.user_flows)
