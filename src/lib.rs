@@ -9,6 +9,8 @@
 
 pub mod core;
 pub mod ffi;
+#[doc(hidden)]
+pub mod fuzz_api;
 #[cfg(feature = "jni")]
 mod jni;
 

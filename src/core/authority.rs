@@ -35,6 +35,17 @@ pub const KNOWN_HOSTS: &[&str] = &[
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct AuthorityHost(Url);
 
+/// `Url::parse` for URLs that come from settings, the environment or a server: ASCII only.
+/// aadtoken's IDNA support is ASCII-only (`idna_adapter` 1.0, see Cargo.toml), and a non-ASCII
+/// host such as `A¡` reaches a debug assertion there; no Entra, OIDC or Azure endpoint has
+/// one (an internationalised name is written in its `xn--` form).
+pub fn parse_url(text: &str) -> std::result::Result<Url, String> {
+    if !text.is_ascii() {
+        return Err("it contains characters that are not ASCII (write an internationalised host name in its xn-- form)".to_owned());
+    }
+    Url::parse(text).map_err(|e| e.to_string())
+}
+
 impl AuthorityHost {
     /// Parse the value of the setting `key`. A bare host name means `https://<host>`.
     pub fn parse(key: &str, value: &str) -> Result<Self> {
@@ -43,7 +54,7 @@ impl AuthorityHost {
         } else {
             format!("https://{value}")
         };
-        let url = Url::parse(&with_scheme)
+        let url = parse_url(&with_scheme)
             .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
         if url.scheme() != "https" {
             return Err(Error::invalid_setting(
@@ -95,7 +106,7 @@ impl fmt::Debug for AuthorityHost {
 /// query or fragment. Whether its path must be a tenant (Entra) or may be anything (OIDC) is
 /// decided when the client is built.
 pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
-    let url = Url::parse(value.trim_end_matches('/'))
+    let url = parse_url(value.trim_end_matches('/'))
         .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
     if url.scheme() != "https" {
         return Err(Error::invalid_setting(
@@ -168,7 +179,7 @@ impl OidcMetadata {
         };
         let doc: Doc = serde_json::from_slice(body).map_err(|_| bad("is not a JSON object"))?;
         let endpoint = doc.token_endpoint.ok_or_else(|| bad("has no 'token_endpoint'"))?;
-        let url = Url::parse(&endpoint).map_err(|_| bad("has an invalid 'token_endpoint'"))?;
+        let url = parse_url(&endpoint).map_err(|_| bad("has an invalid 'token_endpoint'"))?;
         if url.scheme() != "https" {
             return Err(bad("has a 'token_endpoint' that is not https"));
         }

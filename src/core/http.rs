@@ -715,7 +715,10 @@ pub fn error_from(
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
                 .unwrap_or(code);
-            let mut message = format!("{who} answered HTTP {status} {code}: {summary}");
+            // The server's text goes into messages and logs: no control characters (a NUL
+            // would cut the C string, escapes could forge log lines).
+            let (code_shown, summary) = (printable(code), printable(summary));
+            let mut message = format!("{who} answered HTTP {status} {code_shown}: {summary}");
             if let Some(hint) = codes.first().and_then(|c| aadsts_hint(*c)) {
                 let _ = write!(message, " (hint: {hint})");
             }
@@ -763,6 +766,18 @@ pub fn error_from(
         err = err.with_retry_after(after);
     }
     err
+}
+
+/// `text` with each control character (NUL, escapes, line breaks) replaced by a space.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 /// Pull "AADSTS1234" numbers out of a description when `error_codes` is absent.

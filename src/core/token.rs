@@ -156,7 +156,8 @@ impl NumberOrString {
 /// `M/d/yyyy h:mm:ss AM +00:00` (the offset optional), or RFC 3339 `yyyy-mm-ddThh:mm:ssZ`.
 /// Unix seconds.
 pub fn parse_date(s: &str) -> Option<i64> {
-    let num = |t: &str| t.parse::<i64>().ok();
+    // At most 6 digits per field: no arithmetic below can overflow.
+    let num = |t: &str| (t.len() <= 6).then(|| t.parse::<i64>().ok()).flatten();
     let (date, rest) = s.split_once([' ', 'T'])?;
     let (y, m, d) = if date.contains('/') {
         let mut p = date.split('/');
@@ -206,6 +207,10 @@ pub fn parse_date(s: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
+    // Years a token can expire in; anything else is garbage (and would overflow below).
+    if !(1970..=9999).contains(&y) || !(-86_400..=86_400).contains(&offset) {
+        return None;
+    }
     // Days from civil (H. Hinnant).
     let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
     let era = y2.div_euclid(400);
@@ -224,6 +229,10 @@ struct SuccessBody {
     expires_on: Option<NumberOrString>,
     refresh_in: Option<NumberOrString>,
 }
+
+/// The longest token lifetime accepted from `expires_in` (a year; Entra's are hours): a larger
+/// number is a malformed answer, not a token to cache for centuries.
+const MAX_LIFETIME_S: i64 = 366 * 86_400;
 
 /// Parse a 200 token response. `now` is when the request was sent (expiry counts from then).
 pub fn parse_success(body: &[u8], now: i64) -> Result<Token> {
@@ -247,7 +256,7 @@ pub fn parse_success(body: &[u8], now: i64) -> Result<Token> {
         (Some(e), _) => {
             now + e
                 .seconds()
-                .filter(|s| *s > 0)
+                .filter(|s| (1..=MAX_LIFETIME_S).contains(s))
                 .ok_or_else(|| bad("has an invalid 'expires_in'"))?
         }
         (None, Some(e)) => e.seconds().ok_or_else(|| bad("has an invalid 'expires_on'"))?,
@@ -258,7 +267,7 @@ pub fn parse_success(body: &[u8], now: i64) -> Result<Token> {
         .as_ref()
         .and_then(NumberOrString::seconds)
         .filter(|s| *s > 0)
-        .map(|s| (now + s).min(expires_on));
+        .map(|s| now.saturating_add(s).min(expires_on));
     let mut token = Token::new(&value, expires_on, refresh_hint.unwrap_or(expires_on));
     token.issued_at = now.min(expires_on);
     token.refresh_hint = refresh_hint;

@@ -130,8 +130,8 @@ impl fmt::Debug for ManagedIdentity {
 /// Check an endpoint for the `key` setting (or variable): https, or http on a loopback or
 /// link-local address (where the platform's endpoints live).
 pub fn check_endpoint(key: &str, value: &str) -> Result<Url> {
-    let url =
-        Url::parse(value).map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
+    let url = crate::core::authority::parse_url(value)
+        .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
     match url.scheme() {
         "https" => {}
         "http" => {

@@ -208,7 +208,7 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Result<Redirect>> {
         Ok(Some(t)) => t,
         _ => return None,
     };
-    let url = reqwest::Url::parse(&format!("http://localhost{target}")).ok()?;
+    let url = crate::core::authority::parse_url(&format!("http://localhost{target}")).ok()?;
     let param = |k: &str| {
         url.query_pairs()
             .find(|(n, _)| n == k)
