@@ -443,9 +443,10 @@ impl Config {
     /// Apply a settings string `key=value;key=value` (see [`parse_settings`]). All entries are
     /// checked first; on any error nothing is applied.
     pub fn parse(&mut self, settings: &str) -> Result<()> {
-        let pairs = parse_settings(settings)?;
+        // The values may be secrets: wiped when this returns, whichever way.
+        let pairs = WipedPairs(parse_settings(settings)?);
         let mut next = self.clone();
-        for (k, v) in &pairs {
+        for (k, v) in &pairs.0 {
             next.set(k, v)?;
         }
         *self = next;
@@ -570,7 +571,22 @@ fn number(key: &str, value: &str, min: u64, max: u64) -> Result<u64> {
     }
 }
 
-/// Split a settings string into `(key, value)` pairs.
+/// Settings pairs whose keys and values are zeroed when dropped (values may be secrets).
+struct WipedPairs(Vec<(String, String)>);
+
+impl Drop for WipedPairs {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        for (k, v) in &mut self.0 {
+            k.zeroize();
+            v.zeroize();
+        }
+    }
+}
+
+/// Split a settings string into `(key, value)` pairs. Values are built without reallocating,
+/// and everything is zeroed on an error, so a secret leaves no copies in freed memory (the
+/// caller zeroes what it gets).
 ///
 /// Grammar: entries separated by `;`; each entry `key=value`, split at the first `=` (so a
 /// value may contain `=`); spaces around keys and values are ignored; empty entries are
@@ -583,7 +599,7 @@ pub fn parse_settings(input: &str) -> Result<Vec<(String, String)>> {
             &format!("entry {index} {problem} (expected key=value;key=value)"),
         )
     };
-    let mut pairs = Vec::new();
+    let mut pairs = WipedPairs(Vec::new());
     let mut chars = input.chars().peekable();
     let mut index = 0;
     while chars.peek().is_some() {
@@ -612,7 +628,8 @@ pub fn parse_settings(input: &str) -> Result<Vec<(String, String)>> {
             return Err(bad(index, "has an empty key"));
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let mut value = String::new();
+        // Room for the longest possible value: no reallocation leaves a copy behind.
+        let mut value = zeroize::Zeroizing::new(String::with_capacity(input.len()));
         if chars.next_if_eq(&'"').is_some() {
             let mut closed = false;
             while let Some(c) = chars.next() {
@@ -640,11 +657,12 @@ pub fn parse_settings(input: &str) -> Result<Vec<(String, String)>> {
                 }
                 value.push(c);
             }
-            value.truncate(value.trim_end().len());
+            let len = value.trim_end().len();
+            value.truncate(len);
         }
-        pairs.push((key.to_owned(), value));
+        pairs.0.push((key.to_owned(), std::mem::take(&mut *value)));
     }
-    Ok(pairs)
+    Ok(std::mem::take(&mut pairs.0))
 }
 
 #[cfg(test)]
