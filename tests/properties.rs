@@ -249,6 +249,10 @@ fn regressions() {
         br#"{"error":"x\u0000y","error_description":"a\u0000b"}"#,
         None,
     );
+    // Found by cargo fuzz, both in the checks rather than the library: an input spelling out
+    // the claims error's own words, and a mixed-case scheme ("hTtps://", which is https).
+    f::claims("argument 'token' is not a JWT (");
+    f::discovery(br#"{"token_endpoint":"hTtps://issuer.example/token"}"#);
     f::settings("\"=\"");
     f::settings("k=\"\\");
     f::claims("..");

@@ -1,0 +1,7 @@
+#![no_main]
+//! OpenID Connect discovery documents.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    aadtoken::fuzz_api::discovery(data);
+});

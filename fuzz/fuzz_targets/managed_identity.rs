@@ -1,0 +1,12 @@
+#![no_main]
+//! Managed identity answers: expires_on dates, Azure Arc challenges, scopes becoming the resource, and their token and error bodies.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    aadtoken::fuzz_api::date(&text);
+    aadtoken::fuzz_api::arc_challenge(&text);
+    aadtoken::fuzz_api::scopes(&text);
+    aadtoken::fuzz_api::token_response(data);
+    aadtoken::fuzz_api::error_response(400, data, None);
+});
