@@ -58,6 +58,10 @@ fn phase_dir(phase: &str) -> PathBuf {
 }
 
 fn run(phase: &str, under: Under) -> String {
+    run_with(phase, under, &[])
+}
+
+fn run_with(phase: &str, under: Under, vars: &[(&str, &std::path::Path)]) -> String {
     let mock = MockServer::spawn(MockConfig::default());
     let mut cmd = match under {
         Under::Sanitizers => {
@@ -84,6 +88,9 @@ fn run(phase: &str, under: Under) -> String {
         "AADTOKEN_LOG_FILE",
     ] {
         cmd.env_remove(var);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
     }
     let out = cmd
         .arg(phase)
@@ -145,6 +152,21 @@ fn async_cancel_free_and_shutdown_races_under_sanitizers() {
 #[test]
 fn log_callback_under_sanitizers() {
     run("log", Under::Sanitizers);
+}
+
+#[test]
+fn log_file_from_the_environment_under_sanitizers() {
+    let dir = phase_dir("logfile-dir");
+    let log = dir.join("aadtoken.log");
+    run_with(
+        "logfile",
+        Under::Sanitizers,
+        &[
+            ("AADTOKEN_LOG", std::path::Path::new("debug")),
+            ("AADTOKEN_LOG_FILE", &log),
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every phase again under valgrind: no memory errors, no definite leaks.

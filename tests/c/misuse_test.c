@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -563,6 +564,35 @@ static void phase_log(void) {
     pthread_mutex_destroy(&seen.lock);
 }
 
+/* AADTOKEN_LOG + AADTOKEN_LOG_FILE (set by the harness): without a callback, records go to the
+ * file, created 0600, and never to stdout/stderr. */
+static void phase_logfile(void) {
+    aadtoken_client *client = mock_client();
+    aadtoken_token *t = NULL;
+    const char *path = env("AADTOKEN_LOG_FILE");
+    struct stat st;
+    char buf[65536];
+    size_t n;
+    FILE *f;
+    CHECK(aadtoken_client_get_token(client, NULL, &t, NULL) == AADTOKEN_OK, "token");
+    aadtoken_token_free(t);
+    aadtoken_client_free(client);
+    CHECK(stat(path, &st) == 0, "the log file exists");
+    CHECK((st.st_mode & 0777) == 0600, "mode %o", (unsigned)(st.st_mode & 0777));
+    f = fopen(path, "r");
+    CHECK(f != NULL, "open the log");
+    if (f != NULL) {
+        n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        CHECK(strstr(buf, "DEBUG aadtoken::core::http: POST ") != NULL && strstr(buf, "request sent [correlation_id=") != NULL,
+              "a request line: %.300s", buf);
+        CHECK(strstr(buf, "new token cached") != NULL, "a token line");
+        CHECK(strstr(buf, "eyJ") == NULL && strstr(buf, env("AADTOKEN_TEST_SECRET")) == NULL, "no token, no secret");
+        CHECK(strstr(buf, "TRACE") == NULL, "nothing above debug");
+    }
+}
+
 int main(int argc, char **argv) {
     const char *phase = argc > 1 ? argv[1] : "";
     if (strcmp(phase, "null") == 0) phase_null();
@@ -571,6 +601,7 @@ int main(int argc, char **argv) {
     else if (strcmp(phase, "threads") == 0) phase_threads();
     else if (strcmp(phase, "async") == 0) phase_async();
     else if (strcmp(phase, "log") == 0) phase_log();
+    else if (strcmp(phase, "logfile") == 0) phase_logfile();
     else {
         fprintf(stderr, "misuse_test: unknown phase '%s'\n", phase);
         return 2;
