@@ -249,6 +249,17 @@ fn regressions() {
         br#"{"error":"x\u0000y","error_description":"a\u0000b"}"#,
         None,
     );
+    // Found by cargo fuzz (managed_identity): a non-ASCII time zone in an `expires_on` date was
+    // sliced inside a character — a panic on an endpoint's answer (in a background refresh, the
+    // task died). Zones must now be ASCII.
+    f::date(&String::from_utf8_lossy(
+        b"11/29/2026 10:48:18 PM +01:0:\xcc\xc7\xc4\x0b\xff\xff\xff\xfb\xff\xff\x1b",
+    ));
+    assert_eq!(
+        aadtoken::core::token::parse_date("11/29/2026 10:48:18 PM \u{e9}"),
+        None
+    );
+    f::token_response("{\"access_token\":\"x\",\"expires_on\":\"1/1/2030 1:00:00 AM \u{e9}1\"}".as_bytes());
     // Found by cargo fuzz, both in the checks rather than the library: an input spelling out
     // the claims error's own words, and a mixed-case scheme ("hTtps://", which is https).
     f::claims("argument 'token' is not a JWT (");

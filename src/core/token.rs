@@ -186,11 +186,16 @@ pub fn parse_date(s: &str) -> Option<i64> {
         }
     }
     if let Some(z) = zone.filter(|z| !z.eq_ignore_ascii_case("z")) {
+        // A zone is ASCII (`+01:00`, `-0500`); anything else is garbage, and slicing it by
+        // bytes could split a character (found by fuzzing).
+        if !z.is_ascii() {
+            return None;
+        }
         let sign = if z.starts_with('-') { -1 } else { 1 };
         let (h, mi) = z
             .trim_start_matches(['+', '-'])
             .split_once(':')
-            .unwrap_or((&z[1..], "0"));
+            .unwrap_or((z.get(1..).unwrap_or(""), "0"));
         offset = sign * (num(h)? * 3600 + num(mi)? * 60);
     }
     let mut t = time.split(':');
