@@ -263,6 +263,12 @@ fn regressions() {
     // Found by cargo fuzz, both in the checks rather than the library: an input spelling out
     // the claims error's own words, and a mixed-case scheme ("hTtps://", which is https).
     f::claims("argument 'token' is not a JWT (");
+    f::claims("argument");
+    // Found by cargo fuzz (discovery): an ASCII host taking the IDNA adapter's slow path with an
+    // upper-case letter (`https://i)C%2E`) reached its debug assertion; hosts are lowercased
+    // before parsing.
+    f::discovery(br#"{"token_endpoint":"https://i)tokne_endpointcCcccccccccccccccccccccc%2E%2Eccccccccccccccccccc_auth_0Xthokne_endpointcccccccccc~cccccccccccccc%2EE%c2cccccccccccccccccc_auth_0Xth#ds_supportedssu)er.>..........0X#.s_supportedssu)er.>..........0X.............example/token"}"#);
+    f::config_set("authority_host", "https://Login.Example%2ECom");
     f::discovery(br#"{"token_endpoint":"hTtps://issuer.example/token"}"#);
     f::settings("\"=\"");
     f::settings("k=\"\\");

@@ -39,11 +39,28 @@ pub struct AuthorityHost(Url);
 /// aadtoken's IDNA support is ASCII-only (`idna_adapter` 1.0, see Cargo.toml), and a non-ASCII
 /// host such as `A¡` reaches a debug assertion there; no Entra, OIDC or Azure endpoint has
 /// one (an internationalised name is written in its `xn--` form).
+///
+/// The authority part (`host[:port]`) is lowercased first: hosts are case-insensitive, and the
+/// same adapter asserts that it never sees an upper-case ASCII letter in a host that takes its
+/// slow path (`https://i)C%2E/`; found by fuzzing).
 pub fn parse_url(text: &str) -> std::result::Result<Url, String> {
     if !text.is_ascii() {
         return Err("it contains characters that are not ASCII (write an internationalised host name in its xn-- form)".to_owned());
     }
-    Url::parse(text).map_err(|e| e.to_string())
+    match text.find("://") {
+        Some(i) => {
+            let start = i + 3;
+            let end = text[start..]
+                .find(['/', '?', '#'])
+                .map_or(text.len(), |j| start + j);
+            let mut lowered = String::with_capacity(text.len());
+            lowered.push_str(&text[..start]);
+            lowered.push_str(&text[start..end].to_ascii_lowercase());
+            lowered.push_str(&text[end..]);
+            Url::parse(&lowered).map_err(|e| e.to_string())
+        }
+        None => Url::parse(text).map_err(|e| e.to_string()),
+    }
 }
 
 impl AuthorityHost {
