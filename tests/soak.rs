@@ -80,7 +80,7 @@ fn soak_under_random_faults() {
     c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
     c.parse(&format!(
         "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};\
-         expiry_margin_s={margin_s};timeout_ms=3000"
+         expiry_margin_s={margin_s};timeout_ms=10000"
     ))
     .unwrap();
     c.load_env_from(|_| None).unwrap();
