@@ -231,45 +231,70 @@ impl CacheEntry {
                 return Ok(token);
             }
         }
-        let flight = {
+        // Decided under the policy lock; logged after it is released (a log callback may call
+        // back into the library).
+        enum Setup {
+            Throttled(Error),
+            Refused(Error),
+            Joined(Arc<Flight>),
+            Started(Arc<Flight>),
+        }
+        let setup = {
             let mut policy = self.policy();
-            if let Some((until, err)) = &policy.throttled {
-                let now = Instant::now();
-                if *until > now {
-                    let err = throttled(err, *until - now);
-                    crate::log_debug!(
-                        "{} ({}): throttled, not calling the identity provider for another {} s",
-                        self.key.authority,
-                        self.key.scopes.joined(),
-                        err.retry_after().map_or(0, |d| d.as_secs())
-                    );
-                    return Err(err);
+            let throttle = match &policy.throttled {
+                Some((until, err)) if *until > Instant::now() => {
+                    Some(throttled(err, *until - Instant::now()))
                 }
+                _ => None,
+            };
+            if let Some(err) = throttle {
+                Setup::Throttled(err)
+            } else {
                 policy.throttled = None;
-            }
-            match &policy.flight {
-                Some(f) if f.generation == generation && f.result.get().is_none() => {
-                    crate::log_debug!(
-                        "{} ({}): joining the request in flight (single flight)",
-                        self.key.authority,
-                        self.key.scopes.joined()
-                    );
-                    Arc::clone(f)
-                }
-                _ => {
-                    if need == Need::New {
-                        loop_guard(&mut policy.forced, &self.key).inspect_err(|e| {
-                            crate::log_warn!("{}", e.message());
-                        })?;
+                match &policy.flight {
+                    Some(f) if f.generation == generation && f.result.get().is_none() => {
+                        Setup::Joined(Arc::clone(f))
                     }
-                    let f = Arc::new(Flight {
-                        generation,
-                        result: tokio::sync::OnceCell::new(),
-                    });
-                    policy.flight = Some(Arc::clone(&f));
-                    f
+                    _ => match (need == Need::New)
+                        .then(|| loop_guard(&mut policy.forced, &self.key))
+                        .transpose()
+                    {
+                        Err(e) => Setup::Refused(e),
+                        Ok(_) => {
+                            let f = Arc::new(Flight {
+                                generation,
+                                result: tokio::sync::OnceCell::new(),
+                            });
+                            policy.flight = Some(Arc::clone(&f));
+                            Setup::Started(f)
+                        }
+                    },
                 }
             }
+        };
+        let flight = match setup {
+            Setup::Throttled(err) => {
+                crate::log_debug!(
+                    "{} ({}): throttled, not calling the identity provider for another {} s",
+                    self.key.authority,
+                    self.key.scopes.joined(),
+                    err.retry_after().map_or(0, |d| d.as_secs())
+                );
+                return Err(err);
+            }
+            Setup::Refused(err) => {
+                crate::log_warn!("{}", err.message());
+                return Err(err);
+            }
+            Setup::Joined(f) => {
+                crate::log_debug!(
+                    "{} ({}): joining the request in flight (single flight)",
+                    self.key.authority,
+                    self.key.scopes.joined()
+                );
+                f
+            }
+            Setup::Started(f) => f,
         };
         let result = flight
             .result

@@ -51,13 +51,14 @@ pub fn current() -> Result<Arc<Runtime>> {
     if let Some(rt) = CURRENT.load_full().filter(|rt| rt.pid == pid) {
         return Ok(rt);
     }
-    let _guard = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let guard = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut forked = false;
     if let Some(rt) = CURRENT.load_full() {
         if rt.pid == pid {
             return Ok(rt);
         }
         // Inherited from the parent: never drop it here (see the module comment).
-        crate::log_info!("running in a forked child (pid {pid}): starting a runtime of its own, leaving the parent's alone");
+        forked = true;
         std::mem::forget(rt);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -77,6 +78,13 @@ pub fn current() -> Result<Arc<Runtime>> {
         clients: Mutex::new(HashMap::new()),
     });
     CURRENT.store(Some(fresh.clone()));
+    // Logged once the lock is released: a log callback may call back into the library.
+    drop(guard);
+    if forked {
+        crate::log_info!(
+            "running in a forked child (pid {pid}): started a runtime of its own, leaving the parent's alone"
+        );
+    }
     crate::log_debug!(
         "runtime started (generation {}, one worker thread)",
         fresh.generation
@@ -99,6 +107,8 @@ pub fn current_generation() -> u64 {
 /// the next call that needs the network starts a new runtime. Returns `true` if a runtime was
 /// running.
 pub fn shutdown() -> bool {
+    // Logged before the lock is taken: a log callback may call back into the library.
+    crate::log_debug!("shutdown: stopping the runtime and joining its threads");
     let _guard = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let Some(rt) = CURRENT.swap(None) else {
         return false;
@@ -110,10 +120,6 @@ pub fn shutdown() -> bool {
     let runtime = rt.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
     match runtime {
         Some(runtime) => {
-            crate::log_debug!(
-                "shutdown: stopping the runtime (generation {}) and joining its threads",
-                rt.generation
-            );
             runtime.shutdown_timeout(SHUTDOWN_WAIT);
             true
         }

@@ -44,9 +44,11 @@ pub struct aadtoken_log_record {
 
 /// The log callback: `record` is valid during the call only. Runs on whichever thread logs —
 /// the host's threads that call aadtoken, and the library's own — possibly on several at once,
-/// so it must be thread-safe, and should return quickly. Records that aadtoken would make while
-/// the callback runs on the same thread (because it calls aadtoken) are dropped, never passed
-/// to it recursively.
+/// so it must be thread-safe, and should return quickly. It may call aadtoken functions that
+/// do not wait for a token request (a cached `aadtoken_client_get_token`, the error and token
+/// accessors); a record may come from inside a request, and a call that waits for that same
+/// request from its callback would wait for itself. Records that aadtoken would make while the
+/// callback runs on the same thread are dropped, never passed to it recursively.
 pub type aadtoken_log_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, record: *const aadtoken_log_record)>;
 

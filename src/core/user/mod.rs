@@ -279,6 +279,11 @@ impl UserCredential {
     /// A token with the refresh token of the selected account (rotated refresh token saved),
     /// or `InteractionRequired` when there is none or it is refused.
     async fn silent(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
+        // Logged before the account lock is taken: a log callback may call back into the library.
+        crate::log_debug!(
+            "redeeming the refresh token of the signed-in account, if any, for {}",
+            scopes.joined()
+        );
         let mut guard = self.store.lock(self.settings.step_timeout).await?;
         let account = accounts::select(
             guard.accounts(),
@@ -305,11 +310,6 @@ impl UserCredential {
                 ),
             ));
         };
-        crate::log_debug!(
-            "redeeming the refresh token of {} for {}",
-            crate::core::log::pii(self.settings.log_pii, &account.username),
-            scopes.joined()
-        );
         let result = self
             .redeem(
                 env,
@@ -331,6 +331,7 @@ impl UserCredential {
                 Ok(got.token)
             }
             Err(e) if matches!(e.kind(), ErrorKind::InvalidGrant | ErrorKind::InteractionRequired) => {
+                drop(guard); // before logging (see above)
                 crate::log_warn!(
                     "the refresh token of {} was refused ({}): a person must sign in again",
                     crate::core::log::pii(self.settings.log_pii, &account.username),
