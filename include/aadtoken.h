@@ -29,12 +29,6 @@
 #define AADTOKEN_VERSION_STRING "0.1.0"
 
 
-// Forced refreshes of one entry allowed per rolling minute.
-#define MAX_FORCED_PER_MINUTE 10
-
-// The format version this build reads and writes.
-#define VERSION 1
-
 // Logging off (`aadtoken_set_log_callback` with this level, or a NULL callback).
 #define AADTOKEN_LOG_OFF 0
 

@@ -17,6 +17,12 @@ native=$(for f in bindings/java/src/aadtoken/*.java; do
     tr -d '( ' | sed "s/^/Java_aadtoken_${class}_/"
 done | sort -u)
 
+stray_macros=$(grep -oE '^#define [A-Za-z_][A-Za-z0-9_]*' include/aadtoken.h | awk '{print $2}' | grep -vE '^AADTOKEN_' || true)
+if [ -n "$stray_macros" ]; then
+  echo "macros in include/aadtoken.h outside the AADTOKEN_ namespace (make the Rust constant pub(crate) or exclude it in cbindgen.toml):" >&2
+  echo "$stray_macros" >&2
+  exit 1
+fi
 stray=$(grep -vE '^(aadtoken_|Java_aadtoken_)' <<<"$exported" || true)
 if [ -n "$stray" ]; then
   echo "exported symbols outside the aadtoken_ and Java_aadtoken_ namespaces:" >&2

@@ -16,41 +16,13 @@ use aadtoken_mock::{
     Client as MockClient, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer, CLIENT_ID,
     CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
 };
-use common::{repo_root, require_tool, target_dir};
 use creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
 
 const APP: &str = "77777777-7777-7777-7777-777777777777";
 
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let lib_dir = common::lib_dir();
-        let out_dir = target_dir().join("c-tests");
-        std::fs::create_dir_all(&out_dir).unwrap();
-        let out = out_dir.join("credentials_test");
-        let root = repo_root();
-        let status = Command::new("cc")
-            .args([
-                "-std=c99",
-                "-Wall",
-                "-Wextra",
-                "-Wpedantic",
-                "-Werror",
-                "-g",
-                "-O1",
-            ])
-            .arg(format!("-I{}", root.join("include").display()))
-            .arg(root.join("tests/c/credentials_test.c"))
-            .arg("-o")
-            .arg(&out)
-            .arg(format!("-L{}", lib_dir.display()))
-            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-            .args(["-laadtoken", "-lpthread"])
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "compiling tests/c/credentials_test.c failed");
-        out
-    })
+    BIN.get_or_init(|| common::compile_c("credentials_test", &["tests/c/credentials_test.c"], &[]))
 }
 
 /// Variables that would change what the C program does: never inherited from the harness.
@@ -85,21 +57,7 @@ struct Case {
 
 fn run(case: &Case, valgrind: bool) -> String {
     let mut cmd = if valgrind {
-        require_tool("valgrind", "apt-get install valgrind");
-        let mut c = Command::new("valgrind");
-        c.args([
-            "--quiet",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--show-leak-kinds=definite",
-        ])
-        .arg(format!(
-            "--suppressions={}",
-            repo_root().join("tests/c/valgrind.supp").display()
-        ))
-        .arg(binary());
-        c
+        common::valgrind(binary())
     } else {
         Command::new(binary())
     };

@@ -18,38 +18,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aadtoken_mock::{MockConfig, MockServer, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME};
-use common::{repo_root, require_tool, target_dir};
+use common::target_dir;
 
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let lib_dir = common::lib_dir();
-        let out_dir = target_dir().join("c-tests");
-        std::fs::create_dir_all(&out_dir).unwrap();
-        let out = out_dir.join("signin_test");
-        let root = repo_root();
-        let status = Command::new("cc")
-            .args([
-                "-std=c99",
-                "-Wall",
-                "-Wextra",
-                "-Wpedantic",
-                "-Werror",
-                "-g",
-                "-O1",
-            ])
-            .arg(format!("-I{}", root.join("include").display()))
-            .arg(root.join("tests/c/signin_test.c"))
-            .arg("-o")
-            .arg(&out)
-            .arg(format!("-L{}", lib_dir.display()))
-            .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-            .args(["-laadtoken", "-lpthread"])
-            .status()
-            .expect("run cc");
-        assert!(status.success(), "compiling tests/c/signin_test.c failed");
-        out
-    })
+    BIN.get_or_init(|| common::compile_c("signin_test", &["tests/c/signin_test.c"], &[]))
 }
 
 fn browser() -> PathBuf {
@@ -77,21 +50,7 @@ fn cache_path(name: &str) -> PathBuf {
 
 fn command(mock: &MockServer, phase: &str, valgrind: bool, cache: &Path) -> Command {
     let mut cmd = if valgrind {
-        require_tool("valgrind", "apt-get install valgrind");
-        let mut c = Command::new("valgrind");
-        c.args([
-            "--quiet",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--show-leak-kinds=definite",
-        ])
-        .arg(format!(
-            "--suppressions={}",
-            repo_root().join("tests/c/valgrind.supp").display()
-        ))
-        .arg(binary());
-        c
+        common::valgrind(binary())
     } else {
         Command::new(binary())
     };

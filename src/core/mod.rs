@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod log;
 pub mod oracle;
+pub mod private_file;
 pub mod runtime;
 pub mod secret;
 pub mod token;

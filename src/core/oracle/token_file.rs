@@ -19,13 +19,13 @@
 //!
 //! A directory or file that cannot be read or written is [`ErrorKind::File`].
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::private_file;
 use crate::core::token::Token;
 
 /// The file name Oracle clients read inside a `TOKEN_LOCATION` directory.
@@ -158,37 +158,29 @@ impl TokenFile {
     pub fn write_bytes(&self, contents: &[u8]) -> Result<()> {
         let dir_meta = self.check()?;
         let mode = dir_meta.mode();
-        let (tmp_path, mut tmp) = self.create_temp()?;
-        let result = (|| {
-            // The temporary file is ours, so its owner is the user we run as.
-            let me = tmp.metadata().map_err(|e| self.write_error(&e))?.uid();
-            if mode & 0o020 != 0 && dir_meta.uid() != me {
-                return Err(unsafe_path(format!(
-                    "the token directory '{}' is group-writable (mode {:03o}) and belongs to uid {}, \
-                     not to the user running aadtoken (uid {me}): group members could replace the token",
-                    self.dir.display(),
-                    mode & 0o7777,
-                    dir_meta.uid()
-                )));
+        let (tmp_path, tmp) = self.create_temp()?;
+        // The temporary file is ours, so its owner is the user we run as.
+        let me = match tmp.metadata() {
+            Ok(m) => m.uid(),
+            Err(e) => {
+                drop(tmp);
+                let _ = fs::remove_file(&tmp_path);
+                return Err(self.write_error(&e));
             }
-            tmp.write_all(contents).map_err(|e| self.write_error(&e))?;
-            // The umask may have taken bits away at creation; make the mode exactly 0600.
-            tmp.set_permissions(fs::Permissions::from_mode(0o600))
-                .map_err(|e| self.write_error(&e))?;
-            tmp.sync_all().map_err(|e| self.write_error(&e))?;
-            fs::rename(&tmp_path, &self.path).map_err(|e| self.write_error(&e))
-        })();
-        drop(tmp);
-        if result.is_err() {
+        };
+        if mode & 0o020 != 0 && dir_meta.uid() != me {
+            drop(tmp);
             let _ = fs::remove_file(&tmp_path);
-            return result;
+            return Err(unsafe_path(format!(
+                "the token directory '{}' is group-writable (mode {:03o}) and belongs to uid {}, \
+                 not to the user running aadtoken (uid {me}): group members could replace the token",
+                self.dir.display(),
+                mode & 0o7777,
+                dir_meta.uid()
+            )));
         }
-        // Make the rename durable. Some file systems cannot fsync a directory; the file is in
-        // place either way.
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        private_file::commit(&tmp_path, tmp, contents, &self.path, &self.dir)
+            .map_err(|e| self.write_error(&e))
     }
 
     /// The directory exists and others cannot write it, and the file is not a link: the
@@ -237,43 +229,28 @@ impl TokenFile {
 
     /// A new, empty, exclusive temporary file next to the target (never follows a link).
     fn create_temp(&self) -> Result<(PathBuf, File)> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let base = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| FILE_NAME.to_owned());
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let tmp = self
-                .dir
-                .join(format!(".{base}.aadtoken-{}-{n}.tmp", std::process::id()));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&tmp)
-            {
-                Ok(f) => return Ok((tmp, f)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(file_error(
-                        format!(
-                            "could not create a file in the token directory '{}'",
-                            self.dir.display()
-                        ),
-                        &e,
-                    ))
-                }
-            }
-        }
+        private_file::create_temp(&self.dir, &base).map_err(|e| {
+            file_error(
+                format!(
+                    "could not create a file in the token directory '{}'",
+                    self.dir.display()
+                ),
+                &e,
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn tempdir() -> PathBuf {
         static N: AtomicU64 = AtomicU64::new(0);

@@ -14,23 +14,23 @@
 //!   overwrites a file it does not understand.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::private_file;
 use crate::core::secret::SecretString;
 
 use super::accounts::Account;
 
 const FORMAT: &str = "aadtoken-user-cache";
 /// The format version this build reads and writes.
-pub const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 1;
 /// A cache file larger than this is not one of ours.
 const MAX_SIZE: u64 = 4 << 20;
 /// How often a busy lock is tried again.
@@ -290,60 +290,32 @@ impl CacheFile {
             Zeroizing::new(serde_json::to_vec_pretty(&doc).map_err(|e| Error::internal(e.to_string()))?);
         let write_error =
             |e: &io::Error| file_error(format!("could not write cache_file '{}'", self.path.display()), e);
-        let (tmp, mut file) = self.create_temp()?;
-        let written = file
-            .write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, &self.path));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(write_error(&e));
-        }
-        // Make the rename durable.
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        let (tmp, file) = self.create_temp()?;
+        private_file::commit(&tmp, file, &bytes, &self.path, &self.dir).map_err(|e| write_error(&e))
     }
 
     fn create_temp(&self) -> Result<(PathBuf, File)> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
         let base = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let tmp = self
-                .dir
-                .join(format!(".{base}.aadtoken-{}-{n}.tmp", std::process::id()));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&tmp)
-            {
-                Ok(f) => return Ok((tmp, f)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(file_error(
-                        format!(
-                            "could not create a file beside cache_file '{}'",
-                            self.path.display()
-                        ),
-                        &e,
-                    ))
-                }
-            }
-        }
+        private_file::create_temp(&self.dir, &base).map_err(|e| {
+            file_error(
+                format!(
+                    "could not create a file beside cache_file '{}'",
+                    self.path.display()
+                ),
+                &e,
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn dir() -> PathBuf {
         static N: AtomicU64 = AtomicU64::new(0);
