@@ -48,8 +48,6 @@
 // Every cache hit.
 #define AADTOKEN_LOG_TRACE 5
 
-typedef struct AuthMethod AuthMethod;
-
 // The claims of a token: its JWT payload, decoded **without checking the signature** — what
 // the token says, for people and logs (the database checks the signature at logon). Created by
 // `aadtoken_token_claims`; owned by the caller, who frees it with `aadtoken_claims_free`. Its
@@ -189,8 +187,6 @@ typedef void (*aadtoken_device_code_fn)(void *userdata,
 // aadtoken starts the system browser (`xdg-open`, `open`).
 typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
                                         const char *url);
-
-
 
 // Success.
 #define AADTOKEN_OK 0

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
     Fault, MockConfig, MockServer, RefreshIn, CLIENT_ID, CLIENT_SECRET, EXPIRED_CLIENT_ID,
     EXPIRED_CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_DOMAIN, TENANT_ID,
@@ -35,7 +35,7 @@ fn token_is_a_jwt_for_the_resource_signed_by_the_tenant() {
     assert_eq!(claims["aud"], "api://oracle-db");
     assert_eq!(claims["tid"], TENANT_ID);
     assert_eq!(claims["appid"], CLIENT_ID);
-    let lifetime = token.expires_on() - aadtoken::core::token::unix_now();
+    let lifetime = token.expires_on() - aadtoken_core::token::unix_now();
     assert!(
         (3590..=3600).contains(&lifetime),
         "expires_on from expires_in: {lifetime}"
@@ -65,7 +65,7 @@ fn expires_in_as_a_string_and_refresh_in() {
     mock.set_expires_in_as_string(true);
     mock.set_refresh_in(Some(RefreshIn::String(1800)));
     let token = client(&mock, "").get_token(None).unwrap();
-    let now = aadtoken::core::token::unix_now();
+    let now = aadtoken_core::token::unix_now();
     assert!((3590..=3600).contains(&(token.expires_on() - now)));
     // refresh_in, less a jitter of up to 60 s so that many processes do not refresh together
     let refresh_in = token.refresh_on() - now;

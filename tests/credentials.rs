@@ -8,7 +8,7 @@ mod creds;
 
 use std::time::{Duration, Instant};
 
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
     Client as MockClient, ClientAuthMethod, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer,
     CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
@@ -215,7 +215,7 @@ fn federated_assertion_for_an_unknown_subject_is_aadsts70021() {
     let mock = federated_mock(&issuer);
     let dir = temp_dir("wi-sub");
     let file = dir.join("token");
-    let now = aadtoken::core::token::unix_now();
+    let now = aadtoken_core::token::unix_now();
     let jwt = issuer.sign_jwt(&serde_json::json!({
         "aud": aadtoken_mock::FEDERATED_AUDIENCE, "iss": FED_ISSUER, "sub": "system:serviceaccount:other:sa",
         "iat": now, "nbf": now, "exp": now + 600,

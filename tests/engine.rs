@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{Fault, MockConfig, MockServer, RefreshIn, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 fn client(mock: &MockServer, extra: &str) -> Client {
@@ -87,7 +87,7 @@ fn due_token_is_refreshed_in_the_background_while_callers_keep_it() {
     mock.set_refresh_in(Some(RefreshIn::Number(1))); // Entra's hint: renew after 1 s
     let c = client(&mock, "");
     let first = c.get_token(None).unwrap();
-    let due_in = first.refresh_on() - aadtoken::core::token::unix_now();
+    let due_in = first.refresh_on() - aadtoken_core::token::unix_now();
     assert!(due_in <= 1, "refresh_on follows refresh_in: {due_in}");
     mock.set_refresh_in(None); // the next token is not due soon: exactly one refresh below
     thread::sleep(Duration::from_millis(1100));
@@ -202,7 +202,7 @@ fn the_deadline_bounds_retries_too() {
 fn a_refresh_loop_is_stopped_locally() {
     let mock = MockServer::spawn(MockConfig::default());
     let c = client(&mock, "");
-    for _ in 0..aadtoken::core::cache::MAX_FORCED_PER_MINUTE {
+    for _ in 0..aadtoken_core::cache::MAX_FORCED_PER_MINUTE {
         c.refresh_token(None).unwrap();
     }
     let err = c.refresh_token(None).unwrap_err();

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{Fault, MockConfig, MockServer, ServerCert, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 const TIMEOUT_MS: u64 = 1500;

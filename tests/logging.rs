@@ -19,10 +19,10 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aadtoken::core::config::{DeviceCodePrompt, UrlOpener};
-use aadtoken::core::log::{self, Level};
-use aadtoken::core::oracle::{Keeper, KeeperOptions};
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
+use aadtoken_core::log::{self, Level};
+use aadtoken_core::oracle::{Keeper, KeeperOptions};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
     Client as MockClient, Fault, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer, RefreshIn,
     CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
@@ -116,7 +116,7 @@ struct Browser {
     codes: Mutex<Vec<String>>,
 }
 impl UrlOpener for Browser {
-    fn open(&self, url: &str) -> aadtoken::core::Result<()> {
+    fn open(&self, url: &str) -> aadtoken_core::Result<()> {
         let bin = common::target_dir().join("debug/aadtoken-mock-browser");
         let run = |url: &str| {
             let out = Command::new(&bin)
@@ -509,7 +509,7 @@ fn the_environment_log_file_is_private_appended_and_never_a_link() {
     let _lock = SINK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     assert!(log::set_from_environment(vars(path.clone())));
     assert!(log::enabled(Level::Debug) && !log::enabled(Level::Trace));
-    aadtoken::log_info!("a line with eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln in it");
+    aadtoken_core::log_info!("a line with eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln in it");
     log::set_sink(Level::Error, None);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with("earlier line\n"), "appended: {text}");
@@ -520,7 +520,7 @@ fn the_environment_log_file_is_private_appended_and_never_a_link() {
     // A new file is created 0600 whatever the umask.
     let fresh = dir.join("new.log");
     assert!(log::set_from_environment(vars(fresh.clone())));
-    aadtoken::log_warn!("x");
+    aadtoken_core::log_warn!("x");
     log::set_sink(Level::Error, None);
     assert_eq!(
         std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
@@ -533,7 +533,7 @@ fn the_environment_log_file_is_private_appended_and_never_a_link() {
     let link = dir.join("link.log");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     assert!(!log::set_from_environment(vars(link)));
-    aadtoken::log_error!("must not be written");
+    aadtoken_core::log_error!("must not be written");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
     // A level without a file, or a file without a level: off.
     assert!(!log::set_from_environment(

@@ -2,7 +2,7 @@
 //! proxied), while Entra ID requests keep honouring HTTP(S)_PROXY. Its own test binary: it
 //! changes the process environment.
 
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
     ManagedIdentityMock, MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID,
 };

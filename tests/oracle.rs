@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aadtoken::core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
-use aadtoken::core::token::unix_now;
-use aadtoken::core::{AuthMethod, Claims};
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
+use aadtoken_core::token::unix_now;
+use aadtoken_core::{AuthMethod, Claims};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{Fault, MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 /// A private temporary directory (mode 0700), removed when dropped.

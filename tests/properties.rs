@@ -1,5 +1,5 @@
 //! Property tests (proptest) over the parsers that read data aadtoken does not control, through
-//! the same entry points as the fuzz targets (`src/fuzz_api.rs`, `fuzz/`): arbitrary bytes and
+//! the same entry points as the fuzz targets (`core/src/fuzz_api.rs`, `fuzz/`): arbitrary bytes and
 //! structured near-misses for token, error, discovery and person-sign-in responses, settings
 //! strings (and a round trip through the quoting grammar), JWT claims (and a round trip through
 //! base64url), scopes, token-file locations, managed identity dates (and a round trip through
@@ -7,7 +7,7 @@
 //!
 //! Crashes found by fuzzing become regression cases at the end of this file.
 
-use aadtoken::fuzz_api as f;
+use aadtoken_core::fuzz_api as f;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use proptest::prelude::*;
@@ -106,12 +106,12 @@ proptest! {
             .map(|(k, v)| format!(" {k} = \"{}\" ", v.replace('\\', "\\\\").replace('"', "\\\"")))
             .collect::<Vec<_>>()
             .join(";");
-        let parsed = aadtoken::core::config::parse_settings(&text).unwrap();
+        let parsed = aadtoken_core::config::parse_settings(&text).unwrap();
         prop_assert_eq!(parsed, pairs);
     }
 
     #[test]
-    fn single_settings(key in proptest::sample::select(aadtoken::core::config::SETTINGS.iter().map(|(k, _)| *k).collect::<Vec<_>>()), value in ".{0,60}") {
+    fn single_settings(key in proptest::sample::select(aadtoken_core::config::SETTINGS.iter().map(|(k, _)| *k).collect::<Vec<_>>()), value in ".{0,60}") {
         f::config_set(key, &value);
         f::config_set(&key.to_uppercase(), &value);
     }
@@ -130,7 +130,7 @@ proptest! {
             URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#),
             URL_SAFE_NO_PAD.encode(payload.to_string())
         );
-        let c = aadtoken::core::claims::Claims::from_jwt(&jwt).unwrap();
+        let c = aadtoken_core::claims::Claims::from_jwt(&jwt).unwrap();
         prop_assert_eq!(c.audience(), Some(aud));
         prop_assert_eq!(c.expires_on(), Some(i64::from(exp)));
         f::claims(&jwt);
@@ -157,9 +157,9 @@ proptest! {
         let iso = format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
         let (h12, ampm) = match h { 0 => (12, "AM"), 1..=11 => (h, "AM"), 12 => (12, "PM"), _ => (h - 12, "PM") };
         let us = format!("{m}/{d}/{y} {h12}:{mi:02}:{s:02} {ampm} +00:00");
-        let a = aadtoken::core::token::parse_date(&iso);
+        let a = aadtoken_core::token::parse_date(&iso);
         prop_assert!(a.is_some(), "{}", iso);
-        prop_assert_eq!(a, aadtoken::core::token::parse_date(&us), "{} vs {}", iso, us);
+        prop_assert_eq!(a, aadtoken_core::token::parse_date(&us), "{} vs {}", iso, us);
         let days = a.unwrap().div_euclid(86_400);
         prop_assert_eq!(a.unwrap() - days * 86_400, h * 3600 + mi * 60 + s);
     }
@@ -173,7 +173,7 @@ proptest! {
     #[test]
     fn scrubbed_logs_hold_no_jwt(before in ".{0,20}", h in "[A-Za-z0-9_-]{0,10}", p in "[A-Za-z0-9_-]{1,10}", sig in "[A-Za-z0-9_.-]{0,10}", after in ".{0,20}") {
         let text = format!("{before}eyJ{h}.{p}.{sig}{after}");
-        let out = aadtoken::core::log::scrub(&text).into_owned();
+        let out = aadtoken_core::log::scrub(&text).into_owned();
         prop_assert!(!f::jwt_shaped(&out), "{}", out);
         prop_assert!(!contains_jwt(&out), "{}", out);
         f::scrub(&text);
@@ -182,7 +182,7 @@ proptest! {
     #[test]
     fn scrub_arbitrary(s in ".{0,100}") {
         f::scrub(&s);
-        prop_assert!(!contains_jwt(&aadtoken::core::log::scrub(&s)));
+        prop_assert!(!contains_jwt(&aadtoken_core::log::scrub(&s)));
     }
 }
 
@@ -225,12 +225,11 @@ fn regressions() {
     );
     // Found by proptest: a huge expires_in (1e308) overflowed `now + expires_in` (a panic in
     // debug builds, a wrapped, long-expired token in release); now refused as BadResponse.
-    let e =
-        aadtoken::core::token::parse_success(br#"{"access_token":"x","expires_in":1e308}"#, 1_800_000_000);
-    assert_eq!(e.unwrap_err().kind(), aadtoken::ErrorKind::BadResponse);
+    let e = aadtoken_core::token::parse_success(br#"{"access_token":"x","expires_in":1e308}"#, 1_800_000_000);
+    assert_eq!(e.unwrap_err().kind(), aadtoken_core::ErrorKind::BadResponse);
     // Found by proptest: control characters of the server's error text reached the message (a
     // NUL cut the C string, escapes could forge log lines); now replaced by spaces.
-    let e = aadtoken::core::http::error_from(
+    let e = aadtoken_core::http::error_from(
         "Entra ID",
         400,
         br#"{"error":"bad\u0000code","error_description":"a\u0000b\u001b[31m\rforged"}"#,
@@ -256,7 +255,7 @@ fn regressions() {
         b"11/29/2026 10:48:18 PM +01:0:\xcc\xc7\xc4\x0b\xff\xff\xff\xfb\xff\xff\x1b",
     ));
     assert_eq!(
-        aadtoken::core::token::parse_date("11/29/2026 10:48:18 PM \u{e9}"),
+        aadtoken_core::token::parse_date("11/29/2026 10:48:18 PM \u{e9}"),
         None
     );
     f::token_response("{\"access_token\":\"x\",\"expires_on\":\"1/1/2030 1:00:00 AM \u{e9}1\"}".as_bytes());

@@ -1,7 +1,7 @@
 //! Proxies come from the standard environment variables (HTTPS_PROXY, NO_PROXY), read when the
 //! process-wide HTTP client is built. Its own test binary: it changes the process environment.
 
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 fn client(mock: &MockServer, ca_file: &str) -> Client {

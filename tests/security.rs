@@ -22,10 +22,10 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aadtoken::core::config::UrlOpener;
-use aadtoken::core::secret::SecretString;
-use aadtoken::core::token::Token;
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::config::UrlOpener;
+use aadtoken_core::secret::SecretString;
+use aadtoken_core::token::Token;
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID};
 use zeroize::Zeroizing;
 
@@ -186,7 +186,7 @@ fn authorities_are_https_only() {
         .unwrap_err();
     assert!(e.message().contains("AZURE_AUTHORITY_HOST"), "{}", e.message());
     // An OIDC issuer's discovery document may not point the token endpoint at plain http.
-    let e = aadtoken::core::authority::OidcMetadata::parse(
+    let e = aadtoken_core::authority::OidcMetadata::parse(
         "https://issuer.example",
         br#"{"token_endpoint":"http://issuer.example/token"}"#,
     )
@@ -307,7 +307,7 @@ fn token_and_cache_files_are_private_and_never_followed_through_links() {
     let dir = creds::temp_dir("security-files");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     // The token file: 0600 whatever the umask, a planted link refused with its target untouched.
-    let tf = aadtoken::core::oracle::TokenFile::new(&dir).unwrap();
+    let tf = aadtoken_core::oracle::TokenFile::new(&dir).unwrap();
     tf.write(&Token::new("header.payload.sig", i64::MAX / 2, 0))
         .unwrap();
     assert_eq!(
@@ -320,16 +320,14 @@ fn token_and_cache_files_are_private_and_never_followed_through_links() {
     std::fs::create_dir(&linked).unwrap();
     std::os::unix::fs::symlink(&victim, linked.join("token")).unwrap();
     assert_eq!(
-        aadtoken::core::oracle::TokenFile::new(&linked)
-            .unwrap_err()
-            .kind(),
+        aadtoken_core::oracle::TokenFile::new(&linked).unwrap_err().kind(),
         ErrorKind::UnsafePath
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "do not touch");
     // The person sign-in cache file: the same rules.
     let link = dir.join("cache-link.json");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
-    let e = aadtoken::core::user::cache_file::CacheFile::open(&link).unwrap_err();
+    let e = aadtoken_core::user::cache_file::CacheFile::open(&link).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnsafePath, "{}", e.message());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "do not touch");
     let _ = std::fs::remove_dir_all(&dir);
@@ -340,7 +338,7 @@ struct ForgedRedirect {
     bound: Mutex<Vec<String>>,
 }
 impl UrlOpener for ForgedRedirect {
-    fn open(&self, url: &str) -> aadtoken::core::Result<()> {
+    fn open(&self, url: &str) -> aadtoken_core::Result<()> {
         let redirect = url
             .split('&')
             .find_map(|p| p.strip_prefix("redirect_uri="))
@@ -463,9 +461,9 @@ fn debug_of_every_secret_holding_type_is_redacted() {
     shown.push(format!("{:?}", Token::new("token-value-Debug1", 1, 1)));
     shown.push(format!(
         "{:?}",
-        aadtoken::core::http::basic_authorization("id", "client-secret-Debug1")
+        aadtoken_core::http::basic_authorization("id", "client-secret-Debug1")
     ));
-    shown.push(format!("{:?}", aadtoken::core::oracle::KeeperOptions::default()));
+    shown.push(format!("{:?}", aadtoken_core::oracle::KeeperOptions::default()));
     for text in &shown {
         for s in secrets {
             assert!(!text.contains(s), "'{s}' in Debug output: {text}");

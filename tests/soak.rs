@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aadtoken::core::token::unix_now;
-use aadtoken::{Client, Config, ErrorKind};
+use aadtoken_core::token::unix_now;
+use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{Fault, MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -223,7 +223,7 @@ fn soak_under_random_faults() {
     let rss_end = rss_kib();
     drop(client);
     let before_shutdown = library_threads();
-    aadtoken::core::client::shutdown();
+    aadtoken_core::client::shutdown();
     let mut after = library_threads();
     for _ in 0..50 {
         if after.is_empty() {

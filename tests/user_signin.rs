@@ -10,8 +10,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aadtoken::core::config::{DeviceCodePrompt, UrlOpener};
-use aadtoken::{Client, Config, Error, ErrorKind};
+use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
+use aadtoken_core::{Client, Config, Error, ErrorKind};
 use aadtoken_mock::{
     MockConfig, MockServer, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, SECOND_USERNAME, TENANT_ID, USERNAME,
 };
@@ -101,7 +101,7 @@ fn device_code_sign_in_then_silent_refresh_for_another_scope() {
         message.contains(code.as_str()) && message.contains(uri.as_str()),
         "{message}"
     );
-    assert!(*expires_on > aadtoken::core::token::unix_now() + 30);
+    assert!(*expires_on > aadtoken_core::token::unix_now() + 30);
     let polls = mock.token_request_log();
     assert!(polls
         .iter()
@@ -294,7 +294,7 @@ struct Browser {
 }
 
 impl UrlOpener for Browser {
-    fn open(&self, url: &str) -> aadtoken::core::Result<()> {
+    fn open(&self, url: &str) -> aadtoken_core::Result<()> {
         let run = |url: &str| {
             let out = Command::new(mock_browser())
                 .arg("--ca-file")
@@ -413,7 +413,7 @@ fn browser_failures_state_mismatch_denied_pkce_mismatch_timeout() {
     // Nobody comes back: interactive_timeout_s.
     struct Nothing;
     impl UrlOpener for Nothing {
-        fn open(&self, _: &str) -> aadtoken::core::Result<()> {
+        fn open(&self, _: &str) -> aadtoken_core::Result<()> {
             Ok(())
         }
     }

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use aadtoken::core::config::DeviceCodePrompt;
-use aadtoken::core::oracle::keeper::is_permanent;
-use aadtoken::core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
-use aadtoken::core::token::unix_now;
-use aadtoken::core::{AuthMethod, Claims};
-use aadtoken::{Client, Config, Error, ErrorKind};
+use aadtoken_core::config::DeviceCodePrompt;
+use aadtoken_core::oracle::keeper::is_permanent;
+use aadtoken_core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
+use aadtoken_core::token::unix_now;
+use aadtoken_core::{AuthMethod, Claims};
+use aadtoken_core::{Client, Config, Error, ErrorKind};
 use clap::{Args, Parser, Subcommand};
 
 const EXIT_CODES: &str = "\

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use aadtoken::core::AuthMethod;
+use aadtoken_core::AuthMethod;
 use aadtoken_mock::{
     MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME,
 };

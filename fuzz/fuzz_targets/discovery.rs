@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    aadtoken::fuzz_api::discovery(data);
+    aadtoken_core::fuzz_api::discovery(data);
 });

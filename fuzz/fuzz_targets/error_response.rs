@@ -8,5 +8,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let status = 100 + u16::from_le_bytes([data[0], data[1]]) % 500;
     let after = (data[2] % 4 != 0).then_some(u64::from(data[2]) * 97);
-    aadtoken::fuzz_api::error_response(status, &data[3..], after);
+    aadtoken_core::fuzz_api::error_response(status, &data[3..], after);
 });

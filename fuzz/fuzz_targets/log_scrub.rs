@@ -4,5 +4,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    aadtoken::fuzz_api::scrub(&text);
+    aadtoken_core::fuzz_api::scrub(&text);
 });

@@ -4,9 +4,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        aadtoken::fuzz_api::settings(text);
+        aadtoken_core::fuzz_api::settings(text);
         if let Some((k, v)) = text.split_once('\0') {
-            aadtoken::fuzz_api::config_set(k, v);
+            aadtoken_core::fuzz_api::config_set(k, v);
         }
     }
 });

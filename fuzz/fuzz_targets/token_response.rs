@@ -3,6 +3,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    aadtoken::fuzz_api::token_response(data);
-    aadtoken::fuzz_api::user_tokens(data);
+    aadtoken_core::fuzz_api::token_response(data);
+    aadtoken_core::fuzz_api::user_tokens(data);
 });

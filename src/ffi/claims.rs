@@ -4,7 +4,7 @@ use std::ffi::{c_char, CString};
 
 use super::token::aadtoken_token;
 use super::{aadtoken_error, aadtoken_status, call, call_or, handle, out_ptr};
-use crate::core::{Claims, Token};
+use aadtoken_core::{Claims, Token};
 
 /// The claims of a token: its JWT payload, decoded **without checking the signature** — what
 /// the token says, for people and logs (the database checks the signature at logon). Created by

@@ -6,8 +6,8 @@ use super::token::{self, aadtoken_token};
 use super::{
     aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr, status_of, AADTOKEN_OK,
 };
-use crate::core::client::Pending;
-use crate::core::{Client, Config, Error};
+use aadtoken_core::client::Pending;
+use aadtoken_core::{Client, Config, Error};
 
 /// A client for one identity (authority, application, credential). Thread-safe: share one per
 /// identity between all threads. Clients with the same identity and scopes share cached tokens
@@ -82,7 +82,7 @@ unsafe fn hand_out_token(
     scopes: *const c_char,
     out: *mut *mut aadtoken_token,
     err: *mut *mut aadtoken_error,
-    get: fn(&Client, Option<&str>) -> Result<std::sync::Arc<crate::core::Token>, Error>,
+    get: fn(&Client, Option<&str>) -> Result<std::sync::Arc<aadtoken_core::Token>, Error>,
 ) -> aadtoken_status {
     call(err, || {
         let client: &Client = handle(client, "client")?;
@@ -214,6 +214,6 @@ pub unsafe extern "C" fn aadtoken_request_free(request: *mut aadtoken_request) {
 #[no_mangle]
 pub extern "C" fn aadtoken_shutdown() {
     call_or((), || {
-        crate::core::client::shutdown();
+        aadtoken_core::client::shutdown();
     });
 }

@@ -4,9 +4,9 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use super::{aadtoken_error, aadtoken_status, arg_str, call, call_or, handle_mut};
-use crate::core::config::AssertionProvider;
-use crate::core::secret::SecretString;
-use crate::core::{Config, Error, ErrorKind};
+use aadtoken_core::config::AssertionProvider;
+use aadtoken_core::secret::SecretString;
+use aadtoken_core::{Config, Error, ErrorKind};
 
 /// Settings for a client. Created by `aadtoken_config_new`, filled by `aadtoken_config_set`,
 /// `aadtoken_config_parse` and `aadtoken_config_load_env` (a later call overrides an earlier

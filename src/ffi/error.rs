@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CString};
 
 use super::{aadtoken_status, call_or, AADTOKEN_ERR_INVALID_ARGUMENT};
-use crate::core::Error;
+use aadtoken_core::Error;
 
 /// An error object: status, a human message (never a secret), and the identity provider's
 /// diagnostics. Created by a failing call that was given a non-NULL `err` out-parameter; owned

@@ -3,8 +3,8 @@
 use std::ffi::{c_char, c_void, CString};
 
 use super::{aadtoken_error, aadtoken_status, call};
-use crate::core::log::{self, Level, Record};
-use crate::core::Error;
+use aadtoken_core::log::{self, Level, Record};
+use aadtoken_core::Error;
 
 /// Logging off (`aadtoken_set_log_callback` with this level, or a NULL callback).
 pub const AADTOKEN_LOG_OFF: u32 = 0;

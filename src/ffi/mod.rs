@@ -23,7 +23,7 @@ use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use crate::core::{Error, ErrorKind};
+use aadtoken_core::{Error, ErrorKind};
 
 pub use error::aadtoken_error;
 

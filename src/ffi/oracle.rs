@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::client::aadtoken_client;
 use super::{aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr};
-use crate::core::oracle::{Keeper, KeeperOptions, TokenFile};
-use crate::core::{Client, Error, Token};
+use aadtoken_core::oracle::{Keeper, KeeperOptions, TokenFile};
+use aadtoken_core::{Client, Error, Token};
 
 /// Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
 /// `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::token::{self, aadtoken_token};
 use super::{aadtoken_error, aadtoken_status, call, handle, handle_mut, opt_str, out_ptr};
-use crate::core::config::{DeviceCodePrompt, UrlOpener};
-use crate::core::{Client, Config, Error, ErrorKind};
+use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
+use aadtoken_core::{Client, Config, Error, ErrorKind};
 
 /// The device-code prompt: show the person `message` (Entra's text: where to go and which code
 /// to enter), or build your own from `user_code`, `verification_uri` and `expires_on` (Unix

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::sync::Arc;
 
 use super::call_or;
-use crate::core::Token;
+use aadtoken_core::Token;
 
 /// An access token. Immutable: a later refresh never changes a token already handed out.
 /// Returned by `aadtoken_client_get_token` / `aadtoken_client_refresh_token`; owned by the

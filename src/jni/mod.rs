@@ -1,6 +1,6 @@
 //! The JNI exports behind the Java binding (`bindings/java`, package `aadtoken`): the native
 //! methods of the package-private class `aadtoken.Native`. Like `src/ffi`, a translation layer
-//! with no behaviour of its own; it calls [`crate::core`] directly (not the C ABI).
+//! with no behaviour of its own; it calls [`aadtoken_core`] directly (not the C ABI).
 //!
 //! Every export runs its body inside [`guarded`](crate::ffi::guarded) (a panic becomes an
 //! `AADTOKEN_ERR_INTERNAL` error), and every failure becomes a Java exception plus a default
@@ -22,8 +22,8 @@ use ::jni::sys::{jboolean, jint, jlong, jobject, jstring, JNI_FALSE};
 use ::jni::JNIEnv;
 use zeroize::Zeroizing;
 
-use crate::core::{Claims, Client, Config, Error, ErrorKind, Token};
 use crate::ffi::{guarded, status_of};
+use aadtoken_core::{Claims, Client, Config, Error, ErrorKind, Token};
 
 const EXCEPTION_CLASS: &str = "aadtoken/AadTokenException";
 /// `AadTokenException(int status, String message, String oauthCode, int[] aadsts,
@@ -260,7 +260,7 @@ pub extern "system" fn Java_aadtoken_Native_version<'local>(
     _class: JClass<'local>,
 ) -> jstring {
     run(&mut env, std::ptr::null_mut(), |env| {
-        Ok(env.new_string(crate::VERSION)?.into_raw())
+        Ok(env.new_string(aadtoken_core::VERSION)?.into_raw())
     })
 }
 
@@ -313,7 +313,7 @@ pub extern "system" fn Java_aadtoken_Native_shutdown<'local>(
     _class: JClass<'local>,
 ) {
     run(&mut env, (), |_| {
-        crate::core::client::shutdown();
+        aadtoken_core::client::shutdown();
         Ok(())
     })
 }

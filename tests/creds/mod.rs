@@ -85,7 +85,7 @@ pub const FED_SUBJECT: &str = "system:serviceaccount:db:app";
 
 /// A federated token valid from `nbf_offset` to `exp_offset` seconds from now.
 pub fn federated_token(issuer_key: &TestCert, nbf_offset: i64, exp_offset: i64) -> String {
-    let now = aadtoken::core::token::unix_now();
+    let now = aadtoken_core::token::unix_now();
     issuer_key.sign_jwt(&serde_json::json!({
         "aud": [aadtoken_mock::FEDERATED_AUDIENCE],
         "iss": FED_ISSUER,

@@ -1,0 +1,195 @@
+//! `auth_method=auto`: the first credential that is configured and available, in the order of
+//! the Azure SDKs' DefaultAzureCredential:
+//!
+//! 1. environment — client secret (`client_secret`, e.g. `AZURE_CLIENT_SECRET`), then
+//!    certificate (`certificate_path`, e.g. `AZURE_CLIENT_CERTIFICATE_PATH`), each with
+//!    `tenant_id` and `client_id`;
+//! 2. workload identity — `assertion_file` (`AZURE_FEDERATED_TOKEN_FILE`) or an assertion
+//!    callback, with `tenant_id` and `client_id`;
+//! 3. managed identity — detected from the platform variables; on plain IMDS the first request
+//!    is a probe bounded by `probe_timeout_ms` (default 1 s) without retries.
+//!
+//! No silent fallbacks: a credential that is configured but broken (an unreadable certificate)
+//! fails `Client::new`; one that is tried and refused (a wrong secret) ends the search with its
+//! error. Only "not configured" and "nothing answered" move on to the next. Once one has given
+//! a token, the chain keeps using it. When none works, the error lists each and why.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::cache::Scopes;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::Token;
+
+use super::managed_identity::{ManagedIdentity, Probe, Source};
+use super::{Credential, Env};
+
+#[derive(Debug)]
+pub struct Chain {
+    /// (name, the credential, or why it is not configured).
+    candidates: Vec<(&'static str, std::result::Result<Credential, String>)>,
+    /// The candidate that gave a token.
+    chosen: OnceLock<usize>,
+    probe: Duration,
+}
+
+impl Chain {
+    pub fn from_config(config: &Config) -> Result<Chain> {
+        let mut candidates = Vec::new();
+        let app_missing = || -> Option<String> {
+            let missing: Vec<&str> = [
+                (
+                    "tenant_id",
+                    config.tenant_id.is_none() && config.authority.is_none(),
+                ),
+                ("client_id", config.client_id.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(k, missing)| missing.then_some(k))
+            .collect();
+            (!missing.is_empty()).then(|| format!("'{}' not set", missing.join("' and '")))
+        };
+        let wrap = |e: Error, name: &str| e.context(format!("auth_method=auto, {name}"));
+
+        let name = "environment (client secret)";
+        candidates.push((
+            name,
+            match (&config.client_secret, app_missing()) {
+                (None, _) => Err("'client_secret' (AZURE_CLIENT_SECRET) not set".to_owned()),
+                (Some(_), Some(m)) => Err(m),
+                (Some(_), None) => Ok(Credential::of_kind(config, crate::AuthMethod::ClientSecret)
+                    .map_err(|e| wrap(e, name))?),
+            },
+        ));
+        let name = "environment (certificate)";
+        candidates.push((
+            name,
+            match (&config.certificate_path, app_missing()) {
+                (None, _) => Err("'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH) not set".to_owned()),
+                (Some(_), Some(m)) => Err(m),
+                (Some(_), None) => {
+                    Ok(Credential::of_kind(config, crate::AuthMethod::Certificate)
+                        .map_err(|e| wrap(e, name))?)
+                }
+            },
+        ));
+        let name = "workload identity";
+        let has_assertion = config.assertion_file.is_some() || config.assertion_callback.is_some();
+        candidates.push((
+            name,
+            match (has_assertion, app_missing()) {
+                (false, _) => Err("'assertion_file' (AZURE_FEDERATED_TOKEN_FILE) not set".to_owned()),
+                (true, Some(m)) => Err(m),
+                (true, None) => Ok(Credential::of_kind(config, crate::AuthMethod::ClientAssertion)
+                    .map_err(|e| wrap(e, name))?),
+            },
+        ));
+        let name = "managed identity";
+        candidates.push((
+            name,
+            Ok(Credential::ManagedIdentity(
+                ManagedIdentity::from_config(config, true).map_err(|e| wrap(e, name))?,
+            )),
+        ));
+        Ok(Chain {
+            candidates,
+            chosen: OnceLock::new(),
+            probe: config.probe_timeout(),
+        })
+    }
+
+    /// The configured candidates, in order.
+    pub fn configured(&self) -> impl Iterator<Item = &Credential> {
+        self.candidates.iter().filter_map(|(_, c)| c.as_ref().ok())
+    }
+
+    /// The candidate in use, once one has given a token.
+    pub fn chosen(&self) -> Option<&Credential> {
+        self.chosen
+            .get()
+            .and_then(|i| self.candidates[*i].1.as_ref().ok())
+    }
+
+    pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
+        if let Some(c) = self.chosen() {
+            return c.get_token(env, scopes).await;
+        }
+        let mut report: Vec<String> = Vec::new();
+        for (i, (name, candidate)) in self.candidates.iter().enumerate() {
+            let credential = match candidate {
+                Err(why) => {
+                    crate::log_debug!("auth_method=auto: {name} not configured ({why})");
+                    report.push(format!("{name}: not configured ({why})"));
+                    continue;
+                }
+                Ok(c) => c,
+            };
+            let result = match credential {
+                Credential::ManagedIdentity(mi) => {
+                    let probe = (mi.source() == Source::Imds).then_some(self.probe);
+                    match mi.get_token_probing(env, scopes, probe).await {
+                        Ok(t) => Ok(t),
+                        Err(Probe::Unavailable(e)) => {
+                            crate::log_info!(
+                                "auth_method=auto: {name} unavailable ({}), trying the next",
+                                crate::log::error_summary(&e)
+                            );
+                            report.push(format!("{name}: unavailable, {}: {}", mi.describe(), e.message()));
+                            continue;
+                        }
+                        Err(Probe::Failed(e)) => Err(e),
+                    }
+                }
+                c => c.get_token(env, scopes).await,
+            };
+            match result {
+                Ok(token) => {
+                    crate::log_info!("auth_method=auto: using {name} from now on");
+                    let _ = self.chosen.set(i);
+                    return Ok(token);
+                }
+                Err(e) => {
+                    let detail = match credential {
+                        Credential::ManagedIdentity(mi) => format!("{}: {}", mi.describe(), e.message()),
+                        _ => e.message().to_owned(),
+                    };
+                    report.push(format!("{name}: failed: {detail}"));
+                    let message = format!(
+                        "auth_method=auto: {name} was tried and failed; tried: {}",
+                        report.join("; ")
+                    );
+                    return Err(replace_message(e, message));
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::MissingSetting,
+            format!(
+                "auth_method=auto found no usable credential; tried: {}",
+                report.join("; ")
+            ),
+        ))
+    }
+}
+
+/// The same error (kind, codes, ids) with a new message.
+fn replace_message(e: Error, message: String) -> Error {
+    let mut out = Error::new(e.kind(), message).with_aadsts(e.aadsts().to_vec());
+    if let Some(c) = e.oauth_error() {
+        out = out.with_oauth_error(c);
+    }
+    if let Some(c) = e.correlation_id() {
+        out = out.with_correlation_id(c);
+    }
+    if let Some(t) = e.trace_id() {
+        out = out.with_trace_id(t);
+    }
+    if let Some(s) = e.http_status() {
+        out = out.with_http_status(s);
+    }
+    if let Some(r) = e.retry_after() {
+        out = out.with_retry_after(r);
+    }
+    out
+}

@@ -1,0 +1,36 @@
+//! aadtoken's behaviour: settings, authorities, credentials, the one HTTP path, the
+//! process-wide runtime and token cache, the Oracle token file.
+//!
+//! Nothing here knows about C and nothing here is `unsafe` (the compiler checks both: this crate
+//! has no FFI dependency and forbids `unsafe` at its root). The `aadtoken` crate puts the C ABI
+//! (`include/aadtoken.h`) and the JNI exports over it; the `aadtoken` CLI uses it directly.
+#![forbid(unsafe_code)]
+
+pub mod auth_method;
+pub mod authority;
+pub mod cache;
+pub mod claims;
+pub mod client;
+pub mod config;
+pub mod credential;
+pub mod error;
+#[doc(hidden)]
+pub mod fuzz_api;
+pub mod http;
+pub mod log;
+pub mod oracle;
+pub mod private_file;
+pub mod runtime;
+pub mod secret;
+pub mod token;
+pub mod user;
+
+pub use auth_method::AuthMethod;
+pub use claims::Claims;
+pub use client::Client;
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};
+pub use token::Token;
+
+/// The library version, as in Cargo.toml (the `x-client-Ver` header sends it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

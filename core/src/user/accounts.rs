@@ -1,0 +1,240 @@
+//! Signed-in accounts and their refresh tokens: one store per application (authority and
+//! client id) and cache file, shared by every client of the process.
+//!
+//! Changes happen under the store's lock — in the process, and with `cache_file` also across
+//! processes (an exclusive `flock` of the cache file's lock file) — and the file is read again
+//! under that lock before a refresh token is used and before it is written, so that two
+//! processes never refresh with the same refresh token or lose the rotated one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::SecretString;
+
+use super::cache_file::{CacheFile, FileLock};
+
+/// A signed-in person, as one application sees them.
+#[derive(Clone, Debug)]
+pub struct Account {
+    /// `https://host/tenant` of the application's authority.
+    pub authority: String,
+    pub client_id: String,
+    /// `uid.utid` from `client_info` (object id and home tenant), lower case.
+    pub home_account_id: String,
+    /// `preferred_username` from the id token.
+    pub username: String,
+    pub name: Option<String>,
+    pub tenant_id: String,
+    pub refresh_token: SecretString,
+    /// When the refresh token was stored (Unix seconds).
+    pub updated_on: i64,
+}
+
+impl Account {
+    fn same(&self, other: &Account) -> bool {
+        self.authority == other.authority
+            && self.client_id.eq_ignore_ascii_case(&other.client_id)
+            && self.home_account_id == other.home_account_id
+    }
+}
+
+/// The accounts of one application, in memory and optionally in a cache file.
+pub struct AccountStore {
+    authority: String,
+    client_id: String,
+    file: Option<CacheFile>,
+    /// Accounts when there is no cache file.
+    memory: Mutex<Vec<Account>>,
+    /// Held while the accounts are read, a refresh token is used and the result saved.
+    busy: tokio::sync::Mutex<()>,
+}
+
+type Stores = Mutex<HashMap<(String, String, Option<PathBuf>), Arc<AccountStore>>>;
+
+impl AccountStore {
+    /// The process-wide store of this application and cache file. A cache file is checked
+    /// (owner, permissions, content) every time a client is built with it.
+    pub fn for_client(authority: &str, client_id: &str, file: Option<&Path>) -> Result<Arc<AccountStore>> {
+        static STORES: OnceLock<Stores> = OnceLock::new();
+        let checked = file.map(CacheFile::open).transpose()?;
+        let key = (
+            authority.to_owned(),
+            client_id.to_ascii_lowercase(),
+            file.map(Path::to_path_buf),
+        );
+        let mut stores = STORES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(Arc::clone(stores.entry(key).or_insert_with(|| {
+            Arc::new(AccountStore {
+                authority: authority.to_owned(),
+                client_id: client_id.to_owned(),
+                file: checked,
+                memory: Mutex::new(Vec::new()),
+                busy: tokio::sync::Mutex::new(()),
+            })
+        })))
+    }
+
+    pub fn file_path(&self) -> Option<&Path> {
+        self.file.as_ref().map(CacheFile::path)
+    }
+
+    /// Take the store's lock (waiting at most `wait`), and read the accounts (from the file,
+    /// again, when there is one).
+    pub async fn lock(&self, wait: Duration) -> Result<StoreGuard<'_>> {
+        let timed_out = || {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the account store{} stayed busy for timeout_ms={}",
+                    self.file_path()
+                        .map(|p| format!(" ({})", p.display()))
+                        .unwrap_or_default(),
+                    wait.as_millis()
+                ),
+            )
+        };
+        let started = tokio::time::Instant::now();
+        let busy = tokio::time::timeout(wait, self.busy.lock())
+            .await
+            .map_err(|_| timed_out())?;
+        let (file_lock, all) = match &self.file {
+            Some(f) => {
+                let left = wait.saturating_sub(started.elapsed());
+                let lock = f.lock(left).await?;
+                (Some(lock), f.load()?)
+            }
+            None => (
+                None,
+                self.memory.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            ),
+        };
+        Ok(StoreGuard {
+            store: self,
+            _busy: busy,
+            _file: file_lock,
+            all,
+        })
+    }
+}
+
+/// The store, locked; the accounts as read under the lock.
+pub struct StoreGuard<'a> {
+    store: &'a AccountStore,
+    _busy: tokio::sync::MutexGuard<'a, ()>,
+    _file: Option<FileLock>,
+    /// Every account read (a cache file may hold other applications' too).
+    all: Vec<Account>,
+}
+
+impl StoreGuard<'_> {
+    /// This application's accounts.
+    pub fn accounts(&self) -> Vec<&Account> {
+        self.all
+            .iter()
+            .filter(|a| {
+                a.authority == self.store.authority && a.client_id.eq_ignore_ascii_case(&self.store.client_id)
+            })
+            .collect()
+    }
+
+    /// Add or replace (same application and home account id) an account, and write the store.
+    pub fn save(&mut self, account: Account) -> Result<()> {
+        match self.all.iter_mut().find(|a| a.same(&account)) {
+            Some(slot) => *slot = account,
+            None => self.all.push(account),
+        }
+        match &self.store.file {
+            Some(f) => f.save(&self.all),
+            None => {
+                *self.store.memory.lock().unwrap_or_else(|p| p.into_inner()) = self.all.clone();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The account to use: the one `account` (home account id) names, else the one `login_hint`
+/// (user name) names, else the only one. `None` when the named one (or any) is not there;
+/// an error when several are cached and nothing says which.
+pub fn select<'a>(
+    accounts: Vec<&'a Account>,
+    account: Option<&str>,
+    login_hint: Option<&str>,
+) -> Result<Option<&'a Account>> {
+    if let Some(id) = account {
+        return Ok(accounts
+            .into_iter()
+            .find(|a| a.home_account_id.eq_ignore_ascii_case(id)));
+    }
+    if let Some(hint) = login_hint {
+        return Ok(accounts
+            .into_iter()
+            .find(|a| a.username.eq_ignore_ascii_case(hint)));
+    }
+    match accounts.len() {
+        0 | 1 => Ok(accounts.into_iter().next()),
+        _ => {
+            let names: Vec<String> = accounts
+                .iter()
+                .map(|a| format!("{} ({})", a.username, a.home_account_id))
+                .collect();
+            Err(Error::missing_setting(
+                "login_hint",
+                &format!(
+                    "(or 'account') to choose among the signed-in accounts: {}",
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acct(user: &str, id: &str) -> Account {
+        Account {
+            authority: "https://h/t".into(),
+            client_id: "c".into(),
+            home_account_id: id.into(),
+            username: user.into(),
+            name: None,
+            tenant_id: "t".into(),
+            refresh_token: SecretString::new("rt"),
+            updated_on: 0,
+        }
+    }
+
+    #[test]
+    fn selection_by_account_hint_or_the_only_one() {
+        let a = acct("a@x", "1.t");
+        let b = acct("b@x", "2.t");
+        assert!(select(vec![], None, None).unwrap().is_none());
+        assert_eq!(select(vec![&a], None, None).unwrap().unwrap().username, "a@x");
+        let e = select(vec![&a, &b], None, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingSetting);
+        assert!(e.message().contains("a@x (1.t)") && e.message().contains("'login_hint'"));
+        assert_eq!(
+            select(vec![&a, &b], None, Some("B@X"))
+                .unwrap()
+                .unwrap()
+                .home_account_id,
+            "2.t"
+        );
+        assert_eq!(
+            select(vec![&a, &b], Some("1.T"), Some("b@x"))
+                .unwrap()
+                .unwrap()
+                .username,
+            "a@x"
+        );
+        assert!(select(vec![&a], Some("9.t"), None).unwrap().is_none());
+    }
+}

@@ -1,0 +1,171 @@
+//! The device code flow (RFC 8628; entra-protocol.md §5): `POST /devicecode`, the host's prompt
+//! callback shows the person the code, then the token endpoint is polled every `interval`
+//! seconds (`slow_down` adds 5 s) until the person has signed in, declined, or the code expired
+//! (`expires_in`, which bounds the whole flow). The library never prints the message itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cache::Scopes;
+use crate::credential::Env;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{self, TokenRequest};
+use crate::token::unix_now;
+
+use super::{UserCredential, UserTokens};
+
+/// The grant type of the device-code poll.
+pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// Defaults when the answer lacks them (as MSAL Python).
+const DEFAULT_INTERVAL: u64 = 5;
+const DEFAULT_EXPIRES_IN: u64 = 1800;
+/// `slow_down` adds this to the interval (RFC 8628 §3.5).
+const SLOW_DOWN: u64 = 5;
+
+/// A number as a JSON number or string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Num {
+    N(u64),
+    S(String),
+}
+
+impl Num {
+    fn get(&self) -> Option<u64> {
+        match self {
+            Num::N(n) => Some(*n),
+            Num::S(s) => s.trim().parse().ok(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DeviceCode {
+    device_code: String,
+    user_code: String,
+    verification_uri: String,
+    expires_in: Option<Num>,
+    interval: Option<Num>,
+    message: Option<String>,
+}
+
+pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
+    let Some(prompt) = cred.prompt.clone() else {
+        return Err(Error::new(
+            ErrorKind::CallbackRequired,
+            "auth_method=device_code needs a device-code callback to show the person where to sign in and which \
+             code to enter (aadtoken_config_set_device_code_callback); aadtoken never prints it itself",
+        ));
+    };
+    let endpoint = cred.endpoint("devicecode");
+    let scope = UserCredential::decorated_scope(scopes);
+    let req = TokenRequest::post(
+        &endpoint,
+        vec![("client_id", cred.app.client_id.as_str()), ("scope", &scope)],
+    );
+    let (body, sent_at) = cred
+        .bounded(
+            http::request_body_with_retry(&env.http()?, &req),
+            "device code request",
+        )
+        .await
+        .map_err(|e| e.context(format!("device code request to {endpoint}")))?;
+    let code: DeviceCode = serde_json::from_slice(&body).map_err(|_| {
+        Error::new(
+            ErrorKind::BadResponse,
+            format!(
+                "the device code answer from {endpoint} lacks device_code, user_code or verification_uri"
+            ),
+        )
+        .with_correlation_id(&req.correlation_id)
+    })?;
+    let expires_in = code
+        .expires_in
+        .as_ref()
+        .and_then(Num::get)
+        .unwrap_or(DEFAULT_EXPIRES_IN);
+    let mut interval = code
+        .interval
+        .as_ref()
+        .and_then(Num::get)
+        .unwrap_or(DEFAULT_INTERVAL)
+        .max(1);
+    let expires_on = sent_at + expires_in as i64;
+    let message = code.message.clone().unwrap_or_else(|| {
+        format!(
+            "To sign in, use a web browser to open the page {} and enter the code {} to authenticate.",
+            code.verification_uri, code.user_code
+        )
+    });
+    {
+        let (user_code, uri) = (code.user_code.clone(), code.verification_uri.clone());
+        let prompt = Arc::clone(&prompt);
+        crate::log_info!(
+            "device code sign-in: prompting the person through the host's callback (verification URI {uri}, code valid for {expires_in} s, polling every {interval} s)"
+        );
+        UserCredential::blocking(move || prompt.prompt(&message, &user_code, &uri, expires_on)).await?;
+    }
+    let device_code = zeroize::Zeroizing::new(code.device_code);
+    loop {
+        tokio::time::sleep(Duration::from_secs(interval)).await;
+        if unix_now() > expires_on {
+            return Err(expired(&format!("its expires_in ({expires_in} s) passed")));
+        }
+        match cred
+            .redeem(env, scopes, GRANT, &[("device_code", device_code.as_str())])
+            .await
+        {
+            Ok(tokens) => return Ok(tokens),
+            Err(e) => match e.oauth_error() {
+                Some("authorization_pending") => {}
+                Some("slow_down") => interval += SLOW_DOWN,
+                Some("authorization_declined") => {
+                    let m = format!("the person declined the device code sign-in: {}", e.message());
+                    return Err(reclassify(e, ErrorKind::UserCancelled, m));
+                }
+                Some("bad_verification_code") => {
+                    let m = format!(
+                        "the identity provider did not recognise the device code: {}",
+                        e.message()
+                    );
+                    return Err(reclassify(e, ErrorKind::BadVerificationCode, m));
+                }
+                Some("expired_token") => {
+                    let m = format!(
+                        "the device code expired before the person signed in: {}",
+                        e.message()
+                    );
+                    return Err(reclassify(e, ErrorKind::SignInExpired, m));
+                }
+                _ => return Err(e),
+            },
+        }
+    }
+}
+
+fn expired(why: &str) -> Error {
+    Error::new(
+        ErrorKind::SignInExpired,
+        format!("the device code expired before the person signed in ({why}); start the sign-in again"),
+    )
+}
+
+/// The same diagnostics (codes, ids) under another kind and message.
+pub(super) fn reclassify(e: Error, kind: ErrorKind, message: String) -> Error {
+    let mut out = Error::new(kind, message).with_aadsts(e.aadsts().to_vec());
+    if let Some(c) = e.oauth_error() {
+        out = out.with_oauth_error(c);
+    }
+    if let Some(c) = e.correlation_id() {
+        out = out.with_correlation_id(c);
+    }
+    if let Some(t) = e.trace_id() {
+        out = out.with_trace_id(t);
+    }
+    if let Some(s) = e.http_status() {
+        out = out.with_http_status(s);
+    }
+    out
+}
