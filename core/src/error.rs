@@ -176,6 +176,15 @@ impl Error {
     }
 
     /// Prefix the message with where the error happened ("token request to …: ").
+    /// The same error — OAuth code, AADSTS codes, correlation and trace ids, HTTP status,
+    /// `Retry-After` — as another kind with a new message (e.g. a device-code `expired_token`
+    /// becomes [`ErrorKind::SignInExpired`] with a sentence for a person).
+    pub fn reclassified(mut self, kind: ErrorKind, message: impl Into<String>) -> Self {
+        self.0.kind = kind;
+        self.0.message = message.into();
+        self
+    }
+
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.0.message = format!("{what}: {}", self.0.message);
         self

@@ -159,7 +159,8 @@ impl Chain {
                         "auth_method=auto: {name} was tried and failed; tried: {}",
                         report.join("; ")
                     );
-                    return Err(replace_message(e, message));
+                    let kind = e.kind();
+                    return Err(e.reclassified(kind, message));
                 }
             }
         }
@@ -171,25 +172,4 @@ impl Chain {
             ),
         ))
     }
-}
-
-/// The same error (kind, codes, ids) with a new message.
-fn replace_message(e: Error, message: String) -> Error {
-    let mut out = Error::new(e.kind(), message).with_aadsts(e.aadsts().to_vec());
-    if let Some(c) = e.oauth_error() {
-        out = out.with_oauth_error(c);
-    }
-    if let Some(c) = e.correlation_id() {
-        out = out.with_correlation_id(c);
-    }
-    if let Some(t) = e.trace_id() {
-        out = out.with_trace_id(t);
-    }
-    if let Some(s) = e.http_status() {
-        out = out.with_http_status(s);
-    }
-    if let Some(r) = e.retry_after() {
-        out = out.with_retry_after(r);
-    }
-    out
 }

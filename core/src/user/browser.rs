@@ -23,7 +23,6 @@ use crate::cache::Scopes;
 use crate::credential::Env;
 use crate::error::{Error, ErrorKind, Result};
 
-use super::device_code::reclassify as reclassify_error;
 use super::pkce::{random_string, Pkce};
 use super::{UserCredential, UserTokens};
 
@@ -93,7 +92,7 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
                     e.message()
                 );
                 let kind = e.kind();
-                reclassify_error(e, kind, m)
+                e.reclassified(kind, m)
             }),
         Redirect::Error { error, description } => {
             let summary = description.lines().next().unwrap_or("").trim().to_owned();

@@ -123,21 +123,21 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
                 Some("slow_down") => interval += SLOW_DOWN,
                 Some("authorization_declined") => {
                     let m = format!("the person declined the device code sign-in: {}", e.message());
-                    return Err(reclassify(e, ErrorKind::UserCancelled, m));
+                    return Err(e.reclassified(ErrorKind::UserCancelled, m));
                 }
                 Some("bad_verification_code") => {
                     let m = format!(
                         "the identity provider did not recognise the device code: {}",
                         e.message()
                     );
-                    return Err(reclassify(e, ErrorKind::BadVerificationCode, m));
+                    return Err(e.reclassified(ErrorKind::BadVerificationCode, m));
                 }
                 Some("expired_token") => {
                     let m = format!(
                         "the device code expired before the person signed in: {}",
                         e.message()
                     );
-                    return Err(reclassify(e, ErrorKind::SignInExpired, m));
+                    return Err(e.reclassified(ErrorKind::SignInExpired, m));
                 }
                 _ => return Err(e),
             },
@@ -150,22 +150,4 @@ fn expired(why: &str) -> Error {
         ErrorKind::SignInExpired,
         format!("the device code expired before the person signed in ({why}); start the sign-in again"),
     )
-}
-
-/// The same diagnostics (codes, ids) under another kind and message.
-pub(super) fn reclassify(e: Error, kind: ErrorKind, message: String) -> Error {
-    let mut out = Error::new(kind, message).with_aadsts(e.aadsts().to_vec());
-    if let Some(c) = e.oauth_error() {
-        out = out.with_oauth_error(c);
-    }
-    if let Some(c) = e.correlation_id() {
-        out = out.with_correlation_id(c);
-    }
-    if let Some(t) = e.trace_id() {
-        out = out.with_trace_id(t);
-    }
-    if let Some(s) = e.http_status() {
-        out = out.with_http_status(s);
-    }
-    out
 }

@@ -211,11 +211,7 @@ impl UserCredential {
                     "{} (automatic_sign_in is off: sign in with aadtoken_client_sign_in or `aadtoken login`)",
                     e.message()
                 );
-                Err(device_code::reclassify(
-                    e,
-                    ErrorKind::InteractionRequired,
-                    message,
-                ))
+                Err(e.reclassified(ErrorKind::InteractionRequired, message))
             }
             other => other,
         }
@@ -342,11 +338,7 @@ impl UserCredential {
                     account.username,
                     e.message()
                 );
-                Err(device_code::reclassify(
-                    e,
-                    ErrorKind::InteractionRequired,
-                    message,
-                ))
+                Err(e.reclassified(ErrorKind::InteractionRequired, message))
             }
             Err(e) => Err(e),
         }
