@@ -404,56 +404,45 @@ fn read_token(path: &Path) -> Result<String, Failure> {
 fn print_claims(c: &Claims, source: &str) {
     let now = unix_now();
     let dash = || "-".to_owned();
+    let text = |v: Option<&str>| v.map(str::to_owned).unwrap_or_else(dash);
     let time = |t: Option<i64>| t.map(utc).unwrap_or_else(dash);
-    let rows: Vec<(&str, String, String)> = vec![
+    let listed = |v: Option<String>| v.filter(|s| !s.is_empty()).unwrap_or_else(dash);
+    let expiry = c.expires_on().map(|e| left(e - now));
+    let rows: [(&str, String, &str); 11] = [
         (
             "aud",
             c.audience().unwrap_or_else(dash),
-            "audience: must equal application_id_uri in the database's IDENTITY_PROVIDER_CONFIG".into(),
+            "audience: must equal application_id_uri in the database's IDENTITY_PROVIDER_CONFIG",
         ),
-        (
-            "iss",
-            c.issuer().map(str::to_owned).unwrap_or_else(dash),
-            "issuer".into(),
-        ),
-        (
-            "tid",
-            c.tenant_id().map(str::to_owned).unwrap_or_else(dash),
-            "tenant".into(),
-        ),
+        ("iss", text(c.issuer()), "issuer"),
+        ("tid", text(c.tenant_id()), "tenant"),
         (
             "oid",
-            c.object_id().map(str::to_owned).unwrap_or_else(dash),
-            "object id of the user or service principal".into(),
+            text(c.object_id()),
+            "object id of the user or service principal",
         ),
         (
             "appid",
-            c.app_id().map(str::to_owned).unwrap_or_else(dash),
-            "application the token was issued to (appid / azp)".into(),
+            text(c.app_id()),
+            "application the token was issued to (appid / azp)",
         ),
         (
             "upn",
-            c.user_name().map(str::to_owned).unwrap_or_else(dash),
-            "user (upn / preferred_username): AZURE_USER= mappings; none in application tokens".into(),
+            text(c.user_name()),
+            "user (upn / preferred_username): AZURE_USER= mappings; none in application tokens",
         ),
         (
             "roles",
-            c.roles().filter(|r| !r.is_empty()).unwrap_or_else(dash),
-            "app roles: AZURE_ROLE= mappings and global roles".into(),
+            listed(c.roles()),
+            "app roles: AZURE_ROLE= mappings and global roles",
         ),
-        (
-            "scp",
-            c.scopes().filter(|s| !s.is_empty()).unwrap_or_else(dash),
-            "delegated scopes (user tokens)".into(),
-        ),
-        ("iat", time(c.issued_at()), "issued".into()),
-        ("nbf", time(c.not_before()), "not valid before".into()),
+        ("scp", listed(c.scopes()), "delegated scopes (user tokens)"),
+        ("iat", time(c.issued_at()), "issued"),
+        ("nbf", time(c.not_before()), "not valid before"),
         (
             "exp",
             time(c.expires_on()),
-            c.expires_on()
-                .map(|e| left(e - now))
-                .unwrap_or_else(|| "no expiry claim".into()),
+            expiry.as_deref().unwrap_or("no expiry claim"),
         ),
     ];
     println!("Claims of {source} (decoded, signature not checked):");
