@@ -585,7 +585,7 @@ static void phase_logfile(void) {
         n = fread(buf, 1, sizeof buf - 1, f);
         buf[n] = 0;
         fclose(f);
-        CHECK(strstr(buf, "DEBUG aadtoken_core::http: POST ") != NULL && strstr(buf, "request sent [correlation_id=") != NULL,
+        CHECK(strstr(buf, "DEBUG aadtoken::core::http: POST ") != NULL && strstr(buf, "request sent [correlation_id=") != NULL,
               "a request line: %.300s", buf);
         CHECK(strstr(buf, "new token cached") != NULL, "a token line");
         CHECK(strstr(buf, "eyJ") == NULL && strstr(buf, env("AADTOKEN_TEST_SECRET")) == NULL, "no token, no secret");
