@@ -1,11 +1,14 @@
 //! The C ABI. The only module with `unsafe` and `extern "C"`; no behaviour lives here.
 //!
 //! Every export follows one shape: run the body inside [`call`] (which catches panics and turns
-//! a core [`Error`] into a status code and an optional error object), check pointers and read
-//! strings with the helpers below, call core, write out-params only on success.
+//! a core [`Error`] into a status code and an optional error object), check pointers with the
+//! typed-handle helpers of [`handle`] and read strings with the helpers below, call core, write
+//! out-params only on success.
 //!
-//! Opaque C types are zero-sized marker structs (so cbindgen emits `typedef struct X X;`); the
-//! casts between a marker pointer and the Rust value behind it live in this module only.
+//! Opaque C types are zero-sized marker structs (so cbindgen emits `typedef struct X X;`), each
+//! implementing [`handle::Handle`] once; the casts between a marker pointer and the Rust value
+//! behind it live in [`handle`] only. Strings
+//! handed to C go through [`c_string`].
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract of each export is in its header comment
 
@@ -13,13 +16,14 @@ pub mod claims;
 pub mod client;
 pub mod config;
 pub mod error;
+pub(crate) mod handle;
 pub mod log;
 pub mod oracle;
 pub mod signin;
 pub mod token;
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
@@ -259,11 +263,9 @@ pub(crate) fn call(
         Ok(()) => AADTOKEN_OK,
         Err(e) => {
             let status = status_of(e.kind());
-            if !err.is_null() {
-                // SAFETY: the caller passes either NULL or a pointer to writable storage for
-                // one `aadtoken_error*` (the documented contract of every `err` parameter).
-                unsafe { *err = error::into_raw(e, status) };
-            }
+            // SAFETY: the caller passes either NULL or a pointer to writable storage for one
+            // `aadtoken_error*` (the documented contract of every `err` parameter).
+            unsafe { handle::write_opt(err, || error::into_raw(e, status)) };
             status
         }
     }
@@ -300,34 +302,9 @@ pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<
     }
 }
 
-/// Check an out-parameter before any work is done.
-pub(crate) fn out_ptr<T>(p: *mut *mut T, name: &str) -> Result<(), Error> {
-    if p.is_null() {
-        return Err(Error::invalid_argument(
-            name,
-            "must not be NULL (it receives the result)",
-        ));
-    }
-    Ok(())
-}
-
-/// Borrow the Rust value behind an opaque handle.
-///
-/// # Safety
-/// `p` is NULL or a handle of type `M` obtained from this library and not yet freed, whose
-/// Rust value has type `T` (each module pairs one marker with one type).
-pub(crate) unsafe fn handle<'a, M, T>(p: *const M, name: &str) -> Result<&'a T, Error> {
-    if p.is_null() {
-        return Err(Error::invalid_argument(name, "must not be NULL"));
-    }
-    Ok(&*p.cast::<T>())
-}
-
-/// Mutably borrow the Rust value behind an opaque handle. Same contract as [`handle`], and no
-/// other thread may use the handle during the call.
-pub(crate) unsafe fn handle_mut<'a, M, T>(p: *mut M, name: &str) -> Result<&'a mut T, Error> {
-    if p.is_null() {
-        return Err(Error::invalid_argument(name, "must not be NULL"));
-    }
-    Ok(&mut *p.cast::<T>())
+/// A Rust string for C, NUL-terminated. The one rule for every string the library hands to C
+/// (error and claims texts, log records, callback arguments, paths): a NUL inside it — which
+/// only text from a server, a token or the host can carry — becomes a space.
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
