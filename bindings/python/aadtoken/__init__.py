@@ -32,21 +32,10 @@ from . import _native
 __all__ = ["Client", "Token", "Claims", "TokenFileKeeper", "AadTokenError", "version",
            "status_text", "shutdown"]
 
-# Status codes, as in aadtoken.h (the numbers never change meaning). The full list is the
-# header's; these are the ones callers most often branch on.
-OK = 0
-ERR_INVALID_ARGUMENT = 100
-ERR_UNKNOWN_SETTING = 101
-ERR_INVALID_SETTING = 102
-ERR_MISSING_SETTING = 103
-ERR_NETWORK = 200
-ERR_TIMEOUT = 201
-ERR_TLS = 202
-ERR_INVALID_CLIENT = 300
-ERR_THROTTLED = 307
-ERR_FILE = 400
-ERR_UNSAFE_PATH = 401
-ERR_INTERNAL = 900
+# Status codes (OK, ERR_INVALID_ARGUMENT = 100 …), as in aadtoken.h without the AADTOKEN_
+# prefix: every one, generated from the library's status table (see _status.py).
+from ._status import *  # noqa: E402,F401,F403
+from ._status import OK  # noqa: E402
 
 
 def version():
