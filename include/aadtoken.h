@@ -10,8 +10,10 @@
  *    not touched).
  *  - Results come through out-parameters written only on success. Objects returned to the
  *    caller are the caller's and have a _free function; every _free accepts NULL.
- *  - `const char *` results are borrowed from their owner (valid until it is freed) or static.
- *    Strings passed in are NUL-terminated UTF-8, copied, never retained.
+ *  - `const char *` results are borrowed from their owner (valid until it is freed) or static,
+ *    NUL-terminated UTF-8; a NUL inside such a text (which only a server's, a token's or the
+ *    host's text can carry) is given as a space. Strings passed in are NUL-terminated UTF-8,
+ *    copied, never retained.
  *  - Clients and tokens may be used from any thread at once; a config from one thread at a time.
  *  - The library never writes to stdout or stderr, and never lets a panic unwind into C.
  */
