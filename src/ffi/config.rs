@@ -156,20 +156,14 @@ impl AssertionProvider for CAssertion {
                 format!("the client-assertion callback asked for {written} bytes; assertions are limited to {CALLBACK_MAX}"),
             ));
         }
-        let text = std::str::from_utf8(&buf[..written])
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Callback,
-                    "the client-assertion callback wrote bytes that are not UTF-8",
-                )
-            })?
-            .trim();
-        if text.is_empty() {
-            return Err(Error::new(
+        // Only the buffer protocol and UTF-8 here: core checks the assertion itself (trimmed, not
+        // empty) for every source, as it checks one read from `assertion_file`.
+        let text = std::str::from_utf8(&buf[..written]).map_err(|_| {
+            Error::new(
                 ErrorKind::Callback,
-                "the client-assertion callback returned an empty assertion",
-            ));
-        }
+                "the client-assertion callback wrote bytes that are not UTF-8",
+            )
+        })?;
         Ok(SecretString::new(text))
     }
 
