@@ -155,10 +155,10 @@ where
 /// The accessors are safe `extern "C"` functions whose contract (in the header) is that `p` is
 /// NULL or a live handle of its type; that is what makes the dereference sound.
 pub(crate) fn read<H: Handle, T>(p: *const H, fallback: T, body: impl FnOnce(&H::Rust) -> T) -> T {
-    // SAFETY: `p` is NULL or a live handle (the accessor's documented contract).
-    match unsafe { get(p, "") } {
-        Ok(value) => call_or(fallback, || body(value)),
-        Err(_) => fallback,
+    match NonNull::new(p.cast_mut()) {
+        // SAFETY: a non-NULL `p` is a live handle (the accessor's documented contract).
+        Some(p) => call_or(fallback, || body(unsafe { p.cast::<H::Rust>().as_ref() })),
+        None => fallback,
     }
 }
 
@@ -235,9 +235,9 @@ impl<T> Out<'_, T> {
 /// # Safety
 /// As [`out`].
 pub(crate) unsafe fn write_opt<T>(p: *mut T, value: impl FnOnce() -> T) {
-    // SAFETY: the caller's contract (as `out`).
-    if let Ok(o) = unsafe { out(p, "") } {
-        o.write(value());
+    if let Some(p) = NonNull::new(p) {
+        // SAFETY: writable storage for one `T` (the caller's contract, as `out`).
+        unsafe { p.as_ptr().write(value()) }
     }
 }
 
