@@ -10,8 +10,10 @@
  *    not touched).
  *  - Results come through out-parameters written only on success. Objects returned to the
  *    caller are the caller's and have a _free function; every _free accepts NULL.
- *  - `const char *` results are borrowed from their owner (valid until it is freed) or static.
- *    Strings passed in are NUL-terminated UTF-8, copied, never retained.
+ *  - `const char *` results are borrowed from their owner (valid until it is freed) or static,
+ *    NUL-terminated UTF-8; a NUL inside such a text (which only a server's, a token's or the
+ *    host's text can carry) is given as a space. Strings passed in are NUL-terminated UTF-8,
+ *    copied, never retained.
  *  - Clients and tokens may be used from any thread at once; a config from one thread at a time.
  *  - The library never writes to stdout or stderr, and never lets a panic unwind into C.
  */
@@ -191,6 +193,8 @@ typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
 // Success.
 #define AADTOKEN_OK 0
 
+// 100–199: the caller's arguments and settings.
+
 // A required pointer was NULL, or a string was not valid UTF-8, or an argument was malformed.
 // The error message names the argument.
 #define AADTOKEN_ERR_INVALID_ARGUMENT 100
@@ -205,6 +209,8 @@ typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
 // A setting required by the chosen way of authenticating is missing. The message names it.
 #define AADTOKEN_ERR_MISSING_SETTING 103
 
+// 200–299: reaching the identity provider.
+
 // The identity provider could not be reached (DNS failure, connection refused or reset).
 #define AADTOKEN_ERR_NETWORK 200
 
@@ -216,6 +222,8 @@ typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
 
 // The answer was not a valid OAuth response (e.g. a proxy's HTML page, a missing field).
 #define AADTOKEN_ERR_BAD_RESPONSE 203
+
+// 300–399: the identity provider refused.
 
 // The client's credentials were rejected (`invalid_client`: wrong or expired secret…).
 #define AADTOKEN_ERR_INVALID_CLIENT 300
@@ -252,6 +260,8 @@ typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
 // (`bad_verification_code`).
 #define AADTOKEN_ERR_BAD_VERIFICATION_CODE 310
 
+// 400–499: local files and paths.
+
 // A local file or directory could not be read or written (the token file's directory is
 // missing, permission denied, disk full). The message names the path.
 #define AADTOKEN_ERR_FILE 400
@@ -259,6 +269,8 @@ typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
 // A path was refused for safety: the token location is a symbolic link, or its directory can
 // be written by other users. The message names the path and the reason.
 #define AADTOKEN_ERR_UNSAFE_PATH 401
+
+// 500–599: flow control.
 
 // `aadtoken_client_refresh_token` was called more than 10 times within a minute for the same
 // identity and scopes; no request was made (Entra ID would answer AADSTS50196 "loop detected").
@@ -287,6 +299,8 @@ typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
 // A browser sign-in's redirect carried another `state` than the one aadtoken sent (a stale
 // tab or a forged redirect); nothing was redeemed.
 #define AADTOKEN_ERR_STATE_MISMATCH 513
+
+// 900–999: aadtoken itself.
 
 // A bug in aadtoken (including a caught panic). Please report it.
 #define AADTOKEN_ERR_INTERNAL 900

@@ -2,9 +2,10 @@
 
 use std::ffi::{c_char, CString};
 
+use super::handle::{self, handle, read};
 use super::token::aadtoken_token;
-use super::{aadtoken_error, aadtoken_status, call, call_or, handle, out_ptr};
-use aadtoken_core::{Claims, Token};
+use super::{aadtoken_error, aadtoken_status, c_string, call};
+use aadtoken_core::Claims;
 
 /// The claims of a token: its JWT payload, decoded **without checking the signature** — what
 /// the token says, for people and logs (the database checks the signature at logon). Created by
@@ -15,7 +16,7 @@ pub struct aadtoken_claims {
     _private: [u8; 0],
 }
 
-struct ClaimsObject {
+pub(crate) struct ClaimsObject {
     json: CString,
     aud: CString,
     iss: CString,
@@ -30,8 +31,11 @@ struct ClaimsObject {
     nbf: i64,
 }
 
+// SAFETY: every `aadtoken_claims*` the library hands out is made in `aadtoken_token_claims`.
+handle!(aadtoken_claims: Box<ClaimsObject>);
+
 fn text(s: Option<&str>) -> CString {
-    CString::new(s.unwrap_or("").replace('\0', " ")).expect("NULs replaced")
+    c_string(s.unwrap_or(""))
 }
 
 /// Decode the claims of `t` (a JWT's payload; no signature check). On success `*out` receives
@@ -45,8 +49,8 @@ pub unsafe extern "C" fn aadtoken_token_claims(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let token: &Token = handle(t, "token")?;
-        out_ptr(out, "out")?;
+        let token = handle::get(t, "token")?;
+        let out = handle::out(out, "out")?;
         let c = Claims::from_jwt(token.secret())?;
         let obj = ClaimsObject {
             json: text(Some(c.json())),
@@ -62,19 +66,9 @@ pub unsafe extern "C" fn aadtoken_token_claims(
             iat: c.issued_at().unwrap_or(0),
             nbf: c.not_before().unwrap_or(0),
         };
-        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
-        unsafe { *out = Box::into_raw(Box::new(obj)).cast() };
+        out.write(handle::into_raw(Box::new(obj)));
         Ok(())
     })
-}
-
-fn with<T>(c: *const aadtoken_claims, fallback: T, read: impl FnOnce(&ClaimsObject) -> T) -> T {
-    if c.is_null() {
-        return fallback;
-    }
-    // SAFETY: a non-NULL `c` is a claims object from this library that the caller has not freed.
-    let obj = unsafe { &*c.cast::<ClaimsObject>() };
-    call_or(fallback, || read(obj))
 }
 
 const EMPTY: *const c_char = c"".as_ptr();
@@ -82,7 +76,7 @@ const EMPTY: *const c_char = c"".as_ptr();
 /// The whole payload as JSON text (as the token carries it). NULL `c` → "".
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_json(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.json.as_ptr())
+    read(c, EMPTY, |o| o.json.as_ptr())
 }
 
 /// `aud`, the audience: the database accepts the token only if this equals the
@@ -90,75 +84,73 @@ pub extern "C" fn aadtoken_claims_json(c: *const aadtoken_claims) -> *const c_ch
 /// logon failure). Several audiences are joined by spaces. NULL `c` → "".
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_aud(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.aud.as_ptr())
+    read(c, EMPTY, |o| o.aud.as_ptr())
 }
 
 /// `iss`, the issuer. NULL `c` → "".
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_iss(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.iss.as_ptr())
+    read(c, EMPTY, |o| o.iss.as_ptr())
 }
 
 /// `tid`, the tenant that issued the token. NULL `c` → "".
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_tid(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.tid.as_ptr())
+    read(c, EMPTY, |o| o.tid.as_ptr())
 }
 
 /// `oid`, the object id of the principal (user or service principal). NULL `c` → "".
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_oid(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.oid.as_ptr())
+    read(c, EMPTY, |o| o.oid.as_ptr())
 }
 
 /// The user's sign-in name: `upn`, else `preferred_username`, else `unique_name` (what
 /// `IDENTIFIED GLOBALLY AS 'AZURE_USER=…'` matches); "" in application tokens.
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_upn(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.upn.as_ptr())
+    read(c, EMPTY, |o| o.upn.as_ptr())
 }
 
 /// The application the token was issued to: `appid`, else `azp`. NULL `c` → "".
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_appid(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.appid.as_ptr())
+    read(c, EMPTY, |o| o.appid.as_ptr())
 }
 
 /// `roles`, the app roles, space separated (what `AZURE_ROLE=…` and global roles match).
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_roles(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.roles.as_ptr())
+    read(c, EMPTY, |o| o.roles.as_ptr())
 }
 
 /// `scp`, the delegated scopes of a user token, space separated; "" in application tokens.
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_scp(c: *const aadtoken_claims) -> *const c_char {
-    with(c, EMPTY, |o| o.scp.as_ptr())
+    read(c, EMPTY, |o| o.scp.as_ptr())
 }
 
 /// `exp`, expiry in Unix seconds; 0 when absent or NULL `c`.
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_exp(c: *const aadtoken_claims) -> i64 {
-    with(c, 0, |o| o.exp)
+    read(c, 0, |o| o.exp)
 }
 
 /// `iat`, issue time in Unix seconds; 0 when absent or NULL `c`.
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_iat(c: *const aadtoken_claims) -> i64 {
-    with(c, 0, |o| o.iat)
+    read(c, 0, |o| o.iat)
 }
 
 /// `nbf`, not valid before, Unix seconds; 0 when absent or NULL `c`.
 #[no_mangle]
 pub extern "C" fn aadtoken_claims_nbf(c: *const aadtoken_claims) -> i64 {
-    with(c, 0, |o| o.nbf)
+    read(c, 0, |o| o.nbf)
 }
 
 /// Free a claims object. NULL is allowed and does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_claims_free(c: *mut aadtoken_claims) {
-    if !c.is_null() {
-        // SAFETY: `c` came from `aadtoken_token_claims` and is freed once (caller's contract).
-        call_or((), || drop(unsafe { Box::from_raw(c.cast::<ClaimsObject>()) }));
-    }
+    // SAFETY: `c` is NULL or came from `aadtoken_token_claims`, and is freed once.
+    unsafe { handle::free(c) }
 }

@@ -1,13 +1,13 @@
 //! `aadtoken_client`: gets tokens for one identity.
 
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
-use super::token::{self, aadtoken_token};
-use super::{
-    aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr, status_of, AADTOKEN_OK,
-};
+use super::handle::{self, handle, read, UserData};
+use super::token::aadtoken_token;
+use super::{aadtoken_error, aadtoken_status, call, opt_str, status_of, AADTOKEN_OK};
 use aadtoken_core::client::Pending;
-use aadtoken_core::{Client, Config, Error};
+use aadtoken_core::{Client, Error, Token};
 
 /// A client for one identity (authority, application, credential). Thread-safe: share one per
 /// identity between all threads. Clients with the same identity and scopes share cached tokens
@@ -15,6 +15,10 @@ use aadtoken_core::{Client, Config, Error};
 pub struct aadtoken_client {
     _private: [u8; 0],
 }
+
+// SAFETY: every `aadtoken_client*` the library hands out is made by `aadtoken_client_new` (and
+// the JNI `clientNew`); ODPI-C's `context` is documented to be one.
+handle!(aadtoken_client: Box<Client>);
 
 /// Check the settings in `config` and create a client. The config is copied: it may be freed
 /// or changed afterwards. No network request is made here.
@@ -31,11 +35,9 @@ pub unsafe extern "C" fn aadtoken_client_new(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let config: &Config = handle(config, "config")?;
-        out_ptr(out, "out")?;
-        let client = Client::new(config)?;
-        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
-        unsafe { *out = Box::into_raw(Box::new(client)).cast() };
+        let config = handle::get(config, "config")?;
+        let out = handle::out(out, "out")?;
+        out.write(handle::into_raw(Box::new(Client::new(config)?)));
         Ok(())
     })
 }
@@ -73,24 +75,23 @@ pub unsafe extern "C" fn aadtoken_client_refresh_token(
     hand_out_token(client, scopes, out, err, Client::refresh_token)
 }
 
-/// The body shared by `aadtoken_client_get_token` and `aadtoken_client_refresh_token`.
+/// The body shared by the exports that hand out a token for `scopes`
+/// (`aadtoken_client_get_token`, `aadtoken_client_refresh_token`, `aadtoken_client_sign_in`).
 ///
 /// # Safety
-/// As the two exports: live handles, NUL-terminated `scopes` or NULL, writable `out` or NULL.
-unsafe fn hand_out_token(
+/// As those exports: live handles, NUL-terminated `scopes` or NULL, writable `out` or NULL.
+pub(crate) unsafe fn hand_out_token(
     client: *const aadtoken_client,
     scopes: *const c_char,
     out: *mut *mut aadtoken_token,
     err: *mut *mut aadtoken_error,
-    get: fn(&Client, Option<&str>) -> Result<std::sync::Arc<aadtoken_core::Token>, Error>,
+    get: fn(&Client, Option<&str>) -> Result<Arc<Token>, Error>,
 ) -> aadtoken_status {
     call(err, || {
-        let client: &Client = handle(client, "client")?;
+        let client = handle::get(client, "client")?;
         let scopes = opt_str(scopes, "scopes")?;
-        out_ptr(out, "out")?;
-        let t = get(client, scopes)?;
-        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
-        unsafe { *out = token::into_raw(t) };
+        let out = handle::out(out, "out")?;
+        out.write(handle::into_raw(get(client, scopes)?));
         Ok(())
     })
 }
@@ -100,10 +101,8 @@ unsafe fn hand_out_token(
 /// stay in the process-wide cache for other clients of the same identity.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_client_free(client: *mut aadtoken_client) {
-    if !client.is_null() {
-        // SAFETY: `client` came from `aadtoken_client_new` and is freed once (caller's contract).
-        call_or((), || drop(unsafe { Box::from_raw(client.cast::<Client>()) }));
-    }
+    // SAFETY: `client` is NULL or came from `aadtoken_client_new`, and is freed once.
+    unsafe { handle::free(client) }
 }
 
 /// Called once with the outcome of `aadtoken_client_get_token_async`:
@@ -125,12 +124,9 @@ pub struct aadtoken_request {
     _private: [u8; 0],
 }
 
-/// The host's userdata pointer, carried to the library thread that runs the callback. The host
-/// promised (by passing it) that the callback may use it from another thread.
-struct UserData(*mut c_void);
-// SAFETY: aadtoken never dereferences the pointer; it only hands it back to the host's callback,
-// whose contract (documented in the header) is that it may run on a library thread.
-unsafe impl Send for UserData {}
+// SAFETY: every `aadtoken_request*` the library hands out is made by
+// `aadtoken_client_get_token_async`.
+handle!(aadtoken_request: Box<Pending>);
 
 /// Start getting a token without blocking: returns at once, and `callback` runs exactly once on
 /// a library thread with the result (see `aadtoken_token_callback`) — a cached token, a new one,
@@ -155,18 +151,17 @@ pub unsafe extern "C" fn aadtoken_client_get_token_async(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let client: &Client = handle(client, "client")?;
+        let client = handle::get(client, "client")?;
         let scopes = opt_str(scopes, "scopes")?;
         let Some(callback) = callback else {
             return Err(Error::invalid_argument("callback", "must not be NULL"));
         };
-        let userdata = UserData(userdata);
+        let userdata = UserData::new(userdata);
         let pending = client.get_token_async(
             scopes,
             Box::new(move |result| {
-                let userdata = userdata;
                 let (status, tok, error) = match result {
-                    Ok(t) => (AADTOKEN_OK, token::into_raw(t), std::ptr::null_mut()),
+                    Ok(t) => (AADTOKEN_OK, handle::into_raw(t), std::ptr::null_mut()),
                     Err(e) => {
                         let status = status_of(e.kind());
                         (status, std::ptr::null_mut(), super::error::into_raw(e, status))
@@ -174,13 +169,11 @@ pub unsafe extern "C" fn aadtoken_client_get_token_async(
                 };
                 // SAFETY: the host's callback, with the pointers it asked for; the token and
                 // error objects become the callee's.
-                unsafe { callback(userdata.0, status, tok, error) };
+                unsafe { callback(userdata.get(), status, tok, error) };
             }),
         )?;
-        if !request.is_null() {
-            // SAFETY: `request` is non-NULL and points to writable storage (caller's contract).
-            unsafe { *request = Box::into_raw(Box::new(pending)).cast() };
-        }
+        // SAFETY: `request` is NULL or points to writable storage (caller's contract).
+        unsafe { handle::write_opt(request, || handle::into_raw(Box::new(pending))) };
         Ok(())
     })
 }
@@ -190,20 +183,14 @@ pub unsafe extern "C" fn aadtoken_client_get_token_async(
 /// request is unaffected. NULL does nothing. Thread-safe; may be called more than once.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_request_cancel(request: *const aadtoken_request) {
-    if !request.is_null() {
-        // SAFETY: `request` is a live handle from `aadtoken_client_get_token_async`.
-        let pending = unsafe { &*request.cast::<Pending>() };
-        call_or((), || pending.cancel());
-    }
+    read(request, (), Pending::cancel)
 }
 
 /// Free a request handle (this does not cancel the request). NULL does nothing.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_request_free(request: *mut aadtoken_request) {
-    if !request.is_null() {
-        // SAFETY: `request` came from `aadtoken_client_get_token_async` and is freed once.
-        call_or((), || drop(unsafe { Box::from_raw(request.cast::<Pending>()) }));
-    }
+    // SAFETY: `request` is NULL or came from `aadtoken_client_get_token_async`, freed once.
+    unsafe { handle::free(request) }
 }
 
 /// Stop the library's background work (proactive refreshes, pending async requests, whose
@@ -213,7 +200,7 @@ pub unsafe extern "C" fn aadtoken_request_free(request: *mut aadtoken_request) {
 /// Calling it again, or before any network use, does nothing.
 #[no_mangle]
 pub extern "C" fn aadtoken_shutdown() {
-    call_or((), || {
+    super::call_or((), || {
         aadtoken_core::client::shutdown();
     });
 }

@@ -3,7 +3,8 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use super::{aadtoken_error, aadtoken_status, arg_str, call, call_or, handle_mut};
+use super::handle::{self, handle, UserData};
+use super::{aadtoken_error, aadtoken_status, arg_str, call};
 use aadtoken_core::config::AssertionProvider;
 use aadtoken_core::secret::SecretString;
 use aadtoken_core::{Config, Error, ErrorKind};
@@ -16,11 +17,14 @@ pub struct aadtoken_config {
     _private: [u8; 0],
 }
 
+// SAFETY: every `aadtoken_config*` the library hands out is made by `aadtoken_config_new`.
+handle!(aadtoken_config: Box<Config>);
+
 /// A new, empty config. The caller owns it and frees it with `aadtoken_config_free`.
 /// Never returns NULL (aborts only if memory is exhausted, like any allocation in Rust).
 #[no_mangle]
 pub extern "C" fn aadtoken_config_new() -> *mut aadtoken_config {
-    Box::into_raw(Box::new(Config::new())).cast()
+    handle::into_raw(Box::new(Config::new()))
 }
 
 /// Set one setting (see the README's settings table). Keys are case-insensitive; spaces around
@@ -40,7 +44,7 @@ pub unsafe extern "C" fn aadtoken_config_set(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let config: &mut Config = handle_mut(config, "config")?;
+        let config = handle::get_mut(config, "config")?;
         let key = arg_str(key, "key")?;
         let value = arg_str(value, "value")?;
         config.set(key, value)
@@ -61,7 +65,7 @@ pub unsafe extern "C" fn aadtoken_config_parse(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let config: &mut Config = handle_mut(config, "config")?;
+        let config = handle::get_mut(config, "config")?;
         let settings = arg_str(settings, "settings")?;
         config.parse(settings)
     })
@@ -82,7 +86,7 @@ pub unsafe extern "C" fn aadtoken_config_load_env(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let config: &mut Config = handle_mut(config, "config")?;
+        let config = handle::get_mut(config, "config")?;
         config.load_env()
     })
 }
@@ -91,10 +95,8 @@ pub unsafe extern "C" fn aadtoken_config_load_env(
 /// from it stay valid (they hold their own copy).
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_config_free(config: *mut aadtoken_config) {
-    if !config.is_null() {
-        // SAFETY: `config` came from `aadtoken_config_new` and is freed once (caller's contract).
-        call_or((), || drop(unsafe { Box::from_raw(config.cast::<Config>()) }));
-    }
+    // SAFETY: `config` is NULL or came from `aadtoken_config_new`, and is freed once.
+    unsafe { handle::free(config) }
 }
 
 /// A client-assertion callback: write a client assertion (a JWT, e.g. a federated token from
@@ -122,8 +124,7 @@ const CALLBACK_MAX: usize = 64 * 1024;
 
 struct CAssertion {
     callback: unsafe extern "C" fn(*mut c_void, *mut c_char, usize, *mut usize) -> i32,
-    /// The host's userdata, as an address (the host promises it is usable from any thread).
-    userdata: usize,
+    userdata: UserData,
 }
 
 impl CAssertion {
@@ -132,14 +133,7 @@ impl CAssertion {
         let mut written = 0usize;
         // SAFETY: the host registered `callback` for this purpose; `buf` is valid for `len`
         // bytes and `written` for one usize during the call; neither is kept by the callee.
-        let rc = unsafe {
-            (self.callback)(
-                self.userdata as *mut c_void,
-                buf.as_mut_ptr().cast(),
-                len,
-                &mut written,
-            )
-        };
+        let rc = unsafe { (self.callback)(self.userdata.get(), buf.as_mut_ptr().cast(), len, &mut written) };
         if rc != 0 {
             return Err(Error::new(
                 ErrorKind::Callback,
@@ -162,25 +156,19 @@ impl AssertionProvider for CAssertion {
                 format!("the client-assertion callback asked for {written} bytes; assertions are limited to {CALLBACK_MAX}"),
             ));
         }
-        let text = std::str::from_utf8(&buf[..written])
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Callback,
-                    "the client-assertion callback wrote bytes that are not UTF-8",
-                )
-            })?
-            .trim();
-        if text.is_empty() {
-            return Err(Error::new(
+        // Only the buffer protocol and UTF-8 here: core checks the assertion itself (trimmed, not
+        // empty) for every source, as it checks one read from `assertion_file`.
+        let text = std::str::from_utf8(&buf[..written]).map_err(|_| {
+            Error::new(
                 ErrorKind::Callback,
-                "the client-assertion callback returned an empty assertion",
-            ));
-        }
+                "the client-assertion callback wrote bytes that are not UTF-8",
+            )
+        })?;
         Ok(SecretString::new(text))
     }
 
     fn id(&self) -> u64 {
-        (self.callback as usize as u64).rotate_left(32) ^ self.userdata as u64
+        (self.callback as usize as u64).rotate_left(32) ^ self.userdata.addr() as u64
     }
 }
 
@@ -203,15 +191,24 @@ pub unsafe extern "C" fn aadtoken_config_set_assertion_callback(
     userdata: *mut c_void,
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
+    let userdata = UserData::new(userdata);
+    let provider =
+        callback.map(|callback| Arc::new(CAssertion { callback, userdata }) as Arc<dyn AssertionProvider>);
+    set_callback(config, err, |config| config.set_assertion_callback(provider))
+}
+
+/// The body of the exports that set a host callback on a config: `set` runs on the config;
+/// NULL `config` → `AADTOKEN_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` is NULL or a live config used by this thread alone; `err` as every `err`.
+pub(crate) unsafe fn set_callback(
+    config: *mut aadtoken_config,
+    err: *mut *mut aadtoken_error,
+    set: impl FnOnce(&mut Config),
+) -> aadtoken_status {
     call(err, || {
-        let config: &mut Config = handle_mut(config, "config")?;
-        let provider = callback.map(|callback| {
-            Arc::new(CAssertion {
-                callback,
-                userdata: userdata as usize,
-            }) as Arc<dyn AssertionProvider>
-        });
-        config.set_assertion_callback(provider);
+        set(handle::get_mut(config, "config")?);
         Ok(())
     })
 }

@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::{aadtoken_status, call_or, AADTOKEN_ERR_INVALID_ARGUMENT};
+use super::handle::{self, handle, read};
+use super::{aadtoken_status, c_string, AADTOKEN_ERR_INVALID_ARGUMENT};
 use aadtoken_core::Error;
 
 /// An error object: status, a human message (never a secret), and the identity provider's
@@ -24,33 +25,23 @@ pub(crate) struct ErrorObject {
     retry_after_s: u32,
 }
 
-fn c_text(s: &str) -> CString {
-    CString::new(s.replace('\0', " ")).expect("NULs replaced")
-}
+// SAFETY: every `aadtoken_error*` the library hands out is made by `into_raw` below.
+handle!(aadtoken_error: Box<ErrorObject>);
 
 pub(crate) fn into_raw(e: Error, status: aadtoken_status) -> *mut aadtoken_error {
     let obj = ErrorObject {
         status,
-        message: c_text(&e.to_string()),
-        oauth_code: c_text(e.oauth_error().unwrap_or("")),
-        correlation_id: c_text(e.correlation_id().unwrap_or("")),
-        trace_id: c_text(e.trace_id().unwrap_or("")),
+        message: c_string(&e.to_string()),
+        oauth_code: c_string(e.oauth_error().unwrap_or("")),
+        correlation_id: c_string(e.correlation_id().unwrap_or("")),
+        trace_id: c_string(e.trace_id().unwrap_or("")),
         aadsts: e.aadsts().to_vec(),
         http_status: e.http_status().map_or(0, u32::from),
         retry_after_s: e
             .retry_after()
             .map_or(0, |d| d.as_secs().min(u64::from(u32::MAX)) as u32),
     };
-    Box::into_raw(Box::new(obj)).cast()
-}
-
-fn with<T>(e: *const aadtoken_error, fallback: T, read: impl FnOnce(&ErrorObject) -> T) -> T {
-    if e.is_null() {
-        return fallback;
-    }
-    // SAFETY: a non-NULL `e` is an error object from this library that the caller has not freed.
-    let obj = unsafe { &*e.cast::<ErrorObject>() };
-    call_or(fallback, || read(obj))
+    handle::into_raw(Box::new(obj))
 }
 
 const EMPTY: *const c_char = c"".as_ptr();
@@ -58,7 +49,7 @@ const EMPTY: *const c_char = c"".as_ptr();
 /// The status code of the call that produced `e`. NULL `e` → `AADTOKEN_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_status(e: *const aadtoken_error) -> aadtoken_status {
-    with(e, AADTOKEN_ERR_INVALID_ARGUMENT, |o| o.status)
+    read(e, AADTOKEN_ERR_INVALID_ARGUMENT, |o| o.status)
 }
 
 /// What went wrong, in one or two sentences with a hint for common AADSTS codes and the
@@ -66,32 +57,32 @@ pub extern "C" fn aadtoken_error_status(e: *const aadtoken_error) -> aadtoken_st
 /// (NULL `e` → "").
 #[no_mangle]
 pub extern "C" fn aadtoken_error_message(e: *const aadtoken_error) -> *const c_char {
-    with(e, EMPTY, |o| o.message.as_ptr())
+    read(e, EMPTY, |o| o.message.as_ptr())
 }
 
 /// The OAuth `error` code sent by the identity provider (e.g. "invalid_client"), or "".
 /// Borrowed from `e`; never NULL.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_oauth_code(e: *const aadtoken_error) -> *const c_char {
-    with(e, EMPTY, |o| o.oauth_code.as_ptr())
+    read(e, EMPTY, |o| o.oauth_code.as_ptr())
 }
 
 /// The main AADSTS number (e.g. 7000215 for a wrong client secret), or 0 when there is none.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_aadsts(e: *const aadtoken_error) -> u32 {
-    with(e, 0, |o| o.aadsts.first().copied().unwrap_or(0))
+    read(e, 0, |o| o.aadsts.first().copied().unwrap_or(0))
 }
 
 /// How many AADSTS numbers the identity provider sent (`error_codes`); 0 for NULL `e`.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_aadsts_count(e: *const aadtoken_error) -> usize {
-    with(e, 0, |o| o.aadsts.len())
+    read(e, 0, |o| o.aadsts.len())
 }
 
 /// The AADSTS number at `index` (0 = the main one), or 0 when `index` is out of range.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_aadsts_at(e: *const aadtoken_error, index: usize) -> u32 {
-    with(e, 0, |o| o.aadsts.get(index).copied().unwrap_or(0))
+    read(e, 0, |o| o.aadsts.get(index).copied().unwrap_or(0))
 }
 
 /// The correlation id of the failed request (the identity provider's, or the
@@ -99,34 +90,32 @@ pub extern "C" fn aadtoken_error_aadsts_at(e: *const aadtoken_error, index: usiz
 /// Borrowed from `e`; never NULL.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_correlation_id(e: *const aadtoken_error) -> *const c_char {
-    with(e, EMPTY, |o| o.correlation_id.as_ptr())
+    read(e, EMPTY, |o| o.correlation_id.as_ptr())
 }
 
 /// The identity provider's trace id, or "". Borrowed from `e`; never NULL.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_trace_id(e: *const aadtoken_error) -> *const c_char {
-    with(e, EMPTY, |o| o.trace_id.as_ptr())
+    read(e, EMPTY, |o| o.trace_id.as_ptr())
 }
 
 /// The HTTP status of the identity provider's answer, or 0 when there was none (the error
 /// happened before or without a response).
 #[no_mangle]
 pub extern "C" fn aadtoken_error_http_status(e: *const aadtoken_error) -> u32 {
-    with(e, 0, |o| o.http_status)
+    read(e, 0, |o| o.http_status)
 }
 
 /// Seconds the identity provider asked to wait before retrying (`Retry-After`), or 0.
 #[no_mangle]
 pub extern "C" fn aadtoken_error_retry_after(e: *const aadtoken_error) -> u32 {
-    with(e, 0, |o| o.retry_after_s)
+    read(e, 0, |o| o.retry_after_s)
 }
 
 /// Free an error object. NULL is allowed and does nothing. Not thread-safe with respect to
 /// other uses of the same `e`.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_error_free(e: *mut aadtoken_error) {
-    if !e.is_null() {
-        // SAFETY: `e` came from `into_raw` and is freed once (caller's contract).
-        call_or((), || drop(unsafe { Box::from_raw(e.cast::<ErrorObject>()) }));
-    }
+    // SAFETY: `e` is NULL or came from `into_raw`, and is freed once (caller's contract).
+    unsafe { handle::free(e) }
 }

@@ -1,8 +1,9 @@
 //! Logging from C: `aadtoken_set_log_callback` and the record it hands to the callback.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 
-use super::{aadtoken_error, aadtoken_status, call};
+use super::handle::UserData;
+use super::{aadtoken_error, aadtoken_status, c_string, call};
 use aadtoken_core::log::{self, Level, Record};
 use aadtoken_core::Error;
 
@@ -54,15 +55,13 @@ pub type aadtoken_log_fn =
 
 struct CLog {
     callback: unsafe extern "C" fn(*mut c_void, *const aadtoken_log_record),
-    /// The host's userdata, as an address (the host promises it is usable from any thread).
-    userdata: usize,
+    userdata: UserData,
 }
 
 impl CLog {
     fn log(&self, r: &Record<'_>) {
-        let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
-        let (target, message) = (c(r.target), c(r.message));
-        let correlation = r.correlation_id.map(c);
+        let (target, message) = (c_string(r.target), c_string(r.message));
+        let correlation = r.correlation_id.map(c_string);
         let record = aadtoken_log_record {
             struct_size: std::mem::size_of::<aadtoken_log_record>() as u32,
             level: r.level as u32,
@@ -72,7 +71,7 @@ impl CLog {
         };
         // SAFETY: the host registered `callback` for this; `record` and the strings it points
         // to live until it returns.
-        unsafe { (self.callback)(self.userdata as *mut c_void, &record) }
+        unsafe { (self.callback)(self.userdata.get(), &record) }
     }
 }
 
@@ -108,7 +107,7 @@ pub unsafe extern "C" fn aadtoken_set_log_callback(
             (Some(level), Some(callback)) => {
                 let sink = CLog {
                     callback,
-                    userdata: userdata as usize,
+                    userdata: UserData::new(userdata),
                 };
                 log::set_sink(level, Some(Box::new(move |r: &Record<'_>| sink.log(r))));
             }

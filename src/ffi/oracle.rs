@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::client::aadtoken_client;
-use super::{aadtoken_error, aadtoken_status, call, call_or, handle, opt_str, out_ptr};
+use super::handle::{self, handle, read};
+use super::{aadtoken_error, aadtoken_status, c_string, call, opt_str};
 use aadtoken_core::oracle::{Keeper, KeeperOptions, TokenFile};
 use aadtoken_core::{Client, Error, Token};
 
@@ -26,6 +27,9 @@ pub struct aadtoken_dpi_access_token {
     pub privateKeyLength: u32,
 }
 
+// SAFETY: ODPI-C passes a pointer to its own `dpiAccessToken`, of this layout.
+handle!(aadtoken_dpi_access_token: Borrowed<aadtoken_dpi_access_token>);
+
 /// A running token-file keeper (see `aadtoken_token_file_keeper_start`). Owned by the caller,
 /// who stops and frees it with `aadtoken_token_file_keeper_stop`. Its accessors may be called
 /// from any thread.
@@ -33,14 +37,29 @@ pub struct aadtoken_token_file_keeper {
     _private: [u8; 0],
 }
 
-struct KeeperHandle {
+pub(crate) struct KeeperHandle {
     keeper: Keeper,
     path: CString,
 }
 
-fn location(client: &Client, given: Option<&str>) -> Result<PathBuf, Error> {
-    match given {
-        Some(l) => Ok(PathBuf::from(l)),
+// SAFETY: every `aadtoken_token_file_keeper*` the library hands out is made by
+// `aadtoken_token_file_keeper_start`.
+handle!(aadtoken_token_file_keeper: Box<KeeperHandle>);
+
+/// The arguments of the token-file exports: the client, `scopes` and the file's location
+/// (`location` NULL = the `token_location` setting).
+///
+/// # Safety
+/// `client` is NULL or a live client; `scopes` and `location` NULL or NUL-terminated strings.
+unsafe fn token_file_args<'a>(
+    client: *const aadtoken_client,
+    scopes: *const c_char,
+    location: *const c_char,
+) -> Result<(&'a Client, Option<&'a str>, PathBuf), Error> {
+    let client = handle::get(client, "client")?;
+    let scopes = opt_str(scopes, "scopes")?;
+    let location = match opt_str(location, "location")? {
+        Some(l) => PathBuf::from(l),
         None => client
             .oracle()
             .token_location()
@@ -50,8 +69,9 @@ fn location(client: &Client, given: Option<&str>) -> Result<PathBuf, Error> {
                     "token_location",
                     "when no location is given (the Oracle client's TOKEN_LOCATION: a directory or a file)",
                 )
-            }),
-    }
+            })?,
+    };
+    Ok((client, scopes, location))
 }
 
 /// Write the token for `scopes` to the Oracle token file once, for clients configured with
@@ -76,9 +96,7 @@ pub unsafe extern "C" fn aadtoken_client_write_token_file(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let client: &Client = handle(client, "client")?;
-        let scopes = opt_str(scopes, "scopes")?;
-        let location = self::location(client, opt_str(location, "location")?)?;
+        let (client, scopes, location) = token_file_args(client, scopes, location)?;
         let file = TokenFile::new(location)?;
         let token = client.get_token(scopes)?;
         file.write(&token)
@@ -109,34 +127,17 @@ pub unsafe extern "C" fn aadtoken_token_file_keeper_start(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let client: &Client = handle(client, "client")?;
-        let scopes = opt_str(scopes, "scopes")?;
-        let location = self::location(client, opt_str(location, "location")?)?;
-        out_ptr(out, "out")?;
+        let (client, scopes, location) = token_file_args(client, scopes, location)?;
+        let out = handle::out(out, "out")?;
         let opts = KeeperOptions {
             scopes: scopes.map(str::to_owned),
             ..KeeperOptions::default()
         };
         let keeper = Keeper::start(client, location, opts)?;
-        let path = CString::new(keeper.path().to_string_lossy().replace('\0', "?"))
-            .map_err(|_| Error::internal("path with NUL"))?;
-        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
-        unsafe { *out = Box::into_raw(Box::new(KeeperHandle { keeper, path })).cast() };
+        let path = c_string(&keeper.path().to_string_lossy());
+        out.write(handle::into_raw(Box::new(KeeperHandle { keeper, path })));
         Ok(())
     })
-}
-
-fn with_keeper<T>(
-    k: *const aadtoken_token_file_keeper,
-    fallback: T,
-    read: impl FnOnce(&KeeperHandle) -> T,
-) -> T {
-    if k.is_null() {
-        return fallback;
-    }
-    // SAFETY: a non-NULL `k` is a keeper from `aadtoken_token_file_keeper_start` not yet stopped.
-    let h = unsafe { &*k.cast::<KeeperHandle>() };
-    call_or(fallback, || read(h))
 }
 
 /// How the keeper's last attempt went: `AADTOKEN_OK` when it wrote the file (or found nothing
@@ -149,11 +150,8 @@ pub unsafe extern "C" fn aadtoken_token_file_keeper_last_error(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let h: &KeeperHandle = handle(keeper, "keeper")?;
-        match h.keeper.status().last_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let h = handle::get(keeper, "keeper")?;
+        h.keeper.status().last_error.map_or(Ok(()), Err)
     })
 }
 
@@ -163,13 +161,13 @@ pub unsafe extern "C" fn aadtoken_token_file_keeper_last_error(
 pub extern "C" fn aadtoken_token_file_keeper_path(
     keeper: *const aadtoken_token_file_keeper,
 ) -> *const c_char {
-    with_keeper(keeper, c"".as_ptr(), |h| h.path.as_ptr())
+    read(keeper, c"".as_ptr(), |h| h.path.as_ptr())
 }
 
 /// Expiry (Unix seconds) of the token now in the file. NULL `keeper` → 0.
 #[no_mangle]
 pub extern "C" fn aadtoken_token_file_keeper_expires_on(keeper: *const aadtoken_token_file_keeper) -> i64 {
-    with_keeper(keeper, 0, |h| h.keeper.status().expires_on)
+    read(keeper, 0, |h| h.keeper.status().expires_on)
 }
 
 /// Stop the keeper and free it: wakes its thread and joins it (promptly; a token request in
@@ -177,12 +175,8 @@ pub extern "C" fn aadtoken_token_file_keeper_expires_on(keeper: *const aadtoken_
 /// allowed and does nothing. No other thread may use the keeper during or after this call.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_token_file_keeper_stop(keeper: *mut aadtoken_token_file_keeper) {
-    if !keeper.is_null() {
-        // SAFETY: `keeper` came from `aadtoken_token_file_keeper_start` and is stopped once.
-        call_or((), || {
-            drop(unsafe { Box::from_raw(keeper.cast::<KeeperHandle>()) })
-        });
-    }
+    // SAFETY: `keeper` is NULL or came from `aadtoken_token_file_keeper_start`, stopped once.
+    unsafe { handle::free(keeper) }
 }
 
 /// Borrow a token for `scopes` (NULL = the `scope` setting) as a pointer and a length, for
@@ -203,21 +197,12 @@ pub unsafe extern "C" fn aadtoken_client_borrow_token(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let client: &Client = handle(client, "client")?;
+        let client = handle::get(client, "client")?;
         let scopes = opt_str(scopes, "scopes")?;
-        if token.is_null() || length.is_null() {
-            let name = if token.is_null() { "token" } else { "length" };
-            return Err(Error::invalid_argument(
-                name,
-                "must not be NULL (it receives the result)",
-            ));
-        }
+        let (token, length) = (handle::out(token, "token")?, handle::out(length, "length")?);
         let (ptr, len) = borrow(client, scopes)?;
-        // SAFETY: both out-pointers are non-NULL (checked above) and point to writable storage.
-        unsafe {
-            *token = ptr;
-            *length = len;
-        }
+        token.write(ptr);
+        length.write(len);
         Ok(())
     })
 }
@@ -255,17 +240,14 @@ pub unsafe extern "C" fn aadtoken_odpi_access_token_callback(
         return -1;
     }
     let status = call(std::ptr::null_mut(), || {
-        // SAFETY: `context` is the `aadtoken_client*` the host registered (documented contract).
-        let client: &Client = unsafe { handle(context.cast_const().cast::<aadtoken_client>(), "context")? };
+        // `context` is the `aadtoken_client*` the host registered (documented contract).
+        let client = handle::get(handle::recast::<aadtoken_client>(context), "context")?;
         let (ptr, len) = borrow(client, None)?;
-        // SAFETY: `access_token` is non-NULL (checked above) and points to ODPI-C's struct.
-        unsafe {
-            let at = &mut *access_token;
-            at.token = ptr;
-            at.tokenLength = len;
-            at.privateKey = std::ptr::null();
-            at.privateKeyLength = 0;
-        }
+        let at = handle::get_mut(access_token, "access_token")?;
+        at.token = ptr;
+        at.tokenLength = len;
+        at.privateKey = std::ptr::null();
+        at.privateKeyLength = 0;
         Ok(())
     });
     if status == super::AADTOKEN_OK {
@@ -286,10 +268,7 @@ pub unsafe extern "C" fn aadtoken_odpi_last_error(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     call(err, || {
-        let client: &Client = handle(client, "client")?;
-        match client.oracle().last_error() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let client = handle::get(client, "client")?;
+        client.oracle().last_error().map_or(Ok(()), Err)
     })
 }

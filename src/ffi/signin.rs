@@ -1,13 +1,16 @@
 //! Person sign-in from C: the device-code prompt and open-URL callbacks, and
 //! `aadtoken_client_sign_in`.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use super::token::{self, aadtoken_token};
-use super::{aadtoken_error, aadtoken_status, call, handle, handle_mut, opt_str, out_ptr};
+use super::client::{aadtoken_client, hand_out_token};
+use super::config::{aadtoken_config, set_callback};
+use super::handle::UserData;
+use super::token::aadtoken_token;
+use super::{aadtoken_error, aadtoken_status, c_string};
 use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
-use aadtoken_core::{Client, Config, Error, ErrorKind};
+use aadtoken_core::{Client, Error, ErrorKind};
 
 /// The device-code prompt: show the person `message` (Entra's text: where to go and which code
 /// to enter), or build your own from `user_code`, `verification_uri` and `expires_on` (Unix
@@ -37,24 +40,18 @@ pub type aadtoken_device_code_fn = Option<
 pub type aadtoken_open_url_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, url: *const c_char) -> i32>;
 
-/// The host's userdata, as an address: the host promised it is usable from any thread.
-struct Host {
-    userdata: usize,
-}
-
 struct CDeviceCode {
     callback: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *const c_char, i64),
-    host: Host,
+    userdata: UserData,
 }
 
 impl DeviceCodePrompt for CDeviceCode {
     fn prompt(&self, message: &str, user_code: &str, verification_uri: &str, expires_on: i64) {
-        let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
-        let (m, u, v) = (c(message), c(user_code), c(verification_uri));
+        let (m, u, v) = (c_string(message), c_string(user_code), c_string(verification_uri));
         // SAFETY: the host registered `callback` for this; the strings live until it returns.
         unsafe {
             (self.callback)(
-                self.host.userdata as *mut c_void,
+                self.userdata.get(),
                 m.as_ptr(),
                 u.as_ptr(),
                 v.as_ptr(),
@@ -66,14 +63,14 @@ impl DeviceCodePrompt for CDeviceCode {
 
 struct COpenUrl {
     callback: unsafe extern "C" fn(*mut c_void, *const c_char) -> i32,
-    host: Host,
+    userdata: UserData,
 }
 
 impl UrlOpener for COpenUrl {
     fn open(&self, url: &str) -> Result<(), Error> {
-        let url = CString::new(url).map_err(|_| Error::internal("the sign-in URL contains a NUL byte"))?;
+        let url = c_string(url);
         // SAFETY: the host registered `callback` for this; `url` lives until it returns.
-        let rc = unsafe { (self.callback)(self.host.userdata as *mut c_void, url.as_ptr()) };
+        let rc = unsafe { (self.callback)(self.userdata.get(), url.as_ptr()) };
         if rc == 0 {
             Ok(())
         } else {
@@ -94,23 +91,15 @@ impl UrlOpener for COpenUrl {
 /// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_config_set_device_code_callback(
-    config: *mut super::config::aadtoken_config,
+    config: *mut aadtoken_config,
     callback: aadtoken_device_code_fn,
     userdata: *mut c_void,
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
-    call(err, || {
-        let config: &mut Config = handle_mut(config, "config")?;
-        config.set_device_code_prompt(callback.map(|callback| {
-            Arc::new(CDeviceCode {
-                callback,
-                host: Host {
-                    userdata: userdata as usize,
-                },
-            }) as Arc<dyn DeviceCodePrompt>
-        }));
-        Ok(())
-    })
+    let userdata = UserData::new(userdata);
+    let prompt =
+        callback.map(|callback| Arc::new(CDeviceCode { callback, userdata }) as Arc<dyn DeviceCodePrompt>);
+    set_callback(config, err, |config| config.set_device_code_prompt(prompt))
 }
 
 /// Set how `auth_method=interactive` opens the sign-in page (see `aadtoken_open_url_fn`),
@@ -120,23 +109,14 @@ pub unsafe extern "C" fn aadtoken_config_set_device_code_callback(
 /// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_config_set_open_url_callback(
-    config: *mut super::config::aadtoken_config,
+    config: *mut aadtoken_config,
     callback: aadtoken_open_url_fn,
     userdata: *mut c_void,
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
-    call(err, || {
-        let config: &mut Config = handle_mut(config, "config")?;
-        config.set_url_opener(callback.map(|callback| {
-            Arc::new(COpenUrl {
-                callback,
-                host: Host {
-                    userdata: userdata as usize,
-                },
-            }) as Arc<dyn UrlOpener>
-        }));
-        Ok(())
-    })
+    let userdata = UserData::new(userdata);
+    let opener = callback.map(|callback| Arc::new(COpenUrl { callback, userdata }) as Arc<dyn UrlOpener>);
+    set_callback(config, err, |config| config.set_url_opener(opener))
 }
 
 /// Sign a person in now — `auth_method=device_code` through the device-code callback,
@@ -159,18 +139,10 @@ pub unsafe extern "C" fn aadtoken_config_set_open_url_callback(
 /// concurrent sign-ins of one client run one after the other.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_client_sign_in(
-    client: *const super::client::aadtoken_client,
+    client: *const aadtoken_client,
     scopes: *const c_char,
     out: *mut *mut aadtoken_token,
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
-    call(err, || {
-        let client: &Client = handle(client, "client")?;
-        let scopes = opt_str(scopes, "scopes")?;
-        out_ptr(out, "out")?;
-        let t = client.sign_in(scopes)?;
-        // SAFETY: `out` is non-NULL (checked above) and points to writable storage.
-        unsafe { *out = token::into_raw(t) };
-        Ok(())
-    })
+    hand_out_token(client, scopes, out, err, Client::sign_in)
 }

@@ -1,9 +1,8 @@
 //! `aadtoken_token`: a reference-counted, immutable token snapshot.
 
 use std::ffi::c_char;
-use std::sync::Arc;
 
-use super::call_or;
+use super::handle::{self, handle, read};
 use aadtoken_core::Token;
 
 /// An access token. Immutable: a later refresh never changes a token already handed out.
@@ -14,54 +13,41 @@ pub struct aadtoken_token {
     _private: [u8; 0],
 }
 
-pub(crate) fn into_raw(token: Arc<Token>) -> *mut aadtoken_token {
-    Arc::into_raw(token).cast_mut().cast()
-}
-
-fn with<T>(t: *const aadtoken_token, fallback: T, read: impl FnOnce(&Token) -> T) -> T {
-    if t.is_null() {
-        return fallback;
-    }
-    // SAFETY: a non-NULL `t` is a token from this library that the caller has not freed.
-    let token = unsafe { &*t.cast::<Token>() };
-    call_or(fallback, || read(token))
-}
+// SAFETY: every `aadtoken_token*` the library hands out is made by `handle::into_raw` from an
+// `Arc<Token>` (one reference per pointer handed out).
+handle!(aadtoken_token: Arc<Token>);
 
 /// The access token (a JWT), NUL-terminated, to pass as the bearer token (e.g. to ODPI-C's
 /// `dpiAccessToken.token` or OCI's `OCI_ATTR_TOKEN`). Borrowed from `t`: valid until
 /// `aadtoken_token_free(t)`. It is a credential: do not log it. NULL `t` → NULL.
 #[no_mangle]
 pub extern "C" fn aadtoken_token_value(t: *const aadtoken_token) -> *const c_char {
-    with(t, std::ptr::null(), |tok| tok.with_nul().as_ptr().cast())
+    read(t, std::ptr::null(), |tok| tok.with_nul().as_ptr().cast())
 }
 
 /// Length of the token in bytes, without the NUL. NULL `t` → 0.
 #[no_mangle]
 pub extern "C" fn aadtoken_token_len(t: *const aadtoken_token) -> usize {
-    with(t, 0, Token::len)
+    read(t, 0, Token::len)
 }
 
 /// When the token expires, in Unix seconds. NULL `t` → 0.
 #[no_mangle]
 pub extern "C" fn aadtoken_token_expires_on(t: *const aadtoken_token) -> i64 {
-    with(t, 0, Token::expires_on)
+    read(t, 0, Token::expires_on)
 }
 
 /// When aadtoken plans to renew the token, in Unix seconds (the identity provider's
 /// `refresh_in` when it sent one, else the expiry). NULL `t` → 0.
 #[no_mangle]
 pub extern "C" fn aadtoken_token_refresh_on(t: *const aadtoken_token) -> i64 {
-    with(t, 0, Token::refresh_on)
+    read(t, 0, Token::refresh_on)
 }
 
 /// Release a token. NULL is allowed and does nothing. Each token returned to the caller must
 /// be freed exactly once; other tokens and the client are unaffected.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_token_free(t: *mut aadtoken_token) {
-    if !t.is_null() {
-        // SAFETY: `t` came from `into_raw` and is released once (caller's contract).
-        call_or((), || {
-            drop(unsafe { Arc::from_raw(t.cast_const().cast::<Token>()) })
-        });
-    }
+    // SAFETY: `t` is NULL or came from `handle::into_raw`, and is released once (caller's contract).
+    unsafe { handle::free(t) }
 }

@@ -11,7 +11,8 @@
 //!   that exception, untouched;
 //! * any other JNI failure → `AadTokenException` with `AADTOKEN_ERR_INTERNAL`.
 //!
-//! A client travels to Java as a `long` handle (a `Box<Client>`). The Java class guarantees that
+//! A client travels to Java as a `long` handle: an `aadtoken_client*` (the C ABI's typed handle,
+//! a `Box<Client>`) as a number. The Java class guarantees that
 //! a handle is used only between `clientNew` and `clientFree` (a read-write lock: calls hold the
 //! read side, `close()` swaps the handle to 0 under the write side before freeing it).
 
@@ -22,6 +23,8 @@ use ::jni::sys::{jboolean, jint, jlong, jobject, jstring, JNI_FALSE};
 use ::jni::JNIEnv;
 use zeroize::Zeroizing;
 
+use crate::ffi::client::aadtoken_client;
+use crate::ffi::handle;
 use crate::ffi::{guarded, status_of};
 use aadtoken_core::{Claims, Client, Config, Error, ErrorKind, Token};
 
@@ -132,7 +135,16 @@ fn opt_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> Outcome<Option<Zeroizing
 }
 
 fn arg_string(env: &mut JNIEnv<'_>, s: &JString<'_>, name: &str) -> Outcome<Zeroizing<String>> {
-    opt_string(env, s)?.ok_or_else(|| Error::invalid_argument(name, "must not be null").into())
+    not_null(s, name)?;
+    Ok(opt_string(env, s)?.unwrap_or_default())
+}
+
+/// A required object argument: a Java `null` is an `AADTOKEN_ERR_INVALID_ARGUMENT` naming it.
+fn not_null(obj: &JObject<'_>, name: &str) -> Result<(), Error> {
+    if obj.is_null() {
+        return Err(Error::invalid_argument(name, "must not be null"));
+    }
+    Ok(())
 }
 
 /// The client behind a handle.
@@ -144,7 +156,7 @@ unsafe fn client<'a>(handle: jlong) -> Result<&'a Client, Error> {
     if handle == 0 {
         return Err(Error::invalid_argument("handle", "is 0 (the client is closed)"));
     }
-    Ok(&*(handle as *const Client))
+    handle::get(handle::from_jlong::<aadtoken_client>(handle), "handle")
 }
 
 fn new_token<'local>(env: &mut JNIEnv<'local>, token: &Token) -> Outcome<JObject<'local>> {
@@ -175,9 +187,7 @@ pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
     steps: JObjectArray<'local>,
 ) -> jlong {
     run(&mut env, 0, |env| {
-        if steps.is_null() {
-            return Err(Error::invalid_argument("steps", "must not be null").into());
-        }
+        not_null(&steps, "steps")?;
         let n = env.get_array_length(&steps)?;
         if n % 3 != 0 {
             return Err(Error::invalid_argument("steps", "must hold (op, a, b) triples").into());
@@ -206,7 +216,9 @@ pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
             })?;
         }
         let client = Client::new(&config)?;
-        Ok(Box::into_raw(Box::new(client)) as jlong)
+        Ok(handle::to_jlong::<aadtoken_client>(handle::into_raw(Box::new(
+            client,
+        ))))
     })
 }
 
@@ -244,11 +256,9 @@ pub extern "system" fn Java_aadtoken_Native_clientFree<'local>(
     handle: jlong,
 ) {
     run(&mut env, (), |_| {
-        if handle != 0 {
-            // SAFETY: the Java class swaps its handle to 0 under its write lock before calling
-            // this, so each handle is freed once and no call is using it.
-            drop(unsafe { Box::from_raw(handle as *mut Client) });
-        }
+        // SAFETY: the Java class swaps its handle to 0 under its write lock before calling this,
+        // so each handle is freed once and no call is using it (0 does nothing).
+        unsafe { handle::free(handle::from_jlong::<aadtoken_client>(handle)) };
         Ok(())
     })
 }
@@ -290,9 +300,7 @@ pub extern "system" fn Java_aadtoken_Native_claimsJson<'local>(
     token: JCharArray<'local>,
 ) -> jstring {
     run(&mut env, std::ptr::null_mut(), |env| {
-        if token.is_null() {
-            return Err(Error::invalid_argument("token", "must not be null").into());
-        }
+        not_null(&token, "token")?;
         let len = env.get_array_length(&token)?;
         let mut chars = Zeroizing::new(vec![0u16; len as usize]);
         env.get_char_array_region(&token, 0, &mut chars)?;

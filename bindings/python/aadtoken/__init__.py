@@ -32,21 +32,10 @@ from . import _native
 __all__ = ["Client", "Token", "Claims", "TokenFileKeeper", "AadTokenError", "version",
            "status_text", "shutdown"]
 
-# Status codes, as in aadtoken.h (the numbers never change meaning). The full list is the
-# header's; these are the ones callers most often branch on.
-OK = 0
-ERR_INVALID_ARGUMENT = 100
-ERR_UNKNOWN_SETTING = 101
-ERR_INVALID_SETTING = 102
-ERR_MISSING_SETTING = 103
-ERR_NETWORK = 200
-ERR_TIMEOUT = 201
-ERR_TLS = 202
-ERR_INVALID_CLIENT = 300
-ERR_THROTTLED = 307
-ERR_FILE = 400
-ERR_UNSAFE_PATH = 401
-ERR_INTERNAL = 900
+# Status codes (OK, ERR_INVALID_ARGUMENT = 100 …), as in aadtoken.h without the AADTOKEN_
+# prefix: every one, generated from the library's status table (see _status.py).
+from ._status import *  # noqa: E402,F401,F403
+from ._status import OK  # noqa: E402
 
 
 def version():
@@ -226,7 +215,17 @@ class Claims:
         return f"Claims(aud={self.aud!r}, appid={self.appid!r}, tid={self.tid!r}, exp={self.exp})"
 
 
-class TokenFileKeeper:
+class _Closing:
+    """``with`` support: leaving the block calls ``close()``."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class TokenFileKeeper(_Closing):
     """Keeps the Oracle token file (``TOKEN_AUTH=OAUTH``, ``TOKEN_LOCATION``) fresh from a
     library thread; made by :meth:`Client.start_token_file_keeper`. ``path`` is the file,
     ``expires_on`` the expiry of the token in it, ``last_error`` the last failed renewal (an
@@ -265,11 +264,7 @@ class TokenFileKeeper:
         with self._lock:
             self._finalizer()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+    close = stop  # what leaving a ``with`` block calls
 
     def __repr__(self):
         return f"<aadtoken.TokenFileKeeper {self.path!r}{' stopped' if self.stopped else ''}>"
@@ -300,7 +295,7 @@ def _open_url_callback(fn):
     return _native.OPEN_URL_FN(call)
 
 
-class Client:
+class Client(_Closing):
     """Tokens for one identity. Thread-safe: share one client per identity between threads.
 
     ``settings`` is a dict of settings (``tenant_id``, ``client_id``, ``client_secret``,
@@ -425,12 +420,6 @@ class Client:
             while self._in_use:
                 self._cond.wait()
         self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return f"<aadtoken.Client {'closed' if self._closed else 'open'}>"

@@ -94,6 +94,27 @@ class Mock:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class SharedMock:
+    """One mock for a whole test module, started by its ``setUpModule`` and stopped by its
+    ``tearDownModule``; attributes are the running :class:`Mock`'s::
+
+        MOCK = SharedMock()
+        setUpModule, tearDownModule = MOCK.start, MOCK.stop
+    """
+
+    def __init__(self):
+        self._mock = None
+
+    def start(self):
+        self._mock = Mock()
+
+    def stop(self):
+        self._mock.stop()
+
+    def __getattr__(self, name):
+        return getattr(self._mock, name)
+
+
 def require_built():
     """Fail (not skip) with a hint when the library or the mock has not been built."""
     for path in (os.environ["AADTOKEN_LIB"],

@@ -8,21 +8,13 @@ import time
 import unittest
 from unittest import mock as umock
 
-from tests.mock import CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID, Mock, require_built
+from tests.mock import CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID, SharedMock, require_built
 
 require_built()
 import aadtoken  # noqa: E402  (after AADTOKEN_LIB is set by tests.mock)
 
-MOCK = None
-
-
-def setUpModule():
-    global MOCK
-    MOCK = Mock()
-
-
-def tearDownModule():
-    MOCK.stop()
+MOCK = SharedMock()
+setUpModule, tearDownModule = MOCK.start, MOCK.stop
 
 
 class TokenTests(unittest.TestCase):

@@ -7,21 +7,13 @@ import tempfile
 import time
 import unittest
 
-from tests.mock import CLIENT_ID, TENANT_ID, Mock, require_built
+from tests.mock import CLIENT_ID, TENANT_ID, SharedMock, require_built
 
 require_built()
 import aadtoken  # noqa: E402
 
-MOCK = None
-
-
-def setUpModule():
-    global MOCK
-    MOCK = Mock()
-
-
-def tearDownModule():
-    MOCK.stop()
+MOCK = SharedMock()
+setUpModule, tearDownModule = MOCK.start, MOCK.stop
 
 
 class ClaimsTests(unittest.TestCase):

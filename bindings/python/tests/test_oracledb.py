@@ -11,7 +11,7 @@ import socket
 import threading
 import unittest
 
-from tests.mock import Mock, require_built
+from tests.mock import SharedMock, require_built
 
 require_built()
 import aadtoken  # noqa: E402
@@ -21,16 +21,8 @@ try:
 except ImportError:  # fail, do not skip: .ci/run installs it
     raise AssertionError("the `oracledb` package is required by these tests: pip install oracledb")
 
-MOCK = None
-
-
-def setUpModule():
-    global MOCK
-    MOCK = Mock()
-
-
-def tearDownModule():
-    MOCK.stop()
+MOCK = SharedMock()
+setUpModule, tearDownModule = MOCK.start, MOCK.stop
 
 
 def closed_port():

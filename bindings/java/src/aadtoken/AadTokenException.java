@@ -32,7 +32,8 @@ public class AadTokenException extends RuntimeException {
         this.retryAfterSeconds = retryAfterSeconds;
     }
 
-    /** The status code, as in {@code aadtoken.h} (100 invalid argument, 300 invalid client...). */
+    /** The status code, as in {@code aadtoken.h} (100 invalid argument, 300 invalid client...);
+     *  compare it with the constants of {@link Status}. */
     public int status() {
         return status;
     }
