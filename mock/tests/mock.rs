@@ -63,6 +63,15 @@ async fn get(http: &reqwest::Client, url: &str) -> Answer {
     answer(http.get(url).send().await.unwrap()).await
 }
 
+/// The OpenID configuration at `authority` (`https://host:port/tenant`).
+async fn discovery(http: &reqwest::Client, authority: &str) -> Answer {
+    get(
+        http,
+        &format!("{authority}/v2.0/.well-known/openid-configuration"),
+    )
+    .await
+}
+
 fn good_form() -> Vec<(&'static str, &'static str)> {
     vec![
         ("client_id", CLIENT_ID),
@@ -175,11 +184,7 @@ async fn discovery_jwks_and_token_with_claims() {
         .contains("BEGIN CERTIFICATE"));
 
     // Discovery by domain alias answers with the tenant GUID.
-    let d = get(
-        &http,
-        &format!("{base}/{TENANT_DOMAIN}/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let d = discovery(&http, &format!("{base}/{TENANT_DOMAIN}")).await;
     assert_eq!(d.status, 200, "{}", d.text);
     let doc = d.json();
     let issuer = format!("{base}/{TENANT_ID}/v2.0");
@@ -347,11 +352,7 @@ async fn instance_discovery_and_unknown_tenant_discovery() {
     .await;
     assert_entra_error(&bad, 400, "invalid_instance", 50049);
 
-    let unknown = get(
-        &http,
-        &format!("{base}/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let unknown = discovery(&http, &format!("{base}/fabrikam.onmicrosoft.com")).await;
     let body = assert_entra_error(&unknown, 400, "invalid_tenant", 90002);
     assert!(body["error_description"]
         .as_str()
@@ -359,11 +360,7 @@ async fn instance_discovery_and_unknown_tenant_discovery() {
         .contains("Tenant 'fabrikam.onmicrosoft.com' not found"));
 
     // Served on the localhost alias too, with that host in the document.
-    let d = get(
-        &http,
-        &format!("https://localhost:{port}/{TENANT_ID}/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let d = discovery(&http, &format!("https://localhost:{port}/{TENANT_ID}")).await;
     assert_eq!(d.status, 200);
     assert_eq!(
         d.json()["issuer"],
