@@ -5,127 +5,55 @@
 //! against `include/aadtoken.h` and the fresh `libaadtoken.so`; each phase runs as its own
 //! process, normally and under valgrind (no errors, no definite leaks).
 
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID};
-use common::target_dir;
+use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID};
 
-fn compile(name: &str, sources: &[&str]) -> PathBuf {
-    common::compile_c(name, sources, &[])
-}
+use crate::common::{self, target_dir, Under};
 
 fn oracle_test() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| compile("oracle_test", &["tests/c/oracle_test.c"]))
+    BIN.get_or_init(|| common::compile_c_test("oracle_test", "oracle_test", &[]))
 }
 
 fn oci_example() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        compile(
+        common::compile_c(
             "oci_token_pool",
             &["examples-c/oci_token_pool.c", "tests/c/oci_fake.c"],
+            &[],
         )
     })
 }
 
+fn under(valgrind: bool) -> Under {
+    if valgrind {
+        Under::Valgrind
+    } else {
+        Under::Plain
+    }
+}
+
 /// A fresh private directory for one phase (left in target/ for inspection).
 fn phase_dir(phase: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let d = target_dir().join("c-tests").join(format!(
-        "oracle-{phase}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-    d
-}
-
-fn command(bin: &Path, valgrind: bool) -> Command {
-    if valgrind {
-        common::valgrind(bin)
-    } else {
-        Command::new(bin)
-    }
-}
-
-fn clean_env(cmd: &mut Command) {
-    for var in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_AUTHORITY_HOST",
-        "AADTOKEN_SETTINGS",
-        "AADTOKEN_FAKE_OCI_EXPIRE",
-    ] {
-        cmd.env_remove(var);
-    }
+    common::private_dir(&target_dir().join("c-tests"), &format!("oracle-{phase}"))
 }
 
 fn run_phase(mock: &MockServer, phase: &str, valgrind: bool) -> String {
-    let mut cmd = command(oracle_test(), valgrind);
-    clean_env(&mut cmd);
-    cmd.arg(phase)
-        .env("AADTOKEN_TEST_AUTHORITY", mock.base_url())
-        .env("AADTOKEN_TEST_CA", mock.ca_file())
-        .env("AADTOKEN_TEST_TENANT", TENANT_ID)
-        .env("AADTOKEN_TEST_CLIENT", CLIENT_ID)
-        .env("AADTOKEN_TEST_SECRET", CLIENT_SECRET)
-        .env("AADTOKEN_TEST_SCOPE", SCOPE)
-        .env("AADTOKEN_TEST_OTHER_SCOPE", OTHER_SCOPE)
-        .env("AADTOKEN_TEST_DIR", phase_dir(phase));
-    let out = cmd.output().expect("run oracle_test");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "oracle_test {phase} (valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    assert!(
-        stdout.contains(&format!("{phase}: ")),
-        "no summary line:\n{stdout}"
-    );
-    if !valgrind {
-        assert!(
-            stderr.is_empty(),
-            "the library must not write to stderr, got:\n{stderr}"
-        );
-    }
-    stdout
+    let mut cmd = common::c_phase(oracle_test(), phase, under(valgrind));
+    common::mock_env(&mut cmd, mock).env("AADTOKEN_TEST_DIR", phase_dir(phase));
+    common::run_phase(&mut cmd, phase, under(valgrind))
 }
 
 fn run_oci_example(mock: &MockServer, expire_every_time: bool, valgrind: bool) -> String {
-    let mut cmd = command(oci_example(), valgrind);
-    clean_env(&mut cmd);
-    cmd.env("AZURE_TENANT_ID", TENANT_ID)
-        .env("AZURE_CLIENT_ID", CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
-        .env("AZURE_AUTHORITY_HOST", mock.base_url())
-        .env(
-            "AADTOKEN_SETTINGS",
-            format!("scope={SCOPE}; ca_file={}", mock.ca_file().display()),
-        );
+    let mut cmd = common::test_program(oci_example(), under(valgrind));
+    cmd.envs(mock.app_env());
     if expire_every_time {
         cmd.env("AADTOKEN_FAKE_OCI_EXPIRE", "1");
     }
-    let out = cmd.output().expect("run oci_token_pool");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "oci_token_pool (valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    stdout
+    common::run_ok(&mut cmd, &format!("oci_token_pool (valgrind: {valgrind})")).0
 }
 
 #[test]
