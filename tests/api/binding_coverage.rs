@@ -11,11 +11,9 @@
 //! When a function is added to the header, this test fails until both bindings cover it or it is
 //! allow-listed here with a reason.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::repo_root;
+use crate::common::repo_root;
 
 /// C function → (Java class, member declared in it) that provides the same capability.
 const JAVA: &[(&str, &str, &str)] = &[
