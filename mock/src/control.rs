@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::registry::{Client, Resource, TENANT_ID};
-use crate::respond::bad_control;
+use crate::respond::{bad_control, body_json};
 use crate::state::{lock, Fault, Shared};
 
 type St = State<Arc<Shared>>;
@@ -34,9 +34,9 @@ pub(crate) async fn ctl_get_config(State(st): St) -> Response {
 }
 
 pub(crate) async fn ctl_set_config(State(st): St, body: Bytes) -> Response {
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match body_json(&body) {
         Ok(v) => v,
-        Err(e) => return bad_control(format!("invalid JSON: {e}")),
+        Err(e) => return bad_control(e),
     };
     let mut b = lock(&st.behaviour);
     match b.apply_json(&v) {
@@ -87,9 +87,9 @@ pub(crate) fn parse_fail(v: &Value) -> Result<(u32, Fault), String> {
 }
 
 pub(crate) async fn ctl_fail(State(st): St, body: Bytes) -> Response {
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match body_json(&body) {
         Ok(v) => v,
-        Err(e) => return bad_control(format!("invalid JSON: {e}")),
+        Err(e) => return bad_control(e),
     };
     match parse_fail(&v) {
         Ok((n, fault)) => {
@@ -110,14 +110,23 @@ pub(crate) async fn ctl_registry(State(st): St) -> Response {
     Json(st.registry().clone()).into_response()
 }
 
-pub(crate) async fn ctl_add_client(State(st): St, body: Bytes) -> Response {
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(format!("invalid JSON: {e}")),
-    };
+/// A registry request's tenant (default: the fixture tenant) and its required `key`.
+fn registry_request<'a>(v: &'a Value, key: &str) -> Result<(&'a str, &'a str), String> {
     let tenant = v.get("tenant").and_then(Value::as_str).unwrap_or(TENANT_ID);
-    let Some(client_id) = v.get("client_id").and_then(Value::as_str) else {
-        return bad_control("client_id is required");
+    match v.get(key).and_then(Value::as_str) {
+        Some(value) => Ok((tenant, value)),
+        None => Err(format!("{key} is required")),
+    }
+}
+
+pub(crate) async fn ctl_add_client(State(st): St, body: Bytes) -> Response {
+    let v = match body_json(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_control(e),
+    };
+    let (tenant, client_id) = match registry_request(&v, "client_id") {
+        Ok(r) => r,
+        Err(e) => return bad_control(e),
     };
     let mut client = Client::new(client_id);
     if let Some(secret) = v.get("secret").and_then(Value::as_str) {
@@ -141,13 +150,13 @@ pub(crate) async fn ctl_add_client(State(st): St, body: Bytes) -> Response {
 }
 
 pub(crate) async fn ctl_add_resource(State(st): St, body: Bytes) -> Response {
-    let v: Value = match serde_json::from_slice(&body) {
+    let v = match body_json(&body) {
         Ok(v) => v,
-        Err(e) => return bad_control(format!("invalid JSON: {e}")),
+        Err(e) => return bad_control(e),
     };
-    let tenant = v.get("tenant").and_then(Value::as_str).unwrap_or(TENANT_ID);
-    let Some(uri) = v.get("app_id_uri").and_then(Value::as_str) else {
-        return bad_control("app_id_uri is required");
+    let (tenant, uri) = match registry_request(&v, "app_id_uri") {
+        Ok(r) => r,
+        Err(e) => return bad_control(e),
     };
     let mut res = Resource::new(uri);
     if let Some(id) = v.get("app_id").and_then(Value::as_str) {

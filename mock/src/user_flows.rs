@@ -446,7 +446,16 @@ fn set_device_status(st: &Shared, user_code: &str, status: DeviceCodeStatus) -> 
 }
 
 async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
+    answer_device_code(&st, &body, true)
+}
+
+async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    answer_device_code(&st, &body, false)
+}
+
+/// `{"user_code": …, "user": …}`: approve (as `user`, default the fixture user) or deny.
+fn answer_device_code(st: &Shared, body: &Bytes, approve: bool) -> Response {
+    let v = match body_json(body) {
         Ok(v) => v,
         Err(e) => return bad_control(e),
     };
@@ -454,27 +463,16 @@ async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Respo
         return bad_control("user_code is required");
     };
     let user = v.get("user").and_then(Value::as_str).unwrap_or(USERNAME);
-    if set_device_status(&st, code, DeviceCodeStatus::Approved(user.to_owned())) {
-        Json(json!({"ok": true, "user": user})).into_response()
-    } else {
+    let (status, ok) = if approve {
         (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no device code with user code '{code}'")})),
+            DeviceCodeStatus::Approved(user.to_owned()),
+            json!({"ok": true, "user": user}),
         )
-            .into_response()
-    }
-}
-
-async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
+    } else {
+        (DeviceCodeStatus::Denied, json!({"ok": true}))
     };
-    let Some(code) = v.get("user_code").and_then(Value::as_str) else {
-        return bad_control("user_code is required");
-    };
-    if set_device_status(&st, code, DeviceCodeStatus::Denied) {
-        Json(json!({"ok": true})).into_response()
+    if set_device_status(st, code, status) {
+        Json(ok).into_response()
     } else {
         (
             StatusCode::NOT_FOUND,

@@ -59,6 +59,26 @@ async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> 
     answer(http.post(url).form(form).send().await.unwrap()).await
 }
 
+/// A token request authenticated with HTTP Basic as `user:password` (already form-encoded).
+async fn post_basic(
+    http: &reqwest::Client,
+    mock: &MockServer,
+    user: &str,
+    password: &str,
+    form: &[(&str, &str)],
+) -> Answer {
+    let basic = STANDARD.encode(format!("{user}:{password}"));
+    answer(
+        http.post(mock.token_url(TENANT_ID))
+            .header("authorization", format!("Basic {basic}"))
+            .form(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn get(http: &reqwest::Client, url: &str) -> Answer {
     answer(http.get(url).send().await.unwrap()).await
 }
@@ -476,16 +496,8 @@ async fn basic_auth_with_special_characters() {
     let odd_secret = "a:b+c d%e~f/g=h";
     mock.add_client(TENANT_ID, Client::new(odd_id).with_secret(odd_secret));
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let basic = STANDARD.encode(format!("{}:{}", enc(odd_id), enc(odd_secret)));
-    let a = answer(
-        http.post(mock.token_url(TENANT_ID))
-            .header("authorization", format!("Basic {basic}"))
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let cc = [("grant_type", "client_credentials"), ("scope", SCOPE)];
+    let a = post_basic(&http, &mock, &enc(odd_id), &enc(odd_secret), &cc).await;
     assert_eq!(a.status, 200, "{}", a.text);
     let claims = mock
         .verify_token(a.json()["access_token"].as_str().unwrap())
@@ -494,33 +506,22 @@ async fn basic_auth_with_special_characters() {
     assert!(claims.get("roles").is_none());
 
     // Basic with the fixture client and client_id repeated in the body.
-    let basic = STANDARD.encode(format!("{CLIENT_ID}:{}", enc(CLIENT_SECRET)));
-    let a = answer(
-        http.post(mock.token_url(TENANT_ID))
-            .header("authorization", format!("Basic {basic}"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("scope", SCOPE),
-            ])
-            .send()
-            .await
-            .unwrap(),
+    let a = post_basic(
+        &http,
+        &mock,
+        CLIENT_ID,
+        &enc(CLIENT_SECRET),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("scope", SCOPE),
+        ],
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.text);
 
     // Wrong secret over Basic.
-    let basic = STANDARD.encode(format!("{CLIENT_ID}:nope"));
-    let a = answer(
-        http.post(mock.token_url(TENANT_ID))
-            .header("authorization", format!("Basic {basic}"))
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let a = post_basic(&http, &mock, CLIENT_ID, "nope", &cc).await;
     assert_entra_error(&a, 401, "invalid_client", 7000215);
 
     let log = mock.token_request_log();

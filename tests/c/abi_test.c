@@ -286,43 +286,6 @@ static void phase_threads(void) {
 }
 
 /* ---- async: the callback runs once, on a library thread, and owns what it is given ---- */
-struct outcome {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int calls;
-    aadtoken_status status;
-    size_t token_len;
-    int on_caller_thread;
-    pthread_t caller;
-};
-
-static void on_token(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
-    struct outcome *o = userdata;
-    pthread_mutex_lock(&o->lock);
-    o->calls++;
-    o->status = status;
-    o->token_len = aadtoken_token_len(token);
-    o->on_caller_thread = pthread_equal(pthread_self(), o->caller);
-    pthread_cond_signal(&o->cond);
-    pthread_mutex_unlock(&o->lock);
-    aadtoken_token_free(token);
-    aadtoken_error_free(error);
-}
-
-static void outcome_init(struct outcome *o) {
-    pthread_mutex_init(&o->lock, NULL);
-    pthread_cond_init(&o->cond, NULL);
-    o->calls = 0;
-    o->status = 12345;
-    o->caller = pthread_self();
-}
-
-static void outcome_wait(struct outcome *o) {
-    pthread_mutex_lock(&o->lock);
-    while (o->calls == 0) pthread_cond_wait(&o->cond, &o->lock);
-    pthread_mutex_unlock(&o->lock);
-}
-
 static void phase_async(void) {
     aadtoken_client *client = registered_client();
     aadtoken_request *req = NULL;

@@ -97,6 +97,46 @@ void expect_error(const char *what, aadtoken_status st, aadtoken_error *err, aad
     aadtoken_error_free(err);
 }
 
+void on_token(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
+    struct outcome *o = userdata;
+    pthread_mutex_lock(&o->lock);
+    o->calls++;
+    o->status = status;
+    o->token_len = aadtoken_token_len(token);
+    o->on_caller_thread = pthread_equal(pthread_self(), o->caller);
+    pthread_cond_signal(&o->cond);
+    pthread_mutex_unlock(&o->lock);
+    aadtoken_token_free(token);
+    aadtoken_error_free(error);
+}
+
+void outcome_init(struct outcome *o) {
+    memset(o, 0, sizeof *o);
+    pthread_mutex_init(&o->lock, NULL);
+    pthread_cond_init(&o->cond, NULL);
+    o->status = 12345;
+    o->caller = pthread_self();
+}
+
+void outcome_destroy(struct outcome *o) {
+    pthread_cond_destroy(&o->cond);
+    pthread_mutex_destroy(&o->lock);
+}
+
+void outcome_wait(struct outcome *o) {
+    pthread_mutex_lock(&o->lock);
+    while (o->calls == 0) pthread_cond_wait(&o->cond, &o->lock);
+    pthread_mutex_unlock(&o->lock);
+}
+
+int outcome_calls(struct outcome *o) {
+    int calls;
+    pthread_mutex_lock(&o->lock);
+    calls = o->calls;
+    pthread_mutex_unlock(&o->lock);
+    return calls;
+}
+
 int run_phase_of(int argc, char **argv, const struct test_phase *phases, size_t n, int shutdown) {
     const char *phase = argc > 1 ? argv[1] : "";
     size_t i;

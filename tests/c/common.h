@@ -6,6 +6,7 @@
 #ifndef AADTOKEN_TEST_COMMON_H
 #define AADTOKEN_TEST_COMMON_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "aadtoken.h"
@@ -61,6 +62,27 @@ void expect_error(const char *what, aadtoken_status st, aadtoken_error *err, aad
         aadtoken_status st_ = (call);                        \
         expect_error(#call, st_, err, (want), (needle));     \
     } while (0)
+
+/* What an async request's callback (on_token) saw: it runs once, on a library thread, and owns
+ * what it is given. */
+struct outcome {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int calls;
+    aadtoken_status status;
+    size_t token_len;
+    int on_caller_thread;
+    pthread_t caller;
+};
+
+void outcome_init(struct outcome *o);
+void outcome_destroy(struct outcome *o);
+/* Wait for the callback, without bound. */
+void outcome_wait(struct outcome *o);
+/* How many times the callback ran so far. */
+int outcome_calls(struct outcome *o);
+/* An aadtoken_token_fn recording into the `struct outcome` it is given as userdata. */
+void on_token(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error);
 
 struct test_phase {
     const char *name;

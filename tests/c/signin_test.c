@@ -433,50 +433,27 @@ static void phase_cache_perms(void) {
 }
 
 /* A device-code sign-in through the async API, cancelled while it polls. */
-struct outcome {
-    pthread_mutex_t lock;
-    int calls;
-    aadtoken_status status;
-};
-
-static void done(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
-    struct outcome *o = userdata;
-    pthread_mutex_lock(&o->lock);
-    o->calls++;
-    o->status = status;
-    pthread_mutex_unlock(&o->lock);
-    aadtoken_token_free(token);
-    aadtoken_error_free(error);
-}
-
 static void phase_async_cancel(void) {
     struct prompt_state p;
     struct outcome o;
     aadtoken_client *client;
     aadtoken_request *req = NULL;
-    int waited = 0, calls;
-    memset(&o, 0, sizeof o);
-    pthread_mutex_init(&o.lock, NULL);
+    int waited = 0;
+    outcome_init(&o);
     client = device_client(&p, IGNORE, NULL);
-    CHECK(aadtoken_client_get_token_async(client, NULL, done, &o, &req, NULL) == AADTOKEN_OK, "started");
+    CHECK(aadtoken_client_get_token_async(client, NULL, on_token, &o, &req, NULL) == AADTOKEN_OK, "started");
     while (p.calls == 0 && waited < 200) {
         sleep_ms(50);
         waited++;
     }
     CHECK(p.calls == 1, "the prompt was shown before the cancel");
     aadtoken_request_cancel(req);
-    for (waited = 0; waited < 200; waited++) {
-        pthread_mutex_lock(&o.lock);
-        calls = o.calls;
-        pthread_mutex_unlock(&o.lock);
-        if (calls) break;
-        sleep_ms(50);
-    }
+    for (waited = 0; waited < 200 && outcome_calls(&o) == 0; waited++) sleep_ms(50);
     CHECK(o.calls == 1 && o.status == AADTOKEN_ERR_CANCELLED, "cancelled (calls %d, status %u)", o.calls, o.status);
     aadtoken_request_free(req);
     aadtoken_client_free(client);
     aadtoken_shutdown();
-    pthread_mutex_destroy(&o.lock);
+    outcome_destroy(&o);
 }
 
 int main(int argc, char **argv) {

@@ -77,18 +77,23 @@ fn fresh_mock() -> MockServer {
     MockServer::spawn(MockConfig::default())
 }
 
+/// Run `phase` against a fresh mock, which is returned for the checks of what it saw.
+fn run(phase: &str) -> MockServer {
+    let mock = fresh_mock();
+    run_phase(&mock, phase, false);
+    mock
+}
+
 #[test]
 fn token_obtained_through_the_c_abi() {
-    let mock = fresh_mock();
-    run_phase(&mock, "success", false);
+    let mock = run("success");
     assert_eq!(mock.token_requests(), 1);
     assert_eq!(mock.tokens_issued(), 1);
 }
 
 #[test]
 fn request_is_what_entra_expects_and_the_secret_travels_only_in_the_body() {
-    let mock = fresh_mock();
-    run_phase(&mock, "success", false);
+    let mock = run("success");
     let log = mock.token_request_log();
     assert_eq!(log.len(), 1);
     let req = &log[0];
@@ -141,16 +146,14 @@ fn request_is_what_entra_expects_and_the_secret_travels_only_in_the_body() {
 
 #[test]
 fn second_get_is_cached_and_refresh_asks_again() {
-    let mock = fresh_mock();
-    run_phase(&mock, "cache", false);
+    let mock = run("cache");
     // first get + refresh; the second get, the twin client and the get after refresh are cached
     assert_eq!(mock.token_requests(), 2);
 }
 
 #[test]
 fn another_scope_of_the_same_identity() {
-    let mock = fresh_mock();
-    run_phase(&mock, "other-scope", false);
+    let mock = run("other-scope");
     assert_eq!(mock.token_request_log()[0].form_value("scope"), Some(OTHER_SCOPE));
 }
 
@@ -171,22 +174,19 @@ fn wrong_secret_gives_invalid_client_with_aadsts_and_correlation_id() {
 
 #[test]
 fn untrusted_ca_is_a_tls_error() {
-    let mock = fresh_mock();
-    run_phase(&mock, "untrusted", false);
+    let mock = run("untrusted");
     assert_eq!(mock.token_requests(), 0, "no request got past the handshake");
 }
 
 #[test]
 fn argument_and_setting_errors_name_the_culprit() {
-    let mock = fresh_mock();
-    run_phase(&mock, "args", false);
+    let mock = run("args");
     assert_eq!(mock.token_requests(), 0);
 }
 
 #[test]
 fn settings_from_the_environment() {
-    let mock = fresh_mock();
-    run_phase(&mock, "env", false);
+    let mock = run("env");
     assert_eq!(mock.token_requests(), 1);
 }
 
@@ -204,8 +204,7 @@ fn threads_sharing_one_client_make_one_request() {
 
 #[test]
 fn async_get_through_the_c_abi() {
-    let mock = fresh_mock();
-    run_phase(&mock, "async", false);
+    let mock = run("async");
     assert_eq!(
         mock.token_requests(),
         1,
@@ -222,15 +221,13 @@ fn async_get_cancelled_and_cut_short_by_shutdown() {
 
 #[test]
 fn shutdown_joins_the_library_thread_and_the_library_keeps_working() {
-    let mock = fresh_mock();
-    run_phase(&mock, "shutdown", false);
+    let mock = run("shutdown");
     assert_eq!(mock.token_requests(), 2);
 }
 
 #[test]
 fn a_forked_child_gets_tokens_and_the_parent_keeps_working() {
-    let mock = fresh_mock();
-    run_phase(&mock, "fork", false);
+    let mock = run("fork");
     assert_eq!(
         mock.token_requests(),
         3,

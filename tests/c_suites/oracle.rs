@@ -47,6 +47,13 @@ fn run_phase(mock: &MockServer, phase: &str, valgrind: bool) -> String {
     common::run_phase(&mut cmd, phase, under(valgrind))
 }
 
+/// Run `phase` against a fresh mock, which is returned for the checks of what it saw.
+fn run(phase: &str) -> MockServer {
+    let mock = MockServer::spawn(MockConfig::default());
+    run_phase(&mock, phase, false);
+    mock
+}
+
 fn run_oci_example(mock: &MockServer, expire_every_time: bool, valgrind: bool) -> String {
     let mut cmd = common::test_program(oci_example(), under(valgrind));
     cmd.envs(mock.app_env());
@@ -58,8 +65,7 @@ fn run_oci_example(mock: &MockServer, expire_every_time: bool, valgrind: bool) -
 
 #[test]
 fn odpi_callback_called_as_odpi_c_calls_it() {
-    let mock = MockServer::spawn(MockConfig::default());
-    run_phase(&mock, "odpi", false);
+    let mock = run("odpi");
     // good client: first token + the explicit refresh; the failing client: one refused request
     assert_eq!(mock.token_requests_for(CLIENT_ID), 3);
     let refused = mock
@@ -72,21 +78,18 @@ fn odpi_callback_called_as_odpi_c_calls_it() {
 
 #[test]
 fn borrowed_token_for_oci() {
-    let mock = MockServer::spawn(MockConfig::default());
-    run_phase(&mock, "borrow", false);
+    let mock = run("borrow");
     assert_eq!(mock.token_requests(), 2, "one per scope; the rest cached");
 }
 
 #[test]
 fn token_file_through_the_c_abi() {
-    let mock = MockServer::spawn(MockConfig::default());
-    run_phase(&mock, "token-file", false);
+    run("token-file");
 }
 
 #[test]
 fn keeper_through_the_c_abi() {
-    let mock = MockServer::spawn(MockConfig::default());
-    run_phase(&mock, "keeper", false);
+    run("keeper");
 }
 
 #[test]
@@ -99,8 +102,7 @@ fn keeper_rewrites_the_file_ahead_of_expiry_through_the_c_abi() {
 
 #[test]
 fn claims_through_the_c_abi() {
-    let mock = MockServer::spawn(MockConfig::default());
-    run_phase(&mock, "claims", false);
+    run("claims");
 }
 
 #[test]
