@@ -1,7 +1,7 @@
 //! Person sign-in through the Rust API against the mock: device code (prompt callback, the
 //! mock's approval), the browser flow (open-URL callback driving the mock's `/authorize` and the
 //! loopback redirect), silent refresh with rotating refresh tokens, and their failure modes.
-//! The C ABI and the persistent cache across processes are tested by tests/c_signin.rs.
+//! The C ABI and the persistent cache across processes are tested by tests/c_suites/signin.rs.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

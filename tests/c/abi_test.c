@@ -1,5 +1,5 @@
 /*
- * C tests of the aadtoken ABI, driven by tests/c_abi.rs against the mock Entra ID server.
+ * C tests of the aadtoken ABI, driven by tests/c_suites/abi.rs against the mock Entra ID server.
  *
  * Usage: abi_test PHASE
  * Settings come from the environment the harness sets:

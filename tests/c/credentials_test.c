@@ -1,6 +1,6 @@
 /*
  * C tests of every non-interactive credential kind through the aadtoken ABI, driven by
- * tests/c_credentials.rs against the mock Entra ID server and the managed-identity mock.
+ * tests/c_suites/credentials.rs against the mock Entra ID server and the managed-identity mock.
  *
  * Usage: credentials_test PHASE
  *   token     settings from AADTOKEN_TEST_SETTINGS (plus the environment when

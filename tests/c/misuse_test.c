@@ -1,5 +1,5 @@
 /*
- * The C ABI misused on purpose, driven by tests/c_misuse.rs under AddressSanitizer +
+ * The C ABI misused on purpose, driven by tests/c_suites/misuse.rs under AddressSanitizer +
  * UndefinedBehaviorSanitizer and under valgrind: every export with NULL for each pointer,
  * invalid UTF-8, empty and 1 MB strings, _free(NULL), calls in a wrong order, settings strings
  * with separators, spaces and unicode, 64 threads sharing a client while another forces

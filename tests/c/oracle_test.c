@@ -1,5 +1,5 @@
 /*
- * C tests of aadtoken's Oracle adapters, driven by tests/oracle_c.rs against the mock Entra ID
+ * C tests of aadtoken's Oracle adapters, driven by tests/c_suites/oracle.rs against the mock Entra ID
  * server: the ODPI-C access-token callback called exactly as ODPI-C calls it (through ODPI-C's
  * own types, declared here as dpi.h declares them), the borrowed token for OCI, the
  * TOKEN_LOCATION token file and its keeper, and token claims.

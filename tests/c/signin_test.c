@@ -1,5 +1,5 @@
 /*
- * C tests of person sign-in through the aadtoken ABI, driven by tests/c_signin.rs against the
+ * C tests of person sign-in through the aadtoken ABI, driven by tests/c_suites/signin.rs against the
  * mock Entra ID server. Nobody signs in: the device-code prompt callback approves (or denies)
  * the code through the mock's /_mock/ route, and the open-URL callback plays the browser — it
  * opens the authorize URL at the mock (which signs in at once and redirects), then follows the
