@@ -3,6 +3,8 @@
 //! requests were made. RELIABILITY.md lists the same table; this test asserts it.
 //! Run with `-- --nocapture` to print the table.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use aadtoken_core::{Client, Config, ErrorKind};
@@ -51,16 +53,9 @@ fn tls_case(name: &'static str, cert: ServerCert, trust: bool, says: &'static st
 }
 
 fn client(mock: &MockServer, trust: bool) -> Client {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    if trust {
-        c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    }
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};timeout_ms={TIMEOUT_MS}"
-    ))
-    .unwrap();
-    Client::new(&c).unwrap()
+    let ca_file = trust.then(|| mock.ca_file().to_str().unwrap());
+    let settings = common::app_settings(&format!("timeout_ms={TIMEOUT_MS}"));
+    Client::new(&common::mock_config_with_ca(mock, ca_file, &settings)).unwrap()
 }
 
 #[test]
@@ -282,11 +277,7 @@ fn fault_matrix() {
 
 #[test]
 fn connection_refused_is_a_network_error_within_the_deadline() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let mut c = Config::new();
     c.parse(&format!(
         "authority_host=https://127.0.0.1:{port};tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret=x;\

@@ -15,7 +15,6 @@ mod common;
 mod creds;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,13 +59,11 @@ fn capture() -> Captured {
 }
 
 fn app_config(mock: &MockServer, settings: &str) -> Config {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!("tenant_id={TENANT_ID};scope={SCOPE};{settings}"))
-        .unwrap();
-    c.load_env_from(|_| None).unwrap(); // no platform variables from the test's environment
-    c
+    // no platform variables from the test's environment
+    common::with_platform(
+        common::mock_config(mock, &format!("tenant_id={TENANT_ID};scope={SCOPE};{settings}")),
+        &[],
+    )
 }
 
 /// `eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.`
@@ -117,30 +114,15 @@ struct Browser {
 }
 impl UrlOpener for Browser {
     fn open(&self, url: &str) -> aadtoken_core::Result<()> {
-        let bin = common::target_dir().join("debug/aadtoken-mock-browser");
-        let run = |url: &str| {
-            let out = Command::new(&bin)
-                .arg("--ca-file")
-                .arg(&self.ca)
-                .arg(url)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8(out.stdout).unwrap()
-        };
-        let answer = run(url);
-        let location = answer
-            .lines()
-            .find_map(|l| l.strip_prefix("location: "))
-            .unwrap_or_else(|| panic!("no redirect: {answer}"))
-            .to_owned();
+        let answer = common::browse(&self.ca, url);
+        let location = common::redirect_location(&answer);
         let code = location
             .split(['?', '&'])
             .find_map(|p| p.strip_prefix("code="))
             .expect("a code in the redirect")
             .to_owned();
         self.codes.lock().unwrap().push(code);
-        run(&location);
+        common::browse(&self.ca, &location);
         Ok(())
     }
 }
@@ -277,53 +259,25 @@ fn trace_level_logs_of_every_flow_hold_no_secret_and_no_pii() {
     // Managed identity: IMDS, and App Service with its secret header; `auto` falling to IMDS.
     let mi = ManagedIdentityMock::spawn();
     secrets.push(mi.identity_header().to_owned());
-    let mut c = Config::new();
-    c.parse(&format!(
-        "auth_method=managed_identity;scope={SCOPE};managed_identity_endpoint={}",
-        mi.base_url()
-    ))
-    .unwrap();
-    c.load_env_from(|_| None).unwrap();
-    tokens.push(
-        Client::new(&c)
-            .unwrap()
-            .get_token(None)
-            .unwrap()
-            .secret()
-            .to_owned(),
-    );
     let vars = [
-        ("IDENTITY_ENDPOINT".to_owned(), mi.app_service_endpoint()),
-        ("IDENTITY_HEADER".to_owned(), mi.identity_header().to_owned()),
+        ("IDENTITY_ENDPOINT", mi.app_service_endpoint()),
+        ("IDENTITY_HEADER", mi.identity_header().to_owned()),
     ];
-    let mut c = Config::new();
-    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
-        .unwrap();
-    c.load_env_from(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
-        .unwrap();
-    tokens.push(
-        Client::new(&c)
-            .unwrap()
-            .get_token(None)
-            .unwrap()
-            .secret()
-            .to_owned(),
-    );
-    let mut c = Config::new();
-    c.parse(&format!(
-        "auth_method=auto;scope={SCOPE};managed_identity_endpoint={}",
-        mi.base_url()
-    ))
-    .unwrap();
-    c.load_env_from(|_| None).unwrap();
-    tokens.push(
-        Client::new(&c)
-            .unwrap()
-            .get_token(None)
-            .unwrap()
-            .secret()
-            .to_owned(),
-    );
+    let imds = format!("managed_identity_endpoint={}", mi.base_url());
+    for c in [
+        common::platform_config(&format!("auth_method=managed_identity;scope={SCOPE};{imds}"), &[]),
+        common::platform_config(&format!("auth_method=managed_identity;scope={SCOPE}"), &vars),
+        common::platform_config(&format!("auth_method=auto;scope={SCOPE};{imds}"), &[]),
+    ] {
+        tokens.push(
+            Client::new(&c)
+                .unwrap()
+                .get_token(None)
+                .unwrap()
+                .secret()
+                .to_owned(),
+        );
+    }
 
     // The token file, once and by the keeper.
     let tf = dir.join("oracle");

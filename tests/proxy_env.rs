@@ -1,27 +1,23 @@
 //! Proxies come from the standard environment variables (HTTPS_PROXY, NO_PROXY), read when the
 //! process-wide HTTP client is built. Its own test binary: it changes the process environment.
 
-use aadtoken_core::{Client, Config, ErrorKind};
-use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
+mod common;
+
+use aadtoken_core::{Client, ErrorKind};
+use aadtoken_mock::{MockConfig, MockServer};
 
 fn client(mock: &MockServer, ca_file: &str) -> Client {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", ca_file).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE}"
+    Client::new(&common::mock_config_with_ca(
+        mock,
+        Some(ca_file),
+        &common::app_settings(""),
     ))
-    .unwrap();
-    Client::new(&c).unwrap()
+    .unwrap()
 }
 
 #[test]
 fn https_proxy_and_no_proxy_are_honoured() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = common::closed_port();
     // SAFETY of set_var: this test binary has a single test, so no other thread reads the env.
     unsafe {
         std::env::set_var("HTTPS_PROXY", format!("http://127.0.0.1:{closed}"));

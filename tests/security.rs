@@ -273,17 +273,14 @@ fn a_managed_identity_redirect_is_not_followed_with_the_secret_header() {
     });
     let header = "identity-header-Qx81";
     let endpoint_url = format!("http://127.0.0.1:{ep_port}/msi/token");
-    let mut c = Config::new();
-    c.parse(&format!(
-        "auth_method=managed_identity;scope={SCOPE};timeout_ms=5000"
-    ))
-    .unwrap();
     let vars = [
         ("IDENTITY_ENDPOINT", endpoint_url),
         ("IDENTITY_HEADER", header.to_owned()),
     ];
-    c.load_env_from(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
-        .unwrap();
+    let c = common::platform_config(
+        &format!("auth_method=managed_identity;scope={SCOPE};timeout_ms=5000"),
+        &vars,
+    );
     let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
     let request = server.join().unwrap();
     assert!(
@@ -373,13 +370,12 @@ impl UrlOpener for ForgedRedirect {
 #[test]
 fn the_loopback_listener_is_on_127_0_0_1_and_a_forged_state_redeems_nothing() {
     let mock = MockServer::spawn(MockConfig::default());
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method=interactive;interactive_timeout_s=20"
-    ))
-    .unwrap();
+    let mut c = common::mock_config(
+        &mock,
+        &format!(
+            "tenant_id={TENANT_ID};client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method=interactive;interactive_timeout_s=20"
+        ),
+    );
     let opener = Arc::new(ForgedRedirect {
         bound: Mutex::new(Vec::new()),
     });

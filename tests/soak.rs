@@ -13,14 +13,16 @@
 //! `SOAK_SECONDS` (default 12) and `SOAK_THREADS` (default 8) set the run; `scripts/soak.sh
 //! SECONDS` runs a long one. The summary line is what RELIABILITY.md quotes.
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aadtoken_core::token::unix_now;
-use aadtoken_core::{Client, Config, ErrorKind};
-use aadtoken_mock::{Fault, MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
+use aadtoken_core::{Client, ErrorKind};
+use aadtoken_mock::{Fault, MockConfig, MockServer};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -75,15 +77,10 @@ fn soak_under_random_faults() {
     let margin_s = 1;
     let mock = Arc::new(MockServer::spawn(MockConfig::default()));
     mock.set_token_lifetime(5);
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};\
-         expiry_margin_s={margin_s};timeout_ms=10000"
-    ))
-    .unwrap();
-    c.load_env_from(|_| None).unwrap();
+    let c = common::with_platform(
+        common::app_config(&mock, &format!("expiry_margin_s={margin_s};timeout_ms=10000")),
+        &[],
+    );
     let client = Client::new(&c).unwrap();
 
     let seed = (unix_now() as u64) | 1;

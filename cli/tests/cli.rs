@@ -5,55 +5,22 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aadtoken_core::AuthMethod;
 use aadtoken_mock::{
-    MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME,
+    MockConfig, MockServer, TempDir, CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_aadtoken");
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "aadtoken-cli-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&d).unwrap();
-        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
-        TempDir(d)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The command with the mock's settings in the environment, as a deployment passes them.
 fn aadtoken(mock: &MockServer) -> Command {
     let mut c = bare();
-    c.env("AZURE_TENANT_ID", TENANT_ID)
-        .env("AZURE_CLIENT_ID", CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
-        .env("AZURE_AUTHORITY_HOST", mock.base_url())
-        .env(
-            "AADTOKEN_SETTINGS",
-            format!("scope={SCOPE}; ca_file={}", mock.ca_file().display()),
-        );
+    c.envs(mock.app_env());
     c
 }
 
@@ -70,6 +37,15 @@ fn bare() -> Command {
         c.env_remove(v);
     }
     c
+}
+
+/// Settings for the mock's public client (person sign-in), then `extra`.
+fn public_settings(mock: &MockServer, extra: &str) -> String {
+    format!(
+        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}{extra}",
+        mock.base_url(),
+        mock.ca_file().display()
+    )
 }
 
 fn run(cmd: &mut Command) -> (i32, String, String) {
@@ -125,7 +101,7 @@ fn claims_table_and_json() {
     assert_eq!(json["appid"], CLIENT_ID);
 
     // From a token file, with no settings and no request.
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let (code, _, err) = run(aadtoken(&mock).args(["write-token-file"]).arg(dir.path()));
     assert_eq!(code, 0, "{err}");
     let requests = mock.token_requests();
@@ -154,7 +130,7 @@ fn claims_table_and_json() {
 #[test]
 fn write_token_file_writes_the_raw_token_with_mode_0600() {
     let mock = MockServer::spawn(MockConfig::default());
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let (code, out, err) = run(aadtoken(&mock).arg("write-token-file").arg(dir.path()));
     assert_eq!(code, 0, "{err}");
     assert!(out.is_empty(), "nothing on stdout: {out}");
@@ -166,7 +142,7 @@ fn write_token_file_writes_the_raw_token_with_mode_0600() {
     mock.verify_token(&token).unwrap();
 
     // TOKEN_LOCATION from the settings, as the Oracle client's configuration says it.
-    let other = TempDir::new();
+    let other = TempDir::new("cli");
     let (code, _, err) = run(aadtoken(&mock)
         .arg("write-token-file")
         .arg("--settings")
@@ -229,7 +205,7 @@ fn wait_for_line(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &s
 fn keep_stops_cleanly_on(signal: &str) {
     let mock = MockServer::spawn(MockConfig::default());
     mock.set_token_lifetime(6);
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let mut child = aadtoken(&mock)
         .args(["keep", "--set", "expiry_margin_s=3"])
         .arg(dir.path())
@@ -295,7 +271,7 @@ fn keep_stops_on_sigint() {
 #[test]
 fn keep_exits_on_errors_retrying_cannot_fix() {
     let mock = MockServer::spawn(MockConfig::default());
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let (code, _, err) = run(aadtoken(&mock)
         .args(["keep", "--set", "client_secret=wrong"])
         .arg(dir.path()));
@@ -322,14 +298,9 @@ fn keep_exits_on_errors_retrying_cannot_fix() {
 fn login_with_a_device_code_then_token_from_the_cache_file() {
     let mock = MockServer::spawn(MockConfig::default());
     mock.set_device_code_timing(1, 60);
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let cache = dir.path().join("cache.json");
-    let settings = format!(
-        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}; cache_file={}",
-        mock.base_url(),
-        mock.ca_file().display(),
-        cache.display()
-    );
+    let settings = public_settings(&mock, &format!("; cache_file={}", cache.display()));
     let mut child = bare()
         .args(["login", "--settings", &settings])
         .stdout(Stdio::piped())
@@ -379,7 +350,7 @@ fn login_with_a_device_code_then_token_from_the_cache_file() {
 #[test]
 fn login_interactive_with_the_system_browser() {
     let mock = MockServer::spawn(MockConfig::default());
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     let browser = Path::new(BIN).with_file_name("aadtoken-mock-browser");
     assert!(
         browser.exists(),
@@ -399,12 +370,7 @@ fn login_interactive_with_the_system_browser() {
     .unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).unwrap();
     let cache = dir.path().join("cache.json");
-    let settings = format!(
-        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}; cache_file={}",
-        mock.base_url(),
-        mock.ca_file().display(),
-        cache.display()
-    );
+    let settings = public_settings(&mock, &format!("; cache_file={}", cache.display()));
     let (code, out, err) = run(bare()
         .args(["login", "--interactive", "--settings", &settings])
         .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display())));
@@ -419,11 +385,7 @@ fn login_interactive_with_the_system_browser() {
 fn login_declined_and_without_a_client_id() {
     let mock = MockServer::spawn(MockConfig::default());
     mock.set_device_code_timing(1, 60);
-    let settings = format!(
-        "tenant_id={TENANT_ID}; client_id={PUBLIC_CLIENT_ID}; authority_host={}; ca_file={}; scope={SCOPE}",
-        mock.base_url(),
-        mock.ca_file().display(),
-    );
+    let settings = public_settings(&mock, "");
     let mut child = bare()
         .args(["login", "--device-code", "--settings", &settings])
         .stderr(Stdio::piped())
@@ -499,7 +461,7 @@ fn errors_are_one_line_with_the_aadsts_hint_and_a_class_exit_code() {
 #[test]
 fn settings_sources_and_their_precedence() {
     let mock = MockServer::spawn(MockConfig::default());
-    let dir = TempDir::new();
+    let dir = TempDir::new("cli");
     // Everything from a settings file (comments allowed), no environment at all.
     let file = dir.path().join("aadtoken.conf");
     fs::write(

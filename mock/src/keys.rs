@@ -20,6 +20,18 @@ fn other<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> io::Error + '_ {
     move |e| io::Error::other(format!("{what}: {e}"))
 }
 
+/// Which server certificate the mock presents (all signed by its CA).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServerCert {
+    /// Valid for `localhost` and `127.0.0.1`.
+    #[default]
+    Valid,
+    /// Valid names, but expired (not after 2021-01-01).
+    Expired,
+    /// In date, but for `wrong-host.example` only.
+    WrongHost,
+}
+
 /// The token-signing key.
 pub(crate) struct SigningKey {
     key: RsaKeyPair,
@@ -141,8 +153,7 @@ pub(crate) struct TlsMaterial {
 }
 
 impl TlsMaterial {
-    pub fn generate(cert: crate::server::ServerCert) -> io::Result<Self> {
-        use crate::server::ServerCert;
+    pub fn generate(cert: ServerCert) -> io::Result<Self> {
         let serial = uuid::Uuid::new_v4().simple().to_string();
         let mut ca_params = CertificateParams::default();
         ca_params.distinguished_name = rcgen::DistinguishedName::new();

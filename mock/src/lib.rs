@@ -25,17 +25,25 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod control;
+mod discovery;
 mod entra;
 mod grants;
 mod keys;
 pub mod managed_identity;
+mod recording;
 mod redact;
 pub mod registry;
+mod respond;
 mod routes;
 mod server;
 mod state;
+mod support;
+mod token;
 mod user_flows;
+mod user_state;
 
+pub use keys::ServerCert;
 pub use managed_identity::{ManagedIdentityMock, MiIdentity, MiRequest};
 pub use redact::{REDACTED, REDACTED_SECRET, SENSITIVE_KEYS};
 pub use registry::{AssertionLog, FederatedCredential, User, FEDERATED_AUDIENCE, USERNAME, USER_PASSWORD};
@@ -45,7 +53,8 @@ pub use registry::{
     RESOURCE_APP_ID, SCOPE, TENANT_DOMAIN, TENANT_ID, TENANT_NAME,
 };
 pub use registry::{PUBLIC_CLIENT_ID, SECOND_USERNAME, SECOND_USER_PASSWORD};
-pub use routes::CLOCK_SKEW_BACKDATE_S;
-pub use server::{write_file_atomic, MockConfig, MockServer, ServerCert};
+pub use server::{write_file_atomic, MockConfig, MockServer};
 pub use state::{ClientAuthMethod, Counters, Fault, LoggedRequest, RefreshIn, TokenBehaviour};
-pub use user_flows::{AuthorizeMode, DeviceCodeStatus};
+pub use support::TempDir;
+pub use token::CLOCK_SKEW_BACKDATE_S;
+pub use user_state::{AuthorizeMode, DeviceCodeStatus};

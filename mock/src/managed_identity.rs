@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -42,6 +44,7 @@ use tower::ServiceExt as _;
 
 use crate::entra::unix_now;
 use crate::keys::SigningKey;
+use crate::recording::{record, Recorder};
 use crate::registry::{derived_guid, TENANT_ID};
 
 /// A managed identity the mock host has.
@@ -393,42 +396,70 @@ fn router(st: Arc<Shared>) -> Router {
         .route("/arc/metadata/identity/oauth2/token", any(arc))
         .route("/oauth2/token", any(cloud_shell))
         .route("/servicefabric/token", get(service_fabric))
+        .route_layer(middleware::from_fn_with_state(st.clone(), record::<Shared>))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
         .with_state(st)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn log(
-    st: &Shared,
-    source: &'static str,
-    method: &Method,
-    uri: &Uri,
-    q: &[(String, String)],
-    headers: &HeaderMap,
-    form: Vec<(String, String)>,
-    status: u16,
-) {
-    let headers = headers
-        .iter()
-        .map(|(k, v)| {
-            let name = k.as_str().to_ascii_lowercase();
-            let value = if matches!(name.as_str(), "x-identity-header" | "secret" | "authorization") {
-                "<redacted>".to_owned()
-            } else {
-                v.to_str().unwrap_or("").to_owned()
-            };
-            (name, value)
+/// Every request to a route is logged (its secret headers redacted) and may be answered by an
+/// injected fault instead.
+impl Recorder for Shared {
+    type Entry = MiRequest;
+
+    fn route(&self, path: &str) -> Option<&'static str> {
+        Some(match path {
+            "/metadata/identity/oauth2/token" => "imds",
+            "/msi/token" => "app_service",
+            "/msi2017/token" => "app_service_2017",
+            "/arc/metadata/identity/oauth2/token" => "arc",
+            "/oauth2/token" => "cloud_shell",
+            "/servicefabric/token" => "service_fabric",
+            _ => return None,
         })
-        .collect();
-    lock(&st.log).push(MiRequest {
-        source,
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: q.to_vec(),
-        headers,
-        form,
-        status,
-    });
+    }
+
+    fn begin(&self, source: &'static str, parts: &Parts, body: &Bytes) -> MiRequest {
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let name = k.as_str().to_ascii_lowercase();
+                let value = if matches!(name.as_str(), "x-identity-header" | "secret" | "authorization") {
+                    "<redacted>".to_owned()
+                } else {
+                    v.to_str().unwrap_or("").to_owned()
+                };
+                (name, value)
+            })
+            .collect();
+        let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        // Only Cloud Shell takes its parameters as a form.
+        let form = if source == "cloud_shell" {
+            form_urlencoded::parse(body).into_owned().collect()
+        } else {
+            Vec::new()
+        };
+        MiRequest {
+            source,
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query,
+            headers,
+            form,
+            status: 0,
+        }
+    }
+
+    fn fault(&self, _route: &'static str) -> Option<Response> {
+        fault(self)
+    }
+
+    fn finish(&self, mut entry: MiRequest, resp: &Response) {
+        entry.status = resp.status().as_u16();
+        lock(&self.log).push(entry);
+    }
 }
 
 fn param<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -539,26 +570,9 @@ fn metadata_ok(headers: &HeaderMap) -> bool {
     headers.get("metadata").and_then(|v| v.to_str().ok()) == Some("true")
 }
 
-async fn imds(State(st): St, method: Method, uri: Uri, Query(q): Q, headers: HeaderMap) -> Response {
-    let resp = imds_inner(&st, &method, &q, &headers);
-    log(
-        &st,
-        "imds",
-        &method,
-        &uri,
-        &q,
-        &headers,
-        Vec::new(),
-        resp.status().as_u16(),
-    );
-    resp
-}
-
-fn imds_inner(st: &Shared, method: &Method, q: &[(String, String)], headers: &HeaderMap) -> Response {
-    if let Some(r) = fault(st) {
-        return r;
-    }
-    if *method != Method::GET {
+async fn imds(State(st): St, method: Method, Query(q): Q, headers: HeaderMap) -> Response {
+    let (st, q, headers) = (&*st, &q, &headers);
+    if method != Method::GET {
         return imds_error(405, "method_not_allowed", "The request method is not supported.");
     }
     if !metadata_ok(headers) {
@@ -593,62 +607,46 @@ fn app_service_error(status: u16, message: &str) -> Response {
         .into_response()
 }
 
-async fn app_service(State(st): St, method: Method, uri: Uri, Query(q): Q, headers: HeaderMap) -> Response {
-    let resp = (|| {
-        if let Some(r) = fault(&st) {
-            return r;
-        }
-        match headers.get("x-identity-header").and_then(|v| v.to_str().ok()) {
-            None => {
-                return app_service_error(
-                    400,
-                    "Required header 'X-IDENTITY-HEADER' was not found in the request.",
-                )
-            }
-            Some(h) if h != st.identity_header => {
-                return app_service_error(401, "The X-IDENTITY-HEADER value is not valid.")
-            }
-            Some(_) => {}
-        }
-        if param(&q, "api-version") != Some("2019-08-01") {
+async fn app_service(State(st): St, Query(q): Q, headers: HeaderMap) -> Response {
+    match headers.get("x-identity-header").and_then(|v| v.to_str().ok()) {
+        None => {
             return app_service_error(
                 400,
-                "The api-version is missing or not supported; use 2019-08-01.",
-            );
+                "Required header 'X-IDENTITY-HEADER' was not found in the request.",
+            )
         }
-        let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
-            return app_service_error(400, "The 'resource' parameter is required.");
-        };
-        match select(
-            &st,
-            &q,
-            [&["client_id"], &["principal_id", "object_id"], &["mi_res_id"]],
-        ) {
-            Ok(id) => {
-                let m = mint(&st, resource, &id);
-                Json(json!({
-                    "access_token": m.token,
-                    "expires_on": m.exp.to_string(),
-                    "resource": resource,
-                    "token_type": "Bearer",
-                    "client_id": id.client_id,
-                }))
-                .into_response()
-            }
-            Err(_) => app_service_error(400, "Unable to load the proper Managed Identity."),
+        Some(h) if h != st.identity_header => {
+            return app_service_error(401, "The X-IDENTITY-HEADER value is not valid.")
         }
-    })();
-    log(
+        Some(_) => {}
+    }
+    if param(&q, "api-version") != Some("2019-08-01") {
+        return app_service_error(
+            400,
+            "The api-version is missing or not supported; use 2019-08-01.",
+        );
+    }
+    let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
+        return app_service_error(400, "The 'resource' parameter is required.");
+    };
+    match select(
         &st,
-        "app_service",
-        &method,
-        &uri,
         &q,
-        &headers,
-        Vec::new(),
-        resp.status().as_u16(),
-    );
-    resp
+        [&["client_id"], &["principal_id", "object_id"], &["mi_res_id"]],
+    ) {
+        Ok(id) => {
+            let m = mint(&st, resource, &id);
+            Json(json!({
+                "access_token": m.token,
+                "expires_on": m.exp.to_string(),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": id.client_id,
+            }))
+            .into_response()
+        }
+        Err(_) => app_service_error(400, "Unable to load the proper Managed Identity."),
+    }
 }
 
 /// `M/d/yyyy h:mm:ss AM +00:00`, as App Service 2017 formats `expires_on`.
@@ -670,169 +668,108 @@ fn date_2017(t: u64) -> String {
     format!("{mo}/{d}/{y} {h12}:{} {ampm} +00:00", &ts[14..19])
 }
 
-async fn app_service_2017(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let resp = (|| {
-        if let Some(r) = fault(&st) {
-            return r;
+async fn app_service_2017(State(st): St, Query(q): Q, headers: HeaderMap) -> Response {
+    if headers.get("secret").and_then(|v| v.to_str().ok()) != Some(st.msi_secret.as_str()) {
+        return app_service_error(401, "The 'secret' header is missing or not valid.");
+    }
+    if param(&q, "api-version") != Some("2017-09-01") {
+        return app_service_error(
+            400,
+            "The api-version is missing or not supported; use 2017-09-01.",
+        );
+    }
+    let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
+        return app_service_error(400, "The 'resource' parameter is required.");
+    };
+    match select(&st, &q, [&["clientid"], &[], &[]]) {
+        Ok(id) => {
+            let m = mint(&st, resource, &id);
+            Json(json!({
+                "access_token": m.token,
+                "expires_on": date_2017(m.exp),
+                "resource": resource,
+                "token_type": "Bearer",
+            }))
+            .into_response()
         }
-        if headers.get("secret").and_then(|v| v.to_str().ok()) != Some(st.msi_secret.as_str()) {
-            return app_service_error(401, "The 'secret' header is missing or not valid.");
-        }
-        if param(&q, "api-version") != Some("2017-09-01") {
-            return app_service_error(
-                400,
-                "The api-version is missing or not supported; use 2017-09-01.",
-            );
-        }
-        let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
-            return app_service_error(400, "The 'resource' parameter is required.");
-        };
-        match select(&st, &q, [&["clientid"], &[], &[]]) {
-            Ok(id) => {
-                let m = mint(&st, resource, &id);
-                Json(json!({
-                    "access_token": m.token,
-                    "expires_on": date_2017(m.exp),
-                    "resource": resource,
-                    "token_type": "Bearer",
-                }))
-                .into_response()
-            }
-            Err(_) => app_service_error(400, "Unable to load the proper Managed Identity."),
-        }
-    })();
-    log(
-        &st,
-        "app_service_2017",
-        &method,
-        &uri,
-        &q,
-        &headers,
-        Vec::new(),
-        resp.status().as_u16(),
-    );
-    resp
+        Err(_) => app_service_error(400, "Unable to load the proper Managed Identity."),
+    }
 }
 
-async fn arc(State(st): St, method: Method, uri: Uri, Query(q): Q, headers: HeaderMap) -> Response {
-    let resp = (|| {
-        if let Some(r) = fault(&st) {
-            return r;
-        }
-        if !metadata_ok(&headers) {
-            return imds_error(400, "invalid_request", "Required metadata header not specified");
-        }
-        if param(&q, "api-version").is_none() {
-            return imds_error(
-                400,
-                "invalid_request",
-                "Required query variable 'api-version' is missing",
-            );
-        }
-        let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
-            return imds_error(
-                400,
-                "invalid_request",
-                "Required query variable 'resource' is missing",
-            );
-        };
-        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-            None => {
-                let secret = uuid::Uuid::new_v4().simple().to_string();
-                let dir = lock(&st.arc_dir).clone();
-                let path = dir.join(format!("{}.key", uuid::Uuid::new_v4().simple()));
-                if std::fs::write(&path, &secret).is_err() {
-                    return imds_error(500, "internal_error", "could not write the key file");
-                }
-                lock(&st.arc_keys).insert(secret);
-                let mut r = imds_error(401, "unauthorized", "Authorization required.");
-                if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={}", path.display())) {
-                    r.headers_mut().insert("www-authenticate", v);
-                }
-                r
+async fn arc(State(st): St, Query(q): Q, headers: HeaderMap) -> Response {
+    if !metadata_ok(&headers) {
+        return imds_error(400, "invalid_request", "Required metadata header not specified");
+    }
+    if param(&q, "api-version").is_none() {
+        return imds_error(
+            400,
+            "invalid_request",
+            "Required query variable 'api-version' is missing",
+        );
+    }
+    let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
+        return imds_error(
+            400,
+            "invalid_request",
+            "Required query variable 'resource' is missing",
+        );
+    };
+    match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        None => {
+            let secret = uuid::Uuid::new_v4().simple().to_string();
+            let dir = lock(&st.arc_dir).clone();
+            let path = dir.join(format!("{}.key", uuid::Uuid::new_v4().simple()));
+            if std::fs::write(&path, &secret).is_err() {
+                return imds_error(500, "internal_error", "could not write the key file");
             }
-            Some(auth) => {
-                let ok = auth
-                    .strip_prefix("Basic ")
-                    .is_some_and(|k| lock(&st.arc_keys).remove(k.trim()));
-                if !ok {
-                    return imds_error(401, "unauthorized", "The key is not valid.");
-                }
-                match select(&st, &q, [&[], &[], &[]]) {
-                    Ok(id) => imds_style(&mint(&st, resource, &id), resource, &id),
-                    Err(m) => imds_error(400, "invalid_request", m),
-                }
+            lock(&st.arc_keys).insert(secret);
+            let mut r = imds_error(401, "unauthorized", "Authorization required.");
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm={}", path.display())) {
+                r.headers_mut().insert("www-authenticate", v);
+            }
+            r
+        }
+        Some(auth) => {
+            let ok = auth
+                .strip_prefix("Basic ")
+                .is_some_and(|k| lock(&st.arc_keys).remove(k.trim()));
+            if !ok {
+                return imds_error(401, "unauthorized", "The key is not valid.");
+            }
+            match select(&st, &q, [&[], &[], &[]]) {
+                Ok(id) => imds_style(&mint(&st, resource, &id), resource, &id),
+                Err(m) => imds_error(400, "invalid_request", m),
             }
         }
-    })();
-    log(
-        &st,
-        "arc",
-        &method,
-        &uri,
-        &q,
-        &headers,
-        Vec::new(),
-        resp.status().as_u16(),
-    );
-    resp
+    }
 }
 
-async fn cloud_shell(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    Query(q): Q,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn cloud_shell(State(st): St, method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let resp = (|| {
-        if let Some(r) = fault(&st) {
-            return r;
-        }
-        if method != Method::POST {
-            return imds_error(405, "method_not_allowed", "Use POST.");
-        }
-        if !metadata_ok(&headers) {
-            return imds_error(400, "invalid_request", "Required metadata header not specified");
-        }
-        let Some(resource) = param(&form, "resource").filter(|r| !r.is_empty()) else {
-            return imds_error(
-                400,
-                "invalid_request",
-                "Required form field 'resource' is missing",
-            );
-        };
-        let id = MiIdentity::system_assigned(MI_HOST);
-        let m = mint(&st, resource, &id);
-        Json(json!({
-            "access_token": m.token,
-            "expires_in": m.lifetime.to_string(),
-            "expires_on": m.exp.to_string(),
-            "not_before": m.now.to_string(),
-            "resource": resource,
-            "token_type": "Bearer",
-        }))
-        .into_response()
-    })();
-    log(
-        &st,
-        "cloud_shell",
-        &method,
-        &uri,
-        &q,
-        &headers,
-        form,
-        resp.status().as_u16(),
-    );
-    resp
+    if method != Method::POST {
+        return imds_error(405, "method_not_allowed", "Use POST.");
+    }
+    if !metadata_ok(&headers) {
+        return imds_error(400, "invalid_request", "Required metadata header not specified");
+    }
+    let Some(resource) = param(&form, "resource").filter(|r| !r.is_empty()) else {
+        return imds_error(
+            400,
+            "invalid_request",
+            "Required form field 'resource' is missing",
+        );
+    };
+    let id = MiIdentity::system_assigned(MI_HOST);
+    let m = mint(&st, resource, &id);
+    Json(json!({
+        "access_token": m.token,
+        "expires_in": m.lifetime.to_string(),
+        "expires_on": m.exp.to_string(),
+        "not_before": m.now.to_string(),
+        "resource": resource,
+        "token_type": "Bearer",
+    }))
+    .into_response()
 }
 
 fn service_fabric_error(status: u16, code: &str, message: &str) -> Response {
@@ -840,61 +777,39 @@ fn service_fabric_error(status: u16, code: &str, message: &str) -> Response {
     (s, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
 }
 
-async fn service_fabric(
-    State(st): St,
-    method: Method,
-    uri: Uri,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let resp = (|| {
-        if let Some(r) = fault(&st) {
-            return r;
-        }
-        match headers.get("secret").and_then(|v| v.to_str().ok()) {
-            None => {
-                return service_fabric_error(
-                    401,
-                    "SecretHeaderNotFound",
-                    "Secret is not found in the request headers.",
-                )
-            }
-            Some(s) if s != st.identity_header => {
-                return service_fabric_error(401, "ManagedIdentityNotFound", "The secret is not valid.")
-            }
-            Some(_) => {}
-        }
-        if param(&q, "api-version") != Some("2019-07-01-preview") {
-            return service_fabric_error(400, "InvalidApiVersion", "Use api-version 2019-07-01-preview.");
-        }
-        let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
+async fn service_fabric(State(st): St, Query(q): Q, headers: HeaderMap) -> Response {
+    match headers.get("secret").and_then(|v| v.to_str().ok()) {
+        None => {
             return service_fabric_error(
-                400,
-                "ArgumentNullOrEmpty",
-                "Value cannot be null or empty: resource.",
-            );
-        };
-        let id = MiIdentity::system_assigned(MI_HOST);
-        let m = mint(&st, resource, &id);
-        Json(json!({
-            "token_type": "Bearer",
-            "access_token": m.token,
-            "expires_on": m.exp,
-            "resource": resource,
-        }))
-        .into_response()
-    })();
-    log(
-        &st,
-        "service_fabric",
-        &method,
-        &uri,
-        &q,
-        &headers,
-        Vec::new(),
-        resp.status().as_u16(),
-    );
-    resp
+                401,
+                "SecretHeaderNotFound",
+                "Secret is not found in the request headers.",
+            )
+        }
+        Some(s) if s != st.identity_header => {
+            return service_fabric_error(401, "ManagedIdentityNotFound", "The secret is not valid.")
+        }
+        Some(_) => {}
+    }
+    if param(&q, "api-version") != Some("2019-07-01-preview") {
+        return service_fabric_error(400, "InvalidApiVersion", "Use api-version 2019-07-01-preview.");
+    }
+    let Some(resource) = param(&q, "resource").filter(|r| !r.is_empty()) else {
+        return service_fabric_error(
+            400,
+            "ArgumentNullOrEmpty",
+            "Value cannot be null or empty: resource.",
+        );
+    };
+    let id = MiIdentity::system_assigned(MI_HOST);
+    let m = mint(&st, resource, &id);
+    Json(json!({
+        "token_type": "Bearer",
+        "access_token": m.token,
+        "expires_on": m.exp,
+        "resource": resource,
+    }))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -102,6 +102,26 @@ pub(crate) fn parse_form(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
+/// The form pairs of a request whose content type is a form; none otherwise.
+pub(crate) fn form_of(headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)> {
+    if is_form(headers) {
+        parse_form(body)
+    } else {
+        Vec::new()
+    }
+}
+
+/// The client id a request presents: its `client_id` form field, else the Basic user name.
+pub(crate) fn presented_client_id(form: &[(String, String)], authz: &AuthzHeader) -> Option<String> {
+    form.iter()
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.clone())
+        .or(match authz {
+            AuthzHeader::Basic(c) => Some(c.client_id.clone()),
+            _ => None,
+        })
+}
+
 /// Replaces every occurrence of a registered secret in `s` (raw or percent/form-encoded).
 /// Returns whether anything was found.
 fn scrub(s: &str, secrets: &[String]) -> (String, bool) {
@@ -251,14 +271,7 @@ pub(crate) fn log_entry(
         _ if form_has("client_secret") => ClientAuthMethod::ClientSecretPost,
         _ => ClientAuthMethod::None,
     };
-    let client_id = form
-        .iter()
-        .find(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.clone())
-        .or(match &authz {
-            AuthzHeader::Basic(c) => Some(c.client_id.clone()),
-            _ => None,
-        });
+    let client_id = presented_client_id(&form, &authz);
 
     LoggedRequest {
         seq: 0,

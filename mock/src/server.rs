@@ -18,9 +18,10 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use crate::keys::{SigningKey, TlsMaterial};
+use crate::keys::{ServerCert, SigningKey, TlsMaterial};
 use crate::registry::{Client, Registry, Resource, Tenant};
-use crate::routes::{self, Disconnect};
+use crate::respond::Disconnect;
+use crate::routes;
 use crate::state::{lock, Counters, Fault, LoggedRequest, RefreshIn, Shared, TokenBehaviour};
 
 /// Start-up configuration of a [`MockServer`].
@@ -42,18 +43,6 @@ pub struct MockConfig {
     pub worker_threads: usize,
     /// The server certificate presented (default: valid for `localhost` and `127.0.0.1`).
     pub server_cert: ServerCert,
-}
-
-/// Which server certificate the mock presents (all signed by its CA).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ServerCert {
-    /// Valid for `localhost` and `127.0.0.1`.
-    #[default]
-    Valid,
-    /// Valid names, but expired (not after 2021-01-01).
-    Expired,
-    /// In date, but for `wrong-host.example` only.
-    WrongHost,
 }
 
 impl Default for MockConfig {
@@ -351,6 +340,24 @@ impl MockServer {
     /// The CA certificate (PEM).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// The environment of an application that reads its settings from it, as a deployment
+    /// passes them, for the registered confidential client ([`CLIENT_ID`](crate::CLIENT_ID)):
+    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST` and
+    /// `AADTOKEN_SETTINGS` (the scope and this server's CA file). For `Command::envs`.
+    pub fn app_env(&self) -> [(&'static str, String); 5] {
+        use crate::registry::{CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
+        [
+            ("AZURE_TENANT_ID", TENANT_ID.to_owned()),
+            ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("AZURE_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+            ("AZURE_AUTHORITY_HOST", self.base_url.clone()),
+            (
+                "AADTOKEN_SETTINGS",
+                format!("scope={SCOPE}; ca_file={}", self.ca_file.display()),
+            ),
+        ]
     }
 
     // --- tokens ------------------------------------------------------------------------

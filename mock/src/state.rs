@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::SigningKey;
 use crate::registry::Registry;
+use crate::user_state::UserFlows;
 
 /// How `refresh_in` is emitted in successful token responses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -278,7 +279,7 @@ pub(crate) struct Shared {
     pub key: SigningKey,
     pub port: u16,
     /// Person sign-in: authorization codes, device codes, refresh tokens and their scripting.
-    pub user_flows: Mutex<crate::user_flows::UserFlows>,
+    pub user_flows: Mutex<UserFlows>,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicking test thread must not break the mock).

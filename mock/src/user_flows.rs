@@ -4,7 +4,6 @@
 //! tokens. Nobody signs in: `/authorize` approves (as a chosen user) or denies at once, and
 //! device codes are approved or denied through the Rust API or a `/_mock/` route.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,142 +13,18 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::entra::{unix_now, AadstsCode, EntraError, RequestIds};
+use crate::entra::{AadstsCode, EntraError, RequestIds};
 use crate::redact;
-use crate::registry::{Client, Tenant, User, USERNAME};
-use crate::routes::{
-    bad_control, request_host, resolve_tenant, token_error_response, token_headers, TenantRef, TokenCtx,
-    TokenResponse,
+use crate::registry::USERNAME;
+use crate::respond::{
+    bad_control, body_json, client_info, public_flows_disabled, request_host, resolve_tenant,
+    token_error_response, token_headers, unknown_client, TenantRef,
 };
 use crate::state::{lock, Shared};
+use crate::user_state::{random, user_code, AuthCode, AuthorizeMode, DeviceCodeStatus, DeviceEntry};
 use crate::MockServer;
-
-/// Grant types handled here.
-pub(crate) const USER_GRANTS: &[&str] = &[
-    "authorization_code",
-    "refresh_token",
-    "urn:ietf:params:oauth:grant-type:device_code",
-];
-/// Authorization codes live this long (Entra: about 10 minutes).
-const CODE_LIFETIME: Duration = Duration::from_secs(600);
-/// Refresh tokens unused for this long are expired (AADSTS700082); Entra: 90 days.
-const DEFAULT_RT_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
-
-/// What `/authorize` does with the next sign-ins.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum AuthorizeMode {
-    /// Sign in at once as this user (`None`: the `login_hint` user if it exists, else the
-    /// fixture [`USERNAME`]) and redirect with a code.
-    Approve {
-        /// User name.
-        user: Option<String>,
-    },
-    /// Redirect with `error=access_denied` (AADSTS65004: the user declined).
-    Deny,
-}
-
-impl Default for AuthorizeMode {
-    fn default() -> Self {
-        AuthorizeMode::Approve { user: None }
-    }
-}
-
-/// Where a device code stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", content = "user", rename_all = "snake_case")]
-pub enum DeviceCodeStatus {
-    /// Nobody has entered it yet (`authorization_pending`).
-    Pending,
-    /// A user signed in with it.
-    Approved(String),
-    /// The user declined (`authorization_declined`).
-    Denied,
-}
-
-struct AuthCode {
-    client_id: String,
-    tenant_id: String,
-    redirect_uri: String,
-    challenge: Option<(String, String)>,
-    user: String,
-    issued: Instant,
-    used: bool,
-}
-
-struct DeviceEntry {
-    device_code: String,
-    user_code: String,
-    client_id: String,
-    tenant_id: String,
-    expires: Instant,
-    interval: Duration,
-    last_poll: Option<Instant>,
-    slow_down_left: u32,
-    status: DeviceCodeStatus,
-}
-
-struct RefreshEntry {
-    client_id: String,
-    tenant_id: String,
-    user: String,
-    issued: Instant,
-    /// Rotated (replaced by a newer one) or revoked: refused with AADSTS70043.
-    dead: bool,
-}
-
-/// Person sign-in state of one server.
-pub(crate) struct UserFlows {
-    authorize: AuthorizeMode,
-    device_interval: u64,
-    device_expires_in: u64,
-    slow_down_polls: u32,
-    rt_lifetime: Duration,
-    codes: HashMap<String, AuthCode>,
-    devices: Vec<DeviceEntry>,
-    refresh: HashMap<String, RefreshEntry>,
-    codes_issued: u64,
-    refresh_tokens_issued: u64,
-}
-
-impl Default for UserFlows {
-    fn default() -> Self {
-        UserFlows {
-            authorize: AuthorizeMode::default(),
-            device_interval: 5,
-            device_expires_in: 900,
-            slow_down_polls: 0,
-            rt_lifetime: DEFAULT_RT_LIFETIME,
-            codes: HashMap::new(),
-            devices: Vec::new(),
-            refresh: HashMap::new(),
-            codes_issued: 0,
-            refresh_tokens_issued: 0,
-        }
-    }
-}
-
-fn random(n: usize) -> String {
-    let mut out = String::new();
-    while out.len() < n {
-        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
-    }
-    out.truncate(n);
-    out
-}
-
-fn user_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    uuid::Uuid::new_v4().as_bytes()[..9]
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect()
-}
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -421,10 +296,6 @@ async fn authorize(
     redirect(redirect_uri, &p, None)
 }
 
-fn client_info(user: &User, tenant: &Tenant) -> String {
-    URL_SAFE_NO_PAD.encode(json!({"uid": user.object_id, "utid": tenant.tenant_id}).to_string())
-}
-
 async fn devicecode(
     State(st): State<Arc<Shared>>,
     Path(tenant): Path<String>,
@@ -434,11 +305,7 @@ async fn devicecode(
     body: Bytes,
 ) -> Response {
     let ids = RequestIds::new(&headers);
-    let form = if redact::is_form(&headers) {
-        redact::parse_form(&body)
-    } else {
-        Vec::new()
-    };
+    let form = redact::form_of(&headers, &body);
     let get = |k: &str| {
         form.iter()
             .find(|(n, _)| n == k)
@@ -519,268 +386,8 @@ async fn devicelogin() -> Response {
     resp
 }
 
-fn unknown_client(client_id: &str, tenant: &Tenant) -> EntraError {
-    EntraError::new(
-        400,
-        "unauthorized_client",
-        700016,
-        format!(
-            "Application with identifier '{client_id}' was not found in the directory '{}'.",
-            tenant.display_name
-        ),
-    )
-}
-
-fn public_flows_disabled() -> EntraError {
-    EntraError::new(
-        401,
-        "invalid_client",
-        7000218,
-        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-    )
-}
-
-fn invalid_grant(code: u32, message: impl Into<String>) -> EntraError {
-    EntraError::new(400, "invalid_grant", code, message)
-}
-
-fn device_error(error: &'static str, code: u32, message: &str) -> EntraError {
-    EntraError::new(400, error, code, message)
-}
-
-impl TokenCtx<'_> {
-    /// The person-sign-in grants. The client is public (no credential) unless it sends one.
-    pub(crate) fn issue_user(
-        &self,
-        tenant: &Tenant,
-        grant: &str,
-        behaviour: &crate::TokenBehaviour,
-    ) -> Result<TokenResponse, EntraError> {
-        let client_id = self
-            .get("client_id")
-            .ok_or_else(|| EntraError::missing_param("client_id"))?;
-        let client = tenant
-            .client(client_id)
-            .ok_or_else(|| unknown_client(client_id, tenant))?;
-        let secret = self.get("client_secret");
-        if secret.is_some() {
-            self.check_client_secret(client, secret, None)?;
-        } else if !client.allow_public_client {
-            return Err(public_flows_disabled());
-        }
-        let scope = self
-            .get("scope")
-            .ok_or_else(|| EntraError::missing_param("scope"))?;
-        let (resource, scp) = crate::grants::user_resource(scope)?;
-        let now = Instant::now();
-        let mut f = lock(&self.st.user_flows);
-        let user_name = match grant {
-            "authorization_code" => {
-                let code = self
-                    .get("code")
-                    .ok_or_else(|| EntraError::missing_param("code"))?;
-                let c = f.codes.get_mut(code).ok_or_else(|| {
-                    invalid_grant(70000, "The provided value for the 'code' parameter is not valid.")
-                })?;
-                if c.used {
-                    return Err(invalid_grant(
-                        54005,
-                        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
-                    ));
-                }
-                c.used = true;
-                if now.duration_since(c.issued) > CODE_LIFETIME {
-                    return Err(invalid_grant(
-                        70008,
-                        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
-                    ));
-                }
-                if !c.client_id.eq_ignore_ascii_case(&client.client_id) || c.tenant_id != tenant.tenant_id {
-                    return Err(invalid_grant(
-                        70000,
-                        "The code was issued to another application or tenant.",
-                    ));
-                }
-                if self.get("redirect_uri") != Some(c.redirect_uri.as_str()) {
-                    return Err(invalid_grant(
-                        500117,
-                        "The reply uri specified in the request does not match the reply uri of the authorization request.",
-                    ));
-                }
-                if let Some((challenge, method)) = &c.challenge {
-                    let verifier = self.get("code_verifier").unwrap_or("");
-                    let computed = if method == "S256" {
-                        URL_SAFE_NO_PAD
-                            .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()))
-                    } else {
-                        verifier.to_owned()
-                    };
-                    if computed != *challenge {
-                        return Err(invalid_grant(
-                            501481,
-                            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-                        ));
-                    }
-                }
-                c.user.clone()
-            }
-            "refresh_token" => {
-                let rt = self
-                    .get("refresh_token")
-                    .ok_or_else(|| EntraError::missing_param("refresh_token"))?;
-                let lifetime = f.rt_lifetime;
-                let e = f.refresh.get_mut(rt).ok_or_else(|| {
-                    EntraError::new(
-                        400,
-                        "invalid_grant",
-                        9002313,
-                        "Invalid request. Request is malformed or invalid.",
-                    )
-                })?;
-                if !e.client_id.eq_ignore_ascii_case(&client.client_id) || e.tenant_id != tenant.tenant_id {
-                    return Err(invalid_grant(
-                        70000,
-                        "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid.",
-                    ));
-                }
-                if e.dead {
-                    return Err(invalid_grant(
-                        70043,
-                        "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access. \
-                         The token was revoked or replaced; a new interactive sign-in is needed.",
-                    ));
-                }
-                if now.duration_since(e.issued) > lifetime {
-                    return Err(invalid_grant(
-                        700082,
-                        "The refresh token has expired due to inactivity. The token was issued and was inactive for longer than allowed.",
-                    ));
-                }
-                // Rotation: this refresh token is replaced by the one issued below.
-                e.dead = true;
-                e.user.clone()
-            }
-            _ => {
-                let dc = self
-                    .get("device_code")
-                    .or_else(|| self.get("code"))
-                    .ok_or_else(|| EntraError::missing_param("device_code"))?;
-                let i = f
-                    .devices
-                    .iter()
-                    .position(|d| d.device_code == dc && d.client_id.eq_ignore_ascii_case(&client.client_id))
-                    .ok_or_else(|| {
-                        device_error("bad_verification_code", 70018, "The device code is not valid.")
-                    })?;
-                let d = &mut f.devices[i];
-                if now > d.expires {
-                    return Err(device_error(
-                        "expired_token",
-                        70019,
-                        "Verification code expired. The device code has expired; start a new sign-in.",
-                    ));
-                }
-                let too_fast = d
-                    .last_poll
-                    .is_some_and(|last| now.duration_since(last) + Duration::from_millis(250) < d.interval);
-                d.last_poll = Some(now);
-                if d.slow_down_left > 0 || too_fast {
-                    d.slow_down_left = d.slow_down_left.saturating_sub(1);
-                    d.interval += Duration::from_secs(5);
-                    return Err(device_error(
-                        "slow_down",
-                        70016,
-                        "The client is polling too fast: slow down (wait 5 more seconds between polls).",
-                    ));
-                }
-                match d.status.clone() {
-                    DeviceCodeStatus::Pending => {
-                        return Err(device_error(
-                            "authorization_pending",
-                            70016,
-                            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-                        ))
-                    }
-                    DeviceCodeStatus::Denied => {
-                        f.devices.remove(i);
-                        return Err(device_error(
-                            "authorization_declined",
-                            65004,
-                            "User declined to consent to access the app.",
-                        ));
-                    }
-                    DeviceCodeStatus::Approved(user) => {
-                        if d.tenant_id != tenant.tenant_id {
-                            return Err(device_error(
-                                "bad_verification_code",
-                                70018,
-                                "The device code is not valid.",
-                            ));
-                        }
-                        f.devices.remove(i);
-                        user
-                    }
-                }
-            }
-        };
-        let user = tenant
-            .user(&user_name)
-            .cloned()
-            .ok_or_else(|| invalid_grant(50034, "The user account does not exist in the directory."))?;
-        let aud = self.audience(tenant, &resource)?;
-        let rt = format!("1.AQ-mock-rt.{}", random(64));
-        f.refresh_tokens_issued += 1;
-        f.refresh.insert(
-            rt.clone(),
-            RefreshEntry {
-                client_id: client.client_id.clone(),
-                tenant_id: tenant.tenant_id.clone(),
-                user: user.username.clone(),
-                issued: now,
-                dead: false,
-            },
-        );
-        drop(f);
-        let mut resp = self.mint(tenant, client, &aud, behaviour, Some((&user, &scp)));
-        resp.scope = Some(
-            scp.split(' ')
-                .filter(|s| !s.is_empty())
-                .map(|s| format!("{aud}/{s}"))
-                .chain(["openid", "profile", "offline_access"].map(str::to_owned))
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
-        resp.refresh_token = Some(rt);
-        resp.id_token = Some(self.id_token(tenant, client, &user));
-        resp.client_info = Some(client_info(&user, tenant));
-        Ok(resp)
-    }
-
-    fn id_token(&self, tenant: &Tenant, client: &Client, user: &User) -> String {
-        let now = unix_now();
-        let iat = now.saturating_sub(crate::CLOCK_SKEW_BACKDATE_S);
-        self.st.key.sign_jwt(&json!({
-            "aud": client.client_id,
-            "iss": format!("https://{}/{}/v2.0", self.host, tenant.tenant_id),
-            "iat": iat,
-            "nbf": iat,
-            "exp": now + 3600,
-            "name": user.username,
-            "oid": user.object_id,
-            "preferred_username": user.username,
-            "sub": user.object_id,
-            "tid": tenant.tenant_id,
-            "ver": "2.0",
-        }))
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Control API and the Rust API
-
-fn body_json(body: &Bytes) -> Result<Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
-}
 
 async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
     let v = match body_json(&body) {
@@ -839,7 +446,16 @@ fn set_device_status(st: &Shared, user_code: &str, status: DeviceCodeStatus) -> 
 }
 
 async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
+    answer_device_code(&st, &body, true)
+}
+
+async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
+    answer_device_code(&st, &body, false)
+}
+
+/// `{"user_code": …, "user": …}`: approve (as `user`, default the fixture user) or deny.
+fn answer_device_code(st: &Shared, body: &Bytes, approve: bool) -> Response {
+    let v = match body_json(body) {
         Ok(v) => v,
         Err(e) => return bad_control(e),
     };
@@ -847,27 +463,16 @@ async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Respo
         return bad_control("user_code is required");
     };
     let user = v.get("user").and_then(Value::as_str).unwrap_or(USERNAME);
-    if set_device_status(&st, code, DeviceCodeStatus::Approved(user.to_owned())) {
-        Json(json!({"ok": true, "user": user})).into_response()
-    } else {
+    let (status, ok) = if approve {
         (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no device code with user code '{code}'")})),
+            DeviceCodeStatus::Approved(user.to_owned()),
+            json!({"ok": true, "user": user}),
         )
-            .into_response()
-    }
-}
-
-async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
+    } else {
+        (DeviceCodeStatus::Denied, json!({"ok": true}))
     };
-    let Some(code) = v.get("user_code").and_then(Value::as_str) else {
-        return bad_control("user_code is required");
-    };
-    if set_device_status(&st, code, DeviceCodeStatus::Denied) {
-        Json(json!({"ok": true})).into_response()
+    if set_device_status(st, code, status) {
+        Json(ok).into_response()
     } else {
         (
             StatusCode::NOT_FOUND,

@@ -133,22 +133,18 @@ fn arc_challenges_with_a_key_file_used_once() {
     assert!(realm.starts_with(&mi.arc_key_dir().display().to_string()) && realm.ends_with(".key"));
     let key = std::fs::read_to_string(&realm).unwrap();
     let auth = format!("Basic {key}");
-    let (status, _, _) = http(
-        &mi,
-        "GET",
-        &path,
-        &[("Metadata", "true"), ("Authorization", &auth)],
-        "",
-    );
-    assert_eq!(status, 200);
-    let (status, _, _) = http(
-        &mi,
-        "GET",
-        &path,
-        &[("Metadata", "true"), ("Authorization", &auth)],
-        "",
-    );
-    assert_eq!(status, 401, "a key is good for one request");
+    let with_key = || {
+        http(
+            &mi,
+            "GET",
+            &path,
+            &[("Metadata", "true"), ("Authorization", &auth)],
+            "",
+        )
+        .0
+    };
+    assert_eq!(with_key(), 200);
+    assert_eq!(with_key(), 401, "a key is good for one request");
 }
 
 #[test]

@@ -59,8 +59,37 @@ async fn post_form(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> 
     answer(http.post(url).form(form).send().await.unwrap()).await
 }
 
+/// A token request authenticated with HTTP Basic as `user:password` (already form-encoded).
+async fn post_basic(
+    http: &reqwest::Client,
+    mock: &MockServer,
+    user: &str,
+    password: &str,
+    form: &[(&str, &str)],
+) -> Answer {
+    let basic = STANDARD.encode(format!("{user}:{password}"));
+    answer(
+        http.post(mock.token_url(TENANT_ID))
+            .header("authorization", format!("Basic {basic}"))
+            .form(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn get(http: &reqwest::Client, url: &str) -> Answer {
     answer(http.get(url).send().await.unwrap()).await
+}
+
+/// The OpenID configuration at `authority` (`https://host:port/tenant`).
+async fn discovery(http: &reqwest::Client, authority: &str) -> Answer {
+    get(
+        http,
+        &format!("{authority}/v2.0/.well-known/openid-configuration"),
+    )
+    .await
 }
 
 fn good_form() -> Vec<(&'static str, &'static str)> {
@@ -175,11 +204,7 @@ async fn discovery_jwks_and_token_with_claims() {
         .contains("BEGIN CERTIFICATE"));
 
     // Discovery by domain alias answers with the tenant GUID.
-    let d = get(
-        &http,
-        &format!("{base}/{TENANT_DOMAIN}/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let d = discovery(&http, &format!("{base}/{TENANT_DOMAIN}")).await;
     assert_eq!(d.status, 200, "{}", d.text);
     let doc = d.json();
     let issuer = format!("{base}/{TENANT_ID}/v2.0");
@@ -347,11 +372,7 @@ async fn instance_discovery_and_unknown_tenant_discovery() {
     .await;
     assert_entra_error(&bad, 400, "invalid_instance", 50049);
 
-    let unknown = get(
-        &http,
-        &format!("{base}/fabrikam.onmicrosoft.com/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let unknown = discovery(&http, &format!("{base}/fabrikam.onmicrosoft.com")).await;
     let body = assert_entra_error(&unknown, 400, "invalid_tenant", 90002);
     assert!(body["error_description"]
         .as_str()
@@ -359,11 +380,7 @@ async fn instance_discovery_and_unknown_tenant_discovery() {
         .contains("Tenant 'fabrikam.onmicrosoft.com' not found"));
 
     // Served on the localhost alias too, with that host in the document.
-    let d = get(
-        &http,
-        &format!("https://localhost:{port}/{TENANT_ID}/v2.0/.well-known/openid-configuration"),
-    )
-    .await;
+    let d = discovery(&http, &format!("https://localhost:{port}/{TENANT_ID}")).await;
     assert_eq!(d.status, 200);
     assert_eq!(
         d.json()["issuer"],
@@ -479,16 +496,8 @@ async fn basic_auth_with_special_characters() {
     let odd_secret = "a:b+c d%e~f/g=h";
     mock.add_client(TENANT_ID, Client::new(odd_id).with_secret(odd_secret));
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let basic = STANDARD.encode(format!("{}:{}", enc(odd_id), enc(odd_secret)));
-    let a = answer(
-        http.post(mock.token_url(TENANT_ID))
-            .header("authorization", format!("Basic {basic}"))
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let cc = [("grant_type", "client_credentials"), ("scope", SCOPE)];
+    let a = post_basic(&http, &mock, &enc(odd_id), &enc(odd_secret), &cc).await;
     assert_eq!(a.status, 200, "{}", a.text);
     let claims = mock
         .verify_token(a.json()["access_token"].as_str().unwrap())
@@ -497,33 +506,22 @@ async fn basic_auth_with_special_characters() {
     assert!(claims.get("roles").is_none());
 
     // Basic with the fixture client and client_id repeated in the body.
-    let basic = STANDARD.encode(format!("{CLIENT_ID}:{}", enc(CLIENT_SECRET)));
-    let a = answer(
-        http.post(mock.token_url(TENANT_ID))
-            .header("authorization", format!("Basic {basic}"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", CLIENT_ID),
-                ("scope", SCOPE),
-            ])
-            .send()
-            .await
-            .unwrap(),
+    let a = post_basic(
+        &http,
+        &mock,
+        CLIENT_ID,
+        &enc(CLIENT_SECRET),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("scope", SCOPE),
+        ],
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.text);
 
     // Wrong secret over Basic.
-    let basic = STANDARD.encode(format!("{CLIENT_ID}:nope"));
-    let a = answer(
-        http.post(mock.token_url(TENANT_ID))
-            .header("authorization", format!("Basic {basic}"))
-            .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let a = post_basic(&http, &mock, CLIENT_ID, "nope", &cc).await;
     assert_entra_error(&a, 401, "invalid_client", 7000215);
 
     let log = mock.token_request_log();

@@ -1,5 +1,5 @@
 /*
- * C tests of the aadtoken ABI, driven by tests/c_abi.rs against the mock Entra ID server.
+ * C tests of the aadtoken ABI, driven by tests/c_suites/abi.rs against the mock Entra ID server.
  *
  * Usage: abi_test PHASE
  * Settings come from the environment the harness sets:
@@ -23,65 +23,7 @@
 #include <time.h>
 
 #include "aadtoken.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (cond) {                                                      \
-            passed++;                                                    \
-        } else {                                                         \
-            failed++;                                                    \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-            printf(__VA_ARGS__);                                         \
-            printf("\n");                                                \
-        }                                                                \
-    } while (0)
-
-static void sleep_ms(long ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (v == NULL) {
-        fprintf(stderr, "abi_test: %s is not set\n", name);
-        exit(2);
-    }
-    return v;
-}
-
-/* A config for the mock's registered client, with `secret` as the client secret. */
-static aadtoken_config *mock_config(const char *secret, int trust_mock_ca) {
-    aadtoken_config *cfg = aadtoken_config_new();
-    aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_config_set(cfg, "authority_host", env("AADTOKEN_TEST_AUTHORITY"), &err);
-    st |= aadtoken_config_set(cfg, "tenant_id", env("AADTOKEN_TEST_TENANT"), &err);
-    st |= aadtoken_config_set(cfg, "client_id", env("AADTOKEN_TEST_CLIENT"), &err);
-    st |= aadtoken_config_set(cfg, "client_secret", secret, &err);
-    st |= aadtoken_config_set(cfg, "scope", env("AADTOKEN_TEST_SCOPE"), &err);
-    st |= aadtoken_config_set(cfg, "timeout_ms", "20000", &err);
-    if (trust_mock_ca) {
-        st |= aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), &err);
-    }
-    CHECK(st == AADTOKEN_OK && err == NULL, "config: %s", aadtoken_error_message(err));
-    aadtoken_error_free(err);
-    return cfg;
-}
-
-static aadtoken_client *mock_client(const char *secret, int trust_mock_ca) {
-    aadtoken_config *cfg = mock_config(secret, trust_mock_ca);
-    aadtoken_client *client = NULL;
-    aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_client_new(cfg, &client, &err);
-    CHECK(st == AADTOKEN_OK && client != NULL, "client_new: %s", aadtoken_error_message(err));
-    aadtoken_error_free(err);
-    aadtoken_config_free(cfg); /* the client keeps its own copy */
-    return client;
-}
+#include "common.h"
 
 static int count_char(const char *s, char c) {
     int n = 0;
@@ -91,7 +33,7 @@ static int count_char(const char *s, char c) {
 
 /* A token was obtained through the C ABI and looks like a JWT. */
 static void phase_success(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
     aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
@@ -112,8 +54,8 @@ static void phase_success(void) {
 
 /* The second get is served from the cache; refresh always asks; tokens are snapshots. */
 static void phase_cache(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
-    aadtoken_client *twin = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
+    aadtoken_client *twin = registered_client();
     aadtoken_token *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
     CHECK(aadtoken_client_get_token(client, NULL, &a, NULL) == AADTOKEN_OK, "first get");
     CHECK(aadtoken_client_get_token(client, NULL, &b, NULL) == AADTOKEN_OK, "second get");
@@ -140,7 +82,7 @@ static void phase_cache(void) {
 
 /* A token for another scope of the same identity. */
 static void phase_other_scope(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
     aadtoken_status st = aadtoken_client_get_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), &tok, &err);
@@ -153,7 +95,7 @@ static void phase_other_scope(void) {
 /* A wrong secret: status, OAuth code, AADSTS, correlation id, HTTP status; no secret shown. */
 static void phase_wrong_secret(void) {
     const char *wrong = "wrong-secret-3f9a7c";
-    aadtoken_client *client = mock_client(wrong, 1);
+    aadtoken_client *client = mock_client(wrong, 1, NULL);
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
     aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
@@ -179,7 +121,7 @@ static void phase_wrong_secret(void) {
 
 /* The server's certificate is from a CA the client does not trust. */
 static void phase_untrusted(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 0);
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 0, NULL);
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
     aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
@@ -191,22 +133,6 @@ static void phase_untrusted(void) {
 }
 
 /* Configuration and argument errors: statuses and messages that name the culprit. */
-static void expect_error(aadtoken_status st, aadtoken_error *err, aadtoken_status want, const char *needle) {
-    CHECK(st == want, "status %u, want %u (%s)", st, want, aadtoken_error_message(err));
-    CHECK(err != NULL && strstr(aadtoken_error_message(err), needle) != NULL, "message '%s' names '%s'",
-          aadtoken_error_message(err), needle);
-    CHECK(err == NULL || aadtoken_error_status(err) == st, "error object status");
-    aadtoken_error_free(err);
-}
-
-/* Run `call` (which uses `&err`) and check its status and the message's mention of `needle`. */
-#define EXPECT_ERR(call, want, needle)                       \
-    do {                                                     \
-        aadtoken_error *err = NULL;                          \
-        aadtoken_status st_ = (call);                        \
-        expect_error(st_, err, (want), (needle));            \
-    } while (0)
-
 static void phase_args(void) {
     aadtoken_config *cfg = aadtoken_config_new();
     aadtoken_client *client = NULL;
@@ -242,7 +168,7 @@ static void phase_args(void) {
 
     /* A client whose config was freed keeps working (it copied the settings). */
     aadtoken_config_free(cfg);
-    client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    client = registered_client();
     EXPECT_ERR(aadtoken_client_new(NULL, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "config");
     EXPECT_ERR(aadtoken_client_get_token(NULL, NULL, &tok, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "client");
     EXPECT_ERR(aadtoken_client_get_token(client, NULL, NULL, &err), AADTOKEN_ERR_INVALID_ARGUMENT, "out");
@@ -269,23 +195,26 @@ static void phase_args(void) {
     /* Static texts. */
     CHECK(strcmp(aadtoken_version(), AADTOKEN_VERSION_STRING) == 0, "version %s", aadtoken_version());
     {
-        const aadtoken_status all[] = {AADTOKEN_OK, AADTOKEN_ERR_INVALID_ARGUMENT, AADTOKEN_ERR_UNKNOWN_SETTING,
-                                       AADTOKEN_ERR_INVALID_SETTING, AADTOKEN_ERR_MISSING_SETTING, AADTOKEN_ERR_NETWORK,
-                                       AADTOKEN_ERR_TIMEOUT, AADTOKEN_ERR_TLS, AADTOKEN_ERR_BAD_RESPONSE,
-                                       AADTOKEN_ERR_INVALID_CLIENT, AADTOKEN_ERR_UNAUTHORIZED_CLIENT,
-                                       AADTOKEN_ERR_INVALID_SCOPE, AADTOKEN_ERR_INVALID_RESOURCE,
-                                       AADTOKEN_ERR_TENANT_NOT_FOUND, AADTOKEN_ERR_INVALID_GRANT,
-                                       AADTOKEN_ERR_INTERACTION_REQUIRED, AADTOKEN_ERR_THROTTLED,
-                                       AADTOKEN_ERR_SERVER_ERROR, AADTOKEN_ERR_IDENTITY_PROVIDER,
-                                       AADTOKEN_ERR_FILE, AADTOKEN_ERR_UNSAFE_PATH,
-                                       AADTOKEN_ERR_TOO_MANY_REFRESHES, AADTOKEN_ERR_CANCELLED, AADTOKEN_ERR_CALLBACK,
-                                       AADTOKEN_ERR_BAD_VERIFICATION_CODE, AADTOKEN_ERR_CALLBACK_REQUIRED,
-                                       AADTOKEN_ERR_USER_CANCELLED, AADTOKEN_ERR_SIGN_IN_EXPIRED,
-                                       AADTOKEN_ERR_STATE_MISMATCH, AADTOKEN_ERR_INTERNAL};
+        /* Every status of the header: abi_statuses.inc is generated from aadtoken.h by the
+         * harness (tests/c_suites/abi.rs), one `{AADTOKEN_X, "AADTOKEN_X"},` a line. */
+        static const struct {
+            aadtoken_status status;
+            const char *name;
+        } all[] = {
+#include "abi_statuses.inc"
+        };
         size_t i;
         for (i = 0; i < sizeof all / sizeof all[0]; i++) {
-            const char *s = aadtoken_status_str(all[i]);
-            CHECK(s != NULL && strncmp(s, "AADTOKEN_", 9) == 0 && strncmp(s, "AADTOKEN_ERR_UNKNOWN:", 21) != 0, "status_str(%u) = %s", all[i], s);
+            const char *s = aadtoken_status_str(all[i].status);
+            size_t len = strlen(all[i].name), k;
+            CHECK(s != NULL && strncmp(s, all[i].name, len) == 0 && strncmp(s + len, ": ", 2) == 0 && strlen(s) > len + 2,
+                  "status_str(%u) = %s, named %s", all[i].status, s, all[i].name);
+            CHECK(strncmp(s, "AADTOKEN_ERR_UNKNOWN:", 21) != 0, "status_str(%u) is known", all[i].status);
+            for (k = 0; k < i; k++) {
+                CHECK(all[k].status != all[i].status, "%s and %s are distinct", all[k].name, all[i].name);
+                CHECK(s != aadtoken_status_str(all[k].status) && strcmp(s, aadtoken_status_str(all[k].status)) != 0,
+                      "status_str of %s and %s differ", all[k].name, all[i].name);
+            }
         }
         CHECK(strncmp(aadtoken_status_str(12345), "AADTOKEN_ERR_UNKNOWN:", 21) == 0, "unknown status text");
     }
@@ -341,7 +270,7 @@ static void *worker(void *arg) {
 static void phase_threads(void) {
     pthread_t t[THREADS];
     int i;
-    shared = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    shared = registered_client();
     for (i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
     for (i = 0; i < THREADS; i++) {
         void *bad = NULL;
@@ -357,45 +286,8 @@ static void phase_threads(void) {
 }
 
 /* ---- async: the callback runs once, on a library thread, and owns what it is given ---- */
-struct outcome {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int calls;
-    aadtoken_status status;
-    size_t token_len;
-    int on_caller_thread;
-    pthread_t caller;
-};
-
-static void on_token(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
-    struct outcome *o = userdata;
-    pthread_mutex_lock(&o->lock);
-    o->calls++;
-    o->status = status;
-    o->token_len = aadtoken_token_len(token);
-    o->on_caller_thread = pthread_equal(pthread_self(), o->caller);
-    pthread_cond_signal(&o->cond);
-    pthread_mutex_unlock(&o->lock);
-    aadtoken_token_free(token);
-    aadtoken_error_free(error);
-}
-
-static void outcome_init(struct outcome *o) {
-    pthread_mutex_init(&o->lock, NULL);
-    pthread_cond_init(&o->cond, NULL);
-    o->calls = 0;
-    o->status = 12345;
-    o->caller = pthread_self();
-}
-
-static void outcome_wait(struct outcome *o) {
-    pthread_mutex_lock(&o->lock);
-    while (o->calls == 0) pthread_cond_wait(&o->cond, &o->lock);
-    pthread_mutex_unlock(&o->lock);
-}
-
 static void phase_async(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
     aadtoken_request *req = NULL;
     aadtoken_error *err = NULL;
     struct outcome o;
@@ -425,7 +317,7 @@ static void phase_async(void) {
 
 /* The harness sets a 3 s mock latency: cancel before the answer. */
 static void phase_async_cancel(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
     aadtoken_request *req = NULL;
     struct outcome o;
     outcome_init(&o);
@@ -478,7 +370,7 @@ static int all_threads(void) {
 }
 
 static void phase_shutdown(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
     aadtoken_token *tok = NULL;
     CHECK(library_threads() == 0 && all_threads() == 1, "no library thread before the first request");
     CHECK(aadtoken_client_get_token(client, NULL, &tok, NULL) == AADTOKEN_OK, "get");
@@ -500,7 +392,7 @@ static void phase_shutdown(void) {
 
 /* ---- fork: the child gets tokens (cached and new); the parent keeps working ---- */
 static void phase_fork(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1);
+    aadtoken_client *client = registered_client();
     aadtoken_token *tok = NULL;
     pid_t pid;
     int status = -1;
@@ -528,24 +420,19 @@ static void phase_fork(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *phase = argc > 1 ? argv[1] : "";
-    if (strcmp(phase, "success") == 0) phase_success();
-    else if (strcmp(phase, "cache") == 0) phase_cache();
-    else if (strcmp(phase, "other-scope") == 0) phase_other_scope();
-    else if (strcmp(phase, "wrong-secret") == 0) phase_wrong_secret();
-    else if (strcmp(phase, "untrusted") == 0) phase_untrusted();
-    else if (strcmp(phase, "args") == 0) phase_args();
-    else if (strcmp(phase, "env") == 0) phase_env();
-    else if (strcmp(phase, "threads") == 0) phase_threads();
-    else if (strcmp(phase, "async") == 0) phase_async();
-    else if (strcmp(phase, "async-cancel") == 0) phase_async_cancel();
-    else if (strcmp(phase, "shutdown") == 0) phase_shutdown();
-    else if (strcmp(phase, "fork") == 0) phase_fork();
-    else {
-        fprintf(stderr, "usage: abi_test success|cache|other-scope|wrong-secret|untrusted|args|env|threads|"
-                        "async|async-cancel|shutdown|fork\n");
-        return 2;
-    }
-    printf("%s: %d checks passed, %d failed\n", phase, passed, failed);
-    return failed == 0 ? 0 : 1;
+    static const struct test_phase phases[] = {
+        {"success", phase_success},
+        {"cache", phase_cache},
+        {"other-scope", phase_other_scope},
+        {"wrong-secret", phase_wrong_secret},
+        {"untrusted", phase_untrusted},
+        {"args", phase_args},
+        {"env", phase_env},
+        {"threads", phase_threads},
+        {"async", phase_async},
+        {"async-cancel", phase_async_cancel},
+        {"shutdown", phase_shutdown},
+        {"fork", phase_fork},
+    };
+    return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 0);
 }

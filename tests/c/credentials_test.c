@@ -1,6 +1,6 @@
 /*
  * C tests of every non-interactive credential kind through the aadtoken ABI, driven by
- * tests/c_credentials.rs against the mock Entra ID server and the managed-identity mock.
+ * tests/c_suites/credentials.rs against the mock Entra ID server and the managed-identity mock.
  *
  * Usage: credentials_test PHASE
  *   token     settings from AADTOKEN_TEST_SETTINGS (plus the environment when
@@ -20,36 +20,7 @@
 #include <string.h>
 
 #include "aadtoken.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (cond) {                                                      \
-            passed++;                                                    \
-        } else {                                                         \
-            failed++;                                                    \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-            printf(__VA_ARGS__);                                         \
-            printf("\n");                                                \
-        }                                                                \
-    } while (0)
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (v == NULL) {
-        fprintf(stderr, "credentials_test: %s is not set\n", name);
-        exit(2);
-    }
-    return v;
-}
-
-static void report(aadtoken_error *err) {
-    if (err != NULL) {
-        printf("  error %u AADSTS%u: %s\n", aadtoken_error_status(err), aadtoken_error_aadsts(err),
-               aadtoken_error_message(err));
-    }
-}
+#include "common.h"
 
 /* A client from AADTOKEN_TEST_SETTINGS (and the environment when asked). */
 static aadtoken_client *make_client(aadtoken_config **keep_cfg) {
@@ -230,18 +201,10 @@ static void phase_callback(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *phase = argc > 1 ? argv[1] : "";
-    if (strcmp(phase, "token") == 0) {
-        phase_token();
-    } else if (strcmp(phase, "refused") == 0) {
-        phase_refused();
-    } else if (strcmp(phase, "callback") == 0) {
-        phase_callback();
-    } else {
-        fprintf(stderr, "usage: credentials_test token|refused|callback\n");
-        return 2;
-    }
-    aadtoken_shutdown();
-    printf("%s: %d passed, %d failed\n", phase, passed, failed);
-    return failed == 0 && passed > 0 ? 0 : 1;
+    static const struct test_phase phases[] = {
+        {"token", phase_token},
+        {"refused", phase_refused},
+        {"callback", phase_callback},
+    };
+    return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 1);
 }

@@ -1,5 +1,5 @@
 /*
- * The C ABI misused on purpose, driven by tests/c_misuse.rs under AddressSanitizer +
+ * The C ABI misused on purpose, driven by tests/c_suites/misuse.rs under AddressSanitizer +
  * UndefinedBehaviorSanitizer and under valgrind: every export with NULL for each pointer,
  * invalid UTF-8, empty and 1 MB strings, _free(NULL), calls in a wrong order, settings strings
  * with separators, spaces and unicode, 64 threads sharing a client while another forces
@@ -21,81 +21,15 @@
 #include <time.h>
 
 #include "aadtoken.h"
+#include "common.h"
 
-static int passed, failed;
-static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The mock's registered client, with a generous timeout (valgrind and ASan are slow). */
+static aadtoken_config *app_config(void) { return mock_config(env("AADTOKEN_TEST_SECRET"), 1, "timeout_ms=30000"); }
+static aadtoken_client *app_client(void) { return client_of(app_config()); }
 
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        int ok_ = (cond) ? 1 : 0;                                        \
-        pthread_mutex_lock(&check_lock);                                 \
-        if (ok_) {                                                       \
-            passed++;                                                    \
-        } else {                                                         \
-            failed++;                                                    \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-            printf(__VA_ARGS__);                                         \
-            printf("\n");                                                \
-        }                                                                \
-        pthread_mutex_unlock(&check_lock);                               \
-    } while (0)
-
-static void sleep_ms(long ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (v == NULL) {
-        fprintf(stderr, "misuse_test: %s is not set\n", name);
-        exit(2);
-    }
-    return v;
-}
-
-static int slow(void) { return getenv("AADTOKEN_TEST_SLOW") != NULL; }
-
-static aadtoken_config *mock_config(void) {
-    aadtoken_config *cfg = aadtoken_config_new();
-    aadtoken_status st = aadtoken_config_set(cfg, "authority_host", env("AADTOKEN_TEST_AUTHORITY"), NULL);
-    st |= aadtoken_config_set(cfg, "tenant_id", env("AADTOKEN_TEST_TENANT"), NULL);
-    st |= aadtoken_config_set(cfg, "client_id", env("AADTOKEN_TEST_CLIENT"), NULL);
-    st |= aadtoken_config_set(cfg, "client_secret", env("AADTOKEN_TEST_SECRET"), NULL);
-    st |= aadtoken_config_set(cfg, "scope", env("AADTOKEN_TEST_SCOPE"), NULL);
-    st |= aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), NULL);
-    st |= aadtoken_config_set(cfg, "timeout_ms", "30000", NULL);
-    CHECK(st == AADTOKEN_OK, "mock config");
-    return cfg;
-}
-
-static aadtoken_client *mock_client(void) {
-    aadtoken_config *cfg = mock_config();
-    aadtoken_client *client = NULL;
-    aadtoken_status st = aadtoken_client_new(cfg, &client, NULL);
-    CHECK(st == AADTOKEN_OK && client != NULL, "client_new %u", st);
-    aadtoken_config_free(cfg);
-    return client;
-}
-
-/* A failing call: the status, an error object carrying the same status, and (when `needle`)
- * a message that names the argument. */
-static void expect(aadtoken_status st, aadtoken_error *err, aadtoken_status want, const char *needle,
-                   const char *what) {
-    CHECK(st == want, "%s: status %u, wanted %u (%s)", what, st, want, aadtoken_error_message(err));
-    CHECK(err != NULL, "%s: an error object", what);
-    if (err != NULL) {
-        CHECK(aadtoken_error_status(err) == want, "%s: error status %u", what, aadtoken_error_status(err));
-        CHECK(needle == NULL || strstr(aadtoken_error_message(err), needle) != NULL, "%s: message '%s' names %s",
-              what, aadtoken_error_message(err), needle);
-    }
-    aadtoken_error_free(err);
-}
-
+/* A call that must fail with AADTOKEN_ERR_INVALID_ARGUMENT (its error received as `&e_`). */
 #define E100(call, needle) do { aadtoken_error *e_ = NULL; aadtoken_status s_ = call; \
-    expect(s_, e_, AADTOKEN_ERR_INVALID_ARGUMENT, needle, #call); } while (0)
+    expect_error(#call, s_, e_, AADTOKEN_ERR_INVALID_ARGUMENT, needle); } while (0)
 
 static void noop_token_cb(void *u, aadtoken_status s, aadtoken_token *t, aadtoken_error *e) {
     (void)u; (void)s;
@@ -106,8 +40,8 @@ static void noop_log(void *u, const aadtoken_log_record *r) { (void)u; (void)r; 
 
 /* Every export with NULL for each pointer argument (with and without an error out-param). */
 static void phase_null(void) {
-    aadtoken_client *client = mock_client();
-    aadtoken_config *cfg = mock_config();
+    aadtoken_client *client = app_client();
+    aadtoken_config *cfg = app_config();
     aadtoken_token *tok = NULL;
     aadtoken_claims *claims = NULL;
     aadtoken_request *req = NULL;
@@ -202,7 +136,7 @@ static void phase_null(void) {
  * unicode. */
 static void phase_strings(void) {
     aadtoken_config *cfg = aadtoken_config_new();
-    aadtoken_client *client = mock_client();
+    aadtoken_client *client = app_client();
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
     const char bad_utf8[] = {'t', (char)0xC3, (char)0x28, 0};
@@ -222,10 +156,10 @@ static void phase_strings(void) {
     /* empty strings */
     {
         aadtoken_status st = aadtoken_config_set(cfg, "", "x", &err);
-        expect(st, err, AADTOKEN_ERR_UNKNOWN_SETTING, NULL, "empty key");
+        expect_error("empty key", st, err, AADTOKEN_ERR_UNKNOWN_SETTING, NULL);
         err = NULL;
         st = aadtoken_config_set(cfg, "tenant_id", "", &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_SETTING, "'tenant_id'", "empty value");
+        expect_error("empty value", st, err, AADTOKEN_ERR_INVALID_SETTING, "'tenant_id'");
         err = NULL;
         CHECK(aadtoken_config_parse(cfg, "", NULL) == AADTOKEN_OK, "empty settings string");
         CHECK(aadtoken_config_parse(cfg, " ; ;; ", NULL) == AADTOKEN_OK, "only separators");
@@ -245,16 +179,16 @@ static void phase_strings(void) {
         st = aadtoken_config_set(cfg, "client_secret", big, NULL);
         CHECK(st == AADTOKEN_OK, "a 1 MB secret is just a long secret: %u", st);
         st = aadtoken_config_set(cfg, "tenant_id", big, &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_SETTING, "'tenant_id'", "1 MB tenant");
+        expect_error("1 MB tenant", st, err, AADTOKEN_ERR_INVALID_SETTING, "'tenant_id'");
         err = NULL;
         st = aadtoken_config_set(cfg, big, "x", &err);
-        expect(st, err, AADTOKEN_ERR_UNKNOWN_SETTING, NULL, "1 MB key");
+        expect_error("1 MB key", st, err, AADTOKEN_ERR_UNKNOWN_SETTING, NULL);
         err = NULL;
         snprintf(settings, 32, "client_secret=\"");
         memset(settings + 15, 'b', n);
         settings[15 + n] = 0;
         st = aadtoken_config_parse(cfg, settings, &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "unterminated", "1 MB unterminated quote");
+        expect_error("1 MB unterminated quote", st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "unterminated");
         err = NULL;
         strcat(settings, "\"");
         CHECK(aadtoken_config_parse(cfg, settings, NULL) == AADTOKEN_OK, "1 MB quoted value");
@@ -273,7 +207,7 @@ static void phase_strings(void) {
 
     /* settings strings with embedded separators, whitespace and unicode */
     {
-        aadtoken_config *c2 = mock_config();
+        aadtoken_config *c2 = app_config();
         aadtoken_client *c2client = NULL;
         aadtoken_status st;
         st = aadtoken_config_parse(c2, " client_secret = \"" "ignored;really=yes\" ; scope = \"  api://x/.default \" ;", &err);
@@ -283,23 +217,23 @@ static void phase_strings(void) {
         st = aadtoken_config_parse(c2, "client_secret=s\xC3\xA9\x63r\xE2\x82\xAC\xF0\x9F\x94\x91", &err);
         CHECK(st == AADTOKEN_OK, "unicode secret: %s", aadtoken_error_message(err));
         st = aadtoken_config_parse(c2, "t\xC3\xA9nant_id=x", &err);
-        expect(st, err, AADTOKEN_ERR_UNKNOWN_SETTING, NULL, "unicode key");
+        expect_error("unicode key", st, err, AADTOKEN_ERR_UNKNOWN_SETTING, NULL);
         err = NULL;
         st = aadtoken_config_parse(c2, "tenant_id=\xE2\x82\xAC", &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_SETTING, "'tenant_id'", "unicode tenant");
+        expect_error("unicode tenant", st, err, AADTOKEN_ERR_INVALID_SETTING, "'tenant_id'");
         err = NULL;
         st = aadtoken_config_parse(c2, "scope=a;b", &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "no '='", "bare entry after ;");
+        expect_error("bare entry after ;", st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "no '='");
         err = NULL;
         st = aadtoken_config_parse(c2, "==", &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "empty key", "==");
+        expect_error("==", st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "empty key");
         err = NULL;
         st = aadtoken_config_parse(c2, "client_secret=\"a\\\"b\\\\\";timeout_ms= 5000 ", &err);
         CHECK(st == AADTOKEN_OK, "escapes: %s", aadtoken_error_message(err));
         st = aadtoken_config_set(c2, "scope", "api://x/.default\n", &err);
         CHECK(st == AADTOKEN_OK, "a trailing newline is space: %s", aadtoken_error_message(err));
         st = aadtoken_config_set(c2, "scope", "api://x/\x01.default", &err);
-        expect(st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "'scopes'", "control character in a scope");
+        expect_error("control character in a scope", st, err, AADTOKEN_ERR_INVALID_ARGUMENT, "'scopes'");
         err = NULL;
         /* Failed parses applied nothing: the client still builds (with the unicode secret). */
         st = aadtoken_client_new(c2, &c2client, &err);
@@ -314,7 +248,7 @@ static void phase_strings(void) {
 
 /* Calls in an unusual order. */
 static void phase_order(void) {
-    aadtoken_config *cfg = mock_config();
+    aadtoken_config *cfg = app_config();
     aadtoken_client *client = NULL;
     aadtoken_client *twin = NULL;
     aadtoken_token *tok = NULL, *tok2 = NULL;
@@ -331,7 +265,7 @@ static void phase_order(void) {
     CHECK(st == AADTOKEN_OK && tok != NULL, "get after the config was freed: %s", aadtoken_error_message(err));
 
     /* A client built twice from one config, then the config changed: the clients do not see it. */
-    cfg = mock_config();
+    cfg = app_config();
     CHECK(aadtoken_client_new(cfg, &twin, NULL) == AADTOKEN_OK, "twin");
     CHECK(aadtoken_config_set(cfg, "client_secret", "changed-after", NULL) == AADTOKEN_OK, "change");
     st = aadtoken_client_refresh_token(twin, NULL, &tok2, &err);
@@ -357,7 +291,7 @@ static void phase_order(void) {
     aadtoken_shutdown();
     aadtoken_shutdown();
     aadtoken_token_file_keeper_stop(keeper);
-    client = mock_client();
+    client = app_client();
     st = aadtoken_client_refresh_token(client, NULL, &tok, &err);
     CHECK(st == AADTOKEN_OK, "after shutdown: %s", aadtoken_error_message(err));
     aadtoken_token_free(tok);
@@ -414,7 +348,7 @@ static void phase_threads(void) {
     int i;
     aadtoken_token *t = NULL;
     aadtoken_error *e = NULL;
-    shared = mock_client();
+    shared = app_client();
     /* A cached token first: a forced refresh that joined the readers' first request would not
      * count towards the loop guard. */
     CHECK(aadtoken_client_get_token(shared, NULL, &t, NULL) == AADTOKEN_OK, "first token");
@@ -435,7 +369,7 @@ static void phase_threads(void) {
     t = NULL;
     {
         aadtoken_status st = aadtoken_client_refresh_token(shared, NULL, &t, &e);
-        expect(st, e, AADTOKEN_ERR_TOO_MANY_REFRESHES, "AADSTS50196", "11th forced refresh");
+        expect_error("11th forced refresh", st, e, AADTOKEN_ERR_TOO_MANY_REFRESHES, "AADSTS50196");
         CHECK(t == NULL, "no token from a refused refresh");
     }
     printf("threads: %d readers made %ld calls beside 9 forced refreshes\n", THREADS, total);
@@ -462,7 +396,7 @@ static void count_cb(void *userdata, aadtoken_status status, aadtoken_token *tok
 static void phase_async(void) {
     int round, i, n = slow() ? 16 : ASYNC_N;
     for (round = 0; round < 3; round++) {
-        aadtoken_client *client = mock_client();
+        aadtoken_client *client = app_client();
         aadtoken_request *reqs[ASYNC_N];
         memset(callbacks, 0, sizeof callbacks);
         for (i = 0; i < n; i++) {
@@ -528,7 +462,7 @@ static void on_log(void *userdata, const aadtoken_log_record *r) {
 
 static void phase_log(void) {
     struct log_seen seen;
-    aadtoken_client *client = mock_client();
+    aadtoken_client *client = app_client();
     aadtoken_token *t = NULL;
     int before;
     memset(&seen, 0, sizeof seen);
@@ -567,7 +501,7 @@ static void phase_log(void) {
 /* AADTOKEN_LOG + AADTOKEN_LOG_FILE (set by the harness): without a callback, records go to the
  * file, created 0600, and never to stdout/stderr. */
 static void phase_logfile(void) {
-    aadtoken_client *client = mock_client();
+    aadtoken_client *client = app_client();
     aadtoken_token *t = NULL;
     const char *path = env("AADTOKEN_LOG_FILE");
     struct stat st;
@@ -594,19 +528,9 @@ static void phase_logfile(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *phase = argc > 1 ? argv[1] : "";
-    if (strcmp(phase, "null") == 0) phase_null();
-    else if (strcmp(phase, "strings") == 0) phase_strings();
-    else if (strcmp(phase, "order") == 0) phase_order();
-    else if (strcmp(phase, "threads") == 0) phase_threads();
-    else if (strcmp(phase, "async") == 0) phase_async();
-    else if (strcmp(phase, "log") == 0) phase_log();
-    else if (strcmp(phase, "logfile") == 0) phase_logfile();
-    else {
-        fprintf(stderr, "misuse_test: unknown phase '%s'\n", phase);
-        return 2;
-    }
-    aadtoken_shutdown();
-    printf("%s: %d passed, %d failed\n", phase, passed, failed);
-    return failed == 0 ? 0 : 1;
+    static const struct test_phase phases[] = {
+        {"null", phase_null},       {"strings", phase_strings}, {"order", phase_order},     {"threads", phase_threads},
+        {"async", phase_async},     {"log", phase_log},         {"logfile", phase_logfile},
+    };
+    return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 1);
 }

@@ -1,5 +1,5 @@
 /*
- * C tests of aadtoken's Oracle adapters, driven by tests/oracle_c.rs against the mock Entra ID
+ * C tests of aadtoken's Oracle adapters, driven by tests/c_suites/oracle.rs against the mock Entra ID
  * server: the ODPI-C access-token callback called exactly as ODPI-C calls it (through ODPI-C's
  * own types, declared here as dpi.h declares them), the borrowed token for OCI, the
  * TOKEN_LOCATION token file and its keeper, and token claims.
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "aadtoken.h"
+#include "common.h"
 
 /* ---- ODPI-C's declarations, exactly as dpi.h has them (ODPI-C 5.x / 6.x). ---- */
 typedef struct dpiAccessToken dpiAccessToken;
@@ -46,76 +47,12 @@ SAME_LAYOUT(private_key,
 SAME_LAYOUT(private_key_length, offsetof(dpiAccessToken, privateKeyLength) ==
                                     offsetof(aadtoken_dpi_access_token, privateKeyLength));
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (cond) {                                                      \
-            passed++;                                                    \
-        } else {                                                         \
-            failed++;                                                    \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-            printf(__VA_ARGS__);                                         \
-            printf("\n");                                                \
-        }                                                                \
-    } while (0)
-
-/* A call that must fail with `status` and an error (given through a local `err` that the call
- * receives as `&err`) whose message contains `needle`. */
-static void expect_error(const char *what, aadtoken_status st, aadtoken_error *err, aadtoken_status want,
-                         const char *needle) {
-    CHECK(st == want, "%s: status %u, expected %u", what, st, want);
-    CHECK(err != NULL && aadtoken_error_status(err) == want, "%s: an error object with the status", what);
-    CHECK(err != NULL && strstr(aadtoken_error_message(err), needle) != NULL, "%s: message '%s' lacks '%s'", what,
-          aadtoken_error_message(err), needle);
-    aadtoken_error_free(err);
-}
-
-#define EXPECT_ERR(call, want, needle)                       \
-    do {                                                     \
-        aadtoken_error *err = NULL;                          \
-        aadtoken_status st_ = (call);                        \
-        expect_error(#call, st_, err, (want), (needle));     \
-    } while (0)
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (v == NULL) {
-        fprintf(stderr, "oracle_test: %s is not set\n", name);
-        exit(2);
-    }
-    return v;
-}
-
 static char *path_in(const char *name) {
     static char buf[8][4096];
     static int next;
     char *p = buf[next++ % 8];
     snprintf(p, sizeof buf[0], "%s/%s", env("AADTOKEN_TEST_DIR"), name);
     return p;
-}
-
-/* A client for the mock's registered app, with `secret` and extra settings. */
-static aadtoken_client *mock_client(const char *secret, const char *extra) {
-    aadtoken_config *cfg = aadtoken_config_new();
-    aadtoken_client *client = NULL;
-    aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_config_set(cfg, "authority_host", env("AADTOKEN_TEST_AUTHORITY"), &err);
-    st |= aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), &err);
-    st |= aadtoken_config_set(cfg, "tenant_id", env("AADTOKEN_TEST_TENANT"), &err);
-    st |= aadtoken_config_set(cfg, "client_id", env("AADTOKEN_TEST_CLIENT"), &err);
-    st |= aadtoken_config_set(cfg, "client_secret", secret, &err);
-    st |= aadtoken_config_set(cfg, "scope", env("AADTOKEN_TEST_SCOPE"), &err);
-    st |= aadtoken_config_set(cfg, "timeout_ms", "20000", &err);
-    if (extra != NULL) st |= aadtoken_config_parse(cfg, extra, &err);
-    CHECK(st == AADTOKEN_OK, "config: %s", aadtoken_error_message(err));
-    aadtoken_error_free(err);
-    err = NULL;
-    st = aadtoken_client_new(cfg, &client, &err);
-    CHECK(st == AADTOKEN_OK && client != NULL, "client_new: %s", aadtoken_error_message(err));
-    aadtoken_error_free(err);
-    aadtoken_config_free(cfg);
-    return client;
 }
 
 /* The whole file, NUL-terminated, and its size; NULL if it cannot be read. */
@@ -185,8 +122,8 @@ static void *odpi_worker(void *arg) {
 static void phase_odpi(void) {
     /* As a host registers it: params.accessTokenCallback = (dpiAccessTokenCallback) ...; */
     dpiAccessTokenCallback cb = (dpiAccessTokenCallback)aadtoken_odpi_access_token_callback;
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), NULL);
-    aadtoken_client *bad = mock_client("wrong-secret", NULL);
+    aadtoken_client *client = registered_client();
+    aadtoken_client *bad = mock_client("wrong-secret", 1, NULL);
     aadtoken_error *err = NULL;
     dpiAccessToken at, sentinel;
     char *first, *cached;
@@ -261,7 +198,7 @@ static void phase_odpi(void) {
 
 /* ---- OCI: a borrowed token and its length (ub4), as OCIAttrSet(OCI_ATTR_TOKEN) wants. ---- */
 static void phase_borrow(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), NULL);
+    aadtoken_client *client = registered_client();
     aadtoken_error *err = NULL;
     const char *p = NULL, *q = NULL;
     uint32_t len = 0, len2 = 0;
@@ -290,7 +227,7 @@ static void phase_borrow(void) {
 
 /* ---- The TOKEN_LOCATION file. ---- */
 static void phase_token_file(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), NULL);
+    aadtoken_client *client = registered_client();
     aadtoken_error *err = NULL;
     aadtoken_status st;
     struct stat sb;
@@ -353,7 +290,7 @@ static void phase_token_file(void) {
                "token_location");
     CHECK(mkdir(path_in("tns"), 0700) == 0, "mkdir tns");
     snprintf(settings, sizeof settings, "TOKEN_AUTH=OAUTH; TOKEN_LOCATION=%s", path_in("tns"));
-    located = mock_client(env("AADTOKEN_TEST_SECRET"), settings);
+    located = mock_client(env("AADTOKEN_TEST_SECRET"), 1, settings);
     st = aadtoken_client_write_token_file(located, NULL, NULL, &err);
     CHECK(st == AADTOKEN_OK, "write to TOKEN_LOCATION: %s", aadtoken_error_message(err));
     content = read_file(path_in("tns/token"), &size);
@@ -368,8 +305,8 @@ static void phase_token_file(void) {
 
 /* ---- The keeper. ---- */
 static void phase_keeper(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), NULL);
-    aadtoken_client *bad = mock_client("wrong-secret", NULL);
+    aadtoken_client *client = registered_client();
+    aadtoken_client *bad = mock_client("wrong-secret", 1, NULL);
     aadtoken_token_file_keeper *k = NULL, *sentinel = (aadtoken_token_file_keeper *)&k;
     aadtoken_error *err = NULL;
     aadtoken_status st;
@@ -412,7 +349,7 @@ static void phase_keeper(void) {
 
 /* The keeper rewrites the file ahead of expiry (the harness makes the mock's tokens short-lived). */
 static void phase_keeper_rewrite(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), "expiry_margin_s=10");
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1, "expiry_margin_s=10");
     aadtoken_token_file_keeper *k = NULL;
     aadtoken_error *err = NULL;
     char *first, *now = NULL;
@@ -426,8 +363,7 @@ static void phase_keeper_rewrite(void) {
     first_exp = aadtoken_token_file_keeper_expires_on(k);
     CHECK(first_exp - (int64_t)time(NULL) <= 20, "short-lived token (%lld s)", (long long)(first_exp - time(NULL)));
     for (i = 0; i < 300 && !changed; i++) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        sleep_ms(100);
         free(now);
         now = read_file(path_in("token"), &size);
         changed = now != NULL && first != NULL && strcmp(now, first) != 0;
@@ -444,7 +380,7 @@ static void phase_keeper_rewrite(void) {
 
 /* ---- Claims. ---- */
 static void phase_claims(void) {
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), NULL);
+    aadtoken_client *client = registered_client();
     aadtoken_token *tok = NULL;
     aadtoken_claims *c = NULL, *sentinel = (aadtoken_claims *)&c;
     aadtoken_error *err = NULL;
@@ -480,23 +416,9 @@ static void phase_claims(void) {
 }
 
 int main(int argc, char **argv) {
-    const char *phase = argc > 1 ? argv[1] : "";
-    if (strcmp(phase, "odpi") == 0) {
-        phase_odpi();
-    } else if (strcmp(phase, "borrow") == 0) {
-        phase_borrow();
-    } else if (strcmp(phase, "token-file") == 0) {
-        phase_token_file();
-    } else if (strcmp(phase, "keeper") == 0) {
-        phase_keeper();
-    } else if (strcmp(phase, "keeper-rewrite") == 0) {
-        phase_keeper_rewrite();
-    } else if (strcmp(phase, "claims") == 0) {
-        phase_claims();
-    } else {
-        fprintf(stderr, "usage: oracle_test odpi|borrow|token-file|keeper|keeper-rewrite|claims\n");
-        return 2;
-    }
-    printf("%s: %d passed, %d failed\n", phase, passed, failed);
-    return failed == 0 ? 0 : 1;
+    static const struct test_phase phases[] = {
+        {"odpi", phase_odpi},     {"borrow", phase_borrow},         {"token-file", phase_token_file},
+        {"keeper", phase_keeper}, {"keeper-rewrite", phase_keeper_rewrite}, {"claims", phase_claims},
+    };
+    return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 0);
 }

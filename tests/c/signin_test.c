@@ -1,5 +1,5 @@
 /*
- * C tests of person sign-in through the aadtoken ABI, driven by tests/c_signin.rs against the
+ * C tests of person sign-in through the aadtoken ABI, driven by tests/c_suites/signin.rs against the
  * mock Entra ID server. Nobody signs in: the device-code prompt callback approves (or denies)
  * the code through the mock's /_mock/ route, and the open-URL callback plays the browser — it
  * opens the authorize URL at the mock (which signs in at once and redirects), then follows the
@@ -25,36 +25,7 @@
 #include <unistd.h>
 
 #include "aadtoken.h"
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                 \
-    do {                                                                 \
-        if (cond) {                                                      \
-            passed++;                                                    \
-        } else {                                                         \
-            failed++;                                                    \
-            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);       \
-            printf(__VA_ARGS__);                                         \
-            printf("\n");                                                \
-        }                                                                \
-    } while (0)
-
-static const char *env(const char *name) {
-    const char *v = getenv(name);
-    if (v == NULL) {
-        fprintf(stderr, "signin_test: %s is not set\n", name);
-        exit(2);
-    }
-    return v;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
+#include "common.h"
 
 /* Run the browser stand-in on `url` (optionally POSTing `json`); its output in `out`. */
 static int browser(const char *url, const char *json, char *out, size_t out_len) {
@@ -199,40 +170,31 @@ static void device_prompt(void *userdata, const char *message, const char *user_
 
 /* ---- clients ---- */
 
+/* The mock's public client (no secret), signing in with `method`. */
 static aadtoken_config *config(const char *method, const char *extra) {
-    aadtoken_config *cfg = aadtoken_config_new();
+    aadtoken_config *cfg = mock_config(NULL, 1, NULL);
     aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_config_set(cfg, "authority_host", env("AADTOKEN_TEST_AUTHORITY"), &err);
-    st |= aadtoken_config_set(cfg, "ca_file", env("AADTOKEN_TEST_CA"), &err);
-    st |= aadtoken_config_set(cfg, "tenant_id", env("AADTOKEN_TEST_TENANT"), &err);
-    st |= aadtoken_config_set(cfg, "client_id", env("AADTOKEN_TEST_CLIENT"), &err);
-    st |= aadtoken_config_set(cfg, "scope", env("AADTOKEN_TEST_SCOPE"), &err);
-    st |= aadtoken_config_set(cfg, "auth_method", method, &err);
-    st |= aadtoken_config_set(cfg, "timeout_ms", "20000", &err);
+    aadtoken_status st = aadtoken_config_set(cfg, "auth_method", method, &err);
     if (extra != NULL) st |= aadtoken_config_parse(cfg, extra, &err);
     CHECK(st == AADTOKEN_OK && err == NULL, "config: %s", aadtoken_error_message(err));
     aadtoken_error_free(err);
     return cfg;
 }
 
-static aadtoken_client *client_of(aadtoken_config *cfg) {
-    aadtoken_client *client = NULL;
-    aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_client_new(cfg, &client, &err);
-    CHECK(st == AADTOKEN_OK && client != NULL, "client_new: %s", aadtoken_error_message(err));
-    aadtoken_error_free(err);
-    aadtoken_config_free(cfg);
-    return client;
-}
-
-static aadtoken_client *device_client(struct prompt_state *p, const char *extra) {
+/* A device-code client whose prompt callback (its state `p`, cleared) answers `answer`. */
+static aadtoken_client *device_client(struct prompt_state *p, enum answer answer, const char *extra) {
     aadtoken_config *cfg = config("device_code", extra);
+    memset(p, 0, sizeof *p);
+    p->answer = answer;
     CHECK(aadtoken_config_set_device_code_callback(cfg, device_prompt, p, NULL) == AADTOKEN_OK, "set prompt");
     return client_of(cfg);
 }
 
-static aadtoken_client *browser_client(struct browser_state *b) {
+/* A browser client whose open-URL callback (its state `b`, cleared) tampers as `tamper` says. */
+static aadtoken_client *browser_client(struct browser_state *b, enum tamper tamper) {
     aadtoken_config *cfg = config("interactive", "interactive_timeout_s=30");
+    memset(b, 0, sizeof *b);
+    b->tamper = tamper;
     CHECK(aadtoken_config_set_open_url_callback(cfg, open_url, b, NULL) == AADTOKEN_OK, "set opener");
     return client_of(cfg);
 }
@@ -256,22 +218,15 @@ static void expect_user_token(aadtoken_client *client, const char *scopes, int s
 }
 
 /* get_token fails with `want`; returns the AADSTS code. */
-static unsigned expect_error(aadtoken_client *client, int sign_in, aadtoken_status want, const char *needle) {
+static unsigned expect_error_of(aadtoken_client *client, int sign_in, aadtoken_status want, const char *needle) {
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
-    unsigned aadsts = 0;
+    unsigned aadsts;
     aadtoken_status st = sign_in ? aadtoken_client_sign_in(client, NULL, &tok, &err)
                                  : aadtoken_client_get_token(client, NULL, &tok, &err);
-    CHECK(st == want, "status %u (%s), expected %u: %s", st, aadtoken_status_str(st), want, aadtoken_error_message(err));
     CHECK(tok == NULL, "no token");
-    if (err != NULL) {
-        CHECK(aadtoken_error_status(err) == want, "error status");
-        if (needle != NULL) {
-            CHECK(strstr(aadtoken_error_message(err), needle) != NULL, "'%s' in: %s", needle, aadtoken_error_message(err));
-        }
-        aadsts = aadtoken_error_aadsts(err);
-    }
-    aadtoken_error_free(err);
+    aadsts = aadtoken_error_aadsts(err);
+    expect_error(sign_in ? "sign_in" : "get_token", st, err, want, needle);
     return aadsts;
 }
 
@@ -281,9 +236,7 @@ static unsigned expect_error(aadtoken_client *client, int sign_in, aadtoken_stat
 static void phase_device(void) {
     struct prompt_state p;
     aadtoken_client *client;
-    memset(&p, 0, sizeof p);
-    p.answer = APPROVE;
-    client = device_client(&p, NULL);
+    client = device_client(&p, APPROVE, NULL);
     expect_user_token(client, NULL, 0);
     CHECK(p.calls == 1 && p.approved, "one prompt, approved (%d)", p.calls);
     CHECK(strstr(p.message, p.user_code) != NULL && strstr(p.message, p.uri) != NULL, "message: %s", p.message);
@@ -302,8 +255,7 @@ static void phase_device(void) {
 static void phase_interactive(void) {
     struct browser_state b;
     aadtoken_client *client;
-    memset(&b, 0, sizeof b);
-    client = browser_client(&b);
+    client = browser_client(&b, TAMPER_NONE);
     expect_user_token(client, NULL, 0);
     CHECK(b.calls == 1 && b.opened_ok, "opened once (%d)", b.calls);
     CHECK(strncmp(b.page, "HTTP/1.1 200", 12) == 0 && strstr(b.page, "You can close this window") != NULL,
@@ -317,10 +269,8 @@ static void phase_interactive(void) {
 static void phase_state_mismatch(void) {
     struct browser_state b;
     aadtoken_client *client;
-    memset(&b, 0, sizeof b);
-    b.tamper = TAMPER_STATE;
-    client = browser_client(&b);
-    expect_error(client, 0, AADTOKEN_ERR_STATE_MISMATCH, "state");
+    client = browser_client(&b, TAMPER_STATE);
+    expect_error_of(client, 0, AADTOKEN_ERR_STATE_MISMATCH, "state");
     CHECK(strncmp(b.page, "HTTP/1.1 400", 12) == 0, "the browser was told: %.100s", b.page);
     aadtoken_client_free(client);
 }
@@ -328,9 +278,8 @@ static void phase_state_mismatch(void) {
 static void phase_denied(void) {
     struct browser_state b;
     aadtoken_client *client;
-    memset(&b, 0, sizeof b);
-    client = browser_client(&b);
-    CHECK(expect_error(client, 1, AADTOKEN_ERR_USER_CANCELLED, "access_denied") == 65004, "AADSTS65004");
+    client = browser_client(&b, TAMPER_NONE);
+    CHECK(expect_error_of(client, 1, AADTOKEN_ERR_USER_CANCELLED, "access_denied") == 65004, "AADSTS65004");
     CHECK(strstr(b.page, "did not complete") != NULL, "the browser was told: %.300s", b.page);
     aadtoken_client_free(client);
 }
@@ -338,10 +287,8 @@ static void phase_denied(void) {
 static void phase_pkce_mismatch(void) {
     struct browser_state b;
     aadtoken_client *client;
-    memset(&b, 0, sizeof b);
-    b.tamper = TAMPER_CHALLENGE;
-    client = browser_client(&b);
-    CHECK(expect_error(client, 0, AADTOKEN_ERR_INVALID_GRANT, "Code_Verifier") == 501481, "AADSTS501481");
+    client = browser_client(&b, TAMPER_CHALLENGE);
+    CHECK(expect_error_of(client, 0, AADTOKEN_ERR_INVALID_GRANT, "Code_Verifier") == 501481, "AADSTS501481");
     aadtoken_client_free(client);
 }
 
@@ -357,7 +304,7 @@ static void phase_open_fails(void) {
     aadtoken_client *client;
     CHECK(aadtoken_config_set_open_url_callback(cfg, cannot_open, NULL, NULL) == AADTOKEN_OK, "set opener");
     client = client_of(cfg);
-    expect_error(client, 0, AADTOKEN_ERR_CALLBACK, "returned 7");
+    expect_error_of(client, 0, AADTOKEN_ERR_CALLBACK, "returned 7");
     aadtoken_client_free(client);
 }
 
@@ -371,44 +318,34 @@ static void phase_system_browser(void) {
 
 static void phase_no_browser(void) {
     aadtoken_client *client = client_of(config("interactive", NULL));
-    expect_error(client, 0, AADTOKEN_ERR_CALLBACK_REQUIRED, "aadtoken_config_set_open_url_callback");
+    expect_error_of(client, 0, AADTOKEN_ERR_CALLBACK_REQUIRED, "aadtoken_config_set_open_url_callback");
     aadtoken_client_free(client);
 }
 
-static void phase_declined(void) {
+/* A device-code sign-in whose prompt answers `answer` fails with `want`. */
+static void device_refused(enum answer answer, aadtoken_status want, const char *needle) {
     struct prompt_state p;
-    aadtoken_client *client;
-    memset(&p, 0, sizeof p);
-    p.answer = DENY;
-    client = device_client(&p, NULL);
-    expect_error(client, 0, AADTOKEN_ERR_USER_CANCELLED, "declined");
+    aadtoken_client *client = device_client(&p, answer, NULL);
+    expect_error_of(client, 0, want, needle);
     aadtoken_client_free(client);
 }
 
-static void phase_expired(void) {
-    struct prompt_state p;
-    aadtoken_client *client;
-    memset(&p, 0, sizeof p);
-    p.answer = IGNORE;
-    client = device_client(&p, NULL);
-    expect_error(client, 0, AADTOKEN_ERR_SIGN_IN_EXPIRED, "expired");
-    aadtoken_client_free(client);
-}
+static void phase_declined(void) { device_refused(DENY, AADTOKEN_ERR_USER_CANCELLED, "declined"); }
+
+static void phase_expired(void) { device_refused(IGNORE, AADTOKEN_ERR_SIGN_IN_EXPIRED, "expired"); }
 
 static void phase_slow_down(void) {
     struct prompt_state p;
     aadtoken_client *client;
-    memset(&p, 0, sizeof p);
-    p.answer = APPROVE;
-    client = device_client(&p, NULL);
+    client = device_client(&p, APPROVE, NULL);
     expect_user_token(client, NULL, 0);
     aadtoken_client_free(client);
 }
 
 static void phase_no_callback(void) {
     aadtoken_client *client = client_of(config("device_code", NULL));
-    expect_error(client, 0, AADTOKEN_ERR_CALLBACK_REQUIRED, "aadtoken_config_set_device_code_callback");
-    expect_error(client, 1, AADTOKEN_ERR_CALLBACK_REQUIRED, "callback");
+    expect_error_of(client, 0, AADTOKEN_ERR_CALLBACK_REQUIRED, "aadtoken_config_set_device_code_callback");
+    expect_error_of(client, 1, AADTOKEN_ERR_CALLBACK_REQUIRED, "callback");
     aadtoken_client_free(client);
     /* sign_in is for person sign-in only. */
     {
@@ -435,10 +372,8 @@ static void phase_revoked(void) {
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
     char json[256];
-    memset(&p, 0, sizeof p);
-    p.answer = APPROVE;
-    client = device_client(&p, "automatic_sign_in=false");
-    expect_error(client, 0, AADTOKEN_ERR_INTERACTION_REQUIRED, "automatic_sign_in");
+    client = device_client(&p, APPROVE, "automatic_sign_in=false");
+    expect_error_of(client, 0, AADTOKEN_ERR_INTERACTION_REQUIRED, "automatic_sign_in");
     expect_user_token(client, NULL, 1);
     snprintf(json, sizeof json, "{\"user\":\"%s\"}", env("AADTOKEN_TEST_USER"));
     CHECK(control("/_mock/refresh_tokens/revoke", json) == 0, "revoked");
@@ -452,15 +387,17 @@ static void phase_revoked(void) {
     aadtoken_client_free(client);
 }
 
+/* `cache_file="AADTOKEN_TEST_CACHE"`. */
+static const char *cache_setting(void) {
+    static char setting[1024];
+    snprintf(setting, sizeof setting, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
+    return setting;
+}
+
 /* Sign in and keep the account in cache_file. */
 static void phase_cache_write(void) {
     struct prompt_state p;
-    char extra[1024];
-    aadtoken_client *client;
-    memset(&p, 0, sizeof p);
-    p.answer = APPROVE;
-    snprintf(extra, sizeof extra, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
-    client = device_client(&p, extra);
+    aadtoken_client *client = device_client(&p, APPROVE, cache_setting());
     expect_user_token(client, NULL, 1);
     CHECK(p.calls == 1, "signed in once");
     aadtoken_client_free(client);
@@ -468,10 +405,7 @@ static void phase_cache_write(void) {
 
 /* Another process: a token for another scope from cache_file, without any callback. */
 static void phase_cache_read(void) {
-    char extra[1024];
-    aadtoken_client *client;
-    snprintf(extra, sizeof extra, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
-    client = client_of(config("device_code", extra));
+    aadtoken_client *client = client_of(config("device_code", cache_setting()));
     expect_user_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), 0);
     expect_user_token(client, NULL, 0);
     aadtoken_client_free(client);
@@ -479,12 +413,9 @@ static void phase_cache_read(void) {
 
 /* A cache file aadtoken must refuse: client_new fails with `want`. */
 static void refused_cache(aadtoken_status want, const char *needle) {
-    char extra[1024];
-    aadtoken_config *cfg;
+    aadtoken_config *cfg = config("device_code", cache_setting());
     aadtoken_client *client = NULL;
     aadtoken_error *err = NULL;
-    snprintf(extra, sizeof extra, "cache_file=\"%s\"", env("AADTOKEN_TEST_CACHE"));
-    cfg = config("device_code", extra);
     CHECK(aadtoken_client_new(cfg, &client, &err) == want, "client_new: %s", aadtoken_error_message(err));
     CHECK(client == NULL, "no client");
     CHECK(err != NULL && strstr(aadtoken_error_message(err), needle) != NULL, "%s", aadtoken_error_message(err));
@@ -502,60 +433,31 @@ static void phase_cache_perms(void) {
 }
 
 /* A device-code sign-in through the async API, cancelled while it polls. */
-struct outcome {
-    pthread_mutex_t lock;
-    int calls;
-    aadtoken_status status;
-};
-
-static void done(void *userdata, aadtoken_status status, aadtoken_token *token, aadtoken_error *error) {
-    struct outcome *o = userdata;
-    pthread_mutex_lock(&o->lock);
-    o->calls++;
-    o->status = status;
-    pthread_mutex_unlock(&o->lock);
-    aadtoken_token_free(token);
-    aadtoken_error_free(error);
-}
-
 static void phase_async_cancel(void) {
     struct prompt_state p;
     struct outcome o;
     aadtoken_client *client;
     aadtoken_request *req = NULL;
-    int waited = 0, calls;
-    memset(&p, 0, sizeof p);
-    p.answer = IGNORE;
-    memset(&o, 0, sizeof o);
-    pthread_mutex_init(&o.lock, NULL);
-    client = device_client(&p, NULL);
-    CHECK(aadtoken_client_get_token_async(client, NULL, done, &o, &req, NULL) == AADTOKEN_OK, "started");
+    int waited = 0;
+    outcome_init(&o);
+    client = device_client(&p, IGNORE, NULL);
+    CHECK(aadtoken_client_get_token_async(client, NULL, on_token, &o, &req, NULL) == AADTOKEN_OK, "started");
     while (p.calls == 0 && waited < 200) {
         sleep_ms(50);
         waited++;
     }
     CHECK(p.calls == 1, "the prompt was shown before the cancel");
     aadtoken_request_cancel(req);
-    for (waited = 0; waited < 200; waited++) {
-        pthread_mutex_lock(&o.lock);
-        calls = o.calls;
-        pthread_mutex_unlock(&o.lock);
-        if (calls) break;
-        sleep_ms(50);
-    }
+    for (waited = 0; waited < 200 && outcome_calls(&o) == 0; waited++) sleep_ms(50);
     CHECK(o.calls == 1 && o.status == AADTOKEN_ERR_CANCELLED, "cancelled (calls %d, status %u)", o.calls, o.status);
     aadtoken_request_free(req);
     aadtoken_client_free(client);
     aadtoken_shutdown();
-    pthread_mutex_destroy(&o.lock);
+    outcome_destroy(&o);
 }
 
 int main(int argc, char **argv) {
-    const char *phase = argc > 1 ? argv[1] : "";
-    static const struct {
-        const char *name;
-        void (*run)(void);
-    } phases[] = {
+    static const struct test_phase phases[] = {
         {"device", phase_device},
         {"interactive", phase_interactive},
         {"state-mismatch", phase_state_mismatch},
@@ -575,15 +477,5 @@ int main(int argc, char **argv) {
         {"cache-perms", phase_cache_perms},
         {"async-cancel", phase_async_cancel},
     };
-    size_t i;
-    for (i = 0; i < sizeof phases / sizeof phases[0]; i++) {
-        if (strcmp(phases[i].name, phase) == 0) {
-            phases[i].run();
-            aadtoken_shutdown();
-            printf("%s: %d passed, %d failed\n", phase, passed, failed);
-            return failed == 0 && passed > 0 ? 0 : 1;
-        }
-    }
-    fprintf(stderr, "signin_test: unknown phase '%s'\n", phase);
-    return 2;
+    return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 1);
 }

@@ -1,15 +1,13 @@
 //! Person sign-in through the Rust API against the mock: device code (prompt callback, the
 //! mock's approval), the browser flow (open-URL callback driving the mock's `/authorize` and the
 //! loopback redirect), silent refresh with rotating refresh tokens, and their failure modes.
-//! The C ABI and the persistent cache across processes are tested by tests/c_signin.rs.
-
-mod common;
+//! The C ABI and the persistent cache across processes are tested by tests/c_suites/signin.rs.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common;
 use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
 use aadtoken_core::{Client, Config, Error, ErrorKind};
 use aadtoken_mock::{
@@ -17,14 +15,10 @@ use aadtoken_mock::{
 };
 
 fn config(mock: &MockServer, method: &str) -> Config {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method={method};timeout_ms=10000"
-    ))
-    .unwrap();
-    c
+    common::mock_config(
+        mock,
+        &format!("tenant_id={TENANT_ID};client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method={method};timeout_ms=10000"),
+    )
 }
 
 /// Approves each device code as it is shown (through the mock's Rust API), and records it.
@@ -272,18 +266,6 @@ fn several_accounts_need_a_login_hint() {
     assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
 }
 
-/// The browser stand-in: the mock-browser binary opens the authorize URL (the mock signs in
-/// and answers a redirect), then follows the redirect to aadtoken's loopback listener.
-pub fn mock_browser() -> PathBuf {
-    let bin = common::target_dir().join("debug/aadtoken-mock-browser");
-    assert!(
-        bin.exists(),
-        "{} not found: build it with `cargo build -p aadtoken-mock` (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
-}
-
 struct Browser {
     ca: PathBuf,
     /// Rewrites the redirect before it reaches the listener (state tampering).
@@ -295,23 +277,9 @@ struct Browser {
 
 impl UrlOpener for Browser {
     fn open(&self, url: &str) -> aadtoken_core::Result<()> {
-        let run = |url: &str| {
-            let out = Command::new(mock_browser())
-                .arg("--ca-file")
-                .arg(&self.ca)
-                .arg(url)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8(out.stdout).unwrap()
-        };
-        let answer = run(&(self.tamper_url)(url.to_owned()));
-        let location = answer
-            .lines()
-            .find_map(|l| l.strip_prefix("location: "))
-            .unwrap_or_else(|| panic!("no redirect: {answer}"))
-            .to_owned();
-        let page = run(&(self.tamper)(location));
+        let answer = common::browse(&self.ca, &(self.tamper_url)(url.to_owned()));
+        let location = common::redirect_location(&answer);
+        let page = common::browse(&self.ca, &(self.tamper)(location));
         self.pages.lock().unwrap().push(page);
         Ok(())
     }

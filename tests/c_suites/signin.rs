@@ -8,92 +8,46 @@
 //! with `-std=c99 -Wall -Wextra -Wpedantic -Werror`; each phase is its own process; the phases
 //! run again under valgrind.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aadtoken_mock::{MockConfig, MockServer, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME};
-use common::target_dir;
+use aadtoken_mock::{MockConfig, MockServer, PUBLIC_CLIENT_ID, USERNAME};
+
+use crate::common::{self, Under};
 
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| common::compile_c("signin_test", &["tests/c/signin_test.c"], &[]))
-}
-
-fn browser() -> PathBuf {
-    let bin = target_dir().join("debug/aadtoken-mock-browser");
-    assert!(
-        bin.exists(),
-        "{} not found: build it with `cargo build -p aadtoken-mock` (scripts/test.sh does)",
-        bin.display()
-    );
-    bin
+    BIN.get_or_init(|| common::compile_c_test("signin_test", "signin_test", &[]))
 }
 
 /// A private directory for a cache file.
 fn cache_path(name: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "aadtoken-signin-{}-{}-{name}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-    d.join("cache.json")
+    common::private_dir(&std::env::temp_dir(), &format!("aadtoken-signin-{name}")).join("cache.json")
+}
+
+fn under(valgrind: bool) -> Under {
+    if valgrind {
+        Under::Valgrind
+    } else {
+        Under::Plain
+    }
 }
 
 fn command(mock: &MockServer, phase: &str, valgrind: bool, cache: &Path) -> Command {
-    let mut cmd = if valgrind {
-        common::valgrind(binary())
-    } else {
-        Command::new(binary())
-    };
-    cmd.arg(phase)
-        .env("AADTOKEN_TEST_AUTHORITY", mock.base_url())
-        .env("AADTOKEN_TEST_CA", mock.ca_file())
-        .env("AADTOKEN_TEST_TENANT", TENANT_ID)
+    let mut cmd = common::c_phase(binary(), phase, under(valgrind));
+    common::mock_env(&mut cmd, mock)
         .env("AADTOKEN_TEST_CLIENT", PUBLIC_CLIENT_ID)
-        .env("AADTOKEN_TEST_SCOPE", SCOPE)
-        .env("AADTOKEN_TEST_OTHER_SCOPE", OTHER_SCOPE)
         .env("AADTOKEN_TEST_USER", USERNAME)
-        .env("AADTOKEN_TEST_BROWSER", browser())
+        .env("AADTOKEN_TEST_BROWSER", common::mock_browser())
         .env("AADTOKEN_TEST_CACHE", cache);
-    for v in [
-        "AZURE_TENANT_ID",
-        "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET",
-        "AZURE_AUTHORITY_HOST",
-    ] {
-        cmd.env_remove(v);
-    }
     cmd
 }
 
 fn check(phase: &str, valgrind: bool, out: Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "signin_test {phase} (valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    assert!(
-        stdout.contains(&format!("{phase}: ")),
-        "no summary line:\n{stdout}"
-    );
-    if !valgrind {
-        assert!(
-            stderr.is_empty(),
-            "the library must not write to stderr, got:\n{stderr}"
-        );
-    }
-    stdout
+    common::check_phase(phase, under(valgrind), out)
 }
 
 fn run_phase(mock: &MockServer, phase: &str, valgrind: bool, cache: &Path) -> String {
@@ -179,7 +133,7 @@ fn the_system_browser_gets_the_url_as_one_argument() {
             "#!/bin/sh\n[ $# -eq 1 ] || exit 9\nout=$('{b}' --ca-file '{ca}' \"$1\") || exit 8\n\
              loc=$(printf '%s\\n' \"$out\" | sed -n 's/^location: //p')\n\
              '{b}' \"$loc\" > '{page}' || exit 7\n",
-            b = browser().display(),
+            b = common::mock_browser().display(),
             ca = m.ca_file().display(),
             page = page.display()
         ),

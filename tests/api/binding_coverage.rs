@@ -11,11 +11,9 @@
 //! When a function is added to the header, this test fails until both bindings cover it or it is
 //! allow-listed here with a reason.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::repo_root;
+use crate::common::repo_root;
 
 /// C function → (Java class, member declared in it) that provides the same capability.
 const JAVA: &[(&str, &str, &str)] = &[
@@ -252,7 +250,7 @@ fn every_c_function_has_a_python_wrapper() {
     assert!(
         missing.is_empty(),
         "C functions without a Python wrapper (bind them in bindings/python/aadtoken or add them \
-         to PYTHON_ALLOW in tests/binding_coverage.rs with a reason):\n  {}",
+         to PYTHON_ALLOW in tests/api/binding_coverage.rs with a reason):\n  {}",
         missing.join("\n  ")
     );
 }
@@ -277,7 +275,7 @@ fn every_c_function_has_a_java_path() {
     assert!(
         missing.is_empty(),
         "C functions without a Java path (add it to bindings/java and the JAVA table, or to \
-         JAVA_ALLOW with a reason, in tests/binding_coverage.rs):\n  {}",
+         JAVA_ALLOW with a reason, in tests/api/binding_coverage.rs):\n  {}",
         missing.join("\n  ")
     );
 }
@@ -294,6 +292,6 @@ fn the_java_table_names_only_functions_that_exist() {
         .collect();
     assert!(
         stale.is_empty(),
-        "the JAVA table in tests/binding_coverage.rs lists functions the header no longer declares: {stale:?}"
+        "the JAVA table in tests/api/binding_coverage.rs lists functions the header no longer declares: {stale:?}"
     );
 }

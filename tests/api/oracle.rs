@@ -5,8 +5,8 @@
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,49 +14,9 @@ use aadtoken_core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
 use aadtoken_core::token::unix_now;
 use aadtoken_core::{AuthMethod, Claims};
 use aadtoken_core::{Client, Config, ErrorKind};
-use aadtoken_mock::{Fault, MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
-/// A private temporary directory (mode 0700), removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "aadtoken-oracle-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&d).unwrap();
-        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
-        TempDir(d)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::set_permissions(&self.0, fs::Permissions::from_mode(0o700));
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn config(mock: &MockServer, extra: &str) -> Config {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};{extra}"
-    ))
-    .unwrap();
-    c
-}
-
-fn client(mock: &MockServer, extra: &str) -> Client {
-    Client::new(&config(mock, extra)).unwrap()
-}
+use crate::common::{app_client as client, app_config as config};
+use aadtoken_mock::{Fault, MockConfig, MockServer, TempDir, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().mode() & 0o7777
@@ -76,7 +36,7 @@ fn token_file_holds_exactly_the_token_with_mode_0600() {
     let mock = MockServer::spawn(MockConfig::default());
     let c = client(&mock, "");
     let token = c.get_token(None).unwrap();
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
 
     // A directory location: the file is <dir>/token.
     let file = TokenFile::new(dir.path()).unwrap();
@@ -100,7 +60,7 @@ fn token_file_holds_exactly_the_token_with_mode_0600() {
 
 #[test]
 fn a_reader_never_sees_a_partial_file() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     let file = TokenFile::new(dir.path()).unwrap();
     let long = vec![b'L'; 64 * 1024];
     let short = vec![b's'; 700];
@@ -138,7 +98,7 @@ fn a_reader_never_sees_a_partial_file() {
 
 #[test]
 fn symbolic_links_are_refused_and_their_targets_untouched() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     let real_dir = dir.path().join("real");
     fs::create_dir(&real_dir).unwrap();
     let victim = dir.path().join("victim");
@@ -177,7 +137,7 @@ fn symbolic_links_are_refused_and_their_targets_untouched() {
 
 #[test]
 fn directories_others_can_write_are_refused() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     // Resolved while the directory was private, written after it was opened up: refused then.
     let resolved_early = TokenFile::new(dir.path()).unwrap();
     for refused in [0o777, 0o1777, 0o703] {
@@ -198,7 +158,7 @@ fn directories_others_can_write_are_refused() {
 
 #[test]
 fn a_missing_directory_is_a_file_error_naming_it() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     let e = TokenFile::new(dir.path().join("no-such-dir").join("token")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::File);
     assert!(e.message().contains("no-such-dir"), "{e}");
@@ -251,7 +211,7 @@ fn keeper_rewrites_the_file_before_each_token_expires() {
     // loaded machine.
     mock.set_token_lifetime(10);
     let c = client(&mock, "expiry_margin_s=5");
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     let seen = Arc::new(Mutex::new(Seen::default()));
     let keeper = Keeper::start(&c, dir.path(), observer(&seen)).unwrap();
     assert_eq!(keeper.path(), dir.path().join("token"));
@@ -286,7 +246,7 @@ fn keeper_keeps_the_last_good_token_while_renewing_fails_then_recovers() {
     let mock = MockServer::spawn(MockConfig::default());
     mock.set_token_lifetime(6);
     let c = client(&mock, "expiry_margin_s=3");
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     let seen = Arc::new(Mutex::new(Seen::default()));
     let keeper = Keeper::start(&c, dir.path(), observer(&seen)).unwrap();
     let good = fs::read_to_string(keeper.path()).unwrap();
@@ -334,7 +294,7 @@ fn keeper_keeps_the_last_good_token_while_renewing_fails_then_recovers() {
 #[test]
 fn keeper_start_fails_cleanly_and_stop_is_prompt() {
     let mock = MockServer::spawn(MockConfig::default());
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
 
     // Wrong secret: nothing started, nothing written.
     let bad = Client::new(&config(&mock, "client_secret=wrong")).unwrap();
@@ -378,7 +338,7 @@ fn keeper_start_fails_cleanly_and_stop_is_prompt() {
 #[test]
 fn oracle_style_settings_end_to_end() {
     let mock = MockServer::spawn(MockConfig::default());
-    let dir = TempDir::new();
+    let dir = TempDir::new("oracle");
     // As a sqlnet.ora / descriptor would say it, plus where the mock is.
     let mut cfg = Config::new();
     cfg.parse(&format!(

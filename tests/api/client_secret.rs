@@ -5,25 +5,12 @@
 use std::time::{Duration, Instant};
 
 use aadtoken_core::{Client, Config, ErrorKind};
+
+use crate::common::{app_client as client, closed_port};
 use aadtoken_mock::{
     Fault, MockConfig, MockServer, RefreshIn, CLIENT_ID, CLIENT_SECRET, EXPIRED_CLIENT_ID,
     EXPIRED_CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_DOMAIN, TENANT_ID,
 };
-
-fn config(mock: &MockServer, extra: &str) -> Config {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};{extra}"
-    ))
-    .unwrap();
-    c
-}
-
-fn client(mock: &MockServer, extra: &str) -> Client {
-    Client::new(&config(mock, extra)).unwrap()
-}
 
 #[test]
 fn token_is_a_jwt_for_the_resource_signed_by_the_tenant() {
@@ -204,11 +191,7 @@ fn the_whole_call_is_bounded_by_timeout_ms() {
 
 #[test]
 fn nothing_listening_is_a_network_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut c = Config::new();
     c.parse(&format!(
         "authority_host=https://127.0.0.1:{port};tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret=x;scope={SCOPE}"

@@ -4,78 +4,96 @@
 //! starts with an empty process-wide cache), checks the mock's counters and request log after
 //! each, and runs the phases again under valgrind with zero errors and zero definite leaks.
 
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID};
 
-/// Build tests/c/abi_test.c once per test process.
+use crate::common::{self, Under};
+
+/// Build tests/c/abi_test.c once per test process, with the list of statuses it checks
+/// (`abi_statuses.inc`) read from the header.
 fn abi_test_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| common::compile_c("abi_test", &["tests/c/abi_test.c"], &[]))
+    BIN.get_or_init(|| {
+        let dir = common::target_dir().join("c-tests/abi-include");
+        std::fs::create_dir_all(&dir).unwrap();
+        let list: String = header_statuses()
+            .iter()
+            .map(|(name, _)| format!("{{{name}, \"{name}\"}},\n"))
+            .collect();
+        std::fs::write(dir.join("abi_statuses.inc"), list).unwrap();
+        common::compile_c_test("abi_test", "abi_test", &[&format!("-I{}", dir.display())])
+    })
+}
+
+/// Every status the header declares (`AADTOKEN_OK` and `AADTOKEN_ERR_*` with a number, as a
+/// `#define` or an enumerator), in the header's order.
+fn header_statuses() -> Vec<(String, u32)> {
+    let header = std::fs::read_to_string(common::repo_root().join("include/aadtoken.h")).unwrap();
+    let mut found = Vec::new();
+    for line in header.lines() {
+        let line = line.trim().trim_end_matches(',');
+        let line = line.strip_prefix("#define ").unwrap_or(line);
+        let mut parts = line
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .filter(|p| !p.is_empty());
+        let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let is_status = name == "AADTOKEN_OK" || name.starts_with("AADTOKEN_ERR_");
+        let value = value
+            .trim_start_matches("((aadtoken_status)")
+            .trim_end_matches(')');
+        if let (true, Ok(v)) = (is_status, value.parse::<u32>()) {
+            found.push((name.to_owned(), v));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_header_declares_every_status_once() {
+    let statuses = header_statuses();
+    assert!(
+        statuses.len() >= 30,
+        "statuses read from the header: {statuses:?}"
+    );
+    assert_eq!(statuses[0], ("AADTOKEN_OK".to_owned(), 0));
+    let names: std::collections::BTreeSet<&str> = statuses.iter().map(|(n, _)| n.as_str()).collect();
+    let values: std::collections::BTreeSet<u32> = statuses.iter().map(|(_, v)| *v).collect();
+    assert_eq!(names.len(), statuses.len(), "a name twice: {statuses:?}");
+    assert_eq!(values.len(), statuses.len(), "a number twice: {statuses:?}");
 }
 
 /// Run one phase of the C test against `mock`, optionally under valgrind; panics on failure.
 fn run_phase(mock: &MockServer, phase: &str, valgrind: bool) -> String {
-    let bin = abi_test_binary();
-    let mut cmd = if valgrind {
-        common::valgrind(bin)
-    } else {
-        Command::new(bin)
-    };
-    cmd.arg(phase)
-        .env("AADTOKEN_TEST_AUTHORITY", mock.base_url())
-        .env("AADTOKEN_TEST_CA", mock.ca_file())
-        .env("AADTOKEN_TEST_TENANT", TENANT_ID)
-        .env("AADTOKEN_TEST_CLIENT", CLIENT_ID)
-        .env("AADTOKEN_TEST_SECRET", CLIENT_SECRET)
-        .env("AADTOKEN_TEST_SCOPE", SCOPE)
-        .env("AADTOKEN_TEST_OTHER_SCOPE", OTHER_SCOPE)
-        // The C program must not depend on the harness's environment.
-        .env_remove("AZURE_TENANT_ID")
-        .env_remove("AZURE_CLIENT_ID")
-        .env_remove("AZURE_CLIENT_SECRET")
-        .env_remove("AZURE_AUTHORITY_HOST");
-    let out = cmd.output().expect("run abi_test");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "abi_test {phase} (valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    assert!(
-        stdout.contains(&format!("{phase}: ")) && stdout.contains(" failed"),
-        "no summary line:\n{stdout}"
-    );
-    if !valgrind {
-        assert!(
-            stderr.is_empty(),
-            "the library must not write to stderr, got:\n{stderr}"
-        );
-    }
-    stdout
+    let under = if valgrind { Under::Valgrind } else { Under::Plain };
+    let mut cmd = common::c_phase(abi_test_binary(), phase, under);
+    common::run_phase(common::mock_env(&mut cmd, mock), phase, under)
 }
 
 fn fresh_mock() -> MockServer {
     MockServer::spawn(MockConfig::default())
 }
 
+/// Run `phase` against a fresh mock, which is returned for the checks of what it saw.
+fn run(phase: &str) -> MockServer {
+    let mock = fresh_mock();
+    run_phase(&mock, phase, false);
+    mock
+}
+
 #[test]
 fn token_obtained_through_the_c_abi() {
-    let mock = fresh_mock();
-    run_phase(&mock, "success", false);
+    let mock = run("success");
     assert_eq!(mock.token_requests(), 1);
     assert_eq!(mock.tokens_issued(), 1);
 }
 
 #[test]
 fn request_is_what_entra_expects_and_the_secret_travels_only_in_the_body() {
-    let mock = fresh_mock();
-    run_phase(&mock, "success", false);
+    let mock = run("success");
     let log = mock.token_request_log();
     assert_eq!(log.len(), 1);
     let req = &log[0];
@@ -128,16 +146,14 @@ fn request_is_what_entra_expects_and_the_secret_travels_only_in_the_body() {
 
 #[test]
 fn second_get_is_cached_and_refresh_asks_again() {
-    let mock = fresh_mock();
-    run_phase(&mock, "cache", false);
+    let mock = run("cache");
     // first get + refresh; the second get, the twin client and the get after refresh are cached
     assert_eq!(mock.token_requests(), 2);
 }
 
 #[test]
 fn another_scope_of_the_same_identity() {
-    let mock = fresh_mock();
-    run_phase(&mock, "other-scope", false);
+    let mock = run("other-scope");
     assert_eq!(mock.token_request_log()[0].form_value("scope"), Some(OTHER_SCOPE));
 }
 
@@ -158,22 +174,19 @@ fn wrong_secret_gives_invalid_client_with_aadsts_and_correlation_id() {
 
 #[test]
 fn untrusted_ca_is_a_tls_error() {
-    let mock = fresh_mock();
-    run_phase(&mock, "untrusted", false);
+    let mock = run("untrusted");
     assert_eq!(mock.token_requests(), 0, "no request got past the handshake");
 }
 
 #[test]
 fn argument_and_setting_errors_name_the_culprit() {
-    let mock = fresh_mock();
-    run_phase(&mock, "args", false);
+    let mock = run("args");
     assert_eq!(mock.token_requests(), 0);
 }
 
 #[test]
 fn settings_from_the_environment() {
-    let mock = fresh_mock();
-    run_phase(&mock, "env", false);
+    let mock = run("env");
     assert_eq!(mock.token_requests(), 1);
 }
 
@@ -191,8 +204,7 @@ fn threads_sharing_one_client_make_one_request() {
 
 #[test]
 fn async_get_through_the_c_abi() {
-    let mock = fresh_mock();
-    run_phase(&mock, "async", false);
+    let mock = run("async");
     assert_eq!(
         mock.token_requests(),
         1,
@@ -209,15 +221,13 @@ fn async_get_cancelled_and_cut_short_by_shutdown() {
 
 #[test]
 fn shutdown_joins_the_library_thread_and_the_library_keeps_working() {
-    let mock = fresh_mock();
-    run_phase(&mock, "shutdown", false);
+    let mock = run("shutdown");
     assert_eq!(mock.token_requests(), 2);
 }
 
 #[test]
 fn a_forked_child_gets_tokens_and_the_parent_keeps_working() {
-    let mock = fresh_mock();
-    run_phase(&mock, "fork", false);
+    let mock = run("fork");
     assert_eq!(
         mock.token_requests(),
         3,

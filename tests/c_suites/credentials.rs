@@ -5,47 +5,23 @@
 //! OIDC issuer), a refusal of each that can be refused, and all of it again under valgrind.
 //! Compiled with `-std=c99 -Wall -Wextra -Wpedantic -Werror`; each phase is its own process.
 
-mod common;
-mod creds;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use aadtoken_mock::{
     Client as MockClient, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer, CLIENT_ID,
     CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
 };
-use creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
+
+use crate::common::{self, closed_port, Under};
+use crate::creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
 
 const APP: &str = "77777777-7777-7777-7777-777777777777";
 
 fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| common::compile_c("credentials_test", &["tests/c/credentials_test.c"], &[]))
+    BIN.get_or_init(|| common::compile_c_test("credentials_test", "credentials_test", &[]))
 }
-
-/// Variables that would change what the C program does: never inherited from the harness.
-const CLEARED: &[&str] = &[
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_PASSWORD",
-    "IDENTITY_ENDPOINT",
-    "IDENTITY_HEADER",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    "MSAL_MANAGED_IDENTITY_ENDPOINT",
-];
 
 /// One run of the C program.
 struct Case {
@@ -56,35 +32,16 @@ struct Case {
 }
 
 fn run(case: &Case, valgrind: bool) -> String {
-    let mut cmd = if valgrind {
-        common::valgrind(binary())
-    } else {
-        Command::new(binary())
-    };
-    cmd.arg(case.phase).env("AADTOKEN_TEST_SETTINGS", &case.settings);
-    for v in CLEARED {
-        cmd.env_remove(v);
-    }
+    let under = if valgrind { Under::Valgrind } else { Under::Plain };
+    let mut cmd = common::c_phase(binary(), case.phase, under);
+    cmd.env("AADTOKEN_TEST_SETTINGS", &case.settings);
     for (k, v) in &case.env {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run credentials_test");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{} ({}, valgrind: {valgrind}) failed with {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        case.name,
-        case.phase,
-        out.status
-    );
+    let what = format!("{} ({})", case.name, case.phase);
+    let stdout = common::checked_output(&what, under, out);
     assert!(stdout.contains(" passed, 0 failed"), "no summary:\n{stdout}");
-    if !valgrind {
-        assert!(
-            stderr.is_empty(),
-            "the library must not write to stderr:\n{stderr}"
-        );
-    }
     stdout
 }
 
@@ -331,11 +288,6 @@ impl Drop for World {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 #[test]

@@ -3,25 +3,17 @@
 //! packs `aadtoken.jar`, and runs the test program on a JVM with `-Xcheck:jni` (which reports
 //! any misuse of JNI by the native code) against the freshly built `libaadtoken.so`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, SCOPE, TENANT_ID};
-use common::{repo_root, require_tool, target_dir};
+use aadtoken_mock::{MockConfig, MockServer};
+
+use crate::common::{self, repo_root, require_tool, target_dir, Under};
 
 const JDK_HINT: &str = "a JDK 11 or newer: apt-get install openjdk-17-jdk-headless";
 
 fn run(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed with {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_ok(cmd, what);
 }
 
 fn java_files(dir: &Path) -> Vec<PathBuf> {
@@ -83,33 +75,18 @@ fn java_binding_against_the_mock() {
     let (jar, test_classes) = build();
     let mock = MockServer::spawn(MockConfig::default());
     let classpath = format!("{}:{}", jar.display(), test_classes.display());
-    let out = Command::new("java")
-        .arg("-Xcheck:jni")
+    let mut cmd = common::test_program(Path::new("java"), Under::Plain);
+    cmd.arg("-Xcheck:jni")
         .arg(format!("-Daadtoken.library={}", lib.display()))
         .arg("-cp")
         .arg(&classpath)
         .arg("AadTokenTest")
-        .env("AADTOKEN_TEST_AUTHORITY", mock.base_url())
-        .env("AADTOKEN_TEST_CA", mock.ca_file())
-        .env("AADTOKEN_TEST_TENANT", TENANT_ID)
-        .env("AADTOKEN_TEST_CLIENT", CLIENT_ID)
-        .env("AADTOKEN_TEST_SECRET", CLIENT_SECRET)
-        .env("AADTOKEN_TEST_SCOPE", SCOPE)
-        .env("AADTOKEN_TEST_OTHER_SCOPE", OTHER_SCOPE)
         .env("AADTOKEN_TEST_VERSION", aadtoken::VERSION)
-        // For AadTokenClient.fromEnvironment().
-        .env("AZURE_TENANT_ID", TENANT_ID)
-        .env("AZURE_CLIENT_ID", CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
-        .env("AZURE_AUTHORITY_HOST", mock.base_url())
-        .env(
-            "AADTOKEN_SETTINGS",
-            format!("scope={SCOPE}; ca_file={}", mock.ca_file().display()),
-        )
         .env_remove("AADTOKEN_LIB")
-        .env_remove("JAVA_TOOL_OPTIONS")
-        .output()
-        .expect("run java");
+        .env_remove("JAVA_TOOL_OPTIONS");
+    // AADTOKEN_TEST_*, and for AadTokenClient.fromEnvironment() AZURE_* and AADTOKEN_SETTINGS.
+    common::mock_env(&mut cmd, &mock).envs(mock.app_env());
+    let out = cmd.output().expect("run java");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     print!("{stdout}");

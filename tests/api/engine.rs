@@ -9,19 +9,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use aadtoken_core::{Client, Config, ErrorKind};
-use aadtoken_mock::{Fault, MockConfig, MockServer, RefreshIn, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
+use aadtoken_core::ErrorKind;
 
-fn client(mock: &MockServer, extra: &str) -> Client {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!(
-        "tenant_id={TENANT_ID};client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={SCOPE};{extra}"
-    ))
-    .unwrap();
-    Client::new(&c).unwrap()
-}
+use crate::common::app_client as client;
+use aadtoken_mock::{Fault, MockConfig, MockServer, RefreshIn};
 
 /// Wait (bounded) until `cond` holds.
 fn eventually(what: &str, cond: impl Fn() -> bool) {

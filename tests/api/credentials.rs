@@ -4,35 +4,21 @@
 //! generic OpenID Connect issuer — and their main failure modes.
 //! (Each test starts its own mock, so its authority — and cache partition — is its own.)
 
-mod creds;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{self, platform_config, with_platform};
+use crate::creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
 use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
     Client as MockClient, ClientAuthMethod, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer,
     CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
 };
-use creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
 
 /// An app registered with a certificate (and nothing else).
 const CERT_APP: &str = "66666666-6666-6666-6666-666666666666";
 
 fn base(mock: &MockServer, settings: &str) -> Config {
-    let mut c = Config::new();
-    c.set("authority_host", mock.base_url()).unwrap();
-    c.set("ca_file", mock.ca_file().to_str().unwrap()).unwrap();
-    c.parse(&format!("tenant_id={TENANT_ID};scope={SCOPE};{settings}"))
-        .unwrap();
-    c
-}
-
-/// A config whose platform variables are exactly `vars` (not the test process's).
-fn with_platform(mut c: Config, vars: &[(&str, String)]) -> Config {
-    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    c.load_env_from(|n| vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
-        .unwrap();
-    c
+    common::mock_config(mock, &format!("tenant_id={TENANT_ID};scope={SCOPE};{settings}"))
 }
 
 fn cert_mock(cert: &TestCert) -> MockServer {
@@ -256,13 +242,13 @@ fn password_grant_gives_a_user_token_and_a_bad_password_is_aadsts50126() {
 }
 
 fn imds_config(mi: &ManagedIdentityMock, settings: &str) -> Config {
-    let mut c = Config::new();
-    c.parse(&format!(
-        "auth_method=managed_identity;scope={SCOPE};managed_identity_endpoint={};{settings}",
-        mi.base_url()
-    ))
-    .unwrap();
-    with_platform(c, &[])
+    platform_config(
+        &format!(
+            "auth_method=managed_identity;scope={SCOPE};managed_identity_endpoint={};{settings}",
+            mi.base_url()
+        ),
+        &[],
+    )
 }
 
 #[test]
@@ -339,12 +325,10 @@ fn user_assigned_selectors_go_in_each_source_s_parameter() {
         );
         // App Service
         mi.clear_requests();
-        let mut c = Config::new();
-        c.parse(&format!(
-            "auth_method=managed_identity;scope={SCOPE};{setting}={value}"
-        ))
-        .unwrap();
-        let c = with_platform(c, &app);
+        let c = platform_config(
+            &format!("auth_method=managed_identity;scope={SCOPE};{setting}={value}"),
+            &app,
+        );
         let token = Client::new(&c).unwrap().get_token(None).unwrap();
         assert_eq!(mi.verify_token(token.secret()).unwrap()["oid"], uami.object_id);
         let req = &mi.requests()[0];
@@ -408,11 +392,8 @@ fn imds_410_is_retried_until_it_answers() {
 #[test]
 fn app_service_with_a_wrong_header_is_refused_and_the_header_never_shown() {
     let mi = ManagedIdentityMock::spawn();
-    let mut c = Config::new();
-    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
-        .unwrap();
-    let c = with_platform(
-        c,
+    let c = platform_config(
+        &format!("auth_method=managed_identity;scope={SCOPE}"),
         &[
             ("IDENTITY_ENDPOINT", mi.app_service_endpoint()),
             ("IDENTITY_HEADER", "wrong-identity-header".to_owned()),
@@ -503,15 +484,10 @@ fn arc_challenge_reads_the_key_file_only_from_the_allowed_directory() {
 #[test]
 fn auto_chain_reports_what_it_tried() {
     // Nothing configured, and nothing listens where IMDS would be.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let mut c = Config::new();
-    c.parse(&format!(
+    let port = common::closed_port();
+    let c = platform_config(&format!(
         "auth_method=auto;scope={SCOPE};managed_identity_endpoint=http://127.0.0.1:{port};probe_timeout_ms=500"
-    ))
-    .unwrap();
-    let c = with_platform(c, &[]);
+    ), &[]);
     let start = Instant::now();
     let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
     assert!(start.elapsed() < Duration::from_secs(3));
