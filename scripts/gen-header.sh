@@ -7,7 +7,7 @@
 # The status codes are declared once, in the `statuses!` table of src/ffi/status.rs. cbindgen
 # does not expand macros, so this script reads that table and writes the header's #define
 # block (with each status's doc comment) and the bindings' constants from it;
-# tests/status_table.rs checks them against the compiled table.
+# tests/api/status_table.rs checks them against the compiled table.
 set -euo pipefail
 CBINDGEN_VERSION=0.29.4
 cd "$(dirname "$0")/.."

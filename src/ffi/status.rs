@@ -6,7 +6,7 @@
 //! the bindings' constants (`bindings/python/aadtoken/_status.py`,
 //! `bindings/java/src/aadtoken/Status.java`): `scripts/gen-header.sh` reads this table and
 //! writes them, `scripts/gen-header.sh --check` fails when they differ, and
-//! `tests/status_table.rs` checks the header, the bindings and the README's table against
+//! `tests/api/status_table.rs` checks the header, the bindings and the README's table against
 //! [`STATUSES`].
 //!
 //! An entry is `/// doc` lines, then `NAME = number, "short text"` and, for an error, the

@@ -8,17 +8,15 @@
 //! * the Python constants (`bindings/python/aadtoken`, generated `_status.py`; no other file of
 //!   the package may define one);
 //! * the Java constants (`bindings/java/src/aadtoken`, generated `Status.java`; likewise);
-//! * the README's table of status codes (hand-written);
-//! * the list of every status in `tests/c/abi_test.c` (hand-written; names only: their numbers
-//!   come from the header).
-
-mod common;
+//! * the README's table of status codes (hand-written).
+//!
+//! (The C test of the ABI takes its list of statuses from the header: `tests/c_suites/abi.rs`.)
 
 use std::collections::BTreeMap;
 use std::ffi::CStr;
 
+use crate::common::repo_root;
 use aadtoken::ffi::{aadtoken_status_str, status_of, STATUSES};
-use common::repo_root;
 
 type Names = BTreeMap<String, u32>;
 
@@ -212,25 +210,4 @@ fn the_readme_table_is_the_table() {
         }
     }
     agree("README.md's table of status codes", &rows);
-}
-
-#[test]
-fn the_c_abi_test_lists_every_status() {
-    let source = read("tests/c/abi_test.c");
-    let list = source
-        .split("const aadtoken_status all[] = {")
-        .nth(1)
-        .and_then(|rest| rest.split("};").next())
-        .expect("tests/c/abi_test.c lists every status in `const aadtoken_status all[] = {...};`");
-    let table = table();
-    let names: Vec<(String, u32)> = list
-        .split(',')
-        .map(|name| name.trim().to_owned())
-        // Names only: give each the table's number (an unknown name gets none, and is reported).
-        .map(|name| {
-            let number = table.get(&name).copied().unwrap_or(u32::MAX);
-            (name, number)
-        })
-        .collect();
-    agree("tests/c/abi_test.c's list of statuses", &names);
 }
