@@ -31,7 +31,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * Tests of the Java binding against the mock Entra ID server. Run by tests/java.rs (cargo test),
+ * Tests of the Java binding against the mock Entra ID server. Run by tests/c_suites/java.rs (cargo test),
  * which starts the mock and passes it in AADTOKEN_TEST_* variables (and the fixture app in the
  * AZURE_* variables, for the environment test). Prints one line per test and a closing
  * "java: N passed, N failed" line; exits 1 when a test failed.
@@ -366,7 +366,7 @@ public final class AadTokenTest {
     static String env(String name) {
         String v = System.getenv(name);
         if (v == null || v.isEmpty()) {
-            System.err.println("AadTokenTest: " + name + " is not set (run it through `cargo test --test java`)");
+            System.err.println("AadTokenTest: " + name + " is not set (run it through `cargo test --test c_suites java`)");
             System.exit(2);
         }
         return v;
