@@ -31,6 +31,47 @@ pub const KNOWN_HOSTS: &[&str] = &[
     "login.sovcloud-identity.sg",
 ];
 
+/// The `authority_kind` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AuthorityKind {
+    /// Microsoft Entra ID: endpoints built from host and tenant, no discovery round trip.
+    #[default]
+    Entra,
+    /// A generic OpenID Connect issuer: endpoints from `{issuer}/.well-known/openid-configuration`.
+    Oidc,
+}
+
+impl AuthorityKind {
+    /// Parse the value of the setting `key` (`entra`, `aad`, `entra_id`; `oidc`, `generic`).
+    pub fn parse(key: &str, value: &str) -> Result<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "entra" | "aad" | "entra_id" => Ok(AuthorityKind::Entra),
+            "oidc" | "generic" => Ok(AuthorityKind::Oidc),
+            _ => Err(Error::invalid_setting(key, "must be 'entra' or 'oidc'")),
+        }
+    }
+}
+
+/// Check a tenant or client id (or another directory identifier) given as the setting `key`:
+/// a GUID or a domain name, no spaces, slashes or control characters, since it becomes part of
+/// a URL path.
+pub fn check_identifier(key: &str, value: &str) -> Result<String> {
+    if !is_identifier(value) || value.len() > 256 {
+        return Err(Error::invalid_setting(
+            key,
+            "must be a GUID or a domain name (letters, digits, '-', '.', '_')",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Letters, digits, `-`, `.` and `_` only.
+fn is_identifier(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
 /// `https://host[:port]`, validated: https only, no path, query, fragment or credentials.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct AuthorityHost(Url);
@@ -156,10 +197,7 @@ pub fn split_entra_authority(key: &str, value: &str) -> Result<(AuthorityHost, S
             "must be https://<host>/<tenant> for Entra ID (for ADFS, B2C or another OpenID Connect issuer set authority_kind=oidc)",
         ));
     };
-    let ok = tenant
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
-    if !ok {
+    if !is_identifier(tenant) {
         return Err(Error::invalid_setting(
             key,
             "has a tenant that is not a GUID or a domain name",
@@ -224,30 +262,30 @@ pub enum Issuer {
 
 impl Issuer {
     /// The authority of a client from its settings: `authority` (a full URL; with
-    /// `authority_kind=oidc` the issuer) wins over `authority_host` + `tenant_id`.
-    pub fn from_config(config: &crate::config::Config, why: &str) -> Result<Issuer> {
-        use crate::config::AuthorityKind;
-        match config.authority_kind.unwrap_or_default() {
+    /// `authority_kind=oidc` the issuer) wins over `authority_host` + `tenant_id`. `why` ends
+    /// the message of a missing `tenant_id`.
+    pub fn from_settings(
+        kind: AuthorityKind,
+        authority: Option<&str>,
+        host: Option<&AuthorityHost>,
+        tenant_id: Option<&str>,
+        why: &str,
+    ) -> Result<Issuer> {
+        match kind {
             AuthorityKind::Oidc => {
-                let issuer = config.authority.as_deref().ok_or_else(|| {
+                let issuer = authority.ok_or_else(|| {
                     Error::missing_setting("authority", "with authority_kind=oidc (the issuer URL)")
                 })?;
                 check_authority_url("authority", issuer)?;
                 Ok(Issuer::Oidc(issuer.trim_end_matches('/').to_owned()))
             }
             AuthorityKind::Entra => {
-                if let Some(url) = &config.authority {
+                if let Some(url) = authority {
                     let (host, tenant) = split_entra_authority("authority", url)?;
                     return Ok(Issuer::Entra(Authority::new(host, &tenant)?));
                 }
-                let tenant = config
-                    .tenant_id
-                    .as_deref()
-                    .ok_or_else(|| Error::missing_setting("tenant_id", why))?;
-                let host = config
-                    .authority_host
-                    .clone()
-                    .unwrap_or_else(AuthorityHost::default_host);
+                let tenant = tenant_id.ok_or_else(|| Error::missing_setting("tenant_id", why))?;
+                let host = host.cloned().unwrap_or_else(AuthorityHost::default_host);
                 Ok(Issuer::Entra(Authority::new(host, tenant)?))
             }
         }
@@ -310,8 +348,15 @@ impl Authority {
         format!("{}/{}", self.host.as_str(), self.tenant)
     }
 
+    /// An OAuth 2.0 endpoint of the tenant: `https://host/tenant/oauth2/v2.0/{path}`
+    /// (`token`, `authorize`, `devicecode`).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}/oauth2/v2.0/{path}", self.url())
+    }
+
+    /// The token endpoint of the tenant.
     pub fn token_endpoint(&self) -> String {
-        format!("{}/oauth2/v2.0/token", self.url())
+        self.endpoint("token")
     }
 }
 
@@ -392,14 +437,23 @@ mod tests {
             let e = split_entra_authority("authority", bad).unwrap_err();
             assert!(e.message().contains("'authority'"), "{bad}: {}", e.message());
         }
-        let mut c = crate::config::Config::new();
-        c.set("tenant_id", "ignored").unwrap();
-        c.set("authority", "https://login.microsoftonline.us/t9").unwrap();
-        let i = Issuer::from_config(&c, "").unwrap();
+        let i = Issuer::from_settings(
+            AuthorityKind::Entra,
+            Some("https://login.microsoftonline.us/t9"),
+            None,
+            Some("ignored"),
+            "",
+        )
+        .unwrap();
         assert_eq!(i.url(), "https://login.microsoftonline.us/t9");
-        c.set("authority_kind", "oidc").unwrap();
-        c.set("authority", "https://idp.example.com/realms/db/").unwrap();
-        let i = Issuer::from_config(&c, "").unwrap();
+        let i = Issuer::from_settings(
+            AuthorityKind::Oidc,
+            Some("https://idp.example.com/realms/db/"),
+            None,
+            None,
+            "",
+        )
+        .unwrap();
         assert_eq!(
             i.discovery_url(),
             "https://idp.example.com/realms/db/.well-known/openid-configuration"

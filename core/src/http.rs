@@ -225,6 +225,19 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
     .context(format!("discovery request to {url}")))
 }
 
+/// Run `step` within `limit`; past it, a `Timeout` error with the message `late` makes. Every
+/// bound on a network step goes through here (a whole `get_token`, a sign-in's step, a probe).
+pub async fn bounded<T>(
+    limit: Duration,
+    step: impl std::future::Future<Output = Result<T>>,
+    late: impl FnOnce() -> String,
+) -> Result<T> {
+    match tokio::time::timeout(limit, step).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(ErrorKind::Timeout, late())),
+    }
+}
+
 /// How a token request is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {

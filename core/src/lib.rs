@@ -22,6 +22,7 @@ pub mod oracle;
 pub mod private_file;
 pub mod runtime;
 pub mod secret;
+pub mod settings;
 pub mod token;
 pub mod user;
 

@@ -22,8 +22,9 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::Token;
 
+use super::app::Env;
 use super::managed_identity::{ManagedIdentity, Probe, Source};
-use super::{Credential, Env};
+use super::Credential;
 
 #[derive(Debug)]
 pub struct Chain {

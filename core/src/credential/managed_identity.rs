@@ -34,7 +34,7 @@ use crate::http::{self, Method, RetryPolicy, TokenRequest};
 use crate::secret::SecretString;
 use crate::token::Token;
 
-use super::Env;
+use super::app::Env;
 
 pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 pub const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
@@ -125,6 +125,32 @@ impl fmt::Debug for ManagedIdentity {
             .field("selector", &self.inner.selector)
             .finish_non_exhaustive()
     }
+}
+
+/// Platform variables that describe the managed identity endpoint of the machine (not
+/// settings): read by `auth_method=managed_identity`/`auto` when the client is built, from the
+/// snapshot `Config::load_env` took or else from the process environment.
+pub const MANAGED_IDENTITY_ENVIRONMENT: &[&str] = &[
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "MSAL_MANAGED_IDENTITY_ENDPOINT",
+    "AZUREPS_HOST_ENVIRONMENT",
+];
+
+/// Check the `managed_identity_resource_id` selector (setting `key`): an Azure resource id.
+pub fn check_resource_id(key: &str, value: &str) -> Result<String> {
+    if !value.starts_with('/') || value.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Error::invalid_setting(
+            key,
+            "must be an Azure resource id (/subscriptions/…/userAssignedIdentities/<name>)",
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 /// Check an endpoint for the `key` setting (or variable): https, or http on a loopback or

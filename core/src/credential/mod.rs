@@ -13,6 +13,7 @@
 //! [`Credential::from_config`] picks the kind from `auth_method` (or, unset, from the settings
 //! that are present).
 
+pub mod app;
 pub mod assertion;
 pub mod certificate;
 pub mod chain;
@@ -20,6 +21,7 @@ pub mod managed_identity;
 pub mod password;
 mod secret;
 
+pub use app::{App, ClientAuth, Endpoint, Env, JWT_BEARER};
 pub use assertion::AssertionSource;
 pub use certificate::Certificate;
 pub use chain::Chain;
@@ -27,178 +29,16 @@ pub use managed_identity::ManagedIdentity;
 pub use password::UsernamePassword;
 pub use secret::ClientSecret;
 
-use std::fmt;
 use std::sync::Arc;
 
 use ring::digest;
 
 use crate::auth_method::AuthMethod;
-use crate::authority::{Issuer, OidcMetadata};
 use crate::cache::Scopes;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::{self, ExtraRoots, TokenRequest};
-use crate::runtime::Runtime;
-use crate::secret::SecretString;
 use crate::token::Token;
-
-/// The client assertion type of RFC 7523 (certificate and federated credentials).
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// What a credential needs from the client to send a request.
-pub struct Env<'a> {
-    pub rt: &'a Runtime,
-    pub extra_roots: Option<&'a ExtraRoots>,
-}
-
-impl Env<'_> {
-    /// The shared HTTP client (proxies from the environment).
-    pub fn http(&self) -> Result<reqwest::Client> {
-        self.rt.http_client(self.extra_roots, false)
-    }
-
-    /// The shared HTTP client that never uses a proxy (managed-identity endpoints).
-    pub fn http_direct(&self) -> Result<reqwest::Client> {
-        self.rt.http_client(self.extra_roots, true)
-    }
-}
-
-/// The application side: where its tokens come from and its client id. Shared by the
-/// application credential kinds.
-pub struct App {
-    pub issuer: Issuer,
-    pub client_id: String,
-    /// The OIDC issuer's discovery document, fetched once.
-    oidc: tokio::sync::OnceCell<OidcMetadata>,
-}
-
-impl fmt::Debug for App {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("App")
-            .field("issuer", &self.issuer.url())
-            .field("client_id", &self.client_id)
-            .finish()
-    }
-}
-
-/// A token endpoint, with the OIDC issuer's metadata when it came from discovery.
-pub struct Endpoint<'a> {
-    pub url: String,
-    pub meta: Option<&'a OidcMetadata>,
-}
-
-/// How the application authenticates itself at the token endpoint.
-pub enum ClientAuth<'a> {
-    /// `client_secret` in the body (Entra), or HTTP Basic when an OIDC issuer prefers it.
-    Secret(&'a SecretString),
-    /// `client_assertion_type` jwt-bearer + `client_assertion`.
-    Assertion(&'a SecretString),
-    /// A public client: only `client_id` (ROPC without a secret).
-    None,
-}
-
-impl App {
-    pub fn from_config(config: &Config, why: &str) -> Result<Arc<App>> {
-        let issuer = Issuer::from_config(config, why)?;
-        let client_id = config
-            .client_id
-            .clone()
-            .ok_or_else(|| Error::missing_setting("client_id", why))?;
-        Ok(Arc::new(App {
-            issuer,
-            client_id,
-            oidc: tokio::sync::OnceCell::new(),
-        }))
-    }
-
-    /// The token endpoint, and for an OIDC issuer its metadata (fetched once per client).
-    pub async fn token_endpoint(&self, env: &Env<'_>) -> Result<Endpoint<'_>> {
-        match &self.issuer {
-            Issuer::Entra(a) => Ok(Endpoint {
-                url: a.token_endpoint(),
-                meta: None,
-            }),
-            Issuer::Oidc(issuer) => {
-                let meta = self
-                    .oidc
-                    .get_or_try_init(|| async {
-                        let url = self.issuer.discovery_url();
-                        let body = http::get_json(&env.http()?, &url).await?;
-                        OidcMetadata::parse(issuer, &body)
-                    })
-                    .await?;
-                Ok(Endpoint {
-                    url: meta.token_endpoint.clone(),
-                    meta: Some(meta),
-                })
-            }
-        }
-    }
-
-    /// One token request: `client_id`, `grant_type`, `scope`, the grant's `fields` and the
-    /// client authentication, to `endpoint`.
-    pub async fn request(
-        &self,
-        env: &Env<'_>,
-        endpoint: &Endpoint<'_>,
-        scopes: &Scopes,
-        grant_type: &str,
-        fields: &[(&'static str, &str)],
-        auth: ClientAuth<'_>,
-    ) -> Result<Token> {
-        let scope = scopes.joined();
-        let mut form = vec![
-            ("client_id", self.client_id.as_str()),
-            ("grant_type", grant_type),
-            ("scope", scope.as_str()),
-        ];
-        form.extend_from_slice(fields);
-        let meta = endpoint.meta;
-        let mut basic = None;
-        match auth {
-            ClientAuth::Secret(secret) => match meta {
-                // OIDC's default client authentication is HTTP Basic; Entra takes the body.
-                Some(m) if m.supports("client_secret_basic") || !m.supports("client_secret_post") => {
-                    if !m.supports("client_secret_basic") {
-                        return Err(Error::invalid_setting(
-                            "client_secret",
-                            format!(
-                                "cannot be used with {}: its token endpoint accepts only {}",
-                                self.issuer.url(),
-                                m.auth_methods.join(", ")
-                            ),
-                        ));
-                    }
-                    basic = Some(http::basic_authorization(&self.client_id, secret.expose()));
-                }
-                _ => form.push(("client_secret", secret.expose())),
-            },
-            ClientAuth::Assertion(jwt) => {
-                if let Some(m) = meta.filter(|m| !m.supports("private_key_jwt")) {
-                    return Err(Error::invalid_setting(
-                        "auth_method",
-                        format!(
-                            "needs a client assertion (private_key_jwt), which {} does not accept (it accepts {})",
-                            self.issuer.url(),
-                            m.auth_methods.join(", ")
-                        ),
-                    ));
-                }
-                form.push(("client_assertion_type", JWT_BEARER));
-                form.push(("client_assertion", jwt.expose()));
-            }
-            ClientAuth::None => {}
-        }
-        let mut req = TokenRequest::post(&endpoint.url, form);
-        if meta.is_some() {
-            req.who = "the identity provider";
-        }
-        if let Some(b) = basic {
-            req.headers.push(("authorization", b));
-        }
-        http::request_token_with_retry(&env.http()?, &req).await
-    }
-}
+use crate::user::{Flow, UserCredential};
 
 /// A configured credential.
 #[derive(Clone, Debug)]
@@ -217,7 +57,7 @@ pub enum Credential {
     Auto(Arc<Chain>),
     /// A person signs in (`auth_method=device_code` or `interactive`): a public client with
     /// refresh tokens and accounts (see `core::user`).
-    User(Arc<crate::user::UserCredential>),
+    User(Arc<UserCredential>),
 }
 
 const APP_WHY: &str = "for the client credentials flow";
@@ -227,7 +67,7 @@ impl Credential {
     /// (`client_secret`, then `certificate_path`, then `assertion_file` / an assertion callback;
     /// with none of them, the settings error names `client_secret`).
     pub fn from_config(config: &Config) -> Result<Credential> {
-        crate::auth_method::check_available(config)?;
+        crate::auth_method::check_available(config.auth_method())?;
         let method = match config.auth_method() {
             Some(m) => m,
             None if config.client_secret.is_some() => AuthMethod::ClientSecret,
@@ -254,7 +94,13 @@ impl Credential {
             }
             AuthMethod::Certificate => {
                 let app = App::from_config(config, APP_WHY)?;
-                Credential::Certificate(app, Certificate::from_config(config)?)
+                let cert = Certificate::load(
+                    config.certificate_path.as_deref(),
+                    config.certificate_password.as_ref(),
+                    config.assertion_alg,
+                    config.send_certificate_chain,
+                )?;
+                Credential::Certificate(app, cert)
             }
             AuthMethod::ClientAssertion => {
                 let app = App::from_config(config, APP_WHY)?;
@@ -268,14 +114,12 @@ impl Credential {
                 Credential::ManagedIdentity(ManagedIdentity::from_config(config, false)?)
             }
             AuthMethod::Auto => Credential::Auto(Arc::new(Chain::from_config(config)?)),
-            AuthMethod::DeviceCode => Credential::User(Arc::new(crate::user::UserCredential::from_config(
-                config,
-                crate::user::Flow::DeviceCode,
-            )?)),
-            AuthMethod::Interactive => Credential::User(Arc::new(crate::user::UserCredential::from_config(
-                config,
-                crate::user::Flow::Browser,
-            )?)),
+            AuthMethod::DeviceCode => {
+                Credential::User(Arc::new(UserCredential::from_config(config, Flow::DeviceCode)?))
+            }
+            AuthMethod::Interactive => {
+                Credential::User(Arc::new(UserCredential::from_config(config, Flow::Browser)?))
+            }
         })
     }
 
@@ -290,8 +134,8 @@ impl Credential {
             Credential::ManagedIdentity(_) => "managed identity",
             Credential::Auto(_) => "auto",
             Credential::User(u) => match u.flow() {
-                crate::user::Flow::DeviceCode => "device code",
-                crate::user::Flow::Browser => "interactive (browser)",
+                Flow::DeviceCode => "device code",
+                Flow::Browser => "interactive (browser)",
             },
         }
     }
@@ -305,7 +149,7 @@ impl Credential {
             | Credential::Password(app, _) => app.issuer.url(),
             Credential::ManagedIdentity(mi) => mi.label(),
             Credential::Auto(_) => "auto".to_owned(),
-            Credential::User(u) => u.app.issuer.url(),
+            Credential::User(u) => u.app().issuer.url(),
         }
     }
 
@@ -319,7 +163,7 @@ impl Credential {
             Credential::Password(app, p) => format!("{} user {}", app.client_id, p.username()),
             Credential::ManagedIdentity(mi) => mi.selector_label(),
             Credential::Auto(_) => String::new(),
-            Credential::User(u) => u.app.client_id.clone(),
+            Credential::User(u) => u.app().client_id.clone(),
         }
     }
 

@@ -26,7 +26,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::private_file;
 use crate::secret::SecretString;
 
-use super::accounts::Account;
+use super::account::Account;
 
 const FORMAT: &str = "aadtoken-user-cache";
 /// The format version this build reads and writes.
