@@ -297,17 +297,15 @@ impl Inner {
                 return flight.await;
             }
         }
-        match tokio::time::timeout(self.timeout, flight).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no token from {} within timeout_ms={}",
-                    self.credential.authority_label(),
-                    self.timeout.as_millis()
-                ),
-            )),
-        }
+        let limit = self.timeout;
+        crate::http::bounded(limit, flight, || {
+            format!(
+                "no token from {} within timeout_ms={}",
+                self.credential.authority_label(),
+                limit.as_millis()
+            )
+        })
+        .await
     }
 
     /// One token request (with the HTTP retry policy), scheduled for proactive refresh.

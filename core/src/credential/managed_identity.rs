@@ -464,26 +464,23 @@ impl ManagedIdentity {
         }
         if let Some(limit) = probe {
             req.retry = RetryPolicy::None;
-            let first = tokio::time::timeout(limit, http::request_token(&client, &req)).await;
+            let first = http::bounded(limit, http::request_token(&client, &req), || {
+                format!(
+                    "{} did not answer within probe_timeout_ms={}",
+                    inner.endpoint,
+                    limit.as_millis()
+                )
+            })
+            .await;
             match first {
-                Err(_) => {
-                    return Err(Probe::Unavailable(Error::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "{} did not answer within probe_timeout_ms={}",
-                            inner.endpoint,
-                            limit.as_millis()
-                        ),
-                    )))
-                }
-                Ok(Err(e)) if matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout) => {
+                Err(e) if matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout) => {
                     return Err(Probe::Unavailable(e))
                 }
-                Ok(Ok(token)) => return Ok(token),
-                Ok(Err(e)) if !matches!(e.http_status(), Some(404 | 408 | 410 | 429 | 500..=599)) => {
+                Ok(token) => return Ok(token),
+                Err(e) if !matches!(e.http_status(), Some(404 | 408 | 410 | 429 | 500..=599)) => {
                     return Err(Probe::Failed(e))
                 }
-                Ok(Err(_)) => req.retry = RetryPolicy::ManagedIdentity,
+                Err(_) => req.retry = RetryPolicy::ManagedIdentity,
             }
         }
         http::request_token_with_retry(&client, &req)

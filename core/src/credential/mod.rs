@@ -19,6 +19,7 @@ pub mod certificate;
 pub mod chain;
 pub mod managed_identity;
 pub mod password;
+pub mod proof;
 mod secret;
 
 pub use app::{App, ClientAuth, Endpoint, Env, JWT_BEARER};
@@ -27,6 +28,7 @@ pub use certificate::Certificate;
 pub use chain::Chain;
 pub use managed_identity::ManagedIdentity;
 pub use password::UsernamePassword;
+pub use proof::Proof;
 pub use secret::ClientSecret;
 
 use std::sync::Arc;
@@ -43,14 +45,9 @@ use crate::user::{Flow, UserCredential};
 /// A configured credential.
 #[derive(Clone, Debug)]
 pub enum Credential {
-    /// Client credentials flow with a client secret.
-    ClientSecret(Arc<App>, ClientSecret),
-    /// Client credentials flow with a certificate: a client assertion signed with its key.
-    Certificate(Arc<App>, Certificate),
-    /// Client credentials flow with an assertion from a file or the host (workload identity).
-    Assertion(Arc<App>, AssertionSource),
-    /// Resource owner password credentials (legacy; no MFA).
-    Password(Arc<App>, UsernamePassword),
+    /// An application at its authority (client secret, certificate, client assertion, or
+    /// username/password), proving its identity with the [`Proof`].
+    App(Arc<App>, Proof),
     /// An Azure managed identity.
     ManagedIdentity(ManagedIdentity),
     /// `auth_method=auto`: the first configured and available of several.
@@ -80,8 +77,9 @@ impl Credential {
         Self::of_kind(config, method)
     }
 
-    fn of_kind(config: &Config, method: AuthMethod) -> Result<Credential> {
-        Ok(match method {
+    /// The credential of `method`, from the settings.
+    pub(crate) fn of_kind(config: &Config, method: AuthMethod) -> Result<Credential> {
+        match method {
             AuthMethod::ClientSecret => {
                 let app = App::from_config(config, APP_WHY)?;
                 let secret = config.client_secret.clone().ok_or_else(|| {
@@ -90,7 +88,7 @@ impl Credential {
                         "(or set certificate_path, assertion_file or another auth_method)",
                     )
                 })?;
-                Credential::ClientSecret(app, ClientSecret::new(secret))
+                Ok(Credential::App(app, Proof::Secret(ClientSecret::new(secret))))
             }
             AuthMethod::Certificate => {
                 let app = App::from_config(config, APP_WHY)?;
@@ -100,37 +98,41 @@ impl Credential {
                     config.assertion_alg,
                     config.send_certificate_chain,
                 )?;
-                Credential::Certificate(app, cert)
+                Ok(Credential::App(app, Proof::Certificate(cert)))
             }
             AuthMethod::ClientAssertion => {
                 let app = App::from_config(config, APP_WHY)?;
-                Credential::Assertion(app, AssertionSource::from_config(config)?)
+                Ok(Credential::App(
+                    app,
+                    Proof::Assertion(AssertionSource::from_config(config)?),
+                ))
             }
             AuthMethod::Password => {
                 let app = App::from_config(config, "for auth_method=password")?;
-                Credential::Password(app, UsernamePassword::from_config(config)?)
+                Ok(Credential::App(
+                    app,
+                    Proof::Password(UsernamePassword::from_config(config)?),
+                ))
             }
-            AuthMethod::ManagedIdentity => {
-                Credential::ManagedIdentity(ManagedIdentity::from_config(config, false)?)
-            }
-            AuthMethod::Auto => Credential::Auto(Arc::new(Chain::from_config(config)?)),
-            AuthMethod::DeviceCode => {
-                Credential::User(Arc::new(UserCredential::from_config(config, Flow::DeviceCode)?))
-            }
-            AuthMethod::Interactive => {
-                Credential::User(Arc::new(UserCredential::from_config(config, Flow::Browser)?))
-            }
-        })
+            AuthMethod::ManagedIdentity => Ok(Credential::ManagedIdentity(ManagedIdentity::from_config(
+                config, false,
+            )?)),
+            AuthMethod::Auto => Ok(Credential::Auto(Arc::new(Chain::from_config(config)?))),
+            AuthMethod::DeviceCode => Ok(Credential::User(Arc::new(UserCredential::from_config(
+                config,
+                Flow::DeviceCode,
+            )?))),
+            AuthMethod::Interactive => Ok(Credential::User(Arc::new(UserCredential::from_config(
+                config,
+                Flow::Browser,
+            )?))),
+        }
     }
 
     /// A short name of the kind, for messages.
     pub fn kind_name(&self) -> &'static str {
         match self {
-            Credential::ClientSecret(..) => "client secret",
-            Credential::Certificate(..) => "certificate",
-            Credential::Assertion(_, AssertionSource::File(_)) => "workload identity (assertion file)",
-            Credential::Assertion(..) => "client assertion (callback)",
-            Credential::Password(..) => "username/password",
+            Credential::App(_, proof) => proof.kind_name(),
             Credential::ManagedIdentity(_) => "managed identity",
             Credential::Auto(_) => "auto",
             Credential::User(u) => match u.flow() {
@@ -143,10 +145,7 @@ impl Credential {
     /// The authority part of cache keys and the name of the token source in messages.
     pub fn authority_label(&self) -> String {
         match self {
-            Credential::ClientSecret(app, _)
-            | Credential::Certificate(app, _)
-            | Credential::Assertion(app, _)
-            | Credential::Password(app, _) => app.issuer.url(),
+            Credential::App(app, _) => app.issuer.url(),
             Credential::ManagedIdentity(mi) => mi.label(),
             Credential::Auto(_) => "auto".to_owned(),
             Credential::User(u) => u.app().issuer.url(),
@@ -157,10 +156,7 @@ impl Credential {
     /// selector, or the user name for ROPC (tokens are per user).
     pub fn client_label(&self) -> String {
         match self {
-            Credential::ClientSecret(app, _)
-            | Credential::Certificate(app, _)
-            | Credential::Assertion(app, _) => app.client_id.clone(),
-            Credential::Password(app, p) => format!("{} user {}", app.client_id, p.username()),
+            Credential::App(app, proof) => proof.client_label(app),
             Credential::ManagedIdentity(mi) => mi.selector_label(),
             Credential::Auto(_) => String::new(),
             Credential::User(u) => u.app().client_id.clone(),
@@ -172,32 +168,8 @@ impl Credential {
     /// identity's source and selector.
     pub fn fingerprint(&self) -> [u8; 32] {
         let mut ctx = digest::Context::new(&digest::SHA256);
-        self.feed(&mut ctx);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        out
-    }
-
-    fn feed(&self, ctx: &mut digest::Context) {
         match self {
-            Credential::ClientSecret(_, s) => {
-                ctx.update(b"client_secret\0");
-                ctx.update(s.secret().expose().as_bytes());
-            }
-            Credential::Certificate(_, c) => {
-                ctx.update(b"certificate\0");
-                ctx.update(c.thumbprint_sha256().as_bytes());
-            }
-            Credential::Assertion(_, a) => {
-                ctx.update(b"assertion\0");
-                ctx.update(a.source_id().as_bytes());
-            }
-            Credential::Password(_, p) => {
-                ctx.update(b"password\0");
-                ctx.update(p.username().as_bytes());
-                ctx.update(b"\0");
-                ctx.update(p.password().expose().as_bytes());
-            }
+            Credential::App(_, proof) => proof.feed(&mut ctx),
             Credential::ManagedIdentity(mi) => {
                 ctx.update(b"managed_identity\0");
                 ctx.update(mi.label().as_bytes());
@@ -218,59 +190,15 @@ impl Credential {
                 }
             }
         }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
     }
 
     /// One token for `scopes` (no cache: `core::client` calls this inside its single flight).
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
         match self {
-            Credential::ClientSecret(app, s) => {
-                let endpoint = app.token_endpoint(env).await?;
-                app.request(
-                    env,
-                    &endpoint,
-                    scopes,
-                    "client_credentials",
-                    &[],
-                    ClientAuth::Secret(s.secret()),
-                )
-                .await
-            }
-            Credential::Certificate(app, c) => {
-                let endpoint = app.token_endpoint(env).await?;
-                let jwt = c.assertion(&endpoint.url, &app.client_id)?;
-                app.request(
-                    env,
-                    &endpoint,
-                    scopes,
-                    "client_credentials",
-                    &[],
-                    ClientAuth::Assertion(&jwt),
-                )
-                .await
-            }
-            Credential::Assertion(app, a) => {
-                let endpoint = app.token_endpoint(env).await?;
-                let jwt = a.assertion().await?;
-                app.request(
-                    env,
-                    &endpoint,
-                    scopes,
-                    "client_credentials",
-                    &[],
-                    ClientAuth::Assertion(&jwt),
-                )
-                .await
-            }
-            Credential::Password(app, p) => {
-                let endpoint = app.token_endpoint(env).await?;
-                let fields = [("username", p.username()), ("password", p.password().expose())];
-                let auth = match p.client_secret() {
-                    Some(s) => ClientAuth::Secret(s),
-                    None => ClientAuth::None,
-                };
-                app.request(env, &endpoint, scopes, "password", &fields, auth)
-                    .await
-            }
+            Credential::App(app, proof) => proof.get_token(app, env, scopes).await,
             Credential::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
             Credential::Auto(chain) => Box::pin(chain.get_token(env, scopes)).await,
             // Silent only: a sign-in is started by the client (`Client::get_token`), never here.
