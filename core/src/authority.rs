@@ -138,6 +138,7 @@ impl AuthorityHost {
         Ok(AuthorityHost(url))
     }
 
+    /// The public cloud's host ([`DEFAULT_AUTHORITY_HOST`]).
     pub fn default_host() -> Self {
         AuthorityHost(Url::parse(DEFAULT_AUTHORITY_HOST).expect("constant URL"))
     }
@@ -147,6 +148,7 @@ impl AuthorityHost {
         self.0.as_str().trim_end_matches('/')
     }
 
+    /// Whether the host is one of the Entra clouds of [`KNOWN_HOSTS`].
     pub fn is_known_cloud(&self) -> bool {
         self.0
             .host_str()
@@ -212,6 +214,7 @@ pub fn split_entra_authority(key: &str, value: &str) -> Result<(AuthorityHost, S
 /// The endpoints a generic OpenID Connect issuer publishes (the fields aadtoken uses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OidcMetadata {
+    /// `token_endpoint`: where tokens are requested.
     pub token_endpoint: String,
     /// `token_endpoint_auth_methods_supported`; the OIDC default when absent is
     /// `client_secret_basic`.
@@ -246,6 +249,7 @@ impl OidcMetadata {
         })
     }
 
+    /// Whether the issuer's token endpoint accepts the client authentication `method`.
     pub fn supports(&self, method: &str) -> bool {
         self.auth_methods.iter().any(|m| m == method)
     }
@@ -255,6 +259,7 @@ impl OidcMetadata {
 /// (endpoints discovered).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Issuer {
+    /// An Entra tenant: endpoints built from host and tenant.
     Entra(Authority),
     /// The issuer URL, without a trailing slash.
     Oidc(String),
@@ -319,6 +324,7 @@ pub struct Authority {
 const MULTI_TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 impl Authority {
+    /// Host and tenant; a tenant that names no single directory (`common`, …) is refused.
     pub fn new(host: AuthorityHost, tenant: &str) -> Result<Self> {
         if MULTI_TENANT_ALIASES
             .iter()
@@ -335,10 +341,12 @@ impl Authority {
         })
     }
 
+    /// The authority host.
     pub fn host(&self) -> &AuthorityHost {
         &self.host
     }
 
+    /// The tenant (a GUID or a domain name).
     pub fn tenant(&self) -> &str {
         &self.tenant
     }

@@ -67,6 +67,7 @@ impl Scopes {
         self.0.join(" ")
     }
 
+    /// The scopes, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
@@ -77,9 +78,11 @@ impl Scopes {
 pub struct CacheKey {
     /// `https://host/tenant`.
     pub authority: String,
+    /// The client id (or the managed identity's selector, the ROPC user).
     pub client_id: String,
     /// A digest of the credential, so clients with different secrets never share tokens.
     pub credential: [u8; 32],
+    /// The scopes the token is for.
     pub scopes: Scopes,
 }
 
@@ -152,6 +155,7 @@ thread_local! {
 }
 
 impl CacheEntry {
+    /// What the entry caches tokens for.
     pub fn key(&self) -> &CacheKey {
         &self.key
     }
@@ -200,6 +204,7 @@ impl CacheEntry {
         }
     }
 
+    /// Replace the cached token (a sign-in's or a forced refresh's).
     pub fn store(&self, token: Arc<Token>) {
         self.token.store(Some(token));
         self.generation.fetch_add(1, Ordering::Release);

@@ -13,6 +13,8 @@ use crate::http::ExtraRoots;
 use crate::runtime::{self, Runtime};
 use crate::token::Token;
 
+/// A client: one identity (authority, application, credential) with default scopes; cheap to
+/// clone, safe to share between threads (see the module docs).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,

@@ -5,22 +5,23 @@
 //! has no FFI dependency and forbids `unsafe` at its root). The `aadtoken` crate puts the C ABI
 //! (`include/aadtoken.h`) and the JNI exports over it; the `aadtoken` CLI uses it directly.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod auth_method;
+pub(crate) mod auth_method;
 pub mod authority;
 pub mod cache;
 pub mod claims;
 pub mod client;
 pub mod config;
-pub mod credential;
+pub(crate) mod credential;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod http;
 pub mod log;
 pub mod oracle;
-pub mod private_file;
-pub mod runtime;
+pub(crate) mod private_file;
+pub(crate) mod runtime;
 pub mod secret;
 pub mod settings;
 pub mod token;

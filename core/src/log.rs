@@ -40,6 +40,7 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level of its number (0 = off … 5 = trace, as in the C API), if it is one.
     pub fn from_u32(n: u32) -> Option<Level> {
         [Level::Error, Level::Warn, Level::Info, Level::Debug, Level::Trace]
             .into_iter()
@@ -59,6 +60,7 @@ impl Level {
         })
     }
 
+    /// The level's name (`ERROR`, `WARN`, …).
     pub fn name(self) -> &'static str {
         match self {
             Level::Error => "ERROR",
@@ -79,6 +81,7 @@ impl fmt::Display for Level {
 /// One log record, borrowed for the duration of the sink call.
 #[derive(Debug)]
 pub struct Record<'a> {
+    /// How severe the record is.
     pub level: Level,
     /// The module that logged it (`aadtoken::core::cache`…: the names hosts filter on stay
     /// those of the single-crate releases).

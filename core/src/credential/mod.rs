@@ -22,7 +22,7 @@ pub mod password;
 pub mod proof;
 mod secret;
 
-pub use app::{App, ClientAuth, Endpoint, Env, JWT_BEARER};
+pub use app::{App, Env};
 pub use assertion::AssertionSource;
 pub use certificate::Certificate;
 pub use chain::Chain;

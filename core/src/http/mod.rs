@@ -6,13 +6,14 @@
 //! * [`send`] — the request, the one retry loop, the bound on a step;
 //! * [`error_body`] — what a non-200 answer means.
 
-pub mod error_body;
-pub mod send;
-pub mod tls;
+mod error_body;
+mod send;
+mod tls;
 
 pub use error_body::{error_from, error_from_response};
-pub use send::{
-    basic_authorization, bounded, get_json, request_body, request_body_with_retry, request_token,
-    request_token_with_retry, Challenge, Method, RetryPolicy, TokenRequest, SERVER_ERROR_RETRY_DELAY,
+pub use send::basic_authorization;
+pub(crate) use send::{
+    bounded, get_json, request_body_with_retry, request_token, request_token_with_retry, Method, RetryPolicy,
+    TokenRequest,
 };
-pub use tls::{build_client, build_pinned_client, ExtraRoots, SKU};
+pub(crate) use tls::{build_client, build_pinned_client, ExtraRoots};

@@ -8,13 +8,17 @@ use crate::secret::SecretString;
 pub struct Account {
     /// `https://host/tenant` of the application's authority.
     pub authority: String,
+    /// The application's client id.
     pub client_id: String,
     /// `uid.utid` from `client_info` (object id and home tenant), lower case.
     pub home_account_id: String,
     /// `preferred_username` from the id token.
     pub username: String,
+    /// The display name from the id token.
     pub name: Option<String>,
+    /// The home tenant (`utid`).
     pub tenant_id: String,
+    /// The refresh token (a secret).
     pub refresh_token: SecretString,
     /// When the refresh token was stored (Unix seconds).
     pub updated_on: i64,

@@ -74,6 +74,7 @@ impl AccountStore {
         })))
     }
 
+    /// The cache file, when there is one.
     pub fn file_path(&self) -> Option<&Path> {
         self.file.as_ref().map(CacheFile::path)
     }

@@ -50,6 +50,8 @@ pub fn check_prompt(key: &str, value: &str) -> Result<String> {
     Ok(v)
 }
 
+/// Sign the person in with a browser: listen on the loopback redirect, open the authorize
+/// page, wait for the code (within `interactive_timeout_s`) and redeem it.
 pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
     let port = client.settings.redirect_port;
     let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {

@@ -97,6 +97,7 @@ impl CacheFile {
         Ok(f)
     }
 
+    /// The cache file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

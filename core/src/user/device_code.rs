@@ -51,6 +51,8 @@ struct DeviceCode {
     message: Option<String>,
 }
 
+/// Sign the person in with a device code: request it, show it through the host's prompt, and
+/// poll the token endpoint until the person has signed in (or the code expired).
 pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
     let Some(prompt) = client.prompt.clone() else {
         return Err(Error::new(
