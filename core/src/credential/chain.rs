@@ -24,7 +24,7 @@ use crate::token::Token;
 
 use super::app::Env;
 use super::managed_identity::{ManagedIdentity, Probe, Source};
-use super::Credential;
+use super::{Credential, Source as CredentialSource};
 
 #[derive(Debug)]
 pub struct Chain {
@@ -89,7 +89,7 @@ impl Chain {
         let name = "managed identity";
         candidates.push((
             name,
-            Ok(Credential::ManagedIdentity(
+            Ok(Credential::managed_identity(
                 ManagedIdentity::from_config(config, true).map_err(|e| wrap(e, name))?,
             )),
         ));
@@ -114,7 +114,7 @@ impl Chain {
 
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
         if let Some(c) = self.chosen() {
-            return c.get_token(env, scopes).await;
+            return c.get_token(env, scopes, false).await;
         }
         let mut report: Vec<String> = Vec::new();
         for (i, (name, candidate)) in self.candidates.iter().enumerate() {
@@ -126,8 +126,8 @@ impl Chain {
                 }
                 Ok(c) => c,
             };
-            let result = match credential {
-                Credential::ManagedIdentity(mi) => {
+            let result = match credential.source() {
+                CredentialSource::ManagedIdentity(mi) => {
                     let probe = (mi.source() == Source::Imds).then_some(self.probe);
                     match mi.get_token_probing(env, scopes, probe).await {
                         Ok(t) => Ok(t),
@@ -142,7 +142,7 @@ impl Chain {
                         Err(Probe::Failed(e)) => Err(e),
                     }
                 }
-                c => c.get_token(env, scopes).await,
+                _ => credential.get_token(env, scopes, false).await,
             };
             match result {
                 Ok(token) => {
@@ -151,8 +151,10 @@ impl Chain {
                     return Ok(token);
                 }
                 Err(e) => {
-                    let detail = match credential {
-                        Credential::ManagedIdentity(mi) => format!("{}: {}", mi.describe(), e.message()),
+                    let detail = match credential.source() {
+                        CredentialSource::ManagedIdentity(mi) => {
+                            format!("{}: {}", mi.describe(), e.message())
+                        }
                         _ => e.message().to_owned(),
                     };
                     report.push(format!("{name}: failed: {detail}"));

@@ -31,6 +31,7 @@ pub use password::UsernamePassword;
 pub use proof::Proof;
 pub use secret::ClientSecret;
 
+use std::fmt;
 use std::sync::Arc;
 
 use ring::digest;
@@ -42,9 +43,24 @@ use crate::error::{Error, Result};
 use crate::token::Token;
 use crate::user::{Flow, UserCredential};
 
-/// A configured credential.
+/// A configured credential: where its tokens come from ([`Source`]) and the facts the cache
+/// and messages need, worked out once when it is built (by the constructor of its kind).
+#[derive(Clone)]
+pub struct Credential {
+    source: Source,
+    /// A short name of the kind, for messages.
+    kind_name: &'static str,
+    /// The authority part of cache keys and the name of the token source in messages.
+    authority_label: String,
+    /// The client part of cache keys.
+    client_label: String,
+    /// Tells credentials apart in cache keys without keeping their values there.
+    fingerprint: [u8; 32],
+}
+
+/// Where a credential's tokens come from.
 #[derive(Clone, Debug)]
-pub enum Credential {
+pub enum Source {
     /// An application at its authority (client secret, certificate, client assertion, or
     /// username/password), proving its identity with the [`Proof`].
     App(Arc<App>, Proof),
@@ -55,6 +71,26 @@ pub enum Credential {
     /// A person signs in (`auth_method=device_code` or `interactive`): a public client with
     /// refresh tokens and accounts (see `core::user`).
     User(Arc<UserCredential>),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("kind", &self.kind_name)
+            .field("authority", &self.authority_label)
+            .field("client", &self.client_label)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// A SHA-256 over what `feed` puts in.
+fn digest_of(feed: impl FnOnce(&mut digest::Context)) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    feed(&mut ctx);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 const APP_WHY: &str = "for the client credentials flow";
@@ -88,7 +124,7 @@ impl Credential {
                         "(or set certificate_path, assertion_file or another auth_method)",
                     )
                 })?;
-                Ok(Credential::App(app, Proof::Secret(ClientSecret::new(secret))))
+                Ok(Credential::app(app, Proof::Secret(ClientSecret::new(secret))))
             }
             AuthMethod::Certificate => {
                 let app = App::from_config(config, APP_WHY)?;
@@ -98,111 +134,140 @@ impl Credential {
                     config.assertion_alg,
                     config.send_certificate_chain,
                 )?;
-                Ok(Credential::App(app, Proof::Certificate(cert)))
+                Ok(Credential::app(app, Proof::Certificate(cert)))
             }
             AuthMethod::ClientAssertion => {
                 let app = App::from_config(config, APP_WHY)?;
-                Ok(Credential::App(
+                Ok(Credential::app(
                     app,
                     Proof::Assertion(AssertionSource::from_config(config)?),
                 ))
             }
             AuthMethod::Password => {
                 let app = App::from_config(config, "for auth_method=password")?;
-                Ok(Credential::App(
+                Ok(Credential::app(
                     app,
                     Proof::Password(UsernamePassword::from_config(config)?),
                 ))
             }
-            AuthMethod::ManagedIdentity => Ok(Credential::ManagedIdentity(ManagedIdentity::from_config(
+            AuthMethod::ManagedIdentity => Ok(Credential::managed_identity(ManagedIdentity::from_config(
                 config, false,
             )?)),
-            AuthMethod::Auto => Ok(Credential::Auto(Arc::new(Chain::from_config(config)?))),
-            AuthMethod::DeviceCode => Ok(Credential::User(Arc::new(UserCredential::from_config(
+            AuthMethod::Auto => Ok(Credential::auto(Chain::from_config(config)?)),
+            AuthMethod::DeviceCode => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::DeviceCode,
-            )?))),
-            AuthMethod::Interactive => Ok(Credential::User(Arc::new(UserCredential::from_config(
+            )?)),
+            AuthMethod::Interactive => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::Browser,
-            )?))),
+            )?)),
         }
+    }
+
+    /// An application credential: `app` proving its identity with `proof`.
+    fn app(app: Arc<App>, proof: Proof) -> Credential {
+        Credential {
+            kind_name: proof.kind_name(),
+            authority_label: app.issuer.url(),
+            client_label: proof.client_label(&app),
+            fingerprint: digest_of(|ctx| proof.feed(ctx)),
+            source: Source::App(app, proof),
+        }
+    }
+
+    /// A managed identity: the source and endpoint, the selector, a pinned thumbprint.
+    fn managed_identity(mi: ManagedIdentity) -> Credential {
+        let (label, selector) = (mi.label(), mi.selector_label());
+        let fingerprint = digest_of(|ctx| {
+            ctx.update(b"managed_identity\0");
+            ctx.update(label.as_bytes());
+            ctx.update(b"\0");
+            ctx.update(selector.as_bytes());
+            ctx.update(b"\0");
+            ctx.update(mi.pinned_thumbprint().unwrap_or("").as_bytes());
+        });
+        Credential {
+            kind_name: "managed identity",
+            authority_label: label,
+            client_label: selector,
+            fingerprint,
+            source: Source::ManagedIdentity(mi),
+        }
+    }
+
+    /// `auth_method=auto`: told apart by every configured candidate.
+    fn auto(chain: Chain) -> Credential {
+        let fingerprint = digest_of(|ctx| {
+            ctx.update(b"auto\0");
+            for c in chain.configured() {
+                ctx.update(c.authority_label.as_bytes());
+                ctx.update(b"\0");
+                ctx.update(c.client_label.as_bytes());
+                ctx.update(b"\0");
+                ctx.update(&c.fingerprint);
+            }
+        });
+        Credential {
+            kind_name: "auto",
+            authority_label: "auto".to_owned(),
+            client_label: String::new(),
+            fingerprint,
+            source: Source::Auto(Arc::new(chain)),
+        }
+    }
+
+    /// A person sign-in of `flow`.
+    fn user(user: UserCredential) -> Credential {
+        Credential {
+            kind_name: match user.flow() {
+                Flow::DeviceCode => "device code",
+                Flow::Browser => "interactive (browser)",
+            },
+            authority_label: user.app().issuer.url(),
+            client_label: user.app().client_id.clone(),
+            fingerprint: digest_of(|ctx| ctx.update(user.fingerprint_parts().as_bytes())),
+            source: Source::User(Arc::new(user)),
+        }
+    }
+
+    /// Where the tokens come from.
+    pub fn source(&self) -> &Source {
+        &self.source
     }
 
     /// A short name of the kind, for messages.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Credential::App(_, proof) => proof.kind_name(),
-            Credential::ManagedIdentity(_) => "managed identity",
-            Credential::Auto(_) => "auto",
-            Credential::User(u) => match u.flow() {
-                Flow::DeviceCode => "device code",
-                Flow::Browser => "interactive (browser)",
-            },
-        }
+        self.kind_name
     }
 
     /// The authority part of cache keys and the name of the token source in messages.
-    pub fn authority_label(&self) -> String {
-        match self {
-            Credential::App(app, _) => app.issuer.url(),
-            Credential::ManagedIdentity(mi) => mi.label(),
-            Credential::Auto(_) => "auto".to_owned(),
-            Credential::User(u) => u.app().issuer.url(),
-        }
+    pub fn authority_label(&self) -> &str {
+        &self.authority_label
     }
 
     /// The client part of cache keys: the application's client id, the managed identity's
     /// selector, or the user name for ROPC (tokens are per user).
-    pub fn client_label(&self) -> String {
-        match self {
-            Credential::App(app, proof) => proof.client_label(app),
-            Credential::ManagedIdentity(mi) => mi.selector_label(),
-            Credential::Auto(_) => String::new(),
-            Credential::User(u) => u.app().client_id.clone(),
-        }
+    pub fn client_label(&self) -> &str {
+        &self.client_label
     }
 
     /// A digest that tells credentials apart in cache keys without keeping their values there:
     /// the secret's digest, the certificate's thumbprint, the assertion's source, the managed
     /// identity's source and selector.
     pub fn fingerprint(&self) -> [u8; 32] {
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        match self {
-            Credential::App(_, proof) => proof.feed(&mut ctx),
-            Credential::ManagedIdentity(mi) => {
-                ctx.update(b"managed_identity\0");
-                ctx.update(mi.label().as_bytes());
-                ctx.update(b"\0");
-                ctx.update(mi.selector_label().as_bytes());
-                ctx.update(b"\0");
-                ctx.update(mi.pinned_thumbprint().unwrap_or("").as_bytes());
-            }
-            Credential::User(u) => ctx.update(u.fingerprint_parts().as_bytes()),
-            Credential::Auto(chain) => {
-                ctx.update(b"auto\0");
-                for c in chain.configured() {
-                    ctx.update(c.authority_label().as_bytes());
-                    ctx.update(b"\0");
-                    ctx.update(c.client_label().as_bytes());
-                    ctx.update(b"\0");
-                    ctx.update(&c.fingerprint());
-                }
-            }
-        }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        out
+        self.fingerprint
     }
 
     /// One token for `scopes` (no cache: `core::client` calls this inside its single flight).
-    pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
-        match self {
-            Credential::App(app, proof) => proof.get_token(app, env, scopes).await,
-            Credential::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
-            Credential::Auto(chain) => Box::pin(chain.get_token(env, scopes)).await,
-            // Silent only: a sign-in is started by the client (`Client::get_token`), never here.
-            Credential::User(u) => u.get_token(env, scopes, false).await,
+    /// `interaction`: a person sign-in may start (a caller's `get_token`, never a background
+    /// refresh or a candidate of the `auto` chain).
+    pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes, interaction: bool) -> Result<Token> {
+        match &self.source {
+            Source::App(app, proof) => proof.get_token(app, env, scopes).await,
+            Source::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
+            Source::Auto(chain) => Box::pin(chain.get_token(env, scopes)).await,
+            Source::User(u) => u.get_token(env, scopes, interaction).await,
         }
     }
 }
