@@ -112,23 +112,7 @@ impl AuthorityHost {
         } else {
             format!("https://{value}")
         };
-        let url = parse_url(&with_scheme)
-            .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
-        if url.scheme() != "https" {
-            return Err(Error::invalid_setting(
-                key,
-                format!(
-                    "must use https (got '{}://'); tokens are never requested over plain http",
-                    url.scheme()
-                ),
-            ));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(Error::invalid_setting(key, "has no host"));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::invalid_setting(key, "must not contain user information"));
-        }
+        let url = https_url(key, &with_scheme)?;
         if url.query().is_some() || url.fragment().is_some() || !url.path().trim_matches('/').is_empty() {
             return Err(Error::invalid_setting(
                 key,
@@ -162,12 +146,10 @@ impl fmt::Debug for AuthorityHost {
     }
 }
 
-/// Check the value of the `authority` setting: an https URL with a host, no user information,
-/// query or fragment. Whether its path must be a tenant (Entra) or may be anything (OIDC) is
-/// decided when the client is built.
-pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
-    let url = parse_url(value.trim_end_matches('/'))
-        .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
+/// `text` (the value of the setting `key`) as an https URL with a host and no user information.
+fn https_url(key: &str, text: &str) -> Result<Url> {
+    let url =
+        parse_url(text).map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
     if url.scheme() != "https" {
         return Err(Error::invalid_setting(
             key,
@@ -183,6 +165,14 @@ pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::invalid_setting(key, "must not contain user information"));
     }
+    Ok(url)
+}
+
+/// Check the value of the `authority` setting: an https URL with a host, no user information,
+/// query or fragment. Whether its path must be a tenant (Entra) or may be anything (OIDC) is
+/// decided when the client is built.
+pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
+    let url = https_url(key, value.trim_end_matches('/'))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid_setting(key, "must not have a query or fragment"));
     }

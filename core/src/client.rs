@@ -34,8 +34,6 @@ struct Inner {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("authority", &self.inner.credential.authority_label())
-            .field("client", &self.inner.credential.client_label())
             .field("credential", &self.inner.credential)
             .finish_non_exhaustive()
     }

@@ -12,7 +12,7 @@ use crate::credential::certificate::AssertionAlg;
 use crate::error::Result;
 use crate::secret::SecretString;
 
-pub use crate::settings::{parse_settings, ENVIRONMENT, SETTINGS};
+pub use crate::settings::{parse_settings, ENVIRONMENT, MANAGED_IDENTITY_ENVIRONMENT, SETTINGS};
 
 /// Default for `timeout_ms`: the whole `get_token` call, retries included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -372,14 +372,9 @@ pub fn set_from_environment(var: impl Fn(&str) -> Option<std::ffi::OsString>) ->
 #[macro_export]
 #[doc(hidden)]
 macro_rules! log_at {
-    ($level:expr, cid = $cid:expr; $($arg:tt)+) => {
+    ($level:expr, $(cid = $cid:expr;)? $fmt:literal $($arg:tt)*) => {
         if $crate::log::enabled($level) {
-            $crate::log::emit($level, module_path!(), $cid, format_args!($($arg)+));
-        }
-    };
-    ($level:expr, $($arg:tt)+) => {
-        if $crate::log::enabled($level) {
-            $crate::log::emit($level, module_path!(), None, format_args!($($arg)+));
+            $crate::log::emit($level, module_path!(), None $(.or($cid))?, format_args!($fmt $($arg)*));
         }
     };
 }

@@ -149,35 +149,35 @@ impl App {
         ];
         form.extend_from_slice(fields);
         let meta = endpoint.meta;
+        // An OIDC issuer that does not accept this client authentication: `setting` names it.
+        // `problem` is told the issuer and the methods it accepts.
+        let refuse = |setting: &str, m: &OidcMetadata, problem: fn(&str, &str) -> String| {
+            let text = problem(&self.issuer.url(), &m.auth_methods.join(", "));
+            Err(Error::invalid_setting(setting, text))
+        };
         let mut basic = None;
         match auth {
-            ClientAuth::Secret(secret) => match meta {
-                // OIDC's default client authentication is HTTP Basic; Entra takes the body.
-                Some(m) if m.supports("client_secret_basic") || !m.supports("client_secret_post") => {
-                    if !m.supports("client_secret_basic") {
-                        return Err(Error::invalid_setting(
-                            "client_secret",
-                            format!(
-                                "cannot be used with {}: its token endpoint accepts only {}",
-                                self.issuer.url(),
-                                m.auth_methods.join(", ")
-                            ),
-                        ));
+            ClientAuth::Secret(secret) => {
+                match meta {
+                    // OIDC's default client authentication is HTTP Basic; Entra takes the body.
+                    Some(m) if m.supports("client_secret_basic") || !m.supports("client_secret_post") => {
+                        if !m.supports("client_secret_basic") {
+                            return refuse("client_secret", m, |issuer, accepted| {
+                                format!("cannot be used with {issuer}: its token endpoint accepts only {accepted}")
+                            });
+                        }
+                        basic = Some(http::basic_authorization(&self.client_id, secret.expose()));
                     }
-                    basic = Some(http::basic_authorization(&self.client_id, secret.expose()));
+                    _ => form.push(("client_secret", secret.expose())),
                 }
-                _ => form.push(("client_secret", secret.expose())),
-            },
+            }
             ClientAuth::Assertion(jwt) => {
                 if let Some(m) = meta.filter(|m| !m.supports("private_key_jwt")) {
-                    return Err(Error::invalid_setting(
-                        "auth_method",
+                    return refuse("auth_method", m, |issuer, accepted| {
                         format!(
-                            "needs a client assertion (private_key_jwt), which {} does not accept (it accepts {})",
-                            self.issuer.url(),
-                            m.auth_methods.join(", ")
-                        ),
-                    ));
+                            "needs a client assertion (private_key_jwt), which {issuer} does not accept (it accepts {accepted})"
+                        )
+                    });
                 }
                 form.push(("client_assertion_type", JWT_BEARER));
                 form.push(("client_assertion", jwt.expose()));

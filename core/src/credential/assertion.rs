@@ -237,8 +237,7 @@ mod tests {
 
     #[test]
     fn file_assertions_name_the_setting() {
-        let dir = std::env::temp_dir().join(format!("aadtoken-assertion-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::private_file::test_dir("assertion");
         let path = dir.join("token");
         let file = FileAssertion {
             path: path.clone(),

@@ -17,6 +17,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::auth_method::AuthMethod;
 use crate::cache::Scopes;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -53,39 +54,34 @@ impl Chain {
         };
         let wrap = |e: Error, name: &str| e.context(format!("auth_method=auto, {name}"));
 
-        let name = "environment (client secret)";
-        candidates.push((
-            name,
-            match (&config.client_secret, app_missing()) {
-                (None, _) => Err("'client_secret' (AZURE_CLIENT_SECRET) not set".to_owned()),
-                (Some(_), Some(m)) => Err(m),
-                (Some(_), None) => Ok(Credential::of_kind(config, crate::AuthMethod::ClientSecret)
-                    .map_err(|e| wrap(e, name))?),
-            },
-        ));
-        let name = "environment (certificate)";
-        candidates.push((
-            name,
-            match (&config.certificate_path, app_missing()) {
-                (None, _) => Err("'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH) not set".to_owned()),
-                (Some(_), Some(m)) => Err(m),
-                (Some(_), None) => {
-                    Ok(Credential::of_kind(config, crate::AuthMethod::Certificate)
-                        .map_err(|e| wrap(e, name))?)
-                }
-            },
-        ));
-        let name = "workload identity";
-        let has_assertion = config.assertion_file.is_some() || config.assertion_callback.is_some();
-        candidates.push((
-            name,
-            match (has_assertion, app_missing()) {
-                (false, _) => Err("'assertion_file' (AZURE_FEDERATED_TOKEN_FILE) not set".to_owned()),
+        // An application candidate: configured when `present` and the application is.
+        let mut app = |name: &'static str, present: bool, unset: &str, method: AuthMethod| -> Result<()> {
+            let candidate = match (present, app_missing()) {
+                (false, _) => Err(format!("{unset} not set")),
                 (true, Some(m)) => Err(m),
-                (true, None) => Ok(Credential::of_kind(config, crate::AuthMethod::ClientAssertion)
-                    .map_err(|e| wrap(e, name))?),
-            },
-        ));
+                (true, None) => Ok(Credential::of_kind(config, method).map_err(|e| wrap(e, name))?),
+            };
+            candidates.push((name, candidate));
+            Ok(())
+        };
+        app(
+            "environment (client secret)",
+            config.client_secret.is_some(),
+            "'client_secret' (AZURE_CLIENT_SECRET)",
+            AuthMethod::ClientSecret,
+        )?;
+        app(
+            "environment (certificate)",
+            config.certificate_path.is_some(),
+            "'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH)",
+            AuthMethod::Certificate,
+        )?;
+        app(
+            "workload identity",
+            config.assertion_file.is_some() || config.assertion_callback.is_some(),
+            "'assertion_file' (AZURE_FEDERATED_TOKEN_FILE)",
+            AuthMethod::ClientAssertion,
+        )?;
         let name = "managed identity";
         candidates.push((
             name,

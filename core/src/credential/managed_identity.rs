@@ -119,11 +119,12 @@ struct Inner {
 
 impl fmt::Debug for ManagedIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManagedIdentity")
-            .field("source", &self.inner.source)
-            .field("endpoint", &self.inner.endpoint)
-            .field("selector", &self.inner.selector)
-            .finish_non_exhaustive()
+        let i = &self.inner;
+        write!(
+            f,
+            "ManagedIdentity({:?} at {}, {:?})",
+            i.source, i.endpoint, i.selector
+        )
     }
 }
 

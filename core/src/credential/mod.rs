@@ -31,13 +31,12 @@ pub use password::UsernamePassword;
 pub use proof::Proof;
 pub use secret::ClientSecret;
 
-use std::fmt;
 use std::sync::Arc;
 
 use ring::digest;
 
 use crate::auth_method::AuthMethod;
-use crate::cache::Scopes;
+use crate::cache::{Digest, Scopes};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::token::Token;
@@ -45,7 +44,7 @@ use crate::user::{Flow, UserCredential};
 
 /// A configured credential: where its tokens come from ([`Source`]) and the facts the cache
 /// and messages need, worked out once when it is built (by the constructor of its kind).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Credential {
     source: Source,
     /// A short name of the kind, for messages.
@@ -55,7 +54,7 @@ pub struct Credential {
     /// The client part of cache keys.
     client_label: String,
     /// Tells credentials apart in cache keys without keeping their values there.
-    fingerprint: [u8; 32],
+    fingerprint: Digest,
 }
 
 /// Where a credential's tokens come from.
@@ -73,24 +72,13 @@ pub enum Source {
     User(Arc<UserCredential>),
 }
 
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("kind", &self.kind_name)
-            .field("authority", &self.authority_label)
-            .field("client", &self.client_label)
-            .field("source", &self.source)
-            .finish()
-    }
-}
-
 /// A SHA-256 over what `feed` puts in.
-fn digest_of(feed: impl FnOnce(&mut digest::Context)) -> [u8; 32] {
+fn digest_of(feed: impl FnOnce(&mut digest::Context)) -> Digest {
     let mut ctx = digest::Context::new(&digest::SHA256);
     feed(&mut ctx);
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());
-    out
+    Digest(out)
 }
 
 const APP_WHY: &str = "for the client credentials flow";
@@ -205,7 +193,7 @@ impl Credential {
                 ctx.update(b"\0");
                 ctx.update(c.client_label.as_bytes());
                 ctx.update(b"\0");
-                ctx.update(&c.fingerprint);
+                ctx.update(&c.fingerprint.0);
             }
         });
         Credential {
@@ -255,7 +243,7 @@ impl Credential {
     /// A digest that tells credentials apart in cache keys without keeping their values there:
     /// the secret's digest, the certificate's thumbprint, the assertion's source, the managed
     /// identity's source and selector.
-    pub fn fingerprint(&self) -> [u8; 32] {
+    pub fn fingerprint(&self) -> Digest {
         self.fingerprint
     }
 
