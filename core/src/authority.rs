@@ -383,11 +383,8 @@ mod tests {
             "ht!tp://x",
         ] {
             let e = AuthorityHost::parse("authority_host", bad).unwrap_err();
-            assert!(
-                e.message().starts_with("setting 'authority_host'"),
-                "{bad}: {}",
-                e.message()
-            );
+            let m = e.message();
+            assert!(m.starts_with("setting 'authority_host'"), "{bad}: {m}");
         }
     }
 

@@ -243,11 +243,8 @@ mod tests {
             "c",
         );
         assert_eq!(e.kind(), ErrorKind::IdentityProvider);
-        assert!(
-            e.message().contains("Required metadata header"),
-            "{}",
-            e.message()
-        );
+        let m = e.message();
+        assert!(m.contains("Required metadata header"), "{m}");
     }
 
     #[test]
