@@ -25,7 +25,7 @@ mod secret;
 pub use app::{App, Env};
 pub use assertion::AssertionSource;
 pub use certificate::Certificate;
-pub use chain::Chain;
+pub use chain::{Candidate, Chain};
 pub use managed_identity::ManagedIdentity;
 pub use password::UsernamePassword;
 pub use proof::Proof;
@@ -66,7 +66,7 @@ pub enum Source {
     /// An Azure managed identity.
     ManagedIdentity(ManagedIdentity),
     /// `auth_method=auto`: the first configured and available of several.
-    Auto(Arc<Chain>),
+    Auto(Arc<Chain<Credential>>),
     /// A person signs in (`auth_method=device_code` or `interactive`): a public client with
     /// refresh tokens and accounts (see `core::user`).
     User(Arc<UserCredential>),
@@ -141,7 +141,7 @@ impl Credential {
             AuthMethod::ManagedIdentity => Ok(Credential::managed_identity(ManagedIdentity::from_config(
                 config, false,
             )?)),
-            AuthMethod::Auto => Ok(Credential::auto(Chain::from_config(config)?)),
+            AuthMethod::Auto => Ok(Credential::auto(Self::auto_chain(config)?)),
             AuthMethod::DeviceCode => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::DeviceCode,
@@ -151,6 +151,63 @@ impl Credential {
                 Flow::Browser,
             )?)),
         }
+    }
+
+    /// The `auth_method=auto` chain of the settings: its candidates in the order of the
+    /// `chain` module's docs, each built or told why it is not configured.
+    fn auto_chain(config: &Config) -> Result<Chain<Credential>> {
+        let mut candidates = Vec::new();
+        let app_missing = || -> Option<String> {
+            let missing: Vec<&str> = [
+                (
+                    "tenant_id",
+                    config.tenant_id.is_none() && config.authority.is_none(),
+                ),
+                ("client_id", config.client_id.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(k, missing)| missing.then_some(k))
+            .collect();
+            (!missing.is_empty()).then(|| format!("'{}' not set", missing.join("' and '")))
+        };
+        let wrap = |e: Error, name: &str| e.context(format!("auth_method=auto, {name}"));
+
+        // An application candidate: configured when `present` and the application is.
+        let mut app = |name: &'static str, present: bool, unset: &str, method: AuthMethod| -> Result<()> {
+            let candidate = match (present, app_missing()) {
+                (false, _) => Err(format!("{unset} not set")),
+                (true, Some(m)) => Err(m),
+                (true, None) => Ok(Credential::of_kind(config, method).map_err(|e| wrap(e, name))?),
+            };
+            candidates.push((name, candidate));
+            Ok(())
+        };
+        app(
+            "environment (client secret)",
+            config.client_secret.is_some(),
+            "'client_secret' (AZURE_CLIENT_SECRET)",
+            AuthMethod::ClientSecret,
+        )?;
+        app(
+            "environment (certificate)",
+            config.certificate_path.is_some(),
+            "'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH)",
+            AuthMethod::Certificate,
+        )?;
+        app(
+            "workload identity",
+            config.assertion_file.is_some() || config.assertion_callback.is_some(),
+            "'assertion_file' (AZURE_FEDERATED_TOKEN_FILE)",
+            AuthMethod::ClientAssertion,
+        )?;
+        let name = "managed identity";
+        candidates.push((
+            name,
+            Ok(Credential::managed_identity(
+                ManagedIdentity::from_config(config, true).map_err(|e| wrap(e, name))?,
+            )),
+        ));
+        Ok(Chain::new(candidates, config.probe_timeout()))
     }
 
     /// An application credential: `app` proving its identity with `proof`.
@@ -185,7 +242,7 @@ impl Credential {
     }
 
     /// `auth_method=auto`: told apart by every configured candidate.
-    fn auto(chain: Chain) -> Credential {
+    fn auto(chain: Chain<Credential>) -> Credential {
         let fingerprint = digest_of(|ctx| {
             ctx.update(b"auto\0");
             for c in chain.configured() {
@@ -254,8 +311,21 @@ impl Credential {
         match &self.source {
             Source::App(app, proof) => proof.get_token(app, env, scopes).await,
             Source::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
-            Source::Auto(chain) => Box::pin(chain.get_token(env, scopes)).await,
+            Source::Auto(chain) => chain.get_token(env, scopes).await,
             Source::User(u) => u.get_token(env, scopes, interaction).await,
         }
+    }
+}
+
+impl Candidate for Credential {
+    fn managed_identity(&self) -> Option<&ManagedIdentity> {
+        match &self.source {
+            Source::ManagedIdentity(mi) => Some(mi),
+            _ => None,
+        }
+    }
+
+    fn token<'a>(&'a self, env: &'a Env<'_>, scopes: &'a Scopes) -> chain::TokenFuture<'a> {
+        Box::pin(self.get_token(env, scopes, false))
     }
 }
