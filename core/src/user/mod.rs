@@ -20,17 +20,15 @@
 //! redemption) is bounded by `timeout_ms`; the interaction itself by the device code's
 //! `expires_in` or by `interactive_timeout_s`.
 
-pub mod account;
-pub mod accounts;
-pub mod browser;
+pub(crate) mod account;
+pub(crate) mod accounts;
+pub(crate) mod browser;
 pub mod cache_file;
-pub mod device_code;
-pub mod pkce;
-pub mod public_client;
+pub(crate) mod device_code;
+pub(crate) mod pkce;
+pub(crate) mod public_client;
 
-pub use public_client::{
-    parse_user_tokens, PublicClient, UserSettings, UserTokens, DEFAULT_INTERACTIVE_TIMEOUT, OIDC_SCOPES,
-};
+pub(crate) use public_client::{parse_user_tokens, PublicClient, UserSettings, DEFAULT_INTERACTIVE_TIMEOUT};
 
 use std::fmt;
 use std::sync::Arc;
