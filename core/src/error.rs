@@ -126,7 +126,7 @@ impl Error {
         )
     }
 
-    /// A bad value of the setting `key` (`InvalidSetting`): "setting '<key>' <problem>".
+    /// A bad value of the setting `key` (`InvalidSetting`): `setting '<key>' <problem>`.
     pub fn invalid_setting(key: &str, problem: impl fmt::Display) -> Self {
         Error::new(ErrorKind::InvalidSetting, format!("setting '{key}' {problem}"))
     }
@@ -197,7 +197,7 @@ impl Error {
         self
     }
 
-    /// Put `what` (e.g. "token request to <url>") in front of the message.
+    /// Put `what` (e.g. `token request to <url>`) in front of the message.
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.0.message = format!("{what}: {}", self.0.message);
         self

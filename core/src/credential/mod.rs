@@ -1,17 +1,19 @@
 //! Ways of proving the identity a token is for. Every kind sends its token request through the
-//! one HTTP path (`core::http::request_token_with_retry`), and the response, the cache and the
-//! retry policy are shared by all of them:
+//! one HTTP path (`core::http`: `request_token_with_retry` / `request_body_with_retry`), and the
+//! response, the cache and the retry policy are shared by all of them:
 //!
-//! * the application kinds — [`ClientSecret`], [`Certificate`] (a signed client assertion),
-//!   [`AssertionSource`] (an externally issued assertion: workload identity federation) and
-//!   [`UsernamePassword`] (ROPC, legacy) — talk to the application's authority ([`App`]: an Entra
-//!   tenant or a generic OpenID Connect issuer) and differ only in their form fields;
+//! * the application kinds talk to the application's authority ([`App`] in [`app`]: an Entra
+//!   tenant or a generic OpenID Connect issuer, its token endpoint, the one grant request) and
+//!   differ only in their [`Proof`] (in [`proof`]): a client secret, a [`Certificate`] (a signed
+//!   client assertion), an [`AssertionSource`] (an externally issued assertion: workload
+//!   identity federation) or a [`UsernamePassword`] (ROPC, legacy);
 //! * [`ManagedIdentity`] asks the Azure host's identity endpoint (IMDS, App Service, Arc…),
 //!   with the request shape that endpoint expects;
-//! * [`Chain`] (`auth_method=auto`) picks the first of those that is configured and available.
+//! * [`Chain`] (`auth_method=auto`) picks the first of those that is configured and available;
+//! * person sign-in (`core::user`) uses [`App`] as a public client.
 //!
 //! [`Credential::from_config`] picks the kind from `auth_method` (or, unset, from the settings
-//! that are present).
+//! that are present); this module is the dispatcher above all of them.
 
 pub mod app;
 pub mod assertion;

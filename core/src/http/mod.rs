@@ -1,10 +1,10 @@
 //! The one HTTP path: every credential kind sends its token request through
-//! [`request_token_with_retry`] (or, for answers with more than a token,
-//! [`request_body_with_retry`]), so transport, retry and error reading are shared:
+//! `request_token_with_retry` (or, for answers with more than a token,
+//! `request_body_with_retry`), so transport, retry and error reading are shared:
 //!
-//! * [`tls`] — the reqwest clients (trust roots, `ca_file`, pinning, proxies, headers);
-//! * [`send`] — the request, the one retry loop, the bound on a step;
-//! * [`error_body`] — what a non-200 answer means.
+//! * `tls` — the reqwest clients (trust roots, `ca_file`, pinning, proxies, headers);
+//! * `send` — the request, the one retry loop, the bound on a step;
+//! * `error_body` — what a non-200 answer means.
 
 mod error_body;
 mod send;

@@ -1,15 +1,15 @@
 //! Signing a person in (public-client flows), sharing the one request path and the process-wide
 //! access-token cache with the application credentials:
 //!
-//! * [`device_code`] — the device authorization grant (RFC 8628): the host's prompt callback
+//! * `device_code` — the device authorization grant (RFC 8628): the host's prompt callback
 //!   shows the code, aadtoken polls the token endpoint;
-//! * [`browser`] — the authorization code flow with PKCE (S256) on a loopback redirect
+//! * `browser` — the authorization code flow with PKCE (S256) on a loopback redirect
 //!   (`http://localhost:<port>`, listener on 127.0.0.1), the page opened by the host's callback
 //!   or the system browser;
 //! * refresh tokens — after a sign-in, tokens for the same or another scope of the account are
 //!   obtained silently with its refresh token; rotated refresh tokens replace old ones;
-//! * [`accounts`] — the signed-in accounts and their refresh tokens, in memory and, with
-//!   `cache_file`, in a file shared by processes ([`cache_file`]).
+//! * `accounts` — the signed-in accounts and their refresh tokens, in memory and, with
+//!   `cache_file`, in a file shared by processes (`cache_file`).
 //!
 //! When a sign-in happens: explicitly through [`UserCredential::sign_in`]
 //! (`aadtoken_client_sign_in`); or, when `automatic_sign_in` is true (the default), by a
