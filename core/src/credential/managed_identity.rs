@@ -404,17 +404,7 @@ impl ManagedIdentity {
         let client = self.http_client(env).map_err(Probe::Failed)?;
         let dir = inner.arc_key_dir.clone();
         let challenge = move |header: &str| arc_authorization(header, &dir);
-        let mut req = TokenRequest {
-            method: Method::Get,
-            endpoint: &inner.endpoint,
-            query: Vec::new(),
-            headers: Vec::new(),
-            form: Vec::new(),
-            correlation_id: uuid::Uuid::new_v4().to_string(),
-            who: inner.source.who(),
-            retry: RetryPolicy::ManagedIdentity,
-            challenge: None,
-        };
+        let mut req = TokenRequest::get(&inner.endpoint, inner.source.who());
         let selector = |req: &mut TokenRequest<'_>,
                         client_id: &'static str,
                         object_id: &'static str,

@@ -18,32 +18,13 @@ use super::error_body::error_from;
 /// Largest response body read; a token response is a few kilobytes.
 pub(crate) const MAX_BODY: usize = 1 << 20;
 
-/// GET a JSON document (OIDC discovery) with the same transport and error handling as token
-/// requests; the body of a 200 answer.
+/// GET a JSON document (OIDC discovery) through the same path as token requests (no retry);
+/// the body of a 200 answer.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
-    let req = TokenRequest {
-        method: Method::Get,
-        endpoint: url,
-        query: Vec::new(),
-        headers: Vec::new(),
-        form: Vec::new(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        who: "the identity provider",
-        retry: RetryPolicy::None,
-        challenge: None,
-    };
-    let raw = send_once(client, &req, None).await?;
-    if raw.status == 200 {
-        return Ok(raw.body);
-    }
-    Err(error_from(
-        req.who,
-        raw.status,
-        &raw.body,
-        raw.retry_after,
-        &req.correlation_id,
-    )
-    .context(format!("discovery request to {url}")))
+    let mut req = TokenRequest::get(url, "the identity provider");
+    req.what = "discovery request";
+    req.retry = RetryPolicy::None;
+    request_body(client, &req).await.map(|(body, _)| body)
 }
 
 /// Run `step` within `limit`; past it, a `Timeout` error with the message `late` makes. Every
@@ -96,6 +77,8 @@ pub struct TokenRequest<'a> {
     pub correlation_id: String,
     /// Who answers, for messages: "Entra ID", "the managed identity endpoint (IMDS)"…
     pub who: &'static str,
+    /// What the request is, for messages: "token request", "discovery request".
+    pub what: &'static str,
     pub retry: RetryPolicy,
     pub challenge: Option<Challenge<'a>>,
 }
@@ -111,8 +94,20 @@ impl<'a> TokenRequest<'a> {
             form,
             correlation_id: uuid::Uuid::new_v4().to_string(),
             who: "Entra ID",
+            what: "token request",
             retry: RetryPolicy::Entra,
             challenge: None,
+        }
+    }
+
+    /// A GET of `endpoint`, answered by `who` (a managed-identity endpoint, a discovery
+    /// document), with the managed-identity retry policy unless changed.
+    pub fn get(endpoint: &'a str, who: &'static str) -> Self {
+        TokenRequest {
+            method: Method::Get,
+            who,
+            retry: RetryPolicy::ManagedIdentity,
+            ..TokenRequest::post(endpoint, Vec::new())
         }
     }
 }
@@ -263,7 +258,7 @@ pub async fn request_body(client: &reqwest::Client, req: &TokenRequest<'_>) -> R
         raw.retry_after,
         &req.correlation_id,
     )
-    .context(format!("token request to {}", req.endpoint));
+    .context(format!("{} to {}", req.what, req.endpoint));
     if err.kind() == ErrorKind::Throttled {
         crate::log_warn!(cid = Some(&req.correlation_id);
             "{} is throttling: {}", req.who, crate::log::error_summary(&err));
