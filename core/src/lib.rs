@@ -4,6 +4,20 @@
 //! Nothing here knows about C and nothing here is `unsafe` (the compiler checks both: this crate
 //! has no FFI dependency and forbids `unsafe` at its root). The `aadtoken` crate puts the C ABI
 //! (`include/aadtoken.h`) and the JNI exports over it; the `aadtoken` CLI uses it directly.
+//!
+//! Layers, each using only those below it (`python3 scripts/check-cycles.py core/src` checks
+//! that no modules depend on each other in a cycle):
+//!
+//! * top: [`client`] (the cache's single flight around one credential), [`oracle`] (token
+//!   file, keeper, Oracle-style names), [`settings`] (the key table: `Config::set`, `parse`,
+//!   `load_env`, each value parsed by the module that owns it);
+//! * the credential dispatcher (`credential`), above the kinds: the application (`App` with a
+//!   `Proof`: secret, certificate, assertion, password), the managed identity, the `auto`
+//!   chain, person sign-in ([`user`]);
+//! * [`config`]: plain data and defaults, holding the value types of the modules below;
+//! * values and building blocks: [`authority`], [`AuthMethod`], [`cache`] (scopes, entries),
+//!   [`http`] (TLS, sending and retry, error bodies), [`token`], [`claims`], [`log`],
+//!   [`secret`], [`error`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
