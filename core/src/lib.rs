@@ -8,16 +8,17 @@
 //! Layers, each using only those below it (`python3 scripts/check-cycles.py core/src` checks
 //! that no modules depend on each other in a cycle):
 //!
-//! * top: [`client`] (the cache's single flight around one credential), [`oracle`] (token
-//!   file, keeper, Oracle-style names), [`settings`] (the key table: `Config::set`, `parse`,
-//!   `load_env`, each value parsed by the module that owns it);
-//! * the credential dispatcher (`credential`), above the kinds: the application (`App` with a
-//!   `Proof`: secret, certificate, assertion, password), the managed identity, the `auto`
-//!   chain, person sign-in ([`user`]);
-//! * [`config`]: plain data and defaults, holding the value types of the modules below;
-//! * values and building blocks: [`authority`], [`AuthMethod`], [`cache`] (scopes, entries),
-//!   [`http`] (TLS, sending and retry, error bodies), [`token`], [`claims`], [`log`],
-//!   [`secret`], [`error`].
+//! * top: [`client`] (the cache's single flight around one credential), the Oracle keeper,
+//!   [`settings`] (the key table behind `Config::set`, `parse`, `load_env`: each value parsed
+//!   by the module that owns it);
+//! * the credential dispatcher (`credential`) and person sign-in's credential ([`user`]);
+//! * what reads [`config`] to build itself: the application (`App`, its `Proof`s), the assertion
+//!   sources, the managed identity, the `auto` chain, the public client of person sign-in;
+//! * [`config`]: plain data and defaults (no checks), holding the value types of the layer
+//!   below;
+//! * values and building blocks: [`authority`], [`AuthMethod`], the certificate (its
+//!   `AssertionAlg`), [`cache`] (scopes, entries), [`http`] (TLS, sending and retry, error
+//!   bodies), the runtime, [`token`], [`claims`], [`log`], [`secret`], [`error`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
