@@ -221,6 +221,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The private parts of public modules, which log under the public module's name (the names
+/// hosts filter on do not change when a module is split).
+const PRIVATE_PARTS: &[(&str, &str)] = &[
+    ("::http::send", "::http"),
+    ("::http::tls", "::http"),
+    ("::http::error_body", "::http"),
+];
+
+/// The public module of the module path `rest` (after the crate name).
+fn public_module(rest: &str) -> &str {
+    PRIVATE_PARTS
+        .iter()
+        .find_map(|(part, public)| (*part == rest).then_some(*public))
+        .unwrap_or(rest)
+}
+
 /// Hand a record to the sink (call through the `log_*!` macros, which check [`enabled`]
 /// first so that nothing is formatted when logging is off).
 pub fn emit(level: Level, target: &'static str, correlation_id: Option<&str>, message: fmt::Arguments<'_>) {
@@ -235,7 +251,7 @@ pub fn emit(level: Level, target: &'static str, correlation_id: Option<&str>, me
     let text = message.to_string();
     let text = scrub(&text);
     let shown_target = match target.strip_prefix("aadtoken_core") {
-        Some(rest) => std::borrow::Cow::Owned(format!("aadtoken::core{rest}")),
+        Some(rest) => std::borrow::Cow::Owned(format!("aadtoken::core{}", public_module(rest))),
         None => std::borrow::Cow::Borrowed(target),
     };
     let record = Record {
@@ -403,6 +419,14 @@ macro_rules! log_trace { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parts_of_http_log_as_http() {
+        assert_eq!(public_module("::http::send"), "::http");
+        assert_eq!(public_module("::http"), "::http");
+        assert_eq!(public_module("::cache"), "::cache");
+        assert_eq!(public_module("::credential::chain"), "::credential::chain");
+    }
 
     #[test]
     fn levels_parse_and_order() {
