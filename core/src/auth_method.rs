@@ -7,9 +7,9 @@
 
 use std::fmt;
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 
+/// A way of proving identity: the value of the `auth_method` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthMethod {
     /// Client credentials flow with the application's client secret.
@@ -67,6 +67,15 @@ impl AuthMethod {
         AuthMethod::ALL.into_iter().find(|m| m.name() == v)
     }
 
+    /// Parse the value of the setting `key`; an unknown method is an error naming `key` and
+    /// listing the methods.
+    pub fn parse_setting(key: &str, value: &str) -> Result<AuthMethod> {
+        AuthMethod::parse(value).ok_or_else(|| {
+            let names: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.name()).collect();
+            Error::invalid_setting(key, format!("must be one of {}", names.join(", ")))
+        })
+    }
+
     /// Whether this build can get tokens with this method.
     pub fn is_available(self) -> bool {
         true
@@ -89,9 +98,10 @@ impl fmt::Display for AuthMethod {
     }
 }
 
-/// Refuse an `auth_method` this build cannot serve. Called first thing by `Client::new`.
-pub fn check_available(config: &Config) -> Result<()> {
-    match config.auth_method() {
+/// Refuse an `auth_method` this build cannot serve (`None`: the configured credential). Called
+/// first thing by `Client::new`.
+pub fn check_available(method: Option<AuthMethod>) -> Result<()> {
+    match method {
         Some(m) if !m.is_available() => Err(Error::invalid_setting(
             "auth_method",
             format!(
@@ -106,6 +116,7 @@ pub fn check_available(config: &Config) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::error::ErrorKind;
 
     #[test]
@@ -129,7 +140,7 @@ mod tests {
         for m in AuthMethod::ALL {
             let mut c = Config::new();
             c.set("auth_method", m.name()).unwrap();
-            let r = check_available(&c);
+            let r = check_available(c.auth_method());
             if m.is_available() {
                 assert!(r.is_ok());
             } else {
@@ -144,6 +155,6 @@ mod tests {
                 assert!(e.message().contains(m.name()), "{}", e.message());
             }
         }
-        assert!(check_available(&Config::new()).is_ok());
+        assert!(check_available(Config::new().auth_method()).is_ok());
     }
 }

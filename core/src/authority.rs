@@ -31,6 +31,47 @@ pub const KNOWN_HOSTS: &[&str] = &[
     "login.sovcloud-identity.sg",
 ];
 
+/// The `authority_kind` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AuthorityKind {
+    /// Microsoft Entra ID: endpoints built from host and tenant, no discovery round trip.
+    #[default]
+    Entra,
+    /// A generic OpenID Connect issuer: endpoints from `{issuer}/.well-known/openid-configuration`.
+    Oidc,
+}
+
+impl AuthorityKind {
+    /// Parse the value of the setting `key` (`entra`, `aad`, `entra_id`; `oidc`, `generic`).
+    pub fn parse(key: &str, value: &str) -> Result<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "entra" | "aad" | "entra_id" => Ok(AuthorityKind::Entra),
+            "oidc" | "generic" => Ok(AuthorityKind::Oidc),
+            _ => Err(Error::invalid_setting(key, "must be 'entra' or 'oidc'")),
+        }
+    }
+}
+
+/// Check a tenant or client id (or another directory identifier) given as the setting `key`:
+/// a GUID or a domain name, no spaces, slashes or control characters, since it becomes part of
+/// a URL path.
+pub fn check_identifier(key: &str, value: &str) -> Result<String> {
+    if !is_identifier(value) || value.len() > 256 {
+        return Err(Error::invalid_setting(
+            key,
+            "must be a GUID or a domain name (letters, digits, '-', '.', '_')",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Letters, digits, `-`, `.` and `_` only.
+fn is_identifier(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
 /// `https://host[:port]`, validated: https only, no path, query, fragment or credentials.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct AuthorityHost(Url);
@@ -71,23 +112,7 @@ impl AuthorityHost {
         } else {
             format!("https://{value}")
         };
-        let url = parse_url(&with_scheme)
-            .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
-        if url.scheme() != "https" {
-            return Err(Error::invalid_setting(
-                key,
-                format!(
-                    "must use https (got '{}://'); tokens are never requested over plain http",
-                    url.scheme()
-                ),
-            ));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(Error::invalid_setting(key, "has no host"));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::invalid_setting(key, "must not contain user information"));
-        }
+        let url = https_url(key, &with_scheme)?;
         if url.query().is_some() || url.fragment().is_some() || !url.path().trim_matches('/').is_empty() {
             return Err(Error::invalid_setting(
                 key,
@@ -97,6 +122,7 @@ impl AuthorityHost {
         Ok(AuthorityHost(url))
     }
 
+    /// The public cloud's host ([`DEFAULT_AUTHORITY_HOST`]).
     pub fn default_host() -> Self {
         AuthorityHost(Url::parse(DEFAULT_AUTHORITY_HOST).expect("constant URL"))
     }
@@ -106,6 +132,7 @@ impl AuthorityHost {
         self.0.as_str().trim_end_matches('/')
     }
 
+    /// Whether the host is one of the Entra clouds of [`KNOWN_HOSTS`].
     pub fn is_known_cloud(&self) -> bool {
         self.0
             .host_str()
@@ -119,12 +146,10 @@ impl fmt::Debug for AuthorityHost {
     }
 }
 
-/// Check the value of the `authority` setting: an https URL with a host, no user information,
-/// query or fragment. Whether its path must be a tenant (Entra) or may be anything (OIDC) is
-/// decided when the client is built.
-pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
-    let url = parse_url(value.trim_end_matches('/'))
-        .map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
+/// `text` (the value of the setting `key`) as an https URL with a host and no user information.
+fn https_url(key: &str, text: &str) -> Result<Url> {
+    let url =
+        parse_url(text).map_err(|e| Error::invalid_setting(key, format!("is not a valid URL ({e})")))?;
     if url.scheme() != "https" {
         return Err(Error::invalid_setting(
             key,
@@ -140,6 +165,14 @@ pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::invalid_setting(key, "must not contain user information"));
     }
+    Ok(url)
+}
+
+/// Check the value of the `authority` setting: an https URL with a host, no user information,
+/// query or fragment. Whether its path must be a tenant (Entra) or may be anything (OIDC) is
+/// decided when the client is built.
+pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
+    let url = https_url(key, value.trim_end_matches('/'))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid_setting(key, "must not have a query or fragment"));
     }
@@ -156,10 +189,7 @@ pub fn split_entra_authority(key: &str, value: &str) -> Result<(AuthorityHost, S
             "must be https://<host>/<tenant> for Entra ID (for ADFS, B2C or another OpenID Connect issuer set authority_kind=oidc)",
         ));
     };
-    let ok = tenant
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
-    if !ok {
+    if !is_identifier(tenant) {
         return Err(Error::invalid_setting(
             key,
             "has a tenant that is not a GUID or a domain name",
@@ -174,6 +204,7 @@ pub fn split_entra_authority(key: &str, value: &str) -> Result<(AuthorityHost, S
 /// The endpoints a generic OpenID Connect issuer publishes (the fields aadtoken uses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OidcMetadata {
+    /// `token_endpoint`: where tokens are requested.
     pub token_endpoint: String,
     /// `token_endpoint_auth_methods_supported`; the OIDC default when absent is
     /// `client_secret_basic`.
@@ -208,6 +239,7 @@ impl OidcMetadata {
         })
     }
 
+    /// Whether the issuer's token endpoint accepts the client authentication `method`.
     pub fn supports(&self, method: &str) -> bool {
         self.auth_methods.iter().any(|m| m == method)
     }
@@ -217,6 +249,7 @@ impl OidcMetadata {
 /// (endpoints discovered).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Issuer {
+    /// An Entra tenant: endpoints built from host and tenant.
     Entra(Authority),
     /// The issuer URL, without a trailing slash.
     Oidc(String),
@@ -224,30 +257,30 @@ pub enum Issuer {
 
 impl Issuer {
     /// The authority of a client from its settings: `authority` (a full URL; with
-    /// `authority_kind=oidc` the issuer) wins over `authority_host` + `tenant_id`.
-    pub fn from_config(config: &crate::config::Config, why: &str) -> Result<Issuer> {
-        use crate::config::AuthorityKind;
-        match config.authority_kind.unwrap_or_default() {
+    /// `authority_kind=oidc` the issuer) wins over `authority_host` + `tenant_id`. `why` ends
+    /// the message of a missing `tenant_id`.
+    pub fn from_settings(
+        kind: AuthorityKind,
+        authority: Option<&str>,
+        host: Option<&AuthorityHost>,
+        tenant_id: Option<&str>,
+        why: &str,
+    ) -> Result<Issuer> {
+        match kind {
             AuthorityKind::Oidc => {
-                let issuer = config.authority.as_deref().ok_or_else(|| {
+                let issuer = authority.ok_or_else(|| {
                     Error::missing_setting("authority", "with authority_kind=oidc (the issuer URL)")
                 })?;
                 check_authority_url("authority", issuer)?;
                 Ok(Issuer::Oidc(issuer.trim_end_matches('/').to_owned()))
             }
             AuthorityKind::Entra => {
-                if let Some(url) = &config.authority {
+                if let Some(url) = authority {
                     let (host, tenant) = split_entra_authority("authority", url)?;
                     return Ok(Issuer::Entra(Authority::new(host, &tenant)?));
                 }
-                let tenant = config
-                    .tenant_id
-                    .as_deref()
-                    .ok_or_else(|| Error::missing_setting("tenant_id", why))?;
-                let host = config
-                    .authority_host
-                    .clone()
-                    .unwrap_or_else(AuthorityHost::default_host);
+                let tenant = tenant_id.ok_or_else(|| Error::missing_setting("tenant_id", why))?;
+                let host = host.cloned().unwrap_or_else(AuthorityHost::default_host);
                 Ok(Issuer::Entra(Authority::new(host, tenant)?))
             }
         }
@@ -281,6 +314,7 @@ pub struct Authority {
 const MULTI_TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 impl Authority {
+    /// Host and tenant; a tenant that names no single directory (`common`, …) is refused.
     pub fn new(host: AuthorityHost, tenant: &str) -> Result<Self> {
         if MULTI_TENANT_ALIASES
             .iter()
@@ -297,10 +331,12 @@ impl Authority {
         })
     }
 
+    /// The authority host.
     pub fn host(&self) -> &AuthorityHost {
         &self.host
     }
 
+    /// The tenant (a GUID or a domain name).
     pub fn tenant(&self) -> &str {
         &self.tenant
     }
@@ -310,8 +346,15 @@ impl Authority {
         format!("{}/{}", self.host.as_str(), self.tenant)
     }
 
+    /// An OAuth 2.0 endpoint of the tenant: `https://host/tenant/oauth2/v2.0/{path}`
+    /// (`token`, `authorize`, `devicecode`).
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}/oauth2/v2.0/{path}", self.url())
+    }
+
+    /// The token endpoint of the tenant.
     pub fn token_endpoint(&self) -> String {
-        format!("{}/oauth2/v2.0/token", self.url())
+        self.endpoint("token")
     }
 }
 
@@ -340,11 +383,8 @@ mod tests {
             "ht!tp://x",
         ] {
             let e = AuthorityHost::parse("authority_host", bad).unwrap_err();
-            assert!(
-                e.message().starts_with("setting 'authority_host'"),
-                "{bad}: {}",
-                e.message()
-            );
+            let m = e.message();
+            assert!(m.starts_with("setting 'authority_host'"), "{bad}: {m}");
         }
     }
 
@@ -392,14 +432,23 @@ mod tests {
             let e = split_entra_authority("authority", bad).unwrap_err();
             assert!(e.message().contains("'authority'"), "{bad}: {}", e.message());
         }
-        let mut c = crate::config::Config::new();
-        c.set("tenant_id", "ignored").unwrap();
-        c.set("authority", "https://login.microsoftonline.us/t9").unwrap();
-        let i = Issuer::from_config(&c, "").unwrap();
+        let i = Issuer::from_settings(
+            AuthorityKind::Entra,
+            Some("https://login.microsoftonline.us/t9"),
+            None,
+            Some("ignored"),
+            "",
+        )
+        .unwrap();
         assert_eq!(i.url(), "https://login.microsoftonline.us/t9");
-        c.set("authority_kind", "oidc").unwrap();
-        c.set("authority", "https://idp.example.com/realms/db/").unwrap();
-        let i = Issuer::from_config(&c, "").unwrap();
+        let i = Issuer::from_settings(
+            AuthorityKind::Oidc,
+            Some("https://idp.example.com/realms/db/"),
+            None,
+            None,
+            "",
+        )
+        .unwrap();
         assert_eq!(
             i.discovery_url(),
             "https://idp.example.com/realms/db/.well-known/openid-configuration"

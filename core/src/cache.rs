@@ -67,30 +67,34 @@ impl Scopes {
         self.0.join(" ")
     }
 
+    /// The scopes, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
 }
 
+/// A SHA-256 digest that tells credentials apart in cache keys (a digest of a secret, among
+/// others): compared, never shown.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Digest(pub [u8; 32]);
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Digest(..)")
+    }
+}
+
 /// What makes two token requests interchangeable.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     /// `https://host/tenant`.
     pub authority: String,
+    /// The client id (or the managed identity's selector, the ROPC user).
     pub client_id: String,
     /// A digest of the credential, so clients with different secrets never share tokens.
-    pub credential: [u8; 32],
+    pub credential: Digest,
+    /// The scopes the token is for.
     pub scopes: Scopes,
-}
-
-impl fmt::Debug for CacheKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CacheKey")
-            .field("authority", &self.authority)
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
 }
 
 /// How much a fetch insists on asking the identity provider.
@@ -152,6 +156,7 @@ thread_local! {
 }
 
 impl CacheEntry {
+    /// What the entry caches tokens for.
     pub fn key(&self) -> &CacheKey {
         &self.key
     }
@@ -200,6 +205,7 @@ impl CacheEntry {
         }
     }
 
+    /// Replace the cached token (a sign-in's or a forced refresh's).
     pub fn store(&self, token: Arc<Token>) {
         self.token.store(Some(token));
         self.generation.fetch_add(1, Ordering::Release);
@@ -459,7 +465,7 @@ mod tests {
         CacheKey {
             authority: "https://h/t".into(),
             client_id: "c".into(),
-            credential: [7; 32],
+            credential: Digest([7; 32]),
             scopes: Scopes::parse(s).unwrap(),
         }
     }

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use crate::cache::{self, CacheEntry, CacheKey, Lookup, Need, Scopes};
 use crate::config::Config;
-use crate::credential::{Credential, Env};
+use crate::credential::{Credential, Env, Source};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::ExtraRoots;
 use crate::runtime::{self, Runtime};
 use crate::token::Token;
 
+/// A client: one identity (authority, application, credential) with default scopes; cheap to
+/// clone, safe to share between threads (see the module docs).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -32,8 +34,6 @@ struct Inner {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("authority", &self.inner.credential.authority_label())
-            .field("client", &self.inner.credential.client_label())
             .field("credential", &self.inner.credential)
             .finish_non_exhaustive()
     }
@@ -229,8 +229,8 @@ impl Client {
 impl Inner {
     fn key(&self, scopes: Scopes) -> CacheKey {
         CacheKey {
-            authority: self.credential.authority_label(),
-            client_id: self.credential.client_label(),
+            authority: self.credential.authority_label().to_owned(),
+            client_id: self.credential.client_label().to_owned(),
             credential: self.credential.fingerprint(),
             scopes,
         }
@@ -292,22 +292,20 @@ impl Inner {
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
             self.request(rt, &entry.key().scopes, interaction)
         });
-        if let Credential::User(u) = &self.credential {
+        if let Source::User(u) = self.credential.source() {
             if interaction && u.automatic() {
                 return flight.await;
             }
         }
-        match tokio::time::timeout(self.timeout, flight).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no token from {} within timeout_ms={}",
-                    self.credential.authority_label(),
-                    self.timeout.as_millis()
-                ),
-            )),
-        }
+        let limit = self.timeout;
+        crate::http::bounded(limit, flight, || {
+            format!(
+                "no token from {} within timeout_ms={}",
+                self.credential.authority_label(),
+                limit.as_millis()
+            )
+        })
+        .await
     }
 
     /// One token request (with the HTTP retry policy), scheduled for proactive refresh.
@@ -316,10 +314,7 @@ impl Inner {
             rt,
             extra_roots: self.extra_roots.as_ref(),
         };
-        let mut token = match &self.credential {
-            Credential::User(u) => u.get_token(&env, scopes, interaction).await?,
-            c => c.get_token(&env, scopes).await?,
-        };
+        let mut token = self.credential.get_token(&env, scopes, interaction).await?;
         token.schedule_refresh(self.margin, jitter());
         Ok(token)
     }
@@ -333,7 +328,7 @@ impl Client {
     /// later `get_token` calls for any scope of the account are silent. Blocks for the whole
     /// sign-in: bounded by the device code's `expires_in` or `interactive_timeout_s`.
     pub fn sign_in(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
-        let Credential::User(user) = &self.inner.credential else {
+        let Source::User(user) = self.inner.credential.source() else {
             return Err(Error::invalid_setting(
                 "auth_method",
                 format!(
@@ -363,9 +358,9 @@ impl Client {
     /// The kind of credential that gets this client's tokens: with `auth_method=auto`, the one
     /// the chain chose (`None` until one has given a token).
     pub fn credential_in_use(&self) -> Option<&'static str> {
-        match &self.inner.credential {
-            Credential::Auto(chain) => chain.chosen().map(Credential::kind_name),
-            c => Some(c.kind_name()),
+        match self.inner.credential.source() {
+            Source::Auto(chain) => chain.chosen().map(Credential::kind_name),
+            _ => Some(self.inner.credential.kind_name()),
         }
     }
 }

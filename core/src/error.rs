@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+/// A result with aadtoken's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What class of failure happened. Each kind maps to one C status code (see `ffi::status`).
@@ -93,6 +94,7 @@ struct Details {
 }
 
 impl Error {
+    /// An error of `kind` with `message` (no secrets in it).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error(Box::new(Details {
             kind,
@@ -114,6 +116,7 @@ impl Error {
         )
     }
 
+    /// An unknown setting key (`UnknownSetting`), naming the key.
     pub fn unknown_setting(key: &str) -> Self {
         Error::new(
             ErrorKind::UnknownSetting,
@@ -123,10 +126,12 @@ impl Error {
         )
     }
 
+    /// A bad value of the setting `key` (`InvalidSetting`): `setting '<key>' <problem>`.
     pub fn invalid_setting(key: &str, problem: impl fmt::Display) -> Self {
         Error::new(ErrorKind::InvalidSetting, format!("setting '{key}' {problem}"))
     }
 
+    /// A setting `key` that must be set (`MissingSetting`); `why` says what for.
     pub fn missing_setting(key: &str, why: &str) -> Self {
         Error::new(
             ErrorKind::MissingSetting,
@@ -134,35 +139,42 @@ impl Error {
         )
     }
 
+    /// A bug or an impossible state (`Internal`).
     pub fn internal(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Internal, message)
     }
 
+    /// The HTTP status of the answer this error came from.
     pub fn with_http_status(mut self, status: u16) -> Self {
         self.0.http_status = Some(status);
         self
     }
 
+    /// The correlation id of the request (sent as `client-request-id`, or Entra's).
     pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
         self.0.correlation_id = Some(id.into());
         self
     }
 
+    /// Entra's trace id.
     pub fn with_trace_id(mut self, id: impl Into<String>) -> Self {
         self.0.trace_id = Some(id.into());
         self
     }
 
+    /// The OAuth error code (`invalid_client`, …).
     pub fn with_oauth_error(mut self, code: impl Into<String>) -> Self {
         self.0.oauth_error = Some(code.into());
         self
     }
 
+    /// The AADSTS codes of the answer.
     pub fn with_aadsts(mut self, codes: Vec<u32>) -> Self {
         self.0.aadsts = codes;
         self
     }
 
+    /// The server's `Retry-After`.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.0.retry_after = Some(after);
         self
@@ -185,14 +197,17 @@ impl Error {
         self
     }
 
+    /// Put `what` (e.g. `token request to <url>`) in front of the message.
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.0.message = format!("{what}: {}", self.0.message);
         self
     }
 
+    /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
+    /// The message: what went wrong and, where known, the usual fix.
     pub fn message(&self) -> &str {
         &self.0.message
     }
@@ -204,15 +219,19 @@ impl Error {
     pub fn aadsts(&self) -> &[u32] {
         &self.0.aadsts
     }
+    /// The correlation id, if any.
     pub fn correlation_id(&self) -> Option<&str> {
         self.0.correlation_id.as_deref()
     }
+    /// Entra's trace id, if any.
     pub fn trace_id(&self) -> Option<&str> {
         self.0.trace_id.as_deref()
     }
+    /// The HTTP status of the answer, if one came.
     pub fn http_status(&self) -> Option<u16> {
         self.0.http_status
     }
+    /// The server's `Retry-After`, if it sent one.
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }

@@ -4,24 +4,41 @@
 //! Nothing here knows about C and nothing here is `unsafe` (the compiler checks both: this crate
 //! has no FFI dependency and forbids `unsafe` at its root). The `aadtoken` crate puts the C ABI
 //! (`include/aadtoken.h`) and the JNI exports over it; the `aadtoken` CLI uses it directly.
+//!
+//! Layers, each using only those below it (`python3 scripts/check-cycles.py core/src` checks
+//! that no modules depend on each other in a cycle):
+//!
+//! * top: [`client`] (the cache's single flight around one credential), the Oracle keeper,
+//!   [`settings`] (the key table behind `Config::set`, `parse`, `load_env`: each value parsed
+//!   by the module that owns it);
+//! * the credential dispatcher (`credential`) and person sign-in's credential ([`user`]);
+//! * what reads [`config`] to build itself: the application (`App`, its `Proof`s), the assertion
+//!   sources, the managed identity, the `auto` chain, the public client of person sign-in;
+//! * [`config`]: plain data and defaults (no checks), holding the value types of the layer
+//!   below;
+//! * values and building blocks: [`authority`], [`AuthMethod`], the certificate (its
+//!   `AssertionAlg`), [`cache`] (scopes, entries), [`http`] (TLS, sending and retry, error
+//!   bodies), the runtime, [`token`], [`claims`], [`log`], [`secret`], [`error`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
-pub mod auth_method;
+pub(crate) mod auth_method;
 pub mod authority;
 pub mod cache;
 pub mod claims;
 pub mod client;
 pub mod config;
-pub mod credential;
+pub(crate) mod credential;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod http;
 pub mod log;
 pub mod oracle;
-pub mod private_file;
-pub mod runtime;
+pub(crate) mod private_file;
+pub(crate) mod runtime;
 pub mod secret;
+pub mod settings;
 pub mod token;
 pub mod user;
 

@@ -40,6 +40,7 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level of its number (0 = off … 5 = trace, as in the C API), if it is one.
     pub fn from_u32(n: u32) -> Option<Level> {
         [Level::Error, Level::Warn, Level::Info, Level::Debug, Level::Trace]
             .into_iter()
@@ -59,6 +60,7 @@ impl Level {
         })
     }
 
+    /// The level's name (`ERROR`, `WARN`, …).
     pub fn name(self) -> &'static str {
         match self {
             Level::Error => "ERROR",
@@ -79,6 +81,7 @@ impl fmt::Display for Level {
 /// One log record, borrowed for the duration of the sink call.
 #[derive(Debug)]
 pub struct Record<'a> {
+    /// How severe the record is.
     pub level: Level,
     /// The module that logged it (`aadtoken::core::cache`…: the names hosts filter on stay
     /// those of the single-crate releases).
@@ -218,6 +221,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The private parts of public modules, which log under the public module's name (the names
+/// hosts filter on do not change when a module is split).
+const PRIVATE_PARTS: &[(&str, &str)] = &[
+    ("::http::send", "::http"),
+    ("::http::tls", "::http"),
+    ("::http::error_body", "::http"),
+];
+
+/// The public module of the module path `rest` (after the crate name).
+fn public_module(rest: &str) -> &str {
+    PRIVATE_PARTS
+        .iter()
+        .find_map(|(part, public)| (*part == rest).then_some(*public))
+        .unwrap_or(rest)
+}
+
 /// Hand a record to the sink (call through the `log_*!` macros, which check [`enabled`]
 /// first so that nothing is formatted when logging is off).
 pub fn emit(level: Level, target: &'static str, correlation_id: Option<&str>, message: fmt::Arguments<'_>) {
@@ -232,7 +251,7 @@ pub fn emit(level: Level, target: &'static str, correlation_id: Option<&str>, me
     let text = message.to_string();
     let text = scrub(&text);
     let shown_target = match target.strip_prefix("aadtoken_core") {
-        Some(rest) => std::borrow::Cow::Owned(format!("aadtoken::core{rest}")),
+        Some(rest) => std::borrow::Cow::Owned(format!("aadtoken::core{}", public_module(rest))),
         None => std::borrow::Cow::Borrowed(target),
     };
     let record = Record {
@@ -369,14 +388,9 @@ pub fn set_from_environment(var: impl Fn(&str) -> Option<std::ffi::OsString>) ->
 #[macro_export]
 #[doc(hidden)]
 macro_rules! log_at {
-    ($level:expr, cid = $cid:expr; $($arg:tt)+) => {
+    ($level:expr, $(cid = $cid:expr;)? $fmt:literal $($arg:tt)*) => {
         if $crate::log::enabled($level) {
-            $crate::log::emit($level, module_path!(), $cid, format_args!($($arg)+));
-        }
-    };
-    ($level:expr, $($arg:tt)+) => {
-        if $crate::log::enabled($level) {
-            $crate::log::emit($level, module_path!(), None, format_args!($($arg)+));
+            $crate::log::emit($level, module_path!(), None $(.or($cid))?, format_args!($fmt $($arg)*));
         }
     };
 }
@@ -405,6 +419,14 @@ macro_rules! log_trace { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parts_of_http_log_as_http() {
+        assert_eq!(public_module("::http::send"), "::http");
+        assert_eq!(public_module("::http"), "::http");
+        assert_eq!(public_module("::cache"), "::cache");
+        assert_eq!(public_module("::credential::chain"), "::credential::chain");
+    }
 
     #[test]
     fn levels_parse_and_order() {

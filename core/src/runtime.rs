@@ -92,17 +92,6 @@ pub fn current() -> Result<Arc<Runtime>> {
     Ok(fresh)
 }
 
-/// The generation of the runtime this process would use now without building one, or 0.
-/// In-flight work recorded under another generation belongs to a runtime that is gone.
-pub fn current_generation() -> u64 {
-    let pid = std::process::id();
-    CURRENT
-        .load()
-        .as_ref()
-        .filter(|rt| rt.pid == pid)
-        .map_or(0, |rt| rt.generation)
-}
-
 /// Stop background work and join the library's threads. Tokens already cached stay cached;
 /// the next call that needs the network starts a new runtime. Returns `true` if a runtime was
 /// running.

@@ -4,10 +4,13 @@
 use std::fmt;
 use zeroize::Zeroizing;
 
+/// A secret string (client secret, password, refresh token, assertion): zeroized on drop,
+/// `[redacted]` in `Debug`; its value only through [`SecretString::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(Zeroizing<String>);
 
 impl SecretString {
+    /// Keep `value` as a secret.
     pub fn new(value: impl Into<String>) -> Self {
         SecretString(Zeroizing::new(value.into()))
     }

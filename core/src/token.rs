@@ -9,6 +9,8 @@ use zeroize::Zeroize;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// An access token: its value (zeroized on drop, never in `Debug`), when it was issued and
+/// expires, and when the cache refreshes it.
 pub struct Token {
     /// The token's bytes followed by one NUL, so C can borrow it as a string.
     value: Box<[u8]>,
@@ -67,6 +69,7 @@ impl Token {
         }
     }
 
+    /// When the token was obtained (Unix seconds).
     pub fn issued_at(&self) -> i64 {
         self.issued_at
     }
@@ -81,10 +84,12 @@ impl Token {
         &self.value
     }
 
+    /// The length of the token's value in bytes.
     pub fn len(&self) -> usize {
         self.value.len() - 1
     }
 
+    /// Whether the token's value is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -121,6 +126,7 @@ impl fmt::Debug for Token {
     }
 }
 
+/// The time now, in Unix seconds.
 pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -24,9 +24,60 @@ pub const FILE_REREAD: Duration = Duration::from_secs(300);
 /// Largest assertion accepted (a federated token is a few kilobytes).
 pub(crate) const MAX_ASSERTION: u64 = 64 * 1024;
 
+/// What is wrong with an assertion, whichever source it came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Problem {
+    Empty,
+    TooLarge,
+    NotJwt,
+}
+
+impl Problem {
+    /// The end of "setting 'assertion_file' names '…', which …".
+    fn in_file(self) -> String {
+        match self {
+            Problem::Empty => "is empty".to_owned(),
+            Problem::TooLarge => format!("is larger than {MAX_ASSERTION} bytes"),
+            Problem::NotJwt => "does not hold a JWT (three base64url parts separated by '.')".to_owned(),
+        }
+    }
+
+    /// The message of a callback's bad assertion.
+    fn in_callback(self) -> String {
+        let what = match self {
+            Problem::Empty => "an empty assertion".to_owned(),
+            Problem::TooLarge => format!("an assertion larger than {MAX_ASSERTION} bytes"),
+            Problem::NotJwt => {
+                "something that is not a JWT (three base64url parts separated by '.')".to_owned()
+            }
+        };
+        format!("the client-assertion callback returned {what}")
+    }
+}
+
+/// The one check of an assertion, from a file or from the host: at most [`MAX_ASSERTION`]
+/// bytes, and once trimmed not empty and shaped like a JWT (three `.`-separated parts, no
+/// whitespace). The trimmed value.
+fn check(text: &str) -> std::result::Result<&str, Problem> {
+    if text.len() as u64 > MAX_ASSERTION {
+        return Err(Problem::TooLarge);
+    }
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(Problem::Empty);
+    }
+    if value.split('.').count() != 3 || value.chars().any(char::is_whitespace) {
+        return Err(Problem::NotJwt);
+    }
+    Ok(value)
+}
+
+/// Where the client assertions come from.
 #[derive(Clone)]
 pub enum AssertionSource {
+    /// `assertion_file`, re-read when it changes.
     File(Arc<FileAssertion>),
+    /// The host's callback, asked before every token request.
     Callback(Arc<dyn AssertionProvider>),
 }
 
@@ -39,6 +90,7 @@ impl fmt::Debug for AssertionSource {
     }
 }
 
+/// An assertion file and what was last read from it.
 pub struct FileAssertion {
     path: PathBuf,
     cached: Mutex<Option<Cached>>,
@@ -77,21 +129,26 @@ impl AssertionSource {
         }
     }
 
-    /// The current assertion.
+    /// The current assertion, checked (see [`check`]): a bad one from the file is a `File`
+    /// error naming `assertion_file`, a bad one from the host a `Callback` error.
     pub async fn assertion(&self) -> Result<SecretString> {
         match self {
             AssertionSource::File(f) => f.read(),
             AssertionSource::Callback(cb) => {
                 let cb = Arc::clone(cb);
-                tokio::task::spawn_blocking(move || cb.assertion())
+                let got = tokio::task::spawn_blocking(move || cb.assertion())
                     .await
-                    .map_err(|_| Error::internal("the assertion callback panicked"))?
+                    .map_err(|_| Error::internal("the assertion callback panicked"))??;
+                let value =
+                    check(got.expose()).map_err(|p| Error::new(ErrorKind::Callback, p.in_callback()))?;
+                Ok(SecretString::new(value))
             }
         }
     }
 }
 
 impl FileAssertion {
+    /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -114,22 +171,15 @@ impl FileAssertion {
                 return Ok(c.value.clone());
             }
         }
+        // Not even read when it is too large.
         if len > MAX_ASSERTION {
-            return Err(file_error(format!("is larger than {MAX_ASSERTION} bytes")));
+            return Err(file_error(Problem::TooLarge.in_file()));
         }
         let bytes = Zeroizing::new(
             std::fs::read(&self.path).map_err(|e| file_error(format!("cannot be read: {e}")))?,
         );
         let text = std::str::from_utf8(&bytes).map_err(|_| file_error("is not UTF-8 text".into()))?;
-        let value = text.trim();
-        if value.is_empty() {
-            return Err(file_error("is empty".into()));
-        }
-        if value.split('.').count() != 3 || value.chars().any(|c| c.is_whitespace()) {
-            return Err(file_error(
-                "does not hold a JWT (three base64url parts separated by '.')".into(),
-            ));
-        }
+        let value = check(text).map_err(|p| file_error(p.in_file()))?;
         let value = SecretString::new(value);
         *cached = Some(Cached {
             modified,
@@ -138,5 +188,74 @@ impl FileAssertion {
             value: value.clone(),
         });
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(&'static str);
+
+    impl AssertionProvider for Fixed {
+        fn assertion(&self) -> Result<SecretString> {
+            Ok(SecretString::new(self.0))
+        }
+        fn id(&self) -> u64 {
+            1
+        }
+    }
+
+    fn from_callback(text: &'static str) -> Result<SecretString> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(AssertionSource::Callback(Arc::new(Fixed(text))).assertion())
+    }
+
+    #[test]
+    fn callback_assertions_are_checked_like_file_ones() {
+        assert_eq!(from_callback(" a.b.c \n").unwrap().expose(), "a.b.c");
+        let large: &'static str =
+            Box::leak(format!("a.b.{}", "c".repeat(MAX_ASSERTION as usize)).into_boxed_str());
+        for (bad, says) in [
+            ("", "an empty assertion"),
+            (" \n\t", "an empty assertion"),
+            ("not-a-jwt", "not a JWT"),
+            ("a.b c.d", "not a JWT"),
+            ("a.b", "not a JWT"),
+            (large, "larger than"),
+        ] {
+            let e = from_callback(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Callback, "{bad:.20}");
+            assert!(
+                e.message().starts_with("the client-assertion callback returned"),
+                "{}",
+                e.message()
+            );
+            assert!(e.message().contains(says), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn file_assertions_name_the_setting() {
+        let dir = crate::private_file::test_dir("assertion");
+        let path = dir.join("token");
+        let file = FileAssertion {
+            path: path.clone(),
+            cached: Mutex::new(None),
+        };
+        std::fs::write(&path, " h.p.s\n").unwrap();
+        assert_eq!(file.read().unwrap().expose(), "h.p.s");
+        for (bad, says) in [("  \n", "is empty"), ("one two", "does not hold a JWT")] {
+            std::fs::write(&path, bad).unwrap();
+            *file.cached.lock().unwrap() = None;
+            let e = file.read().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::File);
+            assert!(
+                e.message().contains("'assertion_file'") && e.message().contains(says),
+                "{}",
+                e.message()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

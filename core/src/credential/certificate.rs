@@ -24,7 +24,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use zeroize::Zeroizing;
 
-use crate::config::{AssertionAlg, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::SecretString;
 use crate::token::unix_now;
@@ -34,6 +33,28 @@ pub(crate) const ASSERTION_LIFETIME_S: i64 = 600;
 /// A cached assertion with less than this left is replaced.
 pub(crate) const ASSERTION_RENEW_S: i64 = 60;
 
+/// `assertion_alg`: how the certificate's client assertion is signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AssertionAlg {
+    /// RSASSA-PSS SHA-256 with the SHA-256 thumbprint (`x5t#S256`): Entra's current default.
+    #[default]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 SHA-256 with the SHA-1 thumbprint (`x5t`): older issuers, ADFS.
+    Rs256,
+}
+
+impl AssertionAlg {
+    /// Parse the value of the setting `key` (`PS256` or `RS256`, any case).
+    pub fn parse(key: &str, value: &str) -> Result<Self> {
+        match value.to_ascii_uppercase().as_str() {
+            "PS256" => Ok(AssertionAlg::Ps256),
+            "RS256" => Ok(AssertionAlg::Rs256),
+            _ => Err(Error::invalid_setting(key, "must be 'PS256' or 'RS256'")),
+        }
+    }
+}
+
+/// The application's certificate and private key, and the client assertions signed with them.
 #[derive(Clone)]
 pub struct Certificate {
     inner: Arc<Inner>,
@@ -69,28 +90,20 @@ impl fmt::Debug for Certificate {
 }
 
 impl Certificate {
-    /// Load `certificate_path` (PEM or PKCS#12) with `certificate_password`.
-    pub fn from_config(config: &Config) -> Result<Certificate> {
-        let path = config.certificate_path.as_deref().ok_or_else(|| {
+    /// Load `certificate_path` (PEM or PKCS#12) with `certificate_password`; `None` for the
+    /// path is the missing-setting error.
+    pub fn load(
+        path: Option<&Path>,
+        password: Option<&SecretString>,
+        alg: AssertionAlg,
+        send_chain: bool,
+    ) -> Result<Certificate> {
+        let path = path.ok_or_else(|| {
             Error::missing_setting(
                 "certificate_path",
                 "for auth_method=certificate (a PEM or PFX file with the certificate and its private key)",
             )
         })?;
-        Self::load(
-            path,
-            config.certificate_password.as_ref(),
-            config.assertion_alg,
-            config.send_certificate_chain,
-        )
-    }
-
-    pub fn load(
-        path: &Path,
-        password: Option<&SecretString>,
-        alg: AssertionAlg,
-        send_chain: bool,
-    ) -> Result<Certificate> {
         let bad = |what: String| {
             Error::invalid_setting(
                 "certificate_path",

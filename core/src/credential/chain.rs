@@ -14,106 +14,68 @@
 //! error. Only "not configured" and "nothing answered" move on to the next. Once one has given
 //! a token, the chain keeps using it. When none works, the error lists each and why.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::cache::Scopes;
-use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::Token;
 
+use super::app::Env;
 use super::managed_identity::{ManagedIdentity, Probe, Source};
-use super::{Credential, Env};
 
+/// A token future of a candidate (boxed: the chain is itself a credential, so the types nest).
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Token>> + Send + 'a>>;
+
+/// What the chain needs of a candidate credential.
+pub trait Candidate {
+    /// The managed identity, when the candidate is one: it is probed rather than asked.
+    fn managed_identity(&self) -> Option<&ManagedIdentity>;
+    /// One token for `scopes` (never a person sign-in).
+    fn token<'a>(&'a self, env: &'a Env<'_>, scopes: &'a Scopes) -> TokenFuture<'a>;
+}
+
+/// The candidates of `auth_method=auto` and the one chosen.
 #[derive(Debug)]
-pub struct Chain {
+pub struct Chain<C> {
     /// (name, the credential, or why it is not configured).
-    candidates: Vec<(&'static str, std::result::Result<Credential, String>)>,
+    candidates: Vec<(&'static str, std::result::Result<C, String>)>,
     /// The candidate that gave a token.
     chosen: OnceLock<usize>,
     probe: Duration,
 }
 
-impl Chain {
-    pub fn from_config(config: &Config) -> Result<Chain> {
-        let mut candidates = Vec::new();
-        let app_missing = || -> Option<String> {
-            let missing: Vec<&str> = [
-                (
-                    "tenant_id",
-                    config.tenant_id.is_none() && config.authority.is_none(),
-                ),
-                ("client_id", config.client_id.is_none()),
-            ]
-            .into_iter()
-            .filter_map(|(k, missing)| missing.then_some(k))
-            .collect();
-            (!missing.is_empty()).then(|| format!("'{}' not set", missing.join("' and '")))
-        };
-        let wrap = |e: Error, name: &str| e.context(format!("auth_method=auto, {name}"));
-
-        let name = "environment (client secret)";
-        candidates.push((
-            name,
-            match (&config.client_secret, app_missing()) {
-                (None, _) => Err("'client_secret' (AZURE_CLIENT_SECRET) not set".to_owned()),
-                (Some(_), Some(m)) => Err(m),
-                (Some(_), None) => Ok(Credential::of_kind(config, crate::AuthMethod::ClientSecret)
-                    .map_err(|e| wrap(e, name))?),
-            },
-        ));
-        let name = "environment (certificate)";
-        candidates.push((
-            name,
-            match (&config.certificate_path, app_missing()) {
-                (None, _) => Err("'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH) not set".to_owned()),
-                (Some(_), Some(m)) => Err(m),
-                (Some(_), None) => {
-                    Ok(Credential::of_kind(config, crate::AuthMethod::Certificate)
-                        .map_err(|e| wrap(e, name))?)
-                }
-            },
-        ));
-        let name = "workload identity";
-        let has_assertion = config.assertion_file.is_some() || config.assertion_callback.is_some();
-        candidates.push((
-            name,
-            match (has_assertion, app_missing()) {
-                (false, _) => Err("'assertion_file' (AZURE_FEDERATED_TOKEN_FILE) not set".to_owned()),
-                (true, Some(m)) => Err(m),
-                (true, None) => Ok(Credential::of_kind(config, crate::AuthMethod::ClientAssertion)
-                    .map_err(|e| wrap(e, name))?),
-            },
-        ));
-        let name = "managed identity";
-        candidates.push((
-            name,
-            Ok(Credential::ManagedIdentity(
-                ManagedIdentity::from_config(config, true).map_err(|e| wrap(e, name))?,
-            )),
-        ));
-        Ok(Chain {
+impl<C> Chain<C> {
+    /// A chain of `candidates` (name, the credential or why it is not configured), in order;
+    /// `probe` bounds the first request to plain IMDS.
+    pub fn new(candidates: Vec<(&'static str, std::result::Result<C, String>)>, probe: Duration) -> Chain<C> {
+        Chain {
             candidates,
             chosen: OnceLock::new(),
-            probe: config.probe_timeout(),
-        })
+            probe,
+        }
     }
 
     /// The configured candidates, in order.
-    pub fn configured(&self) -> impl Iterator<Item = &Credential> {
+    pub fn configured(&self) -> impl Iterator<Item = &C> {
         self.candidates.iter().filter_map(|(_, c)| c.as_ref().ok())
     }
 
     /// The candidate in use, once one has given a token.
-    pub fn chosen(&self) -> Option<&Credential> {
+    pub fn chosen(&self) -> Option<&C> {
         self.chosen
             .get()
             .and_then(|i| self.candidates[*i].1.as_ref().ok())
     }
+}
 
+impl<C: Candidate> Chain<C> {
+    /// A token from the chosen candidate, or from the first that gives one (see the module docs).
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
         if let Some(c) = self.chosen() {
-            return c.get_token(env, scopes).await;
+            return c.token(env, scopes).await;
         }
         let mut report: Vec<String> = Vec::new();
         for (i, (name, candidate)) in self.candidates.iter().enumerate() {
@@ -125,8 +87,8 @@ impl Chain {
                 }
                 Ok(c) => c,
             };
-            let result = match credential {
-                Credential::ManagedIdentity(mi) => {
+            let result = match credential.managed_identity() {
+                Some(mi) => {
                     let probe = (mi.source() == Source::Imds).then_some(self.probe);
                     match mi.get_token_probing(env, scopes, probe).await {
                         Ok(t) => Ok(t),
@@ -141,7 +103,7 @@ impl Chain {
                         Err(Probe::Failed(e)) => Err(e),
                     }
                 }
-                c => c.get_token(env, scopes).await,
+                None => credential.token(env, scopes).await,
             };
             match result {
                 Ok(token) => {
@@ -150,9 +112,9 @@ impl Chain {
                     return Ok(token);
                 }
                 Err(e) => {
-                    let detail = match credential {
-                        Credential::ManagedIdentity(mi) => format!("{}: {}", mi.describe(), e.message()),
-                        _ => e.message().to_owned(),
+                    let detail = match credential.managed_identity() {
+                        Some(mi) => format!("{}: {}", mi.describe(), e.message()),
+                        None => e.message().to_owned(),
                     };
                     report.push(format!("{name}: failed: {detail}"));
                     let message = format!(

@@ -34,7 +34,7 @@ use crate::http::{self, Method, RetryPolicy, TokenRequest};
 use crate::secret::SecretString;
 use crate::token::Token;
 
-use super::Env;
+use super::app::Env;
 
 pub const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
 pub const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
@@ -119,12 +119,39 @@ struct Inner {
 
 impl fmt::Debug for ManagedIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManagedIdentity")
-            .field("source", &self.inner.source)
-            .field("endpoint", &self.inner.endpoint)
-            .field("selector", &self.inner.selector)
-            .finish_non_exhaustive()
+        let i = &self.inner;
+        write!(
+            f,
+            "ManagedIdentity({:?} at {}, {:?})",
+            i.source, i.endpoint, i.selector
+        )
     }
+}
+
+/// Platform variables that describe the managed identity endpoint of the machine (not
+/// settings): read by `auth_method=managed_identity`/`auto` when the client is built, from the
+/// snapshot `Config::load_env` took or else from the process environment.
+pub const MANAGED_IDENTITY_ENVIRONMENT: &[&str] = &[
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "MSAL_MANAGED_IDENTITY_ENDPOINT",
+    "AZUREPS_HOST_ENVIRONMENT",
+];
+
+/// Check the `managed_identity_resource_id` selector (setting `key`): an Azure resource id.
+pub fn check_resource_id(key: &str, value: &str) -> Result<String> {
+    if !value.starts_with('/') || value.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Error::invalid_setting(
+            key,
+            "must be an Azure resource id (/subscriptions/…/userAssignedIdentities/<name>)",
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 /// Check an endpoint for the `key` setting (or variable): https, or http on a loopback or
@@ -377,17 +404,7 @@ impl ManagedIdentity {
         let client = self.http_client(env).map_err(Probe::Failed)?;
         let dir = inner.arc_key_dir.clone();
         let challenge = move |header: &str| arc_authorization(header, &dir);
-        let mut req = TokenRequest {
-            method: Method::Get,
-            endpoint: &inner.endpoint,
-            query: Vec::new(),
-            headers: Vec::new(),
-            form: Vec::new(),
-            correlation_id: uuid::Uuid::new_v4().to_string(),
-            who: inner.source.who(),
-            retry: RetryPolicy::ManagedIdentity,
-            challenge: None,
-        };
+        let mut req = TokenRequest::get(&inner.endpoint, inner.source.who());
         let selector = |req: &mut TokenRequest<'_>,
                         client_id: &'static str,
                         object_id: &'static str,
@@ -438,26 +455,23 @@ impl ManagedIdentity {
         }
         if let Some(limit) = probe {
             req.retry = RetryPolicy::None;
-            let first = tokio::time::timeout(limit, http::request_token(&client, &req)).await;
+            let first = http::bounded(limit, http::request_token(&client, &req), || {
+                format!(
+                    "{} did not answer within probe_timeout_ms={}",
+                    inner.endpoint,
+                    limit.as_millis()
+                )
+            })
+            .await;
             match first {
-                Err(_) => {
-                    return Err(Probe::Unavailable(Error::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "{} did not answer within probe_timeout_ms={}",
-                            inner.endpoint,
-                            limit.as_millis()
-                        ),
-                    )))
-                }
-                Ok(Err(e)) if matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout) => {
+                Err(e) if matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout) => {
                     return Err(Probe::Unavailable(e))
                 }
-                Ok(Ok(token)) => return Ok(token),
-                Ok(Err(e)) if !matches!(e.http_status(), Some(404 | 408 | 410 | 429 | 500..=599)) => {
+                Ok(token) => return Ok(token),
+                Err(e) if !matches!(e.http_status(), Some(404 | 408 | 410 | 429 | 500..=599)) => {
                     return Err(Probe::Failed(e))
                 }
-                Ok(Err(_)) => req.retry = RetryPolicy::ManagedIdentity,
+                Err(_) => req.retry = RetryPolicy::ManagedIdentity,
             }
         }
         http::request_token_with_retry(&client, &req)

@@ -16,8 +16,4 @@ impl ClientSecret {
     pub fn secret(&self) -> &SecretString {
         &self.secret
     }
-
-    pub fn add_fields<'a>(&'a self, form: &mut Vec<(&'static str, &'a str)>) {
-        form.push(("client_secret", self.secret.expose()));
-    }
 }

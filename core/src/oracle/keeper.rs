@@ -46,16 +46,22 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 pub enum KeeperEvent<'a> {
     /// A token was written. Times are Unix seconds.
     Written {
+        /// The token file.
         path: &'a Path,
+        /// When the written token expires.
         expires_on: i64,
         /// When the keeper will renew it.
         renew_at: i64,
     },
     /// Renewing failed; the file keeps its token (`file_expires_on`, 0 if never written).
     Failed {
+        /// The token file.
         path: &'a Path,
+        /// Why renewing failed.
         error: &'a Error,
+        /// When the keeper tries again.
         retry_in: Duration,
+        /// When the token in the file expires.
         file_expires_on: i64,
         /// Retrying with the same settings cannot fix this (see [`is_permanent`]).
         permanent: bool,
@@ -65,12 +71,16 @@ pub enum KeeperEvent<'a> {
 /// Observer of [`KeeperEvent`]s; runs on the keeper's thread (and once on the starting thread).
 pub type EventFn = Arc<dyn Fn(&KeeperEvent<'_>) + Send + Sync>;
 
+/// How a [`Keeper`] runs.
 #[derive(Clone)]
 pub struct KeeperOptions {
     /// Scopes (space separated); `None` = the client's `scope` setting.
     pub scopes: Option<String>,
+    /// The shortest wait before retrying a failed renewal.
     pub retry_min: Duration,
+    /// The longest wait before retrying a failed renewal.
     pub retry_max: Duration,
+    /// Called with each [`KeeperEvent`] (for logs).
     pub on_event: Option<EventFn>,
 }
 

@@ -43,6 +43,7 @@ struct Lent {
 const LENT_GRACE_S: i64 = 60;
 
 impl ClientState {
+    /// The Oracle state of a client built from `config` (`token_location`, `expiry_margin_s`).
     pub fn new(config: &Config) -> ClientState {
         ClientState {
             token_location: config.token_location().map(Path::to_path_buf),

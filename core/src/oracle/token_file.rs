@@ -25,7 +25,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::private_file;
+use crate::private_file::{self, file_error, unsafe_path};
 use crate::token::Token;
 
 /// The file name Oracle clients read inside a `TOKEN_LOCATION` directory.
@@ -36,14 +36,6 @@ pub const FILE_NAME: &str = "token";
 pub struct TokenFile {
     path: PathBuf,
     dir: PathBuf,
-}
-
-fn file_error(what: String, e: &io::Error) -> Error {
-    Error::new(ErrorKind::File, format!("{what}: {e}"))
-}
-
-fn unsafe_path(what: String) -> Error {
-    Error::new(ErrorKind::UnsafePath, what)
 }
 
 impl TokenFile {
@@ -229,19 +221,8 @@ impl TokenFile {
 
     /// A new, empty, exclusive temporary file next to the target (never follows a link).
     fn create_temp(&self) -> Result<(PathBuf, File)> {
-        let base = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| FILE_NAME.to_owned());
-        private_file::create_temp(&self.dir, &base).map_err(|e| {
-            file_error(
-                format!(
-                    "could not create a file in the token directory '{}'",
-                    self.dir.display()
-                ),
-                &e,
-            )
+        private_file::create_temp_beside(&self.path, &self.dir, FILE_NAME, || {
+            format!("in the token directory '{}'", self.dir.display())
         })
     }
 }
@@ -249,19 +230,9 @@ impl TokenFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn tempdir() -> PathBuf {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "aadtoken-tf-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&d).unwrap();
-        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
-        d
+        private_file::test_dir("tf")
     }
 
     #[test]

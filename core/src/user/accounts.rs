@@ -12,33 +12,27 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::secret::SecretString;
 
+pub use super::account::Account;
 use super::cache_file::{CacheFile, FileLock};
 
-/// A signed-in person, as one application sees them.
-#[derive(Clone, Debug)]
-pub struct Account {
-    /// `https://host/tenant` of the application's authority.
-    pub authority: String,
-    pub client_id: String,
-    /// `uid.utid` from `client_info` (object id and home tenant), lower case.
-    pub home_account_id: String,
-    /// `preferred_username` from the id token.
-    pub username: String,
-    pub name: Option<String>,
-    pub tenant_id: String,
-    pub refresh_token: SecretString,
-    /// When the refresh token was stored (Unix seconds).
-    pub updated_on: i64,
-}
-
-impl Account {
-    fn same(&self, other: &Account) -> bool {
-        self.authority == other.authority
-            && self.client_id.eq_ignore_ascii_case(&other.client_id)
-            && self.home_account_id == other.home_account_id
+/// Check the `account` setting (`key`): a home account id `<object id>.<tenant id>`, kept in
+/// lower case.
+pub fn check_home_account_id(key: &str, value: &str) -> Result<String> {
+    let ok = value.split_once('.').is_some_and(|(u, t)| {
+        !u.is_empty()
+            && !t.is_empty()
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    });
+    if !ok {
+        return Err(Error::invalid_setting(
+            key,
+            "must be a home account id '<object id>.<tenant id>' (as aadtoken reports it after a sign-in)",
+        ));
     }
+    Ok(value.to_ascii_lowercase())
 }
 
 /// The accounts of one application, in memory and optionally in a cache file.
@@ -80,6 +74,7 @@ impl AccountStore {
         })))
     }
 
+    /// The cache file, when there is one.
     pub fn file_path(&self) -> Option<&Path> {
         self.file.as_ref().map(CacheFile::path)
     }
@@ -198,6 +193,7 @@ pub fn select<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::SecretString;
 
     fn acct(user: &str, id: &str) -> Account {
         Account {

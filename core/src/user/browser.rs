@@ -20,11 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::cache::Scopes;
-use crate::credential::Env;
+use crate::credential::app::Env;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::pkce::{random_string, Pkce};
-use super::{UserCredential, UserTokens};
+use super::public_client::{PublicClient, UserTokens};
 
 /// Largest request head read from the browser.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -37,8 +37,23 @@ enum Redirect {
     Error { error: String, description: String },
 }
 
-pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
-    let port = cred.settings.redirect_port;
+/// The values of the `prompt` setting (`key`): `login`, `none`, `consent` or `select_account`,
+/// kept in lower case.
+pub fn check_prompt(key: &str, value: &str) -> Result<String> {
+    let v = value.to_ascii_lowercase();
+    if !["login", "none", "consent", "select_account"].contains(&v.as_str()) {
+        return Err(Error::invalid_setting(
+            key,
+            "must be login, none, consent or select_account",
+        ));
+    }
+    Ok(v)
+}
+
+/// Sign the person in with a browser: listen on the loopback redirect, open the authorize
+/// page, wait for the code (within `interactive_timeout_s`) and redeem it.
+pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
+    let port = client.settings.redirect_port;
     let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
         Error::new(
             ErrorKind::Network,
@@ -52,14 +67,14 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
     let redirect_uri = format!("http://localhost:{port}");
     crate::log_info!(
         "browser sign-in: waiting for the redirect on 127.0.0.1:{port} (at most {} s)",
-        cred.settings.interactive_timeout.as_secs()
+        client.settings.interactive_timeout.as_secs()
     );
     let pkce = Pkce::new()?;
     let state = random_string(24)?;
-    let url = authorize_url(cred, scopes, &redirect_uri, &state, &pkce.challenge)?;
+    let url = authorize_url(client, scopes, &redirect_uri, &state, &pkce.challenge)?;
 
-    let wait = cred.settings.interactive_timeout;
-    let outcome = tokio::time::timeout(wait, wait_for_redirect(cred, &listener, url, &state)).await;
+    let wait = client.settings.interactive_timeout;
+    let outcome = tokio::time::timeout(wait, wait_for_redirect(client, &listener, url, &state)).await;
     drop(listener);
     let redirect = match outcome {
         Ok(r) => r?,
@@ -74,7 +89,7 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
         }
     };
     match redirect {
-        Redirect::Code(code) => cred
+        Redirect::Code(code) => client
             .redeem(
                 env,
                 scopes,
@@ -126,27 +141,27 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
 }
 
 fn authorize_url(
-    cred: &UserCredential,
+    client: &PublicClient,
     scopes: &Scopes,
     redirect_uri: &str,
     state: &str,
     challenge: &str,
 ) -> Result<String> {
-    let endpoint = cred.endpoint("authorize");
+    let endpoint = client.endpoint("authorize");
     let mut url = reqwest::Url::parse(&endpoint)
         .map_err(|e| Error::internal(format!("authorize URL {endpoint}: {e}")))?;
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("client_id", &cred.app.client_id)
+        q.append_pair("client_id", &client.app.client_id)
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", &UserCredential::decorated_scope(scopes))
+            .append_pair("scope", &PublicClient::decorated_scope(scopes))
             .append_pair("state", state)
             .append_pair("code_challenge", challenge)
             .append_pair("code_challenge_method", "S256")
             .append_pair("response_mode", "query")
             .append_pair("client_info", "1");
-        let s = &cred.settings;
+        let s = &client.settings;
         if let Some(p) = &s.prompt {
             q.append_pair("prompt", p);
         }
@@ -164,12 +179,12 @@ fn authorize_url(
 /// (a host callback, or the system browser's launcher) runs, since it may itself wait for
 /// the redirect to complete.
 async fn wait_for_redirect(
-    cred: &UserCredential,
+    client: &PublicClient,
     listener: &TcpListener,
     url: String,
     state: &str,
 ) -> Result<Redirect> {
-    let opener = cred.opener.clone();
+    let opener = client.opener.clone();
     let mut opening = Some(tokio::task::spawn_blocking(move || match opener {
         Some(o) => o.open(&url),
         None => open_system_browser(&url),

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::private_file;
+use crate::private_file::{self, file_error, unsafe_path};
 use crate::secret::SecretString;
 
-use super::accounts::Account;
+use super::account::Account;
 
 const FORMAT: &str = "aadtoken-user-cache";
 /// The format version this build reads and writes.
@@ -67,14 +67,6 @@ pub struct FileLock {
     _file: File,
 }
 
-fn file_error(what: String, e: &io::Error) -> Error {
-    Error::new(ErrorKind::File, format!("{what}: {e}"))
-}
-
-fn unsafe_path(what: String) -> Error {
-    Error::new(ErrorKind::UnsafePath, what)
-}
-
 impl CacheFile {
     /// Check the directory and, when the file exists, its owner, permissions and content.
     pub fn open(path: &Path) -> Result<CacheFile> {
@@ -97,6 +89,7 @@ impl CacheFile {
         Ok(f)
     }
 
+    /// The cache file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -295,19 +288,8 @@ impl CacheFile {
     }
 
     fn create_temp(&self) -> Result<(PathBuf, File)> {
-        let base = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        private_file::create_temp(&self.dir, &base).map_err(|e| {
-            file_error(
-                format!(
-                    "could not create a file beside cache_file '{}'",
-                    self.path.display()
-                ),
-                &e,
-            )
+        private_file::create_temp_beside(&self.path, &self.dir, "", || {
+            format!("beside cache_file '{}'", self.path.display())
         })
     }
 }
@@ -315,18 +297,9 @@ impl CacheFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn dir() -> PathBuf {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "aadtoken-cachefile-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-        d
+        private_file::test_dir("cachefile")
     }
 
     fn account(rt: &str) -> Account {

@@ -9,12 +9,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cache::Scopes;
-use crate::credential::Env;
+use crate::credential::app::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, TokenRequest};
 use crate::token::unix_now;
 
-use super::{UserCredential, UserTokens};
+use super::public_client::{PublicClient, UserTokens};
 
 /// The grant type of the device-code poll.
 pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -51,21 +51,23 @@ struct DeviceCode {
     message: Option<String>,
 }
 
-pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
-    let Some(prompt) = cred.prompt.clone() else {
+/// Sign the person in with a device code: request it, show it through the host's prompt, and
+/// poll the token endpoint until the person has signed in (or the code expired).
+pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
+    let Some(prompt) = client.prompt.clone() else {
         return Err(Error::new(
             ErrorKind::CallbackRequired,
             "auth_method=device_code needs a device-code callback to show the person where to sign in and which \
              code to enter (aadtoken_config_set_device_code_callback); aadtoken never prints it itself",
         ));
     };
-    let endpoint = cred.endpoint("devicecode");
-    let scope = UserCredential::decorated_scope(scopes);
+    let endpoint = client.endpoint("devicecode");
+    let scope = PublicClient::decorated_scope(scopes);
     let req = TokenRequest::post(
         &endpoint,
-        vec![("client_id", cred.app.client_id.as_str()), ("scope", &scope)],
+        vec![("client_id", client.app.client_id.as_str()), ("scope", &scope)],
     );
-    let (body, sent_at) = cred
+    let (body, sent_at) = client
         .bounded(
             http::request_body_with_retry(&env.http()?, &req),
             "device code request",
@@ -105,7 +107,7 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
         crate::log_info!(
             "device code sign-in: prompting the person through the host's callback (verification URI {uri}, code valid for {expires_in} s, polling every {interval} s)"
         );
-        UserCredential::blocking(move || prompt.prompt(&message, &user_code, &uri, expires_on)).await?;
+        PublicClient::blocking(move || prompt.prompt(&message, &user_code, &uri, expires_on)).await?;
     }
     let device_code = zeroize::Zeroizing::new(code.device_code);
     loop {
@@ -113,7 +115,7 @@ pub async fn run(cred: &UserCredential, env: &Env<'_>, scopes: &Scopes) -> Resul
         if unix_now() > expires_on {
             return Err(expired(&format!("its expires_in ({expires_in} s) passed")));
         }
-        match cred
+        match client
             .redeem(env, scopes, GRANT, &[("device_code", device_code.as_str())])
             .await
         {

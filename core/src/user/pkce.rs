@@ -25,6 +25,7 @@ pub fn random_string(n: usize) -> Result<String> {
 }
 
 impl Pkce {
+    /// A fresh verifier and its S256 challenge.
     pub fn new() -> Result<Pkce> {
         let verifier = random_string(32)?;
         let challenge = challenge_of(&verifier);
