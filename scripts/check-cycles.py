@@ -5,7 +5,8 @@
 
 Each .rs file is one module (`a/b.rs` and `a/b/mod.rs` are `a::b`, `lib.rs` is the root). A file
 depends on another when its code names an item there: `use crate::x::y`, `crate::x::y(...)`,
-`super::z`, a child module by its bare name (`browser::sign_in`). Not counted: `mod` declarations, re-exports (`pub use`, `pub(crate) use`: a facade
+`super::z`, a child module by its bare name (`browser::sign_in`), and a name the module
+re-exports and uses itself (`pub use chain::Chain;` then `Chain::new()`). Not counted: `mod` declarations, re-exports (`pub use`, `pub(crate) use`: a facade
 that names what its children define is not a dependency of the facade on them) and `#[cfg(test)]`
 modules at the end of a file. Exit 1 and print each cycle found; `--graph` prints the edges.
 """
@@ -30,6 +31,27 @@ def modules(src):
                 continue
             mods[tuple(rel)] = os.path.join(root, f)
     return mods
+
+
+def reexports(path):
+    """(anchor, path parts, name) of each item a file re-exports (`pub use x::y::{A, B as C};`)."""
+    text = open(path, encoding="utf-8").read()
+    out = []
+    for m in re.finditer(r"\bpub(?:\([a-z]+\))?\s+use\s+([^;]*);", text):
+        body = re.sub(r"\s+", "", m.group(1))
+        head, _, group = body.partition("{")
+        items = group.rstrip("}").split(",") if group else [head.split("::")[-1]]
+        head = head.rstrip(":") if group else "::".join(head.split("::")[:-1])
+        parts = [p for p in head.split("::") if p]
+        anchor = parts[0] if parts and parts[0] in ("crate", "super", "self") else "self"
+        if parts and parts[0] in ("crate", "super", "self"):
+            parts = parts[1:]
+        for item in items:
+            if not item:
+                continue
+            original, _, alias = item.partition("as")
+            out.append((anchor, parts + [p for p in original.split("::") if p], alias or original.split("::")[-1]))
+    return out
 
 
 def code_of(path):
@@ -82,6 +104,10 @@ def edges_of(mod, path, mods):
     for child in (m for m in mods if len(m) == len(mod) + 1 and m[: len(mod)] == mod):
         if re.search(r"(?<![:\w])" + child[-1] + r"::", text):
             refs.append(("self", [child[-1]]))
+    # A name the module re-exports and also uses itself: a dependency on where it comes from.
+    for anchor, parts, alias in reexports(path):
+        if re.match(r"[A-Za-z_]\w*$", alias) and re.search(r"(?<![:\w])" + alias + r"\b", text):
+            refs.append((anchor, parts))
     for anchor, rest in refs:
         target = resolve(mod, anchor, rest, mods)
         if target is not None and target != mod and target != ():

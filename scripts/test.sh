@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every test: the committed header is current, lints, the build, the exported symbols,
+# Run every test: the committed header is current, no import cycle, lints, the build, the exported symbols,
 # the C example builds, the C packaging, the Python binding, and all Rust, C and Java tests
 # (against the bundled mock Entra ID server).
 # Builds once into the shared target directory; every stage reuses it.
@@ -10,6 +10,9 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "header: include/aadtoken.h matches the sources"
 scripts/gen-header.sh --check
+
+step "no import cycle between the modules of core and of the mock"
+python3 scripts/check-cycles.py core/src mock/src
 
 step "format and lints"
 cargo fmt --all --check

@@ -160,34 +160,28 @@ pub enum Under {
 }
 
 /// Variables that would change what a test program does: never inherited from the harness
-/// (a test sets the ones it needs after [`test_program`] clears them).
-pub const CLEARED_ENV: &[&str] = &[
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_AUTHORITY_HOST",
-    "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_USERNAME",
-    "AZURE_PASSWORD",
-    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
-    "IDENTITY_ENDPOINT",
-    "IDENTITY_HEADER",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "MSAL_MANAGED_IDENTITY_ENDPOINT",
-    "AADTOKEN_LOG",
-    "AADTOKEN_LOG_FILE",
-    "AADTOKEN_SETTINGS",
-    "AADTOKEN_FAKE_OCI_EXPIRE",
-];
+/// (a test sets the ones it needs after [`test_program`] clears them): the Azure SDK variables
+/// and managed-identity platform variables the library reads, and the test's own.
+pub fn cleared_env() -> impl Iterator<Item = &'static str> {
+    let own = [
+        "AADTOKEN_LOG",
+        "AADTOKEN_LOG_FILE",
+        "AADTOKEN_SETTINGS",
+        "AADTOKEN_FAKE_OCI_EXPIRE",
+    ];
+    aadtoken_core::config::ENVIRONMENT
+        .iter()
+        .map(|(var, _)| *var)
+        .chain(
+            aadtoken_core::config::MANAGED_IDENTITY_ENVIRONMENT
+                .iter()
+                .copied(),
+        )
+        .chain(own)
+}
 
 /// A command running `bin` as `under` says (valgrind around it, or the sanitizers' options),
-/// with [`CLEARED_ENV`] removed.
+/// with [`cleared_env`] removed.
 pub fn test_program(bin: &Path, under: Under) -> std::process::Command {
     let mut cmd = match under {
         Under::Valgrind => valgrind(bin),
@@ -202,13 +196,13 @@ pub fn test_program(bin: &Path, under: Under) -> std::process::Command {
             c
         }
     };
-    for var in CLEARED_ENV {
+    for var in cleared_env() {
         cmd.env_remove(var);
     }
     cmd
 }
 
-/// One phase of a C test program: `bin PHASE` as `under` says, with [`CLEARED_ENV`] removed.
+/// One phase of a C test program: `bin PHASE` as `under` says, with [`cleared_env`] removed.
 pub fn c_phase(bin: &Path, phase: &str, under: Under) -> std::process::Command {
     let mut cmd = test_program(bin, under);
     cmd.arg(phase);
