@@ -666,29 +666,45 @@ mod tests {
 
     #[test]
     fn utc_formatting() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00Z");
-        assert_eq!(utc(1_795_950_498), "2026-11-29 11:08:18Z");
-        assert_eq!(utc(-1), "1969-12-31 23:59:59Z");
+        let cases = [
+            (0, "1970-01-01 00:00:00Z"),
+            (951_782_400, "2000-02-29 00:00:00Z"),
+            (1_795_950_498, "2026-11-29 11:08:18Z"),
+            (-1, "1969-12-31 23:59:59Z"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(utc(t), want, "utc({t})");
+        }
     }
 
     #[test]
     fn time_left() {
-        assert_eq!(left(5), "in 5 s");
-        assert_eq!(left(3599), "in 59 min 59 s");
-        assert_eq!(left(7260), "in 2 h 1 min");
-        assert_eq!(left(-5), "expired 5 s ago");
+        let cases = [
+            (5, "in 5 s"),
+            (3599, "in 59 min 59 s"),
+            (7260, "in 2 h 1 min"),
+            (-5, "expired 5 s ago"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(left(s), want, "left({s})");
+        }
     }
 
     #[test]
     fn exit_codes_by_kind() {
-        assert_eq!(exit_code(ErrorKind::InvalidClient), 1);
-        assert_eq!(exit_code(ErrorKind::Network), 1);
-        assert_eq!(exit_code(ErrorKind::UnknownSetting), 2);
-        assert_eq!(exit_code(ErrorKind::MissingSetting), 2);
-        assert_eq!(exit_code(ErrorKind::UnsafePath), 3);
-        assert_eq!(exit_code(ErrorKind::File), 3);
-        assert_eq!(exit_code(ErrorKind::Internal), 70);
+        use ErrorKind::*;
+        let cases = [
+            (InvalidClient, 1),
+            (Network, 1),
+            (UnknownSetting, 2),
+            (MissingSetting, 2),
+            (UnsafePath, 3),
+            (File, 3),
+            (Internal, 70),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(exit_code(kind), want, "{kind:?}");
+        }
     }
 
     #[test]
