@@ -106,12 +106,12 @@ proptest! {
             .map(|(k, v)| format!(" {k} = \"{}\" ", v.replace('\\', "\\\\").replace('"', "\\\"")))
             .collect::<Vec<_>>()
             .join(";");
-        let parsed = aadtoken_core::config::parse_settings(&text).unwrap();
+        let parsed = aadtoken_core::settings::parse_settings(&text).unwrap();
         prop_assert_eq!(parsed, pairs);
     }
 
     #[test]
-    fn single_settings(key in proptest::sample::select(aadtoken_core::config::SETTINGS.iter().map(|(k, _)| *k).collect::<Vec<_>>()), value in ".{0,60}") {
+    fn single_settings(key in proptest::sample::select(aadtoken_core::settings::SETTINGS.iter().map(|(k, _)| *k).collect::<Vec<_>>()), value in ".{0,60}") {
         f::config_set(key, &value);
         f::config_set(&key.to_uppercase(), &value);
     }

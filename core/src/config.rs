@@ -12,8 +12,6 @@ use crate::credential::certificate::AssertionAlg;
 use crate::error::Result;
 use crate::secret::SecretString;
 
-pub use crate::settings::{parse_settings, ENVIRONMENT, MANAGED_IDENTITY_ENVIRONMENT, SETTINGS};
-
 /// Default for `timeout_ms`: the whole `get_token` call, retries included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for `expiry_margin_s`: a cached token with less left than this is not handed out.

@@ -60,7 +60,7 @@ pub fn discovery(body: &[u8]) {
 
 /// A settings string, applied to a config (all or nothing), and each key/value pair alone.
 pub fn settings(text: &str) {
-    let parsed = crate::config::parse_settings(text);
+    let parsed = crate::settings::parse_settings(text);
     let mut c = crate::Config::new();
     let applied = c.parse(text);
     if let Ok(pairs) = &parsed {

@@ -169,11 +169,11 @@ pub fn cleared_env() -> impl Iterator<Item = &'static str> {
         "AADTOKEN_SETTINGS",
         "AADTOKEN_FAKE_OCI_EXPIRE",
     ];
-    aadtoken_core::config::ENVIRONMENT
+    aadtoken_core::settings::ENVIRONMENT
         .iter()
         .map(|(var, _)| *var)
         .chain(
-            aadtoken_core::config::MANAGED_IDENTITY_ENVIRONMENT
+            aadtoken_core::settings::MANAGED_IDENTITY_ENVIRONMENT
                 .iter()
                 .copied(),
         )
