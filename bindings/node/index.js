@@ -192,7 +192,7 @@ class Token {
   constructor(handle) {
     const lib = native.load();
     this.#handle = handle;
-    this.token = lib.aadtoken_token_value(handle);
+    this.token = native.text(lib.aadtoken_token_value(handle), lib.aadtoken_token_len(handle));
     this.expiresOn = unixDate(lib.aadtoken_token_expires_on(handle));
     this.refreshOn = unixDate(lib.aadtoken_token_refresh_on(handle));
     Object.freeze(this);

@@ -35,7 +35,7 @@ const PROTOTYPES = [
   'aadtoken_status aadtoken_client_refresh_token(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
   'void aadtoken_client_free(aadtoken_client *client)',
   'void aadtoken_shutdown(void)',
-  'const char *aadtoken_token_value(const aadtoken_token *t)',
+  'const void *aadtoken_token_value(const aadtoken_token *t)',
   'size_t aadtoken_token_len(const aadtoken_token *t)',
   'int64_t aadtoken_token_expires_on(const aadtoken_token *t)',
   'int64_t aadtoken_token_refresh_on(const aadtoken_token *t)',
@@ -52,9 +52,18 @@ const PROTOTYPES = [
   'uint32_t aadtoken_error_retry_after(const aadtoken_error *e)',
   'void aadtoken_error_free(aadtoken_error *e)',
   'aadtoken_status aadtoken_token_claims(const aadtoken_token *t, _Out_ aadtoken_claims **out, _Out_ aadtoken_error **err)',
-  ...['json', 'aud', 'iss', 'tid', 'oid', 'upn', 'appid', 'roles', 'scp']
-    .map((claim) => `const char *aadtoken_claims_${claim}(const aadtoken_claims *c)`),
-  ...['exp', 'iat', 'nbf'].map((claim) => `int64_t aadtoken_claims_${claim}(const aadtoken_claims *c)`),
+  'const char *aadtoken_claims_json(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_aud(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_iss(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_tid(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_oid(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_upn(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_appid(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_roles(const aadtoken_claims *c)',
+  'const char *aadtoken_claims_scp(const aadtoken_claims *c)',
+  'int64_t aadtoken_claims_exp(const aadtoken_claims *c)',
+  'int64_t aadtoken_claims_iat(const aadtoken_claims *c)',
+  'int64_t aadtoken_claims_nbf(const aadtoken_claims *c)',
   'void aadtoken_claims_free(aadtoken_claims *c)',
   'aadtoken_status aadtoken_client_write_token_file(const aadtoken_client *client, const char *scopes, const char *location, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_token_file_keeper_start(const aadtoken_client *client, const char *scopes, const char *location, _Out_ aadtoken_token_file_keeper **out, _Out_ aadtoken_error **err)',
@@ -141,4 +150,9 @@ function load() {
   return lib;
 }
 
-module.exports = { load };
+/** `length` bytes at `pointer` (from the library) as a string. */
+function text(pointer, length) {
+  return koffi.decode(pointer, 'char', Number(length));
+}
+
+module.exports = { load, text };

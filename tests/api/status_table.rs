@@ -8,6 +8,8 @@
 //! * the Python constants (`bindings/python/aadtoken`, generated `_status.py`; no other file of
 //!   the package may define one);
 //! * the Java constants (`bindings/java/src/aadtoken`, generated `Status.java`; likewise);
+//! * the Node constants (`bindings/node`, generated `status.js`, likewise) and their TypeScript
+//!   declarations (generated `status.d.ts`);
 //! * the README's table of status codes (hand-written).
 //!
 //! (The C test of the ABI takes its list of statuses from the header: `tests/c_suites/abi.rs`.)
@@ -191,6 +193,32 @@ fn the_java_constants_are_the_table() {
         }
     }
     agree("bindings/java/src/aadtoken", &all);
+}
+
+#[test]
+fn the_node_constants_are_the_table() {
+    let dir = repo_root().join("bindings/node");
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "js") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let found = assignments(&text, "", ": ", "AADTOKEN_");
+            let found: Vec<_> = found.into_iter().filter(|(n, _)| is_status(n)).collect();
+            assert!(
+                found.is_empty() || path.ends_with("status.js"),
+                "{}: status constants belong in the generated status.js: {found:?}",
+                path.display()
+            );
+            all.extend(found);
+        }
+    }
+    agree("bindings/node/status.js", &all);
+    let declarations = read("bindings/node/status.d.ts");
+    agree(
+        "bindings/node/status.d.ts",
+        &assignments(&declarations, "readonly ", ": ", "AADTOKEN_"),
+    );
 }
 
 #[test]
