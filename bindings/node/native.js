@@ -85,7 +85,7 @@ function candidates() {
 }
 
 // koffi runs `fn.async` calls on libuv's worker threads, on a stack of its own whose default
-// (128 KiB) is too small for a token request (a TLS handshake in Rust). 2 MiB is Rust's own
+// (128 KiB) is too small for a token request (a debug build overflowed 256 KiB). 2 MiB is Rust's own
 // default thread stack, and koffi's for synchronous calls; the pages are reserved, not
 // committed. koffi accepts a new size only before the process's first koffi.load().
 const ASYNC_STACK = 2 * 1024 * 1024;

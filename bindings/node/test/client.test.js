@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
+const { execFileSync } = require('node:child_process');
 const { after, before, describe, test } = require('node:test');
 
 const { Mock, sleep, TENANT_ID, CLIENT_ID, CLIENT_SECRET, SCOPE, REPO } = require('./mock');
@@ -256,6 +257,20 @@ describe('the event loop and the lifecycle', () => {
     assert.notEqual(again.token, first.token, 'the refreshed token was cached');
     assert.notEqual((await client.refreshToken()).token, again.token, 'the network works again');
     client.close();
+  });
+});
+
+describe('koffi', () => {
+  test("requiring aadtoken raises koffi's stack for worker-thread calls to 2 MiB", () => {
+    assert.ok(require('koffi').config().async_stack_size >= 2 * 1024 * 1024);
+  });
+
+  test('too late to raise it: the first call says so instead of overflowing the stack', () => {
+    const script = `const koffi = require('koffi'); koffi.load('libc.so.6');
+      try { require('.').version(); console.log('no error'); } catch (e) { console.log(e.message); }`;
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+    assert.match(out, /aadtoken needs koffi's async_stack_size to be at least 2097152 bytes/);
+    assert.match(out, /require\('aadtoken'\) before any other package/);
   });
 });
 

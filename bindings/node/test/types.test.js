@@ -18,3 +18,10 @@ test('index.d.ts type-checks the usage in types.ts', () => {
   }
   assert.equal(output, '', output);
 });
+
+test('the packed package holds the code and its declarations', () => {
+  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'],
+    { cwd: path.join(__dirname, '..'), encoding: 'utf8' }));
+  const files = pack.files.map((f) => f.path).sort();
+  assert.deepEqual(files, ['index.d.ts', 'index.js', 'native.js', 'package.json', 'status.d.ts', 'status.js']);
+});
