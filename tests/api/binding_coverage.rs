@@ -255,23 +255,30 @@ fn declares(java_source: &str, member: &str) -> bool {
     })
 }
 
-#[test]
-fn every_c_function_has_a_python_wrapper() {
-    let python = python_sources();
-    let prototypes = read("bindings/python/aadtoken/_native.py");
+/// The header's functions, except those allowed by `allow`, that a binding lacks: each needs its
+/// prototype declared (`declared`) and a use in `source`. One line per function, saying which.
+fn unbound(allow: &[&[(&str, &str)]], source: &str, declared: impl Fn(&str) -> bool) -> Vec<String> {
     let mut missing = Vec::new();
     for name in header_functions() {
-        if allowed(PYTHON_ALLOW, &name) {
+        if allowed(allow, &name) {
             continue;
         }
-        let called = used(&python, &name);
-        let declared = prototypes.contains(&format!("\"{name}\""));
+        let (called, declared) = (used(source, &name), declared(&name));
         if !(called && declared) {
             missing.push(format!(
                 "{name} (prototype declared: {declared}, called: {called})"
             ));
         }
     }
+    missing
+}
+
+#[test]
+fn every_c_function_has_a_python_wrapper() {
+    let prototypes = read("bindings/python/aadtoken/_native.py");
+    let missing = unbound(PYTHON_ALLOW, &python_sources(), |name| {
+        prototypes.contains(&format!("\"{name}\""))
+    });
     assert!(
         missing.is_empty(),
         "C functions without a Python wrapper (bind them in bindings/python/aadtoken or add them \
@@ -284,20 +291,9 @@ fn every_c_function_has_a_python_wrapper() {
 fn every_c_function_has_a_node_path() {
     // native.js only declares prototypes (`aadtoken_x(` in a C prototype string); index.js calls.
     let prototypes = read("bindings/node/native.js");
-    let node = read("bindings/node/index.js");
-    let mut missing = Vec::new();
-    for name in header_functions() {
-        if allowed(NODE_ALLOW, &name) {
-            continue;
-        }
-        let called = used(&node, &name);
-        let declared = prototypes.contains(&format!(" {name}(")) || prototypes.contains(&format!("*{name}("));
-        if !(called && declared) {
-            missing.push(format!(
-                "{name} (prototype declared: {declared}, called: {called})"
-            ));
-        }
-    }
+    let missing = unbound(NODE_ALLOW, &read("bindings/node/index.js"), |name| {
+        prototypes.contains(&format!(" {name}(")) || prototypes.contains(&format!("*{name}("))
+    });
     assert!(
         missing.is_empty(),
         "C functions without a Node path (bind them in bindings/node or add them to NODE_ALLOW \

@@ -189,11 +189,21 @@ describe('errors', () => {
 });
 
 describe('the event loop and the lifecycle', () => {
-  test('the event loop keeps turning while a request waits for the identity provider', async () => {
-    const scope = await mock.newScope('node-loop');
-    await mock.control('POST', '/_mock/config', { latency_ms: 600 });
+  /** Run `fn(client)` with the mock answering after `latencyMs`, for a client of a fresh scope. */
+  async function withSlowMock(latencyMs, name, fn) {
+    const scope = await mock.newScope(name);
+    await mock.control('POST', '/_mock/config', { latency_ms: latencyMs });
     const client = new aadtoken.Client(mock.settings({ scope }));
     try {
+      await fn(client);
+    } finally {
+      client.close();
+      await mock.control('POST', '/_mock/config', { latency_ms: 0 });
+    }
+  }
+
+  test('the event loop keeps turning while a request waits for the identity provider', async () => {
+    await withSlowMock(600, 'node-loop', async (client) => {
       let ticks = 0;
       const timer = setInterval(() => { ticks++; }, 20);
       const token = await client.getToken();
@@ -201,32 +211,20 @@ describe('the event loop and the lifecycle', () => {
       assert.match(token.token, /^eyJ/);
       // A call that blocked the loop would let the timer fire at most once.
       assert.ok(ticks >= 5, `the timer fired ${ticks} times during a 600 ms request`);
-    } finally {
-      client.close();
-      await mock.control('POST', '/_mock/config', { latency_ms: 0 });
-    }
+    });
   });
 
   test('concurrent calls share one request', async () => {
-    const scope = await mock.newScope('node-concurrent');
-    await mock.control('POST', '/_mock/config', { latency_ms: 200 });
-    const before = await mock.tokenRequests();
-    const client = new aadtoken.Client(mock.settings({ scope }));
-    try {
+    await withSlowMock(200, 'node-concurrent', async (client) => {
+      const before = await mock.tokenRequests();
       const tokens = await Promise.all(Array.from({ length: 64 }, () => client.getToken()));
       assert.equal(new Set(tokens.map((t) => t.token)).size, 1);
       assert.equal(await mock.tokenRequests() - before, 1);
-    } finally {
-      client.close();
-      await mock.control('POST', '/_mock/config', { latency_ms: 0 });
-    }
+    });
   });
 
   test('close: idempotent, waits for calls in flight, later calls throw', async () => {
-    const scope = await mock.newScope('node-close');
-    await mock.control('POST', '/_mock/config', { latency_ms: 300 });
-    const client = new aadtoken.Client(mock.settings({ scope }));
-    try {
+    await withSlowMock(300, 'node-close', async (client) => {
       const inFlight = client.getToken();
       await sleep(50);
       client.close();
@@ -239,9 +237,7 @@ describe('the event loop and the lifecycle', () => {
         await assert.rejects(call(), /closed/);
       }
       assert.match(token.token, /^eyJ/, 'tokens outlive their client');
-    } finally {
-      await mock.control('POST', '/_mock/config', { latency_ms: 0 });
-    }
+    });
   });
 
   test('shutdown, then use again; refused while a call is in flight', async () => {

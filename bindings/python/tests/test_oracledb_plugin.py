@@ -9,7 +9,6 @@ the driver's part is shown by the hook's effects (its client, its errors) and th
 is exercised on a real ``oracledb.ConnectParams``.
 """
 
-import socket
 import unittest
 
 from tests.mock import SharedMock, require_built
@@ -17,11 +16,7 @@ from tests.mock import SharedMock, require_built
 require_built()
 import aadtoken  # noqa: E402
 
-try:
-    import oracledb
-except ImportError:  # fail, do not skip: .ci/run installs it
-    raise AssertionError("the `oracledb` package is required by these tests: pip install oracledb")
-
+from tests.driver import closed_port, dpy_code, oracledb  # noqa: E402
 import aadtoken.oracledb_plugin as plugin  # noqa: E402  (registers the hook)
 
 MOCK = SharedMock()
@@ -29,16 +24,7 @@ setUpModule, tearDownModule = MOCK.start, MOCK.stop
 
 
 def closed_dsn():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"tcps://127.0.0.1:{port}/freepdb1"
-
-
-def dpy_code(exc):
-    err = exc.args[0] if exc.args else None
-    return getattr(err, "full_code", None)
+    return f"tcps://127.0.0.1:{closed_port()}/freepdb1"
 
 
 class RecordingParams(oracledb.ConnectParams):
