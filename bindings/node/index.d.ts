@@ -8,9 +8,23 @@ export type Settings = Record<string, string | number | boolean | bigint>;
 /** Scopes: a space-separated string or an array of scopes; undefined = the `scope` setting. */
 export type Scopes = string | readonly string[] | null | undefined;
 
+/** What the device-code prompt shows the person. */
+export interface DeviceCodePrompt {
+  /** Entra's text: where to go and which code to enter. */
+  message: string;
+  userCode: string;
+  verificationUri: string;
+  /** When the code expires. */
+  expiresOn: Date;
+}
+
 export interface ClientOptions {
   /** Read the Azure SDK environment variables (AZURE_TENANT_ID…) first; `settings` override them. */
   env?: boolean;
+  /** auth_method=device_code: show the person the code (the library never prints it). */
+  deviceCodeCallback?: (prompt: DeviceCodePrompt) => unknown;
+  /** auth_method=interactive: open the sign-in page; return false or throw if it could not be opened. */
+  openUrl?: (url: string) => unknown;
 }
 
 /** The status codes (`status.ERR_INVALID_CLIENT === 300`…), as in aadtoken.h without the prefix. */
@@ -113,6 +127,8 @@ export class Client {
   getToken(scopes?: Scopes): Promise<Token>;
   /** Always a new token from the identity provider, replacing the cached one. */
   refreshToken(scopes?: Scopes): Promise<Token>;
+  /** Sign a person in now (device code or browser, per auth_method); the account is kept. */
+  signIn(scopes?: Scopes): Promise<Token>;
   /** node-oracledb's `accessToken`: the cached token for refresh=false, a new one for refresh=true. */
   oracledbAccessToken(scopes?: Scopes): OracledbAccessToken;
   /** Write the Oracle token file once (a TOKEN_LOCATION directory or a file path). */

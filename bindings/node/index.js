@@ -3,7 +3,7 @@
 // libaadtoken's C ABI through koffi. Tokens are fetched, cached and refreshed in-process by the
 // native library, shared with every other user of the library in the process.
 //
-// Nothing here blocks the event loop: every call that may wait for the network (getToken,
+// Nothing here blocks the event loop: every call that may wait for the network (getToken, signIn,
 // refreshToken, writeTokenFile, startTokenFileKeeper, TokenFileKeeper#stop) runs the C function
 // on one of libuv's worker threads (koffi's `fn.async`) and settles a promise. The rest (building
 // a client, reading a token or an error) never does I/O and is called directly.
@@ -164,6 +164,13 @@ function scopesArg(scopes) {
   throw new TypeError('scopes must be a string, an array of strings, or undefined');
 }
 
+function callable(value, name) {
+  if (typeof value !== 'function') {
+    throw new TypeError(`${name} must be a function, not ${typeof value}`);
+  }
+  return value;
+}
+
 function optionalText(value, name) {
   if (value === undefined || value === null) {
     return null;
@@ -296,8 +303,39 @@ class TokenFileKeeper {
   }
 }
 
+/** Free a native client, then the JS callbacks registered for it (nothing can call them now). */
+function freeClient({ handle, callbacks }) {
+  native.load().aadtoken_client_free(handle);
+  native.unregister(callbacks);
+}
+
 // Clients never closed are freed when collected (a client is referenced by its pending calls).
-const clientHandles = new FinalizationRegistry((handle) => native.load().aadtoken_client_free(handle));
+const clientHandles = new FinalizationRegistry(freeClient);
+
+// The person sign-in callbacks, called from a library thread: koffi runs them on the event loop
+// while that thread waits (the sign-in itself runs on a worker thread, so the loop is free).
+// Nothing they throw may reach the library: a prompt that fails leaves the sign-in to expire, an
+// open-URL callback that fails ends it (AADTOKEN_ERR_CALLBACK).
+function deviceCodeCallback(fn) {
+  return native.register((_userdata, message, userCode, verificationUri, expiresOn) => {
+    try {
+      Promise.resolve(fn({ message, userCode, verificationUri, expiresOn: unixDate(expiresOn) }))
+        .catch(() => {});
+    } catch {
+      // see above
+    }
+  }, 'aadtoken_device_code_fn');
+}
+
+function openUrlCallback(fn) {
+  return native.register((_userdata, url) => {
+    try {
+      return fn(url) === false ? 1 : 0;
+    } catch {
+      return 1;
+    }
+  }, 'aadtoken_open_url_fn');
+}
 
 /**
  * Tokens for one identity. Share one client per identity; any number of calls may be in flight at
@@ -309,9 +347,16 @@ const clientHandles = new FinalizationRegistry((handle) => native.load().aadtoke
  * (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET…) are read first, so `settings` override
  * them. An unknown key, a bad value or a missing setting throws an AadTokenError naming it. No
  * network request is made until the first token is asked for.
+ *
+ * Person sign-in (`auth_method=device_code` or `interactive`): `options.deviceCodeCallback` is
+ * called with `{ message, userCode, verificationUri, expiresOn }` to show the person the code (the
+ * library never prints it); `options.openUrl` with the sign-in page's URL (return false or throw
+ * if it could not be opened; a returned promise is not awaited; without it the system browser is
+ * used). signIn() signs in explicitly; getToken() signs in by itself when no refresh token works.
  */
 class Client {
   #handle = null;
+  #callbacks = [];
   #inFlight = 0;
   #closed = false;
   #pending = new Map(); // scopes -> the getToken promise in flight for them
@@ -320,6 +365,14 @@ class Client {
     const lib = native.load();
     const config = lib.aadtoken_config_new();
     try {
+      if (options.deviceCodeCallback !== undefined) {
+        this.#callbacks.push(deviceCodeCallback(callable(options.deviceCodeCallback, 'deviceCodeCallback')));
+        check(lib.aadtoken_config_set_device_code_callback, config, this.#callbacks.at(-1), null);
+      }
+      if (options.openUrl !== undefined) {
+        this.#callbacks.push(openUrlCallback(callable(options.openUrl, 'openUrl')));
+        check(lib.aadtoken_config_set_open_url_callback, config, this.#callbacks.at(-1), null);
+      }
       if (options.env) {
         check(lib.aadtoken_config_load_env, config);
       }
@@ -339,8 +392,11 @@ class Client {
       this.#handle = out[0];
     } finally {
       lib.aadtoken_config_free(config);
+      if (!this.#handle) {
+        native.unregister(this.#callbacks);
+      }
     }
-    clientHandles.register(this, this.#handle, this);
+    clientHandles.register(this, { handle: this.#handle, callbacks: this.#callbacks }, this);
   }
 
   /**
@@ -375,6 +431,16 @@ class Client {
    */
   refreshToken(scopes) {
     return this.#call(native.load().aadtoken_client_refresh_token, scopesArg(scopes));
+  }
+
+  /**
+   * Sign a person in now (device code or browser, per `auth_method`), even when a cached refresh
+   * token would still work; resolves to a token for `scopes`. The account and its refresh token
+   * are kept (in `cache_file` too), so later getToken() calls for any scope of the account are
+   * silent.
+   */
+  signIn(scopes) {
+    return this.#call(native.load().aadtoken_client_sign_in, scopesArg(scopes));
   }
 
   /**
@@ -449,7 +515,7 @@ class Client {
     if (this.#closed && this.#inFlight === 0 && this.#handle) {
       const handle = this.#handle;
       this.#handle = null;
-      native.load().aadtoken_client_free(handle);
+      freeClient({ handle, callbacks: this.#callbacks });
     }
   }
 

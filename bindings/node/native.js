@@ -19,6 +19,11 @@ for (const name of ['aadtoken_config', 'aadtoken_client', 'aadtoken_token', 'aad
   koffi.opaque(name);
 }
 
+// The person sign-in callbacks (aadtoken_device_code_fn, aadtoken_open_url_fn).
+koffi.proto('void aadtoken_device_code_fn(void *userdata, const char *message, const char *user_code, '
+  + 'const char *verification_uri, int64_t expires_on)');
+koffi.proto('int32_t aadtoken_open_url_fn(void *userdata, const char *url)');
+
 // Every C function the binding calls, as declared in aadtoken.h (`_Out_` marks out-parameters,
 // filled in a one-element array). Settings are passed as NUL-terminated bytes (`const uint8_t *`)
 // so that the binding can zero its copy of a secret after the call.
@@ -66,6 +71,9 @@ const PROTOTYPES = [
   'int64_t aadtoken_claims_nbf(const aadtoken_claims *c)',
   'void aadtoken_claims_free(aadtoken_claims *c)',
   'aadtoken_status aadtoken_client_write_token_file(const aadtoken_client *client, const char *scopes, const char *location, _Out_ aadtoken_error **err)',
+  'aadtoken_status aadtoken_config_set_device_code_callback(aadtoken_config *config, aadtoken_device_code_fn *callback, void *userdata, _Out_ aadtoken_error **err)',
+  'aadtoken_status aadtoken_config_set_open_url_callback(aadtoken_config *config, aadtoken_open_url_fn *callback, void *userdata, _Out_ aadtoken_error **err)',
+  'aadtoken_status aadtoken_client_sign_in(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_token_file_keeper_start(const aadtoken_client *client, const char *scopes, const char *location, _Out_ aadtoken_token_file_keeper **out, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_token_file_keeper_last_error(const aadtoken_token_file_keeper *keeper, _Out_ aadtoken_error **err)',
   'const char *aadtoken_token_file_keeper_path(const aadtoken_token_file_keeper *keeper)',
@@ -155,4 +163,16 @@ function text(pointer, length) {
   return koffi.decode(pointer, 'char', Number(length));
 }
 
-module.exports = { load, text };
+/** Make a JS function callable from C as `type` (a pointer to a prototype above). */
+function register(fn, type) {
+  return koffi.register(fn, koffi.pointer(type));
+}
+
+/** Release what register() made, once no C code can call it any more. */
+function unregister(callbacks) {
+  for (const cb of callbacks) {
+    koffi.unregister(cb);
+  }
+}
+
+module.exports = { load, text, register, unregister };

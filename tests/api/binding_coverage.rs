@@ -163,16 +163,6 @@ const LOG_CALLBACK: &[(&str, &str)] = &[(
     "C callback on any thread; bindings use AADTOKEN_LOG/AADTOKEN_LOG_FILE (see LOG_CALLBACK)",
 )];
 
-/// Person sign-in from Node: the device-code prompt and the open-URL callback are upcalls from a
-/// library thread, which koffi serves by blocking that thread until the event loop runs them; a
-/// Node host signs a person in with `aadtoken login` and shares the account through `cache_file`
-/// (its `getToken()` is then silent, refreshing with the kept refresh token).
-const SIGN_IN_NODE: &[(&str, &str)] = &[
-    ("aadtoken_config_set_device_code_callback", "see SIGN_IN_NODE"),
-    ("aadtoken_config_set_open_url_callback", "see SIGN_IN_NODE"),
-    ("aadtoken_client_sign_in", "see SIGN_IN_NODE"),
-];
-
 /// C-only functions, with the reason each has no Java path.
 const JAVA_ALLOW: &[&[(&str, &str)]] = &[
     ASYNC,
@@ -187,7 +177,7 @@ const JAVA_ALLOW: &[&[(&str, &str)]] = &[
 const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK, LOG_CALLBACK];
 
 /// C-only functions, with the reason each has no Node path.
-const NODE_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK, LOG_CALLBACK, SIGN_IN_NODE];
+const NODE_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK, LOG_CALLBACK];
 
 fn allowed(list: &[&[(&str, &str)]], name: &str) -> bool {
     list.iter().flat_map(|l| l.iter()).any(|(n, _)| *n == name)

@@ -6,6 +6,12 @@ async function usage(): Promise<string> {
   const client = new Client({ tenant_id: 't', client_id: 'c', client_secret: 's', timeout_ms: 5000, log_pii: false });
   const other = new Client('scope=api://db/.default', { env: true });
   const fromEnv: Client = Client.fromEnvironment();
+  const person = new Client({ auth_method: 'device_code', tenant_id: 't', client_id: 'c' }, {
+    deviceCodeCallback: ({ message, userCode, verificationUri, expiresOn }) => `${message} ${userCode} ${verificationUri} ${expiresOn.getTime()}`,
+    openUrl: (url: string) => url.startsWith('https://'),
+  });
+  const signedIn: Token = await person.signIn();
+  person.close();
   const token: Token = await client.getToken();
   const again: Token = await client.getToken(['api://db/.default']);
   const fresh: Token = await client.refreshToken('api://db/.default');
@@ -40,7 +46,9 @@ async function usage(): Promise<string> {
   other.close();
   fromEnv.close();
   shutdown();
-  return `${version()} ${statusText(code)} ${when} ${renew} ${left} ${roles} ${jwt} ${problem}`;
+  // @ts-expect-error: the prompt callback gets an object
+  new Client({}, { deviceCodeCallback: (message: number) => message });
+  return `${version()} ${statusText(code)} ${when} ${renew} ${left} ${roles} ${jwt} ${problem} ${signedIn}`;
 }
 
 export { usage };
