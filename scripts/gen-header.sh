@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate include/aadtoken.h with the pinned cbindgen, and the bindings' status constants
-# (bindings/python/aadtoken/_status.py, bindings/java/src/aadtoken/Status.java); or with
+# (bindings/python/aadtoken/_status.py, bindings/java/src/aadtoken/Status.java,
+# bindings/node/status.js with its declarations status.d.ts); or with
 # --check verify that the committed files are what the sources generate (exit 1 and a diff if
 # not).
 #
@@ -76,12 +77,22 @@ java = ("package aadtoken;\n\n/**\n * Status codes, the same numbers as the C AB
 for n, v, t, _, _ in entries:
     java += f"\n    /** {{@code {n}}}: {t}. */\n    public static final int {n[len('AADTOKEN_'):]} = {v};\n"
 write("Status.java", java + "}\n")
+# Node: a frozen object, as in the Python module (no AADTOKEN_ prefix), and its declarations.
+node = ("'use strict';\n// Status codes, as in aadtoken.h without the AADTOKEN_ prefix: the numbers never "
+        f"change meaning.\n//\n// {generated}\n\nmodule.exports = Object.freeze({{\n")
+node += "".join(f"  {n[len('AADTOKEN_'):]}: {v}, // {t}\n" for n, v, t, _, _ in entries)
+write("status.js", node + "});\n")
+dts = f"// Status codes, as in aadtoken.h without the AADTOKEN_ prefix.\n//\n// {generated}\n\ndeclare const status: {{\n"
+dts += "".join(f"  /** {t} */\n  readonly {n[len('AADTOKEN_'):]}: {v};\n" for n, v, t, _, _ in entries)
+write("status.d.ts", dts + "};\nexport = status;\n")
 PY
 
 files=(
   "aadtoken.h:include/aadtoken.h"
   "_status.py:bindings/python/aadtoken/_status.py"
   "Status.java:bindings/java/src/aadtoken/Status.java"
+  "status.js:bindings/node/status.js"
+  "status.d.ts:bindings/node/status.d.ts"
 )
 if [ "${1:-}" = "--check" ]; then
   stale=0

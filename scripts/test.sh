@@ -33,5 +33,12 @@ scripts/check-packaging.sh
 step "Python binding (ctypes) and the python-oracledb adapter"
 AADTOKEN_LIB="$PWD/target/debug/libaadtoken.so" python3 bindings/python/tests/run.py
 
+step "Python package: pip install ./bindings/python in a fresh venv builds the library into it (reusing target/)"
+python3 bindings/python/tests/check_install.py
+
+step "Node.js binding (koffi), its TypeScript declarations and node-oracledb: npm ci, npm test"
+(cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error &&
+  AADTOKEN_LIB="$PWD/../../target/debug/libaadtoken.so" npm test --silent)
+
 step "Rust and C tests"
 cargo test --workspace --quiet

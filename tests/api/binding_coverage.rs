@@ -1,5 +1,5 @@
-//! Every public function of the C ABI (`include/aadtoken.h`) is reachable from Python and from
-//! Java, or is on an explicit allow-list below with the reason.
+//! Every public function of the C ABI (`include/aadtoken.h`) is reachable from Python, from
+//! Java and from Node.js, or is on an explicit allow-list below with the reason.
 //!
 //! * Python (`bindings/python/aadtoken`, ctypes): covered when the package declares its prototype
 //!   and calls it (`lib.aadtoken_x(`, or passes `lib.aadtoken_x` to a helper) — the `_free` functions and the
@@ -7,9 +7,12 @@
 //! * Java (`bindings/java`, JNI): the JNI exports call `crate::core` directly, not the C ABI, so
 //!   coverage is a table: each C function → the Java member that gives the same capability,
 //!   checked to be declared in that class's source.
+//! * Node.js (`bindings/node`, koffi): covered when `native.js` declares its prototype and
+//!   `index.js` calls it (`lib.aadtoken_x(`, `.aadtoken_x.async(`, or passes or assigns
+//!   `lib.aadtoken_x`).
 //!
-//! When a function is added to the header, this test fails until both bindings cover it or it is
-//! allow-listed here with a reason.
+//! When a function is added to the header, this test fails until every binding covers it or it
+//! is allow-listed here with a reason.
 
 use std::collections::BTreeSet;
 
@@ -80,7 +83,9 @@ const JAVA: &[(&str, &str, &str)] = &[
 /// The asynchronous C API: a C callback run on a library thread. Java and Python get the same
 /// from their own threads (`getToken`/`get_token` block only the calling thread, and Python's
 /// releases the GIL): `CompletableFuture.supplyAsync(client::getToken)`,
-/// `loop.run_in_executor(None, client.get_token)`.
+/// `loop.run_in_executor(None, client.get_token)`. Node's `getToken()` returns a promise and runs
+/// the blocking call on a libuv worker thread (koffi's `fn.async`): koffi serves a callback from a
+/// library thread by blocking that thread until the event loop has run it (see `index.js`).
 const ASYNC: &[(&str, &str)] = &[
     (
         "aadtoken_client_get_token_async",
@@ -97,8 +102,9 @@ const ASYNC: &[(&str, &str)] = &[
 ];
 
 /// Adapters for C hosts of the Oracle client libraries. python-oracledb (thin and thick) takes
-/// the `access_token` callable (`Client.oracledb_access_token`) and JDBC the token supplier
-/// instead; both get owned copies of tokens.
+/// the `access_token` callable (`Client.oracledb_access_token`), node-oracledb the `accessToken`
+/// function (`Client#oracledbAccessToken`) and JDBC the token supplier instead; all get owned
+/// copies of tokens.
 const ORACLE_C: &[(&str, &str)] = &[
     (
         "aadtoken_client_borrow_token",
@@ -128,7 +134,7 @@ const TOKEN_FILE: &[(&str, &str)] = &[
 ];
 
 /// The client-assertion callback: a C function the library calls on one of its own threads to
-/// get a federated token. Java and Python hosts reach workload identity through the
+/// get a federated token. Java, Python and Node hosts reach workload identity through the
 /// `assertion_file` setting (or `AZURE_FEDERATED_TOKEN_FILE`, which `environment()` /
 /// `env=True` read), which covers AKS and every platform that writes its token to a file; an
 /// upcall into the JVM or the Python interpreter from a library thread in the token path is
@@ -149,8 +155,8 @@ const SIGN_IN_JAVA: &[(&str, &str)] = &[
 ];
 
 /// The log callback: a C function the library calls on any thread, its own included, at any
-/// time until it is unset — also while the interpreter or the JVM shuts down. Java and Python
-/// hosts log through the environment sink instead (`AADTOKEN_LOG=<level>` with
+/// time until it is unset — also while the interpreter or the JVM shuts down. Java, Python and
+/// Node hosts log through the environment sink instead (`AADTOKEN_LOG=<level>` with
 /// `AADTOKEN_LOG_FILE=<path>`, read at the first log call), which needs no upcall.
 const LOG_CALLBACK: &[(&str, &str)] = &[(
     "aadtoken_set_log_callback",
@@ -169,6 +175,9 @@ const JAVA_ALLOW: &[&[(&str, &str)]] = &[
 
 /// C-only functions, with the reason each has no Python wrapper.
 const PYTHON_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK, LOG_CALLBACK];
+
+/// C-only functions, with the reason each has no Node path.
+const NODE_ALLOW: &[&[(&str, &str)]] = &[ASYNC, ORACLE_C, ASSERTION_CALLBACK, LOG_CALLBACK];
 
 fn allowed(list: &[&[(&str, &str)]], name: &str) -> bool {
     list.iter().flat_map(|l| l.iter()).any(|(n, _)| *n == name)
@@ -216,6 +225,14 @@ fn python_sources() -> String {
     text
 }
 
+/// `name` is used in `source`: called, passed as an argument, or assigned (`.name(`, `.name,`,
+/// `.name)`, `.name;`, `.name.async(`).
+fn used(source: &str, name: &str) -> bool {
+    ["(", ",", ")", ";", ".async("]
+        .iter()
+        .any(|end| source.contains(&format!(".{name}{end}")))
+}
+
 /// A method or constructor declaration of `member`: a line with `member(` (not a call: the line
 /// opens the body with `{`, or continues the parameter list with `,`).
 fn declares(java_source: &str, member: &str) -> bool {
@@ -228,29 +245,49 @@ fn declares(java_source: &str, member: &str) -> bool {
     })
 }
 
-#[test]
-fn every_c_function_has_a_python_wrapper() {
-    let python = python_sources();
-    let prototypes = read("bindings/python/aadtoken/_native.py");
+/// The header's functions, except those allowed by `allow`, that a binding lacks: each needs its
+/// prototype declared (`declared`) and a use in `source`. One line per function, saying which.
+fn unbound(allow: &[&[(&str, &str)]], source: &str, declared: impl Fn(&str) -> bool) -> Vec<String> {
     let mut missing = Vec::new();
     for name in header_functions() {
-        if allowed(PYTHON_ALLOW, &name) {
+        if allowed(allow, &name) {
             continue;
         }
-        let called = ["(", ",", ")"]
-            .iter()
-            .any(|end| python.contains(&format!(".{name}{end}")));
-        let declared = prototypes.contains(&format!("\"{name}\""));
+        let (called, declared) = (used(source, &name), declared(&name));
         if !(called && declared) {
             missing.push(format!(
                 "{name} (prototype declared: {declared}, called: {called})"
             ));
         }
     }
+    missing
+}
+
+#[test]
+fn every_c_function_has_a_python_wrapper() {
+    let prototypes = read("bindings/python/aadtoken/_native.py");
+    let missing = unbound(PYTHON_ALLOW, &python_sources(), |name| {
+        prototypes.contains(&format!("\"{name}\""))
+    });
     assert!(
         missing.is_empty(),
         "C functions without a Python wrapper (bind them in bindings/python/aadtoken or add them \
          to PYTHON_ALLOW in tests/api/binding_coverage.rs with a reason):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn every_c_function_has_a_node_path() {
+    // native.js only declares prototypes (`aadtoken_x(` in a C prototype string); index.js calls.
+    let prototypes = read("bindings/node/native.js");
+    let missing = unbound(NODE_ALLOW, &read("bindings/node/index.js"), |name| {
+        prototypes.contains(&format!(" {name}(")) || prototypes.contains(&format!("*{name}("))
+    });
+    assert!(
+        missing.is_empty(),
+        "C functions without a Node path (bind them in bindings/node or add them to NODE_ALLOW \
+         in tests/api/binding_coverage.rs with a reason):\n  {}",
         missing.join("\n  ")
     );
 }

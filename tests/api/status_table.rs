@@ -8,6 +8,8 @@
 //! * the Python constants (`bindings/python/aadtoken`, generated `_status.py`; no other file of
 //!   the package may define one);
 //! * the Java constants (`bindings/java/src/aadtoken`, generated `Status.java`; likewise);
+//! * the Node constants (`bindings/node`, generated `status.js`, likewise) and their TypeScript
+//!   declarations (generated `status.d.ts`);
 //! * the README's table of status codes (hand-written).
 //!
 //! (The C test of the ABI takes its list of statuses from the header: `tests/c_suites/abi.rs`.)
@@ -151,46 +153,50 @@ fn the_header_defines_every_status_with_its_doc_comment() {
     }
 }
 
-#[test]
-fn the_python_constants_are_the_table() {
-    let dir = repo_root().join("bindings/python/aadtoken");
+/// The status constants of a binding: the `NAME<sep>number` lines (after `prefix`) of the files
+/// in `dir` whose names end in `.ext`, each name given the `AADTOKEN_` prefix. Only the generated
+/// file `generated` may define them.
+fn binding_constants(dir: &str, ext: &str, prefix: &str, sep: &str, generated: &str) -> Vec<(String, u32)> {
     let mut all = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "py") {
+        if path.extension().is_some_and(|e| e == ext) {
             let text = std::fs::read_to_string(&path).unwrap();
-            let found = assignments(&text, "", " = ", "AADTOKEN_");
+            let found = assignments(&text, prefix, sep, "AADTOKEN_");
             let found: Vec<_> = found.into_iter().filter(|(n, _)| is_status(n)).collect();
             assert!(
-                found.is_empty() || path.ends_with("_status.py"),
-                "{}: status constants belong in the generated _status.py: {found:?}",
+                found.is_empty() || path.ends_with(generated),
+                "{}: status constants belong in the generated {generated}: {found:?}",
                 path.display()
             );
             all.extend(found);
         }
     }
-    agree("bindings/python/aadtoken", &all);
+    all
+}
+
+#[test]
+fn the_python_constants_are_the_table() {
+    let dir = "bindings/python/aadtoken";
+    agree(dir, &binding_constants(dir, "py", "", " = ", "_status.py"));
 }
 
 #[test]
 fn the_java_constants_are_the_table() {
-    let dir = repo_root().join("bindings/java/src/aadtoken");
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "java") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let found = assignments(&text, "public static final int ", " = ", "AADTOKEN_");
-            let found: Vec<_> = found.into_iter().filter(|(n, _)| is_status(n)).collect();
-            assert!(
-                found.is_empty() || path.ends_with("Status.java"),
-                "{}: status constants belong in the generated Status.java: {found:?}",
-                path.display()
-            );
-            all.extend(found);
-        }
-    }
-    agree("bindings/java/src/aadtoken", &all);
+    let dir = "bindings/java/src/aadtoken";
+    let prefix = "public static final int ";
+    agree(dir, &binding_constants(dir, "java", prefix, " = ", "Status.java"));
+}
+
+#[test]
+fn the_node_constants_are_the_table() {
+    let dir = "bindings/node";
+    agree(dir, &binding_constants(dir, "js", "", ": ", "status.js"));
+    let declarations = read("bindings/node/status.d.ts");
+    agree(
+        "bindings/node/status.d.ts",
+        &assignments(&declarations, "readonly ", ": ", "AADTOKEN_"),
+    );
 }
 
 #[test]

@@ -3,13 +3,16 @@
 The library is found, in this order:
 
 1. the path in the environment variable ``AADTOKEN_LIB``;
-2. ``libaadtoken.so`` (or ``.so.0``) next to this package (a wheel or a copy that ships it);
+2. the library inside this package: ``libaadtoken.abi3.so`` as ``pip install ./bindings/python``
+   builds it (any of Python's extension-module suffixes), or ``libaadtoken.so`` / ``.so.0`` put
+   there by hand;
 3. the system's loader: ``libaadtoken.so.0`` (the soname ``make install`` puts in place), then
    whatever ``ctypes.util.find_library("aadtoken")`` finds.
 """
 
 import ctypes
 import ctypes.util
+import importlib.machinery
 import os
 import threading
 
@@ -89,7 +92,9 @@ def _candidates():
     if path:
         return [path]
     here = os.path.dirname(os.path.abspath(__file__))
-    found = [os.path.join(here, name) for name in ("libaadtoken.so", "libaadtoken.so.0")]
+    names = ["libaadtoken" + suffix for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+    names = dict.fromkeys([*names, "libaadtoken.so", "libaadtoken.so.0"])  # in order, once each
+    found = [os.path.join(here, name) for name in names]
     found = [p for p in found if os.path.exists(p)]
     found.append("libaadtoken.so.0")
     system = ctypes.util.find_library("aadtoken")

@@ -15,27 +15,10 @@ from tests.mock import SharedMock, require_built
 
 require_built()
 import aadtoken  # noqa: E402
-
-try:
-    import oracledb
-except ImportError:  # fail, do not skip: .ci/run installs it
-    raise AssertionError("the `oracledb` package is required by these tests: pip install oracledb")
+from tests.driver import closed_port, dpy_code, oracledb  # noqa: E402
 
 MOCK = SharedMock()
 setUpModule, tearDownModule = MOCK.start, MOCK.stop
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def dpy_code(exc):
-    err = exc.args[0] if exc.args else None
-    return getattr(err, "full_code", None)
 
 
 class AdapterTests(unittest.TestCase):
