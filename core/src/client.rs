@@ -350,6 +350,33 @@ impl Client {
         Ok(token)
     }
 
+    /// Sign the person out (`auth_method=device_code` or `interactive`): forget the account the
+    /// settings select (`account`, `login_hint`, or the only one) and its refresh token, in
+    /// memory and in `cache_file`, and drop the access tokens this process cached for the
+    /// application (authority and client id), so that no later `get_token` hands out a token of
+    /// the person signed out; the next one needs a sign-in. Returns the user name of the account
+    /// forgotten (`None`: none was signed in). Does not end the person's session at the
+    /// identity provider (a browser may still be signed in there).
+    pub fn sign_out(&self) -> Result<Option<String>> {
+        let Source::User(user) = self.inner.credential.source() else {
+            return Err(Error::invalid_setting(
+                "auth_method",
+                format!(
+                    "is not a person sign-in: sign_out needs auth_method=device_code or interactive (this client uses {})",
+                    self.inner.credential.kind_name()
+                ),
+            ));
+        };
+        let rt = runtime::current()?;
+        let forgotten = rt.block_on(user.sign_out())?;
+        let (authority, client_id) = (
+            self.inner.credential.authority_label(),
+            self.inner.credential.client_label(),
+        );
+        cache::clear_where(|k| k.authority == authority && k.client_id == client_id);
+        Ok(forgotten)
+    }
+
     /// The credential this client uses (for diagnostics: its kind, the `auto` chain's choice).
     pub fn credential(&self) -> &Credential {
         &self.inner.credential

@@ -16,23 +16,21 @@ use crate::error::{Error, ErrorKind, Result};
 pub use super::account::Account;
 use super::cache_file::{CacheFile, FileLock};
 
-/// Check the `account` setting (`key`): a home account id `<object id>.<tenant id>`, kept in
-/// lower case.
+/// Check the `account` setting (`key`): a home account id as aadtoken reports it after a
+/// sign-in — `<object id>.<tenant id>` (Entra), or `<sub>.<issuer>` for an OpenID issuer that
+/// names people only by `sub` — printable ASCII without spaces. Compared without regard to case.
 pub fn check_home_account_id(key: &str, value: &str) -> Result<String> {
-    let ok = value.split_once('.').is_some_and(|(u, t)| {
-        !u.is_empty()
-            && !t.is_empty()
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    });
+    let ok = value.len() <= 1024
+        && value.split_once('.').is_some_and(|(u, t)| {
+            !u.is_empty() && !t.is_empty() && value.bytes().all(|c| c.is_ascii_graphic())
+        });
     if !ok {
         return Err(Error::invalid_setting(
             key,
-            "must be a home account id '<object id>.<tenant id>' (as aadtoken reports it after a sign-in)",
+            "must be a home account id '<object id>.<tenant id>' (or '<sub>.<issuer>'), as aadtoken reports it after a sign-in",
         ));
     }
-    Ok(value.to_ascii_lowercase())
+    Ok(value.to_owned())
 }
 
 /// The accounts of one application, in memory and optionally in a cache file.
@@ -144,6 +142,18 @@ impl StoreGuard<'_> {
             Some(slot) => *slot = account,
             None => self.all.push(account),
         }
+        self.write()
+    }
+}
+
+impl StoreGuard<'_> {
+    /// Remove an account (same application and home account id) and write the store.
+    pub fn remove(&mut self, account: &Account) -> Result<()> {
+        self.all.retain(|a| !a.same(account));
+        self.write()
+    }
+
+    fn write(&self) -> Result<()> {
         match &self.store.file {
             Some(f) => f.save(&self.all),
             None => {
