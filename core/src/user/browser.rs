@@ -250,13 +250,16 @@ fn authorize_url(
             q.append_pair("client_info", "1");
         }
         let s = &client.settings;
-        if let Some(p) = &s.prompt {
+        // OpenID Connect Core §11: an issuer grants offline_access (the refresh token) only
+        // with prompt=consent; Entra needs no such thing.
+        let prompt = s.prompt.as_deref().or((!client.is_entra()).then_some("consent"));
+        if let Some(p) = prompt {
             q.append_pair("prompt", p);
         }
         if let Some(h) = &s.login_hint {
             q.append_pair("login_hint", h);
         }
-        if let Some(d) = &s.domain_hint {
+        if let Some(d) = s.domain_hint.as_ref().filter(|_| client.is_entra()) {
             q.append_pair("domain_hint", d);
         }
     }
