@@ -460,8 +460,9 @@ fn escape(s: &str) -> String {
 }
 
 /// Open `url` in the system browser: the launcher with the URL as its one argument (no
-/// shell), its output discarded (the library never prints).
-fn open_system_browser(url: &str) -> Result<()> {
+/// shell), its output discarded (the library never prints). What a browser sign-in does
+/// without an open-URL callback; public for hosts (the CLI) that add to it.
+pub fn open_system_browser(url: &str) -> Result<()> {
     #[cfg(target_os = "macos")]
     let (program, args): (&str, Vec<&str>) = ("open", vec![url]);
     #[cfg(windows)]

@@ -28,6 +28,7 @@ pub(crate) mod device_code;
 pub(crate) mod pkce;
 pub(crate) mod public_client;
 
+pub use browser::open_system_browser;
 pub(crate) use public_client::{parse_user_tokens, PublicClient, UserSettings, DEFAULT_INTERACTIVE_TIMEOUT};
 
 use std::fmt;
