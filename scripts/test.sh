@@ -33,5 +33,9 @@ scripts/check-packaging.sh
 step "Python binding (ctypes) and the python-oracledb adapter"
 AADTOKEN_LIB="$PWD/target/debug/libaadtoken.so" python3 bindings/python/tests/run.py
 
+step "Node packages of the sign-in tests, from their lock files: oidc-provider (tests/oidc), playwright-core (tests/browser)"
+# Used by tests/oidc_provider.rs (a certified OpenID provider) and cli/tests/chromium.rs (Chromium).
+for dir in tests/oidc tests/browser; do (cd "$dir" && npm ci --no-audit --no-fund --silent); done
+
 step "Rust and C tests"
 cargo test --workspace --quiet
