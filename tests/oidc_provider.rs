@@ -48,7 +48,8 @@ impl Drop for Provider {
 fn test_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CommonName, "aadtoken oidc-provider test CA");
+    ca.distinguished_name
+        .push(DnType::CommonName, "aadtoken oidc-provider test CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
     let key = KeyPair::generate().unwrap();
@@ -74,9 +75,17 @@ impl Provider {
                 .current_dir(&package)
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "npm ci in tests/oidc: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "npm ci in tests/oidc: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        let dir = common::target_dir().join(format!("oidc-provider-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let dir = common::target_dir().join(format!(
+            "oidc-provider-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let (ca, cert, key) = test_pki(&dir);
         let mut child = Command::new("node")
@@ -102,8 +111,12 @@ impl Provider {
                 }
             }
         });
-        let first = rx.recv_timeout(Duration::from_secs(60)).expect("oidc-provider did not start");
-        let port = serde_json::from_str::<Value>(&first).unwrap()["port"].as_u64().unwrap() as u16;
+        let first = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("oidc-provider did not start");
+        let port = serde_json::from_str::<Value>(&first).unwrap()["port"]
+            .as_u64()
+            .unwrap() as u16;
         Arc::new(Provider {
             stdin: Mutex::new(child.stdin.take().unwrap()),
             child,
@@ -120,7 +133,8 @@ impl Provider {
         cmd["id"] = json!(id);
         let lines = self.lines.lock().unwrap();
         writeln!(self.stdin.lock().unwrap(), "{cmd}").unwrap();
-        let answer: Value = serde_json::from_str(&lines.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
+        let answer: Value =
+            serde_json::from_str(&lines.recv_timeout(Duration::from_secs(60)).unwrap()).unwrap();
         assert_eq!(answer["id"], json!(id));
         assert!(answer.get("error").is_none(), "{answer}");
         answer
@@ -138,8 +152,13 @@ struct Person {
 impl DeviceCodePrompt for Person {
     fn prompt(&self, _message: &str, user_code: &str, uri: &str, _expires_on: i64) {
         self.prompts.fetch_add(1, Ordering::SeqCst);
-        let page = self.provider.ask(json!({"device": format!("{uri}?user_code={user_code}"), "user": "alice"}));
-        self.pages.lock().unwrap().push(page["page"].as_str().unwrap().to_owned());
+        let page = self
+            .provider
+            .ask(json!({"device": format!("{uri}?user_code={user_code}"), "user": "alice"}));
+        self.pages
+            .lock()
+            .unwrap()
+            .push(page["page"].as_str().unwrap().to_owned());
     }
 }
 
@@ -147,7 +166,10 @@ impl UrlOpener for Person {
     fn open(&self, url: &str) -> aadtoken_core::Result<()> {
         self.opened.fetch_add(1, Ordering::SeqCst);
         let page = self.provider.ask(json!({"browse": url, "user": "alice"}));
-        self.pages.lock().unwrap().push(page["page"].as_str().unwrap().to_owned());
+        self.pages
+            .lock()
+            .unwrap()
+            .push(page["page"].as_str().unwrap().to_owned());
         Ok(())
     }
 }

@@ -386,7 +386,10 @@ fn login(
 /// `aadtoken logout`: forget the signed-in account in `cache_file`.
 fn logout(args: &SettingsArgs) -> Result<(), Failure> {
     let mut c = config(args)?;
-    if !matches!(c.auth_method(), Some(AuthMethod::DeviceCode | AuthMethod::Interactive)) {
+    if !matches!(
+        c.auth_method(),
+        Some(AuthMethod::DeviceCode | AuthMethod::Interactive)
+    ) {
         c.set("auth_method", AuthMethod::DeviceCode.name())?;
     }
     let client = Client::new(&c)?;
@@ -395,8 +398,12 @@ fn logout(args: &SettingsArgs) -> Result<(), Failure> {
         .map(|p| format!(" from {}", p.display()))
         .unwrap_or_else(|| " (no cache_file is set, so nothing was kept to forget)".to_owned());
     match client.sign_out()? {
-        Some(who) if who.is_empty() => eprintln!("aadtoken logout: signed out: the account and its refresh token are removed{where_}"),
-        Some(who) => eprintln!("aadtoken logout: signed out {who}: the account and its refresh token are removed{where_}"),
+        Some(who) if who.is_empty() => {
+            eprintln!("aadtoken logout: signed out: the account and its refresh token are removed{where_}")
+        }
+        Some(who) => eprintln!(
+            "aadtoken logout: signed out {who}: the account and its refresh token are removed{where_}"
+        ),
         None => eprintln!("aadtoken logout: nobody was signed in{where_}"),
     }
     Ok(())

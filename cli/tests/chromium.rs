@@ -22,7 +22,10 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_aadtoken");
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// tests/browser/open.mjs, with its dependencies installed.
@@ -31,7 +34,10 @@ fn browser_program() -> PathBuf {
         ("/usr/bin/chromium", "apt-get install chromium chromium-driver"),
         ("/usr/bin/xdg-open", "apt-get install xdg-utils"),
     ] {
-        assert!(Path::new(tool).exists(), "{tool} is required by this test; install it ({install})");
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is required by this test; install it ({install})"
+        );
     }
     let package = repo().join("tests/browser");
     if !package.join("node_modules/playwright-core").exists() {
@@ -40,7 +46,11 @@ fn browser_program() -> PathBuf {
             .current_dir(&package)
             .output()
             .expect("npm is required by this test (apt-get install npm)");
-        assert!(out.status.success(), "npm ci in tests/browser: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "npm ci in tests/browser: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     package.join("open.mjs")
 }
@@ -74,7 +84,12 @@ fn login(mock: &MockServer, dir: &Path, mode: &str, extra: &str) -> (i32, String
         .unwrap();
     let took = started.elapsed();
     let report: Value = serde_json::from_slice(&fs::read(&report).unwrap_or_default()).unwrap_or(Value::Null);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned(), report, took)
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        report,
+        took,
+    )
 }
 
 #[test]
@@ -87,16 +102,38 @@ fn chromium_signs_in_through_the_mock_page_and_the_loopback_listener() {
     let (code, err, report, _) = login(&mock, dir.path(), "sign-in", "; interactive_timeout_s=120");
     assert_eq!(code, 0, "{err}\n{report:#}");
     assert!(err.contains(&format!("signed in as {USERNAME}")), "{err}");
-    assert!(report["sign_in_page"].as_str().unwrap().contains(USERNAME), "{report:#}");
+    assert!(
+        report["sign_in_page"].as_str().unwrap().contains(USERNAME),
+        "{report:#}"
+    );
     let final_url = report["final_url"].as_str().unwrap();
-    assert!(final_url.starts_with("http://localhost:") && final_url.contains("code="), "{final_url}");
-    assert!(report["final_page"].as_str().unwrap().contains("You are signed in"), "{report:#}");
-    assert!(report["reloaded_page"].as_str().unwrap().contains("You are signed in"), "{report:#}");
+    assert!(
+        final_url.starts_with("http://localhost:") && final_url.contains("code="),
+        "{final_url}"
+    );
+    assert!(
+        report["final_page"]
+            .as_str()
+            .unwrap()
+            .contains("You are signed in"),
+        "{report:#}"
+    );
+    assert!(
+        report["reloaded_page"]
+            .as_str()
+            .unwrap()
+            .contains("You are signed in"),
+        "{report:#}"
+    );
     assert_eq!(report["favicon_status"], 404, "{report:#}");
     let png = fs::read(&screenshot).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a screenshot of the final page");
     assert_eq!(mock.authorization_codes_issued(), 1);
-    assert_eq!(mock.token_requests(), 1, "the code was redeemed once, though the page was reloaded");
+    assert_eq!(
+        mock.token_requests(),
+        1,
+        "the code was redeemed once, though the page was reloaded"
+    );
 }
 
 #[test]
@@ -106,7 +143,10 @@ fn a_browser_closed_without_signing_in_ends_within_interactive_timeout() {
     let dir = TempDir::new("chromium-closed");
     let (code, err, report, took) = login(&mock, dir.path(), "close", "; interactive_timeout_s=8");
     assert_eq!(code, 1, "{err}\n{report:#}");
-    assert!(err.contains("[SignInExpired]") && err.contains("interactive_timeout_s=8"), "{err}");
+    assert!(
+        err.contains("[SignInExpired]") && err.contains("interactive_timeout_s=8"),
+        "{err}"
+    );
     assert_eq!(report["closed_without_signing_in"], true, "{report:#}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     // The listener is gone with the command.
@@ -119,6 +159,9 @@ fn a_browser_closed_without_signing_in_ends_within_interactive_timeout() {
         .trim_end_matches('/')
         .parse()
         .unwrap();
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} still open");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port {port} still open"
+    );
     assert_eq!(mock.token_requests(), 0);
 }

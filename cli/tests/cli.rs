@@ -549,10 +549,14 @@ fn login_interactive_without_a_browser_prints_the_url_then_logout() {
     let mock = MockServer::spawn(MockConfig::default());
     let dir = TempDir::new("cli-nobrowser");
     let script = dir.path().join("xdg-open");
-    fs::write(&script, "#!/bin/sh
+    fs::write(
+        &script,
+        "#!/bin/sh
 echo 'xdg-open: no method available for opening' >&2
 exit 3
-").unwrap();
+",
+    )
+    .unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).unwrap();
     let cache = dir.path().join("cache.json");
     let settings = public_settings(&mock, &format!("; cache_file={}", cache.display()));
@@ -572,10 +576,24 @@ exit 3
         .find_map(|l| l.trim().strip_prefix("https://").map(|u| format!("https://{u}")))
         .unwrap_or_else(|| panic!("no URL in {text}"));
     let browser = Path::new(BIN).with_file_name("aadtoken-mock-browser");
-    let out = Command::new(&browser).arg("--ca-file").arg(mock.ca_file()).arg(&url).output().unwrap();
+    let out = Command::new(&browser)
+        .arg("--ca-file")
+        .arg(mock.ca_file())
+        .arg(&url)
+        .output()
+        .unwrap();
     let answer = String::from_utf8(out.stdout).unwrap();
-    let location = answer.lines().find_map(|l| l.strip_prefix("location: ")).unwrap().to_owned();
-    assert!(Command::new(&browser).arg(&location).output().unwrap().status.success());
+    let location = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap()
+        .to_owned();
+    assert!(Command::new(&browser)
+        .arg(&location)
+        .output()
+        .unwrap()
+        .status
+        .success());
     let status = child.wait().unwrap();
     wait_for_line(&lines, &mut seen, "signed in as", Duration::from_secs(10));
     assert!(status.success(), "{seen:?}");

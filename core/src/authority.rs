@@ -261,8 +261,8 @@ impl OidcMetadata {
             }
             Ok(Some(v))
         };
-        let endpoint = https("token_endpoint", doc.token_endpoint)?
-            .ok_or_else(|| bad("has no 'token_endpoint'"))?;
+        let endpoint =
+            https("token_endpoint", doc.token_endpoint)?.ok_or_else(|| bad("has no 'token_endpoint'"))?;
         Ok(OidcMetadata {
             authorization_endpoint: https("authorization_endpoint", doc.authorization_endpoint)?,
             device_authorization_endpoint: https(
@@ -541,9 +541,18 @@ mod tests {
     #[test]
     fn multi_tenant_aliases_for_person_sign_in_only_and_their_tenant_endpoint() {
         for person in [false, true] {
-            let got = Issuer::from_settings(AuthorityKind::Entra, None, None, Some("organizations"), "", person);
+            let got = Issuer::from_settings(
+                AuthorityKind::Entra,
+                None,
+                None,
+                Some("organizations"),
+                "",
+                person,
+            );
             match (person, got) {
-                (false, Err(e)) => assert!(e.message().contains("only for person sign-in"), "{}", e.message()),
+                (false, Err(e)) => {
+                    assert!(e.message().contains("only for person sign-in"), "{}", e.message())
+                }
                 (true, Ok(Issuer::Entra(a))) => {
                     assert!(a.is_multi_tenant());
                     assert_eq!(
@@ -561,10 +570,13 @@ mod tests {
         let (host, tenant) = split_entra_authority("authority", "https://contoso.ciamlogin.com").unwrap();
         assert!(host.is_known_cloud());
         assert_eq!(tenant, "contoso.onmicrosoft.com");
-        let (_, tenant) = split_entra_authority("authority", "https://contoso.ciamlogin.com/0000-1111/").unwrap();
+        let (_, tenant) =
+            split_entra_authority("authority", "https://contoso.ciamlogin.com/0000-1111/").unwrap();
         assert_eq!(tenant, "0000-1111");
         assert!(split_entra_authority("authority", "https://ciamlogin.com").is_err());
-        assert!(!AuthorityHost::parse("h", "a.b.ciamlogin.com").unwrap().is_known_cloud());
+        assert!(!AuthorityHost::parse("h", "a.b.ciamlogin.com")
+            .unwrap()
+            .is_known_cloud());
     }
 
     #[test]
@@ -575,9 +587,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.authorization_endpoint.as_deref(), Some("https://x/auth"));
-        assert_eq!(m.device_authorization_endpoint.as_deref(), Some("https://x/device"));
-        let e = OidcMetadata::parse("i", br#"{"token_endpoint":"https://x/t","device_authorization_endpoint":"http://x/d"}"#)
-            .unwrap_err();
-        assert!(e.message().contains("device_authorization_endpoint"), "{}", e.message());
+        assert_eq!(
+            m.device_authorization_endpoint.as_deref(),
+            Some("https://x/device")
+        );
+        let e = OidcMetadata::parse(
+            "i",
+            br#"{"token_endpoint":"https://x/t","device_authorization_endpoint":"http://x/d"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.message().contains("device_authorization_endpoint"),
+            "{}",
+            e.message()
+        );
     }
 }

@@ -28,7 +28,10 @@ use crate::MockServer;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize).post(authorize_form))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize).post(authorize_form),
+        )
         .route("/{tenant}/oauth2/v2.0/devicecode", any(devicecode))
         .route("/devicelogin", get(devicelogin))
         .route("/_mock/authorize", post(ctl_authorize))
@@ -180,7 +183,13 @@ fn sign_in_page(q: &[(String, String)], user: &str) -> Response {
     let hidden: String = q
         .iter()
         .filter(|(k, _)| k != "decision")
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", attr(k), attr(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                attr(k),
+                attr(v)
+            )
+        })
         .collect();
     let body = format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign in to your account</title></head>\
@@ -485,7 +494,9 @@ async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
         },
         Some("deny") => AuthorizeMode::Deny,
         Some("page") => AuthorizeMode::Page,
-        _ => return bad_control("mode must be \"approve\" (with an optional \"user\"), \"deny\" or \"page\""),
+        _ => {
+            return bad_control("mode must be \"approve\" (with an optional \"user\"), \"deny\" or \"page\"")
+        }
     };
     lock(&st.user_flows).authorize = mode.clone();
     Json(mode).into_response()

@@ -141,7 +141,10 @@ impl UserFlows {
         let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         match get("grant_type")? {
             "authorization_code" => self.codes.get(get("code")?).map(|c| c.tenant_id.clone()),
-            "refresh_token" => self.refresh.get(get("refresh_token")?).map(|e| e.tenant_id.clone()),
+            "refresh_token" => self
+                .refresh
+                .get(get("refresh_token")?)
+                .map(|e| e.tenant_id.clone()),
             _ => {
                 let code = get("device_code")?;
                 self.devices

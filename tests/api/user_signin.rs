@@ -455,7 +455,10 @@ fn organizations_for_person_sign_in_then_the_accounts_own_tenant() {
 #[test]
 fn sign_out_forgets_the_account_its_refresh_token_and_its_access_tokens() {
     let mock = fast_mock();
-    let dir = common::private_dir(&common::target_dir(), &format!("signout-{}", uuid::Uuid::new_v4().simple()));
+    let dir = common::private_dir(
+        &common::target_dir(),
+        &format!("signout-{}", uuid::Uuid::new_v4().simple()),
+    );
     let cache = dir.join("accounts.json");
     let extra = format!("cache_file={}", cache.display());
     let (client, prompt) = device_client(&mock, USERNAME, false, &extra);
@@ -463,10 +466,18 @@ fn sign_out_forgets_the_account_its_refresh_token_and_its_access_tokens() {
     assert!(std::fs::read_to_string(&cache).unwrap().contains(USERNAME));
     assert_eq!(client.sign_out().unwrap().as_deref(), Some(USERNAME));
     let file = std::fs::read_to_string(&cache).unwrap();
-    assert!(!file.contains(USERNAME) && !file.contains("refresh_token\""), "{file}");
+    assert!(
+        !file.contains(USERNAME) && !file.contains("refresh_token\""),
+        "{file}"
+    );
     // Nothing left to sign out; another client of the same file finds no account either.
     assert_eq!(client.sign_out().unwrap(), None);
-    let (other, _) = device_client(&mock, USERNAME, false, &format!("{extra};automatic_sign_in=false"));
+    let (other, _) = device_client(
+        &mock,
+        USERNAME,
+        false,
+        &format!("{extra};automatic_sign_in=false"),
+    );
     let e = other.get_token(Some(OTHER_SCOPE)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
     // The access token cached before the sign-out is not handed out: a new sign-in.
@@ -492,7 +503,11 @@ fn http_get(addr: std::net::SocketAddr, target: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     // Less than the listener gives a silent connection (10 s): a preconnect must delay nobody.
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut page = String::new();
     s.read_to_string(&mut page).unwrap();
     page

@@ -241,7 +241,10 @@ fn a_second_process_reuses_the_persistent_cache_and_two_refresh_at_once() {
     // aadtoken_client_sign_out in a third process: the account leaves the file.
     run_phase(&m, "cache-sign-out", false, &cache);
     let text = std::fs::read_to_string(&cache).unwrap();
-    assert!(!text.contains(USERNAME) && text.contains("\"accounts\": []"), "{text}");
+    assert!(
+        !text.contains(USERNAME) && text.contains("\"accounts\": []"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -329,7 +329,11 @@ async fn wait_for_redirect(
 /// The query parameters of a request to `/` (`None`: another path).
 fn redirect_params(target: &str) -> Option<Vec<(String, String)>> {
     let url = crate::authority::parse_url(&format!("http://localhost{target}")).ok()?;
-    (url.path() == "/").then(|| url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    (url.path() == "/").then(|| {
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
 }
 
 /// Serve one browser request while waiting for the redirect. `None`: not the redirect

@@ -4,7 +4,7 @@
 //! * `device_code` — the device authorization grant (RFC 8628): the host's prompt callback
 //!   shows the code, aadtoken polls the token endpoint;
 //! * `browser` — the authorization code flow with PKCE (S256) on a loopback redirect
-//!   (`http://localhost:<port>`, listener on 127.0.0.1), the page opened by the host's callback
+//!   (`http://localhost:<port>`, listeners on 127.0.0.1 and ::1), the page opened by the host's callback
 //!   or the system browser;
 //! * refresh tokens — after a sign-in, tokens for the same or another scope of the account are
 //!   obtained silently with its refresh token; rotated refresh tokens replace old ones;
@@ -372,7 +372,10 @@ mod tests {
         answer.tenant_id = String::new();
         let kept = rotated(&previous, answer, false);
         assert_eq!(kept.home_account_id, "sub.https://i");
-        assert_eq!((kept.username.as_str(), kept.name.as_deref()), ("alice", Some("N")));
+        assert_eq!(
+            (kept.username.as_str(), kept.name.as_deref()),
+            ("alice", Some("N"))
+        );
         assert_eq!(kept.tenant_id, "t");
         assert_eq!(kept.refresh_token.expose(), "rt-2");
         assert!(kept.same(&previous), "replaces the old one in the store");

@@ -110,7 +110,12 @@ impl PublicClient {
     /// that flow: an error naming `auth_method`).
     pub async fn endpoint(&self, env: &Env<'_>, which: UserEndpoint) -> Result<String> {
         let (path, field, method, other) = match which {
-            UserEndpoint::Authorize => ("authorize", "authorization_endpoint", "interactive", "device_code"),
+            UserEndpoint::Authorize => (
+                "authorize",
+                "authorization_endpoint",
+                "interactive",
+                "device_code",
+            ),
             UserEndpoint::DeviceCode => (
                 "devicecode",
                 "device_authorization_endpoint",
@@ -343,7 +348,8 @@ mod tests {
     }
 
     fn answer(extra: serde_json::Value) -> Vec<u8> {
-        let mut body = serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"opaque-at"});
+        let mut body =
+            serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"opaque-at"});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
@@ -354,15 +360,30 @@ mod tests {
     fn account_from_oid_tid_else_sub_and_iss_else_unidentified() {
         // An id token with oid and tid, no client_info (Entra without client_info=1).
         let id = jwt(serde_json::json!({"oid":"O1","tid":"T1","sub":"s","iss":"https://i"}));
-        let a = parse_user_tokens(&answer(serde_json::json!({"refresh_token":"rt","id_token":id})), 0, "a", "c")
-            .unwrap();
+        let a = parse_user_tokens(
+            &answer(serde_json::json!({"refresh_token":"rt","id_token":id})),
+            0,
+            "a",
+            "c",
+        )
+        .unwrap();
         assert!(a.identified);
         let acct = a.account.unwrap();
-        assert_eq!((acct.home_account_id.as_str(), acct.tenant_id.as_str()), ("o1.t1", "t1"));
+        assert_eq!(
+            (acct.home_account_id.as_str(), acct.tenant_id.as_str()),
+            ("o1.t1", "t1")
+        );
         // A standard OpenID provider: sub and iss only (sub is case-sensitive: kept as is).
-        let id = jwt(serde_json::json!({"sub":"Alice-1","iss":"https://idp.example/oidc","preferred_username":"alice"}));
-        let a = parse_user_tokens(&answer(serde_json::json!({"refresh_token":"rt","id_token":id})), 0, "a", "c")
-            .unwrap();
+        let id = jwt(
+            serde_json::json!({"sub":"Alice-1","iss":"https://idp.example/oidc","preferred_username":"alice"}),
+        );
+        let a = parse_user_tokens(
+            &answer(serde_json::json!({"refresh_token":"rt","id_token":id})),
+            0,
+            "a",
+            "c",
+        )
+        .unwrap();
         let acct = a.account.unwrap();
         assert_eq!(acct.home_account_id, "Alice-1.https://idp.example/oidc");
         assert_eq!(acct.username, "alice");
@@ -370,7 +391,8 @@ mod tests {
         assert!(crate::user::accounts::check_home_account_id("account", &acct.home_account_id).is_ok());
         // No id token: a JWT access token's claims say who it is.
         let at = jwt(serde_json::json!({"oid":"o2","tid":"t2"}));
-        let body = serde_json::json!({"token_type":"Bearer","expires_in":60,"access_token":at,"refresh_token":"rt"});
+        let body =
+            serde_json::json!({"token_type":"Bearer","expires_in":60,"access_token":at,"refresh_token":"rt"});
         let a = parse_user_tokens(body.to_string().as_bytes(), 0, "a", "c").unwrap();
         assert_eq!(a.account.unwrap().home_account_id, "o2.t2");
         // Nothing names the person: the refresh token is still kept, under UNIDENTIFIED.
