@@ -214,13 +214,7 @@ impl UserCredential {
     /// name of the account forgotten (`None`: there was none).
     pub async fn sign_out(&self) -> Result<Option<String>> {
         let mut guard = self.store.lock(self.client.settings.step_timeout).await?;
-        let account = accounts::select(
-            guard.accounts(),
-            self.client.settings.account.as_deref(),
-            self.client.settings.login_hint.as_deref(),
-        )?
-        .cloned();
-        let Some(account) = account else {
+        let Some(account) = self.selected(&guard)? else {
             return Ok(None);
         };
         guard.remove(&account)?;
@@ -231,6 +225,18 @@ impl UserCredential {
             crate::log::pii(self.client.settings.log_pii, &account.home_account_id)
         );
         Ok(Some(account.username))
+    }
+
+    /// The account the settings select among those in the store (`account`, `login_hint`, or
+    /// the only one).
+    fn selected(&self, guard: &accounts::StoreGuard<'_>) -> Result<Option<Account>> {
+        let settings = &self.client.settings;
+        Ok(accounts::select(
+            guard.accounts(),
+            settings.account.as_deref(),
+            settings.login_hint.as_deref(),
+        )?
+        .cloned())
     }
 
     /// After a sign-in: the person signed in as the account the settings ask for.
@@ -266,13 +272,7 @@ impl UserCredential {
             scopes.joined()
         );
         let mut guard = self.store.lock(self.client.settings.step_timeout).await?;
-        let account = accounts::select(
-            guard.accounts(),
-            self.client.settings.account.as_deref(),
-            self.client.settings.login_hint.as_deref(),
-        )?
-        .cloned();
-        let Some(account) = account else {
+        let Some(account) = self.selected(&guard)? else {
             return Err(Error::new(
                 ErrorKind::InteractionRequired,
                 format!(
