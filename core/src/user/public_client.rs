@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::authority::{check_identifier, Issuer};
+use crate::authority::{check_identifier, Authority, Issuer};
 use crate::cache::Scopes;
 use crate::claims::Claims;
 use crate::config::{DeviceCodePrompt, UrlOpener};
@@ -147,14 +147,15 @@ impl PublicClient {
     /// after a sign-in through `common`/`organizations`/`consumers` the account's own tenant
     /// (`tenant`) answers, as MSAL does.
     async fn token_endpoint(&self, env: &Env<'_>, tenant: Option<&str>) -> Result<Endpoint<'_>> {
-        match (&self.app.issuer, tenant) {
-            (Issuer::Entra(a), Some(t)) if a.is_multi_tenant() && check_identifier("tenant", t).is_ok() => {
-                Ok(Endpoint {
-                    url: a.with_tenant(t).token_endpoint(),
+        match &self.app.issuer {
+            Issuer::Entra(a) => match accounts_authority(a, tenant) {
+                Some(own) => Ok(Endpoint {
+                    url: own.token_endpoint(),
                     meta: None,
-                })
-            }
-            _ => self.app.token_endpoint(env).await,
+                }),
+                None => self.app.token_endpoint(env).await,
+            },
+            Issuer::Oidc(_) => self.app.token_endpoint(env).await,
         }
     }
 
@@ -219,6 +220,13 @@ impl PublicClient {
             .await
             .map_err(|e| Error::internal(format!("a sign-in callback did not complete: {e}")))
     }
+}
+
+/// The authority of an account's silent requests when `configured` is `common`,
+/// `organizations` or `consumers`: its own `tenant` (when known and a valid tenant name).
+fn accounts_authority(configured: &Authority, tenant: Option<&str>) -> Option<Authority> {
+    let t = tenant.filter(|t| !t.is_empty() && check_identifier("tenant", t).is_ok())?;
+    configured.is_multi_tenant().then(|| configured.with_tenant(t))
 }
 
 /// Who signed in, as a token response says.
@@ -401,5 +409,23 @@ mod tests {
         let acct = a.account.unwrap();
         assert_eq!(acct.home_account_id, UNIDENTIFIED);
         assert_eq!(acct.refresh_token.expose(), "rt-2");
+    }
+
+    #[test]
+    fn silent_requests_of_a_multi_tenant_sign_in_go_to_the_accounts_tenant() {
+        let host = crate::authority::AuthorityHost::default_host();
+        let orgs = Authority::any_tenant(host.clone(), "organizations").unwrap();
+        assert_eq!(accounts_authority(&orgs, Some("t1")).unwrap().tenant(), "t1");
+        assert!(
+            accounts_authority(&orgs, Some("")).is_none(),
+            "an OpenID account without tid"
+        );
+        assert!(accounts_authority(&orgs, Some("a/b")).is_none());
+        assert!(accounts_authority(&orgs, None).is_none());
+        let own = Authority::new(host, "contoso.onmicrosoft.com").unwrap();
+        assert!(
+            accounts_authority(&own, Some("t1")).is_none(),
+            "a named tenant stays"
+        );
     }
 }
