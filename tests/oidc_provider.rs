@@ -196,6 +196,9 @@ fn client(provider: &Arc<Provider>, layout: Layout, method: &str) -> (Client, Ar
         Layout::Oidc => {
             c.set("authority_kind", "oidc").unwrap();
             c.set("authority", &format!("{base}/oidc")).unwrap();
+            // The id token tells no user name (sub only): the hint cannot be checked, and the
+            // one account without a name is the one whose refresh token is tried.
+            c.set("login_hint", "alice@example.test").unwrap();
         }
     }
     c.parse(&format!(

@@ -165,7 +165,7 @@ impl StoreGuard<'_> {
 }
 
 /// The account to use: the one `account` (home account id) names, else the one `login_hint`
-/// (user name) names, else the only one. `None` when the named one (or any) is not there;
+/// (user name) names (or the only account without a user name), else the only one. `None` when the named one (or any) is not there;
 /// an error when several are cached and nothing says which.
 pub fn select<'a>(
     accounts: Vec<&'a Account>,
@@ -178,9 +178,16 @@ pub fn select<'a>(
             .find(|a| a.home_account_id.eq_ignore_ascii_case(id)));
     }
     if let Some(hint) = login_hint {
-        return Ok(accounts
-            .into_iter()
-            .find(|a| a.username.eq_ignore_ascii_case(hint)));
+        if let Some(a) = accounts.iter().find(|a| a.username.eq_ignore_ascii_case(hint)) {
+            return Ok(Some(a));
+        }
+        // An issuer that told no user name (an id token with `sub` only): the one such account
+        // may well be the hinted person, so its refresh token is tried before anyone is asked.
+        let mut unnamed = accounts.into_iter().filter(|a| a.username.is_empty());
+        return Ok(match (unnamed.next(), unnamed.next()) {
+            (Some(a), None) => Some(a),
+            _ => None,
+        });
     }
     match accounts.len() {
         0 | 1 => Ok(accounts.into_iter().next()),
@@ -242,5 +249,20 @@ mod tests {
             "a@x"
         );
         assert!(select(vec![&a], Some("9.t"), None).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_login_hint_falls_back_to_the_one_account_without_a_user_name() {
+        let named = acct("a@x", "1.t");
+        let unnamed = acct("", "sub.https://i");
+        let got = select(vec![&named, &unnamed], None, Some("b@x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.home_account_id, "sub.https://i");
+        let other = acct("", "sub2.https://i");
+        assert!(select(vec![&unnamed, &other], None, Some("b@x"))
+            .unwrap()
+            .is_none());
+        assert!(select(vec![&named], None, Some("b@x")).unwrap().is_none());
     }
 }

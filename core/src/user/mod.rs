@@ -256,7 +256,8 @@ impl UserCredential {
                 return wrong(want, "account");
             }
         } else if let Some(hint) = &self.client.settings.login_hint {
-            if !account.username.eq_ignore_ascii_case(hint) {
+            // An issuer that tells no user name cannot be checked against the hint.
+            if !account.username.is_empty() && !account.username.eq_ignore_ascii_case(hint) {
                 return wrong(hint, "login_hint");
             }
         }

@@ -292,7 +292,11 @@ pub fn parse_user_tokens(body: &[u8], sent_at: i64, authority: &str, client_id: 
         home_account_id: who.home_account_id,
         username: id
             .as_ref()
-            .and_then(|c| c.string("preferred_username").or_else(|| c.user_name()))
+            .and_then(|c| {
+                c.string("preferred_username")
+                    .or_else(|| c.user_name())
+                    .or_else(|| c.string("email"))
+            })
             .unwrap_or("")
             .to_owned(),
         name: id.as_ref().and_then(|c| c.string("name")).map(str::to_owned),
