@@ -709,6 +709,24 @@ aadtoken_status aadtoken_client_sign_in(const aadtoken_client *client,
                                         aadtoken_token **out,
                                         aadtoken_error **err);
 
+// Sign the person out (`auth_method=device_code` or `interactive`): forget the account the
+// client's settings select (`account`, `login_hint`, or the only one) and its refresh token —
+// in memory and in `cache_file`, so other processes sharing the file no longer find it — and
+// drop the access tokens this process cached for the application (same authority and client
+// id), so that no later `aadtoken_client_get_token` hands out a token of the person signed out:
+// the next one signs in again (or fails with `AADTOKEN_ERR_INTERACTION_REQUIRED` when
+// `automatic_sign_in` is false). Tokens already handed out stay valid until freed (and at the
+// identity provider until they expire); the person's browser session at the identity provider
+// is not ended. Signing out when nobody is signed in succeeds.
+//
+// Returns `AADTOKEN_OK`; `AADTOKEN_ERR_INVALID_ARGUMENT` when `client` is NULL;
+// `AADTOKEN_ERR_INVALID_SETTING` (not a person sign-in `auth_method`);
+// `AADTOKEN_ERR_MISSING_SETTING` (several accounts are signed in and neither `login_hint` nor
+// `account` says which); `AADTOKEN_ERR_FILE`, `AADTOKEN_ERR_UNSAFE_PATH`, `AADTOKEN_ERR_TIMEOUT`
+// (the `cache_file` cannot be used or stayed locked). Thread-safe.
+aadtoken_status aadtoken_client_sign_out(const aadtoken_client *client,
+                                         aadtoken_error **err);
+
 // The access token (a JWT), NUL-terminated, to pass as the bearer token (e.g. to ODPI-C's
 // `dpiAccessToken.token` or OCI's `OCI_ATTR_TOKEN`). Borrowed from `t`: valid until
 // `aadtoken_token_free(t)`. It is a credential: do not log it. NULL `t` → NULL.

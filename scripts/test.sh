@@ -40,5 +40,9 @@ step "Node.js binding (koffi), its TypeScript declarations and node-oracledb: np
 (cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error &&
   AADTOKEN_LIB="$PWD/../../target/debug/libaadtoken.so" npm test --silent)
 
+step "Node packages of the sign-in tests, from their lock files: oidc-provider (tests/oidc), playwright-core (tests/browser)"
+# Used by tests/oidc_provider.rs (a certified OpenID provider) and cli/tests/chromium.rs (Chromium).
+for dir in tests/oidc tests/browser; do (cd "$dir" && npm ci --no-audit --no-fund --silent); done
+
 step "Rust and C tests"
 cargo test --workspace --quiet

@@ -6,7 +6,7 @@
 //!   secret header once, and the redirect target gets nothing (the token endpoint's case is in
 //!   tests/faults.rs);
 //! * token and cache files are created 0600 and never followed through a symbolic link;
-//! * the browser sign-in's loopback listener is bound to 127.0.0.1 only, and a redirect with a
+//! * the browser sign-in's loopback listener is bound to 127.0.0.1 and ::1 only, and a redirect with a
 //!   forged `state` redeems nothing;
 //! * `Debug` of every type that holds a secret shows no secret;
 //! * secrets are wiped when dropped: this binary's allocator inspects every block freed while
@@ -368,7 +368,7 @@ impl UrlOpener for ForgedRedirect {
 }
 
 #[test]
-fn the_loopback_listener_is_on_127_0_0_1_and_a_forged_state_redeems_nothing() {
+fn the_loopback_listener_is_on_loopback_only_and_a_forged_state_redeems_nothing() {
     let mock = MockServer::spawn(MockConfig::default());
     let mut c = common::mock_config(
         &mock,
@@ -386,8 +386,11 @@ fn the_loopback_listener_is_on_127_0_0_1_and_a_forged_state_redeems_nothing() {
     let bound = opener.bound.lock().unwrap().clone();
     assert_eq!(
         bound,
-        vec!["/proc/net/tcp 0100007F".to_owned()],
-        "listening only on 127.0.0.1"
+        vec![
+            "/proc/net/tcp 0100007F".to_owned(),
+            "/proc/net/tcp6 00000000000000000000000001000000".to_owned()
+        ],
+        "listening only on the loopback addresses 127.0.0.1 and ::1"
     );
 }
 

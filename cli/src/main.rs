@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use aadtoken_core::config::DeviceCodePrompt;
+use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
 use aadtoken_core::oracle::keeper::is_permanent;
 use aadtoken_core::oracle::{Keeper, KeeperEvent, KeeperOptions, TokenFile};
 use aadtoken_core::token::unix_now;
@@ -129,7 +129,9 @@ enum Command {
     /// and its refresh token in `cache_file`, so that later commands (and programs using the
     /// same cache_file) get tokens without signing in again. Device code: the message saying
     /// where to go and which code to enter is printed on stderr. --interactive: the system
-    /// browser opens the sign-in page; it comes back to a listener on 127.0.0.1.
+    /// browser opens the sign-in page (when none can be started, its address is printed on
+    /// stderr to open by hand); it comes back to a listener on 127.0.0.1 and ::1
+    /// (http://localhost).
     #[command(after_help = EXIT_CODES)]
     Login {
         /// Device code flow: sign in on another device (the default)
@@ -142,6 +144,14 @@ enum Command {
         #[arg(long)]
         scope: Option<String>,
     },
+    /// Sign the person out: forget the account and its refresh token in `cache_file`
+    ///
+    /// Removes the signed-in account the settings select (`login_hint` or `account`, else the
+    /// only one) with its refresh token from `cache_file`, so that later commands and programs
+    /// sharing the file must sign in again. Signing out when nobody is signed in succeeds. The
+    /// person's browser session at the identity provider is not ended.
+    #[command(after_help = EXIT_CODES)]
+    Logout,
 }
 
 /// A failure and the exit code it gives.
@@ -190,6 +200,7 @@ fn main() -> ExitCode {
         Command::WriteTokenFile { .. } => "write-token-file",
         Command::Keep { .. } => "keep",
         Command::Login { .. } => "login",
+        Command::Logout => "logout",
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -253,6 +264,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             interactive,
             scope,
         } => login(&cli.settings, device_code, interactive, scope),
+        Command::Logout => logout(&cli.settings),
     }
 }
 
@@ -260,6 +272,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 fn config(args: &SettingsArgs) -> Result<Config, Error> {
     let mut c = Config::new();
     c.set_device_code_prompt(Some(Arc::new(StderrPrompt)));
+    c.set_url_opener(Some(Arc::new(SystemBrowserOrUrl)));
     if !args.no_env {
         c.load_env().map_err(|e| e.context("environment"))?;
         if let Some(s) = std::env::var("AADTOKEN_SETTINGS")
@@ -311,6 +324,26 @@ impl DeviceCodePrompt for StderrPrompt {
     }
 }
 
+/// The CLI opens the browser sign-in page in the system browser; when none can be started
+/// (no desktop, an SSH session), it prints the page's address on stderr instead and keeps
+/// waiting for the redirect (`interactive_timeout_s`): opened in a browser on this machine, the
+/// sign-in completes.
+struct SystemBrowserOrUrl;
+
+impl UrlOpener for SystemBrowserOrUrl {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        if let Err(e) = aadtoken_core::user::open_system_browser(url) {
+            let why = e.message().split(';').next().unwrap_or("").to_owned();
+            eprintln!(
+                "aadtoken: {why}. To sign in, open this page in a browser on this machine (it comes back to \
+                 http://localhost):\n\n  {url}\n\nor, without a browser here, stop this command and run \
+                 `aadtoken login --device-code` to sign in on another device."
+            );
+        }
+        Ok(())
+    }
+}
+
 /// `aadtoken login`: sign a person in explicitly and keep the account in `cache_file`.
 fn login(
     args: &SettingsArgs,
@@ -347,6 +380,32 @@ fn login(
         utc(token.expires_on()),
         left(token.expires_on() - unix_now())
     );
+    Ok(())
+}
+
+/// `aadtoken logout`: forget the signed-in account in `cache_file`.
+fn logout(args: &SettingsArgs) -> Result<(), Failure> {
+    let mut c = config(args)?;
+    if !matches!(
+        c.auth_method(),
+        Some(AuthMethod::DeviceCode | AuthMethod::Interactive)
+    ) {
+        c.set("auth_method", AuthMethod::DeviceCode.name())?;
+    }
+    let client = Client::new(&c)?;
+    let where_ = c
+        .cache_file()
+        .map(|p| format!(" from {}", p.display()))
+        .unwrap_or_else(|| " (no cache_file is set, so nothing was kept to forget)".to_owned());
+    match client.sign_out()? {
+        Some(who) if who.is_empty() => {
+            eprintln!("aadtoken logout: signed out: the account and its refresh token are removed{where_}")
+        }
+        Some(who) => eprintln!(
+            "aadtoken logout: signed out {who}: the account and its refresh token are removed{where_}"
+        ),
+        None => eprintln!("aadtoken logout: nobody was signed in{where_}"),
+    }
     Ok(())
 }
 

@@ -525,7 +525,7 @@ fn settings_sources_and_their_precedence() {
 fn help_for_each_subcommand() {
     let (code, out, _) = run(bare().arg("--help"));
     assert_eq!(code, 0);
-    for sub in ["token", "claims", "write-token-file", "keep", "login"] {
+    for sub in ["token", "claims", "write-token-file", "keep", "login", "logout"] {
         assert!(out.contains(sub), "{sub} listed:\n{out}");
         let (code, out, _) = run(bare().args([sub, "--help"]));
         assert_eq!(code, 0, "{sub} --help");
@@ -538,4 +538,80 @@ fn help_for_each_subcommand() {
     let (code, out, _) = run(bare().arg("--version"));
     assert_eq!(code, 0);
     assert!(out.contains(env!("CARGO_PKG_VERSION")));
+}
+
+/// `aadtoken login --interactive` where no browser can be started (an `xdg-open` that fails, as
+/// on a machine without a desktop): the sign-in page's address on stderr, with the way to use
+/// `--device-code` instead; opened by hand (here: the mock browser), the sign-in completes.
+/// Then `aadtoken logout` forgets the account, and a command needing it fails without prompting.
+#[test]
+fn login_interactive_without_a_browser_prints_the_url_then_logout() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let dir = TempDir::new("cli-nobrowser");
+    let script = dir.path().join("xdg-open");
+    fs::write(
+        &script,
+        "#!/bin/sh
+echo 'xdg-open: no method available for opening' >&2
+exit 3
+",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).unwrap();
+    let cache = dir.path().join("cache.json");
+    let settings = public_settings(&mock, &format!("; cache_file={}", cache.display()));
+    let mut child = bare()
+        .args(["login", "--interactive", "--settings", &settings])
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    let mut seen = Vec::new();
+    wait_for_line(&lines, &mut seen, "--device-code", Duration::from_secs(30));
+    let text = seen.join("\n");
+    assert!(text.contains("could not open a browser"), "{text}");
+    let url = seen
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("https://").map(|u| format!("https://{u}")))
+        .unwrap_or_else(|| panic!("no URL in {text}"));
+    let browser = Path::new(BIN).with_file_name("aadtoken-mock-browser");
+    let out = Command::new(&browser)
+        .arg("--ca-file")
+        .arg(mock.ca_file())
+        .arg(&url)
+        .output()
+        .unwrap();
+    let answer = String::from_utf8(out.stdout).unwrap();
+    let location = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap()
+        .to_owned();
+    assert!(Command::new(&browser)
+        .arg(&location)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let status = child.wait().unwrap();
+    wait_for_line(&lines, &mut seen, "signed in as", Duration::from_secs(10));
+    assert!(status.success(), "{seen:?}");
+    assert!(fs::read_to_string(&cache).unwrap().contains(USERNAME));
+
+    let (code, out, err) = run(bare().args(["logout", "--settings", &settings]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains(&format!("signed out {USERNAME}")), "{err}");
+    assert!(!fs::read_to_string(&cache).unwrap().contains(USERNAME));
+    let (code, _, err) = run(bare().args(["logout", "--settings", &settings]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nobody was signed in"), "{err}");
+    let (code, _, err) = run(bare().args([
+        "token",
+        "--settings",
+        &format!("{settings}; auth_method=interactive; automatic_sign_in=false"),
+    ]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("[InteractionRequired]"), "{err}");
 }

@@ -132,11 +132,12 @@ impl AuthorityHost {
         self.0.as_str().trim_end_matches('/')
     }
 
-    /// Whether the host is one of the Entra clouds of [`KNOWN_HOSTS`].
+    /// Whether the host is one of the Entra clouds of [`KNOWN_HOSTS`], or an Entra External
+    /// ID tenant's host (`<tenant>.ciamlogin.com`).
     pub fn is_known_cloud(&self) -> bool {
-        self.0
-            .host_str()
-            .is_some_and(|h| KNOWN_HOSTS.iter().any(|k| k.eq_ignore_ascii_case(h)))
+        self.0.host_str().is_some_and(|h| {
+            KNOWN_HOSTS.iter().any(|k| k.eq_ignore_ascii_case(h)) || ciam_subdomain(h).is_some()
+        })
     }
 }
 
@@ -179,10 +180,30 @@ pub fn check_authority_url(key: &str, value: &str) -> Result<Url> {
     Ok(url)
 }
 
-/// Split an Entra authority URL (`https://host/tenant`) into host and tenant.
+/// The suffix of Entra External ID (CIAM) hosts: `https://<tenant>.ciamlogin.com/<tenant id>`.
+const CIAM_SUFFIX: &str = ".ciamlogin.com";
+
+/// `contoso` of the Entra External ID host `contoso.ciamlogin.com`.
+fn ciam_subdomain(host: &str) -> Option<&str> {
+    let lower = host.len().checked_sub(CIAM_SUFFIX.len())?;
+    (host.is_char_boundary(lower) && host[lower..].eq_ignore_ascii_case(CIAM_SUFFIX))
+        .then(|| &host[..lower])
+        .filter(|sub| !sub.is_empty() && !sub.contains('.'))
+}
+
+/// Split an Entra authority URL (`https://host/tenant`) into host and tenant. An Entra External
+/// ID authority may name only its host (`https://contoso.ciamlogin.com`): its tenant is then
+/// `contoso.onmicrosoft.com`, as MSAL takes it.
 pub fn split_entra_authority(key: &str, value: &str) -> Result<(AuthorityHost, String)> {
     let url = check_authority_url(key, value)?;
-    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    let mut segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    let ciam_tenant = url
+        .host_str()
+        .and_then(ciam_subdomain)
+        .map(|sub| format!("{sub}.onmicrosoft.com"));
+    if let (true, Some(t)) = (segments.is_empty(), ciam_tenant.as_deref()) {
+        segments.push(t);
+    }
     let [tenant] = segments.as_slice() else {
         return Err(Error::invalid_setting(
             key,
@@ -209,6 +230,10 @@ pub struct OidcMetadata {
     /// `token_endpoint_auth_methods_supported`; the OIDC default when absent is
     /// `client_secret_basic`.
     pub auth_methods: Vec<String>,
+    /// `authorization_endpoint`: where a person signs in with a browser.
+    pub authorization_endpoint: Option<String>,
+    /// `device_authorization_endpoint` (RFC 8628): where device codes are requested.
+    pub device_authorization_endpoint: Option<String>,
 }
 
 impl OidcMetadata {
@@ -218,6 +243,8 @@ impl OidcMetadata {
         struct Doc {
             token_endpoint: Option<String>,
             token_endpoint_auth_methods_supported: Option<Vec<String>>,
+            authorization_endpoint: Option<String>,
+            device_authorization_endpoint: Option<String>,
         }
         let bad = |what: &str| {
             Error::new(
@@ -226,12 +253,22 @@ impl OidcMetadata {
             )
         };
         let doc: Doc = serde_json::from_slice(body).map_err(|_| bad("is not a JSON object"))?;
-        let endpoint = doc.token_endpoint.ok_or_else(|| bad("has no 'token_endpoint'"))?;
-        let url = parse_url(&endpoint).map_err(|_| bad("has an invalid 'token_endpoint'"))?;
-        if url.scheme() != "https" {
-            return Err(bad("has a 'token_endpoint' that is not https"));
-        }
+        let https = |field: &str, value: Option<String>| -> Result<Option<String>> {
+            let Some(v) = value else { return Ok(None) };
+            let url = parse_url(&v).map_err(|_| bad(&format!("has an invalid '{field}'")))?;
+            if url.scheme() != "https" {
+                return Err(bad(&format!("has a '{field}' that is not https")));
+            }
+            Ok(Some(v))
+        };
+        let endpoint =
+            https("token_endpoint", doc.token_endpoint)?.ok_or_else(|| bad("has no 'token_endpoint'"))?;
         Ok(OidcMetadata {
+            authorization_endpoint: https("authorization_endpoint", doc.authorization_endpoint)?,
+            device_authorization_endpoint: https(
+                "device_authorization_endpoint",
+                doc.device_authorization_endpoint,
+            )?,
             token_endpoint: endpoint,
             auth_methods: doc
                 .token_endpoint_auth_methods_supported
@@ -258,14 +295,23 @@ pub enum Issuer {
 impl Issuer {
     /// The authority of a client from its settings: `authority` (a full URL; with
     /// `authority_kind=oidc` the issuer) wins over `authority_host` + `tenant_id`. `why` ends
-    /// the message of a missing `tenant_id`.
+    /// the message of a missing `tenant_id`. `person`: a person signs in (device code,
+    /// browser), so an Entra tenant may be `common`, `organizations` or `consumers`.
     pub fn from_settings(
         kind: AuthorityKind,
         authority: Option<&str>,
         host: Option<&AuthorityHost>,
         tenant_id: Option<&str>,
         why: &str,
+        person: bool,
     ) -> Result<Issuer> {
+        let entra = |host: AuthorityHost, tenant: &str| {
+            if person {
+                Authority::any_tenant(host, tenant)
+            } else {
+                Authority::new(host, tenant)
+            }
+        };
         match kind {
             AuthorityKind::Oidc => {
                 let issuer = authority.ok_or_else(|| {
@@ -277,11 +323,11 @@ impl Issuer {
             AuthorityKind::Entra => {
                 if let Some(url) = authority {
                     let (host, tenant) = split_entra_authority("authority", url)?;
-                    return Ok(Issuer::Entra(Authority::new(host, &tenant)?));
+                    return Ok(Issuer::Entra(entra(host, &tenant)?));
                 }
                 let tenant = tenant_id.ok_or_else(|| Error::missing_setting("tenant_id", why))?;
                 let host = host.cloned().unwrap_or_else(AuthorityHost::default_host);
-                Ok(Issuer::Entra(Authority::new(host, tenant)?))
+                Ok(Issuer::Entra(entra(host, tenant)?))
             }
         }
     }
@@ -310,25 +356,52 @@ pub struct Authority {
     tenant: String,
 }
 
-/// Tenants that name no single directory; the client credentials flow cannot use them.
+/// Tenants that name no single directory: person sign-in may use them (the person's own
+/// tenant is learnt from the sign-in); the application flows cannot (Entra refuses them).
 const MULTI_TENANT_ALIASES: &[&str] = &["common", "organizations", "consumers"];
 
 impl Authority {
-    /// Host and tenant; a tenant that names no single directory (`common`, …) is refused.
+    /// Host and tenant; a tenant that names no single directory (`common`, …) is refused: an
+    /// application (client credentials, assertions, managed identity, password) gets its
+    /// tokens from its own tenant.
     pub fn new(host: AuthorityHost, tenant: &str) -> Result<Self> {
-        if MULTI_TENANT_ALIASES
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(tenant))
-        {
+        let a = Self::any_tenant(host, tenant)?;
+        if a.is_multi_tenant() {
             return Err(Error::invalid_setting(
                 "tenant_id",
-                format!("is '{tenant}', which names no single tenant; an application signs in to its own tenant, so give its directory (tenant) ID"),
+                format!(
+                    "is '{tenant}' (in 'tenant_id' or 'authority'), which names no single tenant: Entra ID refuses it for \
+                     an application's own tokens, so give the application's directory (tenant) ID; 'common', \
+                     'organizations' and 'consumers' work only for person sign-in (auth_method=device_code or interactive)"
+                ),
             ));
         }
+        Ok(a)
+    }
+
+    /// Host and tenant, where the tenant may be `common`, `organizations` or `consumers`
+    /// (person sign-in).
+    pub fn any_tenant(host: AuthorityHost, tenant: &str) -> Result<Self> {
         Ok(Authority {
             host,
             tenant: tenant.to_owned(),
         })
+    }
+
+    /// Whether the tenant is `common`, `organizations` or `consumers`.
+    pub fn is_multi_tenant(&self) -> bool {
+        MULTI_TENANT_ALIASES
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&self.tenant))
+    }
+
+    /// The same host with another tenant (a signed-in person's own, for silent requests after
+    /// a multi-tenant sign-in, as MSAL does).
+    pub fn with_tenant(&self, tenant: &str) -> Authority {
+        Authority {
+            host: self.host.clone(),
+            tenant: tenant.to_owned(),
+        }
     }
 
     /// The authority host.
@@ -438,6 +511,7 @@ mod tests {
             None,
             Some("ignored"),
             "",
+            false,
         )
         .unwrap();
         assert_eq!(i.url(), "https://login.microsoftonline.us/t9");
@@ -447,6 +521,7 @@ mod tests {
             None,
             None,
             "",
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -461,5 +536,70 @@ mod tests {
         assert!(m.supports("client_secret_basic") && !m.supports("private_key_jwt"));
         assert!(OidcMetadata::parse("i", br#"{"token_endpoint":"http://x/token"}"#).is_err());
         assert!(OidcMetadata::parse("i", br#"{}"#).is_err());
+    }
+
+    #[test]
+    fn multi_tenant_aliases_for_person_sign_in_only_and_their_tenant_endpoint() {
+        for person in [false, true] {
+            let got = Issuer::from_settings(
+                AuthorityKind::Entra,
+                None,
+                None,
+                Some("organizations"),
+                "",
+                person,
+            );
+            match (person, got) {
+                (false, Err(e)) => {
+                    assert!(e.message().contains("only for person sign-in"), "{}", e.message())
+                }
+                (true, Ok(Issuer::Entra(a))) => {
+                    assert!(a.is_multi_tenant());
+                    assert_eq!(
+                        a.with_tenant("t1").token_endpoint(),
+                        "https://login.microsoftonline.com/t1/oauth2/v2.0/token"
+                    );
+                }
+                (_, other) => panic!("{person}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn entra_external_id_hosts_are_known_and_name_their_tenant() {
+        let (host, tenant) = split_entra_authority("authority", "https://contoso.ciamlogin.com").unwrap();
+        assert!(host.is_known_cloud());
+        assert_eq!(tenant, "contoso.onmicrosoft.com");
+        let (_, tenant) =
+            split_entra_authority("authority", "https://contoso.ciamlogin.com/0000-1111/").unwrap();
+        assert_eq!(tenant, "0000-1111");
+        assert!(split_entra_authority("authority", "https://ciamlogin.com").is_err());
+        assert!(!AuthorityHost::parse("h", "a.b.ciamlogin.com")
+            .unwrap()
+            .is_known_cloud());
+    }
+
+    #[test]
+    fn oidc_metadata_publishes_the_person_sign_in_endpoints() {
+        let m = OidcMetadata::parse(
+            "i",
+            br#"{"token_endpoint":"https://x/token","authorization_endpoint":"https://x/auth","device_authorization_endpoint":"https://x/device"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.authorization_endpoint.as_deref(), Some("https://x/auth"));
+        assert_eq!(
+            m.device_authorization_endpoint.as_deref(),
+            Some("https://x/device")
+        );
+        let e = OidcMetadata::parse(
+            "i",
+            br#"{"token_endpoint":"https://x/t","device_authorization_endpoint":"http://x/d"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.message().contains("device_authorization_endpoint"),
+            "{}",
+            e.message()
+        );
     }
 }

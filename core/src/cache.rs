@@ -211,6 +211,12 @@ impl CacheEntry {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
+    /// Drop the cached token (a signed-out person's): the next lookup misses.
+    pub fn clear(&self) {
+        self.token.store(None);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     fn policy(&self) -> MutexGuard<'_, Policy> {
         self.policy.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -433,6 +439,17 @@ type Map = RwLock<HashMap<CacheKey, Arc<CacheEntry>>>;
 fn map() -> &'static Map {
     static MAP: OnceLock<Map> = OnceLock::new();
     MAP.get_or_init(Default::default)
+}
+
+/// Drop the cached tokens of every entry whose key matches `which`; how many entries matched.
+pub fn clear_where(which: impl Fn(&CacheKey) -> bool) -> usize {
+    let map = map().read().unwrap_or_else(|p| p.into_inner());
+    let mut n = 0;
+    for (_, e) in map.iter().filter(|(k, _)| which(k)) {
+        e.clear();
+        n += 1;
+    }
+    n
 }
 
 /// The process-wide entry for `key`, created empty on first use.

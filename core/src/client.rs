@@ -328,15 +328,7 @@ impl Client {
     /// later `get_token` calls for any scope of the account are silent. Blocks for the whole
     /// sign-in: bounded by the device code's `expires_in` or `interactive_timeout_s`.
     pub fn sign_in(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
-        let Source::User(user) = self.inner.credential.source() else {
-            return Err(Error::invalid_setting(
-                "auth_method",
-                format!(
-                    "is not a person sign-in: sign_in needs auth_method=device_code or interactive (this client uses {})",
-                    self.inner.credential.kind_name()
-                ),
-            ));
-        };
+        let user = self.person("sign_in")?;
         let entry = self.inner.entry_for(scopes)?;
         let rt = runtime::current()?;
         let env = Env {
@@ -348,6 +340,39 @@ impl Client {
         let token = Arc::new(token);
         entry.store(Arc::clone(&token));
         Ok(token)
+    }
+
+    /// Sign the person out (`auth_method=device_code` or `interactive`): forget the account the
+    /// settings select (`account`, `login_hint`, or the only one) and its refresh token, in
+    /// memory and in `cache_file`, and drop the access tokens this process cached for the
+    /// application (authority and client id), so that no later `get_token` hands out a token of
+    /// the person signed out; the next one needs a sign-in. Returns the user name of the account
+    /// forgotten (`None`: none was signed in). Does not end the person's session at the
+    /// identity provider (a browser may still be signed in there).
+    pub fn sign_out(&self) -> Result<Option<String>> {
+        let user = self.person("sign_out")?;
+        let rt = runtime::current()?;
+        let forgotten = rt.block_on(user.sign_out())?;
+        let (authority, client_id) = (
+            self.inner.credential.authority_label(),
+            self.inner.credential.client_label(),
+        );
+        cache::clear_where(|k| k.authority == authority && k.client_id == client_id);
+        Ok(forgotten)
+    }
+
+    /// The person sign-in of this client, or an error naming `auth_method` for `call`.
+    fn person(&self, call: &str) -> Result<&crate::user::UserCredential> {
+        match self.inner.credential.source() {
+            Source::User(user) => Ok(user),
+            _ => Err(Error::invalid_setting(
+                "auth_method",
+                format!(
+                    "is not a person sign-in: {call} needs auth_method=device_code or interactive (this client uses {})",
+                    self.inner.credential.kind_name()
+                ),
+            )),
+        }
     }
 
     /// The credential this client uses (for diagnostics: its kind, the `auto` chain's choice).

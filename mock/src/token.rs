@@ -156,6 +156,12 @@ fn malformed_request(detail: &str) -> EntraError {
 }
 
 impl TokenCtx<'_> {
+    /// The tenant a person-sign-in grant sent to a multi-tenant alias belongs to.
+    fn meta_tenant(&self) -> Option<crate::registry::Tenant> {
+        let id = lock(&self.st.user_flows).tenant_of_grant(self.form)?;
+        self.st.registry().tenant(&id).cloned()
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.form
             .iter()
@@ -179,14 +185,18 @@ impl TokenCtx<'_> {
         }
         let tenant = match resolve_tenant(self.st, self.tenant, "invalid_request")? {
             TenantRef::Known(t) => t,
-            TenantRef::Meta(_) => {
-                return Err(EntraError::new(
-                    400,
-                    "invalid_request",
-                    50059,
-                    "No tenant-identifying information found in either the request or implied by any provided credentials.",
-                ))
-            }
+            // organizations/common/consumers: a person-sign-in grant names its tenant.
+            TenantRef::Meta(_) => match self.meta_tenant() {
+                Some(t) => Box::new(t),
+                None => {
+                    return Err(EntraError::new(
+                        400,
+                        "invalid_request",
+                        50059,
+                        "No tenant-identifying information found in either the request or implied by any provided credentials.",
+                    ))
+                }
+            },
         };
         let mut seen = HashSet::new();
         for (k, _) in self.form {

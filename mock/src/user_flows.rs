@@ -28,7 +28,10 @@ use crate::MockServer;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(authorize).post(authorize_form),
+        )
         .route("/{tenant}/oauth2/v2.0/devicecode", any(devicecode))
         .route("/devicelogin", get(devicelogin))
         .route("/_mock/authorize", post(ctl_authorize))
@@ -84,6 +87,16 @@ fn reqwest_free_parse(uri: &str) -> Result<(String, String, Option<u16>, String)
     ))
 }
 
+/// For `organizations`, `common` and `consumers`: the mock signs people in to the first tenant
+/// that registers the application (one home tenant per sign-in; the person's own in Entra).
+fn home_of_client(st: &Shared, client_id: &str) -> Option<crate::registry::Tenant> {
+    st.registry()
+        .tenants
+        .iter()
+        .find(|t| t.client(client_id).is_some())
+        .cloned()
+}
+
 /// An Entra error page (no redirect: the request cannot be trusted to say where to go).
 fn error_page(status: u16, code: u32, message: &str, headers: &HeaderMap) -> Response {
     let ids = RequestIds::new(headers);
@@ -137,22 +150,94 @@ async fn authorize(
     Query(q): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
+    sign_in(&st, &tenant, &q, &headers, None)
+}
+
+/// The sign-in page's form (`AuthorizeMode::Page`): its hidden fields are the authorize
+/// request's parameters, its buttons `decision=sign_in` or `decision=cancel`.
+async fn authorize_form(
+    State(st): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let q: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let decision = q.iter().find(|(k, _)| k == "decision").map(|(_, v)| v.as_str());
+    let mode = if decision == Some("sign_in") {
+        AuthorizeMode::Approve { user: None }
+    } else {
+        AuthorizeMode::Deny
+    };
+    sign_in(&st, &tenant, &q, &headers, Some(mode))
+}
+
+/// The sign-in page a person sees in `AuthorizeMode::Page`: the request's parameters as hidden
+/// fields of a form posted back to `/authorize` with the button pressed.
+fn sign_in_page(q: &[(String, String)], user: &str) -> Response {
+    let attr = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let hidden: String = q
+        .iter()
+        .filter(|(k, _)| k != "decision")
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                attr(k),
+                attr(v)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign in to your account</title></head>\
+         <body><h1>Sign in</h1><p>aadtoken-mock signs you in as <b id=\"user\">{}</b>.</p>\
+         <form method=\"post\">{hidden}\
+         <button id=\"sign-in\" type=\"submit\" name=\"decision\" value=\"sign_in\">Sign in</button> \
+         <button id=\"cancel\" type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button>\
+         </form></body></html>",
+        attr(user)
+    );
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
+    resp
+}
+
+/// `/authorize` (GET) and its page's form (POST, `decided`: the button the person pressed).
+fn sign_in(
+    st: &Shared,
+    tenant: &str,
+    q: &[(String, String)],
+    headers: &HeaderMap,
+    decided: Option<AuthorizeMode>,
+) -> Response {
+    let (tenant, headers) = (tenant.to_owned(), headers.clone());
     let get = |k: &str| {
         q.iter()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    let tenant = match resolve_tenant(&st, &tenant, "invalid_request") {
+    let tenant = match resolve_tenant(st, &tenant, "invalid_request") {
         Ok(TenantRef::Known(t)) => *t,
-        Ok(TenantRef::Meta(m)) => {
-            return error_page(
-                400,
-                90002,
-                &format!("Tenant '{m}' is not modelled by the mock."),
-                &headers,
-            )
-        }
+        Ok(TenantRef::Meta(m)) => match get("client_id").and_then(|c| home_of_client(st, c)) {
+            Some(t) => t,
+            None => {
+                return error_page(
+                    400,
+                    90002,
+                    &format!("Tenant '{m}': no tenant of the mock registers this application."),
+                    &headers,
+                )
+            }
+        },
         Err(e) => return error_page(400, e.code, &e.message, &headers),
     };
     let Some(client_id) = get("client_id") else {
@@ -245,8 +330,14 @@ async fn authorize(
             )
         }
     };
-    let mode = lock(&st.user_flows).authorize.clone();
+    let mode = decided.unwrap_or_else(|| lock(&st.user_flows).authorize.clone());
     let user = match mode {
+        AuthorizeMode::Page => {
+            let user = get("login_hint")
+                .filter(|h| tenant.user(h).is_some())
+                .unwrap_or(USERNAME);
+            return sign_in_page(q, user);
+        }
         AuthorizeMode::Deny => {
             return fail(
                 "access_denied",
@@ -321,11 +412,14 @@ async fn devicecode(
                 "The endpoint only accepts POST requests.",
             ));
         }
+        let client_id = get("client_id").ok_or_else(|| EntraError::missing_param("client_id"))?;
         let tenant = match resolve_tenant(&st, &tenant, "invalid_request")? {
             TenantRef::Known(t) => t,
-            TenantRef::Meta(m) => return Err(EntraError::tenant_not_found("invalid_request", &m)),
+            TenantRef::Meta(m) => Box::new(
+                home_of_client(&st, client_id)
+                    .ok_or_else(|| EntraError::tenant_not_found("invalid_request", &m))?,
+            ),
         };
-        let client_id = get("client_id").ok_or_else(|| EntraError::missing_param("client_id"))?;
         let client = tenant
             .client(client_id)
             .ok_or_else(|| unknown_client(client_id, &tenant))?;
@@ -399,7 +493,10 @@ async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
             user: v.get("user").and_then(Value::as_str).map(str::to_owned),
         },
         Some("deny") => AuthorizeMode::Deny,
-        _ => return bad_control("mode must be \"approve\" (with an optional \"user\") or \"deny\""),
+        Some("page") => AuthorizeMode::Page,
+        _ => {
+            return bad_control("mode must be \"approve\" (with an optional \"user\"), \"deny\" or \"page\"")
+        }
     };
     lock(&st.user_flows).authorize = mode.clone();
     Json(mode).into_response()
@@ -526,6 +623,12 @@ impl MockServer {
         lock(&self.shared.user_flows).authorize = AuthorizeMode::Approve {
             user: Some(user.to_owned()),
         };
+    }
+
+    /// `/authorize` shows a sign-in page with "Sign in" and "Cancel" buttons (for a real
+    /// browser), instead of redirecting at once.
+    pub fn show_sign_in_page(&self) {
+        lock(&self.shared.user_flows).authorize = AuthorizeMode::Page;
     }
 
     /// `/authorize` redirects with `error=access_denied` (AADSTS65004).

@@ -30,6 +30,10 @@ pub enum AuthorizeMode {
     },
     /// Redirect with `error=access_denied` (AADSTS65004: the user declined).
     Deny,
+    /// Show a sign-in page (HTML, a form with "Sign in" and "Cancel" buttons) that a person —
+    /// or a real browser driven by a test — submits: "Sign in" signs in as the `login_hint`
+    /// user (else the fixture user), "Cancel" is `Deny`.
+    Page,
 }
 
 impl Default for AuthorizeMode {
@@ -127,4 +131,27 @@ pub(crate) fn user_code() -> String {
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
+}
+
+impl UserFlows {
+    /// The tenant of the person-sign-in grant in `form` (the code's, the device code's or the
+    /// refresh token's), for a token request to `organizations`, `common` or `consumers`:
+    /// Entra finds the tenant from what the grant carries.
+    pub(crate) fn tenant_of_grant(&self, form: &[(String, String)]) -> Option<String> {
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        match get("grant_type")? {
+            "authorization_code" => self.codes.get(get("code")?).map(|c| c.tenant_id.clone()),
+            "refresh_token" => self
+                .refresh
+                .get(get("refresh_token")?)
+                .map(|e| e.tenant_id.clone()),
+            _ => {
+                let code = get("device_code")?;
+                self.devices
+                    .iter()
+                    .find(|d| d.device_code == code)
+                    .map(|d| d.tenant_id.clone())
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! Person sign-in from C: the device-code prompt and open-URL callbacks, and
-//! `aadtoken_client_sign_in`.
+//! `aadtoken_client_sign_in`, `aadtoken_client_sign_out`.
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use super::client::{aadtoken_client, hand_out_token};
 use super::config::{aadtoken_config, set_callback};
 use super::handle::UserData;
 use super::token::aadtoken_token;
-use super::{aadtoken_error, aadtoken_status, c_string};
+use super::{aadtoken_error, aadtoken_status, c_string, call};
 use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
 use aadtoken_core::{Client, Error, ErrorKind};
 
@@ -145,4 +145,30 @@ pub unsafe extern "C" fn aadtoken_client_sign_in(
     err: *mut *mut aadtoken_error,
 ) -> aadtoken_status {
     hand_out_token(client, scopes, out, err, Client::sign_in)
+}
+
+/// Sign the person out (`auth_method=device_code` or `interactive`): forget the account the
+/// client's settings select (`account`, `login_hint`, or the only one) and its refresh token —
+/// in memory and in `cache_file`, so other processes sharing the file no longer find it — and
+/// drop the access tokens this process cached for the application (same authority and client
+/// id), so that no later `aadtoken_client_get_token` hands out a token of the person signed out:
+/// the next one signs in again (or fails with `AADTOKEN_ERR_INTERACTION_REQUIRED` when
+/// `automatic_sign_in` is false). Tokens already handed out stay valid until freed (and at the
+/// identity provider until they expire); the person's browser session at the identity provider
+/// is not ended. Signing out when nobody is signed in succeeds.
+///
+/// Returns `AADTOKEN_OK`; `AADTOKEN_ERR_INVALID_ARGUMENT` when `client` is NULL;
+/// `AADTOKEN_ERR_INVALID_SETTING` (not a person sign-in `auth_method`);
+/// `AADTOKEN_ERR_MISSING_SETTING` (several accounts are signed in and neither `login_hint` nor
+/// `account` says which); `AADTOKEN_ERR_FILE`, `AADTOKEN_ERR_UNSAFE_PATH`, `AADTOKEN_ERR_TIMEOUT`
+/// (the `cache_file` cannot be used or stayed locked). Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn aadtoken_client_sign_out(
+    client: *const aadtoken_client,
+    err: *mut *mut aadtoken_error,
+) -> aadtoken_status {
+    call(err, || {
+        let client = super::handle::get(client, "client")?;
+        client.sign_out().map(|_| ())
+    })
 }

@@ -152,6 +152,7 @@ const SIGN_IN_JAVA: &[(&str, &str)] = &[
     ("aadtoken_config_set_device_code_callback", "see SIGN_IN_JAVA"),
     ("aadtoken_config_set_open_url_callback", "see SIGN_IN_JAVA"),
     ("aadtoken_client_sign_in", "see SIGN_IN_JAVA"),
+    ("aadtoken_client_sign_out", "added by the lead at merge"),
 ];
 
 /// The log callback: a C function the library calls on any thread, its own included, at any

@@ -393,3 +393,162 @@ fn browser_failures_state_mismatch_denied_pkce_mismatch_timeout() {
     assert_eq!(e.kind(), ErrorKind::SignInExpired, "{e:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn device_code_polling_survives_transient_errors_within_the_codes_lifetime() {
+    let mock = fast_mock();
+    // More than the request's own retry takes (one retry of a 5xx): two polls fail outright,
+    // one of them by a dropped connection.
+    mock.fail_next(2, aadtoken_mock::Fault::status(503));
+    mock.fail_next(1, aadtoken_mock::Fault::Disconnect);
+    mock.fail_next(2, aadtoken_mock::Fault::status(500));
+    let (client, prompt) = device_client(&mock, USERNAME, false, "");
+    let t = client.get_token(None).unwrap();
+    assert_eq!(upn(&mock, t.secret()), USERNAME);
+    assert_eq!(mock.pending_faults(), 0, "every fault was met");
+    assert_eq!(prompt.shown.lock().unwrap().len(), 1, "one sign-in");
+}
+
+#[test]
+fn organizations_for_person_sign_in_then_the_accounts_own_tenant() {
+    let mock = fast_mock();
+    let settings = format!(
+        "tenant_id=organizations;client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method=device_code;timeout_ms=10000"
+    );
+    let mut c = common::mock_config(&mock, &settings);
+    let prompt = Arc::new(Approve {
+        mock: Arc::clone(&mock),
+        user: USERNAME,
+        deny: false,
+        shown: Mutex::new(Vec::new()),
+    });
+    c.set_device_code_prompt(Some(prompt.clone()));
+    let client = Client::new(&c).unwrap();
+    client.get_token(None).unwrap();
+    let log = mock.requests();
+    assert!(
+        log.iter()
+            .filter(|r| r.route == "token" || r.path.ends_with("/devicecode"))
+            .all(|r| r.path.starts_with("/organizations/")),
+        "the sign-in goes to organizations"
+    );
+    // Silent: the account's own tenant, as MSAL does.
+    mock.clear_requests();
+    client.get_token(Some(OTHER_SCOPE)).unwrap();
+    let refresh = mock.token_request_log().pop().unwrap();
+    assert_eq!(refresh.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(refresh.path, format!("/{TENANT_ID}/oauth2/v2.0/token"));
+    assert_eq!(prompt.shown.lock().unwrap().len(), 1);
+
+    // An application's own tokens: Entra refuses the aliases, so does aadtoken, by name.
+    for alias in ["organizations", "common", "consumers"] {
+        let e = Client::new(&common::app_config(&mock, &format!("tenant_id={alias}"))).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e:?}");
+        assert!(
+            e.message().contains("'tenant_id'") && e.message().contains("only for person sign-in"),
+            "{}",
+            e.message()
+        );
+    }
+}
+
+#[test]
+fn sign_out_forgets_the_account_its_refresh_token_and_its_access_tokens() {
+    let mock = fast_mock();
+    let dir = common::private_dir(
+        &common::target_dir(),
+        &format!("signout-{}", uuid::Uuid::new_v4().simple()),
+    );
+    let cache = dir.join("accounts.json");
+    let extra = format!("cache_file={}", cache.display());
+    let (client, prompt) = device_client(&mock, USERNAME, false, &extra);
+    client.get_token(None).unwrap();
+    assert!(std::fs::read_to_string(&cache).unwrap().contains(USERNAME));
+    assert_eq!(client.sign_out().unwrap().as_deref(), Some(USERNAME));
+    let file = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        !file.contains(USERNAME) && !file.contains("refresh_token\""),
+        "{file}"
+    );
+    // Nothing left to sign out; another client of the same file finds no account either.
+    assert_eq!(client.sign_out().unwrap(), None);
+    let (other, _) = device_client(
+        &mock,
+        USERNAME,
+        false,
+        &format!("{extra};automatic_sign_in=false"),
+    );
+    let e = other.get_token(Some(OTHER_SCOPE)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
+    // The access token cached before the sign-out is not handed out: a new sign-in.
+    client.get_token(None).unwrap();
+    assert_eq!(prompt.shown.lock().unwrap().len(), 2, "signed in again");
+    // Not a person sign-in: a clear error.
+    let e = common::app_client(&mock, "").sign_out().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e:?}");
+    assert!(e.message().contains("'auth_method'"), "{}", e.message());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Plays what real browsers do around the redirect: a preconnect that sends nothing, a
+/// favicon request, the redirect itself over IPv6 (`localhost` resolving to ::1), then a reload
+/// of the redirect URL.
+struct RealisticBrowser {
+    ca: PathBuf,
+    seen: Mutex<Vec<String>>,
+}
+
+fn http_get(addr: std::net::SocketAddr, target: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    // Less than the listener gives a silent connection (10 s): a preconnect must delay nobody.
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut page = String::new();
+    s.read_to_string(&mut page).unwrap();
+    page
+}
+
+impl UrlOpener for RealisticBrowser {
+    fn open(&self, url: &str) -> aadtoken_core::Result<()> {
+        let location = common::redirect_location(&common::browse(&self.ca, url));
+        let rest = location.strip_prefix("http://localhost:").unwrap();
+        let (port, target) = rest.split_at(rest.find('/').unwrap());
+        let port: u16 = port.parse().unwrap();
+        let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+        let _preconnect = std::net::TcpStream::connect(v4).unwrap();
+        let mut seen = self.seen.lock().unwrap();
+        seen.push(http_get(v4, "/favicon.ico"));
+        seen.push(http_get(v6, target));
+        seen.push(http_get(v4, target));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_loopback_listener_takes_preconnects_favicons_ipv6_and_reloads() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let mut c = config(&mock, "interactive");
+    let browser = Arc::new(RealisticBrowser {
+        ca: mock.ca_file().to_path_buf(),
+        seen: Mutex::new(Vec::new()),
+    });
+    c.set_url_opener(Some(browser.clone()));
+    let t = Client::new(&c).unwrap().get_token(None).unwrap();
+    assert_eq!(upn(&mock, t.secret()), USERNAME);
+    let seen = browser.seen.lock().unwrap().clone();
+    assert!(seen[0].starts_with("HTTP/1.1 404"), "{}", seen[0]);
+    for page in &seen[1..] {
+        assert!(
+            page.starts_with("HTTP/1.1 200") && page.contains("You are signed in"),
+            "{page}"
+        );
+    }
+    assert_eq!(mock.authorization_codes_issued(), 1);
+    assert_eq!(mock.token_requests(), 1, "the code was redeemed once");
+}

@@ -357,6 +357,8 @@ static void phase_no_callback(void) {
         aadtoken_config_free(cfg);
         CHECK(aadtoken_client_sign_in(app, NULL, &tok, NULL) == AADTOKEN_ERR_INVALID_SETTING, "not a person");
         CHECK(aadtoken_client_sign_in(NULL, NULL, &tok, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT, "NULL client");
+        CHECK(aadtoken_client_sign_out(app, NULL) == AADTOKEN_ERR_INVALID_SETTING, "sign_out: not a person");
+        CHECK(aadtoken_client_sign_out(NULL, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT, "sign_out: NULL client");
         CHECK(aadtoken_config_set_device_code_callback(NULL, NULL, NULL, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT,
               "NULL config");
         CHECK(aadtoken_config_set_open_url_callback(NULL, NULL, NULL, NULL) == AADTOKEN_ERR_INVALID_ARGUMENT,
@@ -408,6 +410,23 @@ static void phase_cache_read(void) {
     aadtoken_client *client = client_of(config("device_code", cache_setting()));
     expect_user_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), 0);
     expect_user_token(client, NULL, 0);
+    aadtoken_client_free(client);
+}
+
+/* Another process signs the person out: the account leaves cache_file; nobody is signed in. */
+static void phase_cache_sign_out(void) {
+    aadtoken_client *client = client_of(config("device_code", cache_setting()));
+    aadtoken_error *err = NULL;
+    CHECK(aadtoken_client_sign_out(client, &err) == AADTOKEN_OK, "sign_out: %s", aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    CHECK(aadtoken_client_sign_out(client, NULL) == AADTOKEN_OK, "signing out again is fine");
+    aadtoken_client_free(client);
+    {
+        char both[1200];
+        snprintf(both, sizeof both, "%s; automatic_sign_in=false", cache_setting());
+        client = client_of(config("device_code", both));
+    }
+    expect_error_of(client, 0, AADTOKEN_ERR_INTERACTION_REQUIRED, "no signed-in account");
     aadtoken_client_free(client);
 }
 
@@ -473,6 +492,7 @@ int main(int argc, char **argv) {
         {"revoked", phase_revoked},
         {"cache-write", phase_cache_write},
         {"cache-read", phase_cache_read},
+        {"cache-sign-out", phase_cache_sign_out},
         {"cache-garbled", phase_cache_garbled},
         {"cache-perms", phase_cache_perms},
         {"async-cancel", phase_async_cancel},

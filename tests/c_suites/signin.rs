@@ -237,6 +237,14 @@ fn a_second_process_reuses_the_persistent_cache_and_two_refresh_at_once() {
     run_phase(&m, "cache-read", false, &cache);
     assert_eq!(m.refresh_tokens_issued(), 1 + 2 * 4);
     assert_eq!(devicecode(&m), 1);
+
+    // aadtoken_client_sign_out in a third process: the account leaves the file.
+    run_phase(&m, "cache-sign-out", false, &cache);
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(
+        !text.contains(USERNAME) && text.contains("\"accounts\": []"),
+        "{text}"
+    );
 }
 
 #[test]

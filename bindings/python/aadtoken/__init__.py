@@ -372,6 +372,14 @@ class Client(_Closing):
         scope of the account are silent. Blocks until the sign-in ends (the GIL is released)."""
         return self._call(_native.lib().aadtoken_client_sign_in, scopes)
 
+    def sign_out(self):
+        """Sign the person out: forget the signed-in account (the one ``login_hint`` or
+        ``account`` selects, else the only one) and its refresh token, in memory and in
+        ``cache_file``, and drop the access tokens cached for the application; the next
+        ``get_token`` signs in again. Succeeds when nobody is signed in."""
+        with self._using():
+            _check(_native.lib().aadtoken_client_sign_out, self._handle)
+
     def oracledb_access_token(self, scopes=None):
         """A callable for python-oracledb's ``access_token`` parameter
         (``oracledb.connect(access_token=...)``, ``oracledb.create_pool(..., homogeneous=True,

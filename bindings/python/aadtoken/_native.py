@@ -81,6 +81,7 @@ PROTOTYPES = {
         c_status, [c_handle, OPEN_URL_FN, ctypes.c_void_p, c_err_out]),
     "aadtoken_client_sign_in": (
         c_status, [c_handle, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
+    "aadtoken_client_sign_out": (c_status, [c_handle, c_err_out]),
 }
 
 _lock = threading.Lock()

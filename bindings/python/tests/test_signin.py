@@ -1,6 +1,6 @@
 """Person sign-in from Python: the device code flow with a Python prompt callback that approves
 the code through the mock's control route, silent refresh for another scope, an explicit
-sign_in(), and the statuses of a declined code and of a missing callback."""
+sign_in() and sign_out(), and the statuses of a declined code and of a missing callback."""
 
 import unittest
 
@@ -49,6 +49,9 @@ class DeviceCodeTests(unittest.TestCase):
             again = client.sign_in()
             self.assertEqual(again.claims().upn, USER)
             self.assertEqual(len(shown), 2, "sign_in always asks the person")
+            client.sign_out()
+            self.assertEqual(client.get_token(OTHER_SCOPE).claims().upn, USER)
+            self.assertEqual(len(shown), 3, "signed out: neither the token nor the account is used")
 
     def test_declined_and_no_callback(self):
         def decline(message, user_code, uri, expires_on):

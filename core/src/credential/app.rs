@@ -74,12 +74,23 @@ impl App {
     /// The application of the settings (its authority and `client_id`); `why` ends the
     /// message of a missing setting.
     pub fn from_config(config: &Config, why: &str) -> Result<Arc<App>> {
+        Self::build(config, why, false)
+    }
+
+    /// The application a person signs in to: as [`App::from_config`], but an Entra tenant
+    /// may be `common`, `organizations` or `consumers`.
+    pub fn for_person_sign_in(config: &Config, why: &str) -> Result<Arc<App>> {
+        Self::build(config, why, true)
+    }
+
+    fn build(config: &Config, why: &str, person: bool) -> Result<Arc<App>> {
         let issuer = Issuer::from_settings(
             config.authority_kind.unwrap_or_default(),
             config.authority.as_deref(),
             config.authority_host.as_ref(),
             config.tenant_id.as_deref(),
             why,
+            person,
         )?;
         let client_id = config
             .client_id

@@ -16,23 +16,21 @@ use crate::error::{Error, ErrorKind, Result};
 pub use super::account::Account;
 use super::cache_file::{CacheFile, FileLock};
 
-/// Check the `account` setting (`key`): a home account id `<object id>.<tenant id>`, kept in
-/// lower case.
+/// Check the `account` setting (`key`): a home account id as aadtoken reports it after a
+/// sign-in — `<object id>.<tenant id>` (Entra), or `<sub>.<issuer>` for an OpenID issuer that
+/// names people only by `sub` — printable ASCII without spaces. Compared without regard to case.
 pub fn check_home_account_id(key: &str, value: &str) -> Result<String> {
-    let ok = value.split_once('.').is_some_and(|(u, t)| {
-        !u.is_empty()
-            && !t.is_empty()
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    });
+    let ok = value.len() <= 1024
+        && value.split_once('.').is_some_and(|(u, t)| {
+            !u.is_empty() && !t.is_empty() && value.bytes().all(|c| c.is_ascii_graphic())
+        });
     if !ok {
         return Err(Error::invalid_setting(
             key,
-            "must be a home account id '<object id>.<tenant id>' (as aadtoken reports it after a sign-in)",
+            "must be a home account id '<object id>.<tenant id>' (or '<sub>.<issuer>'), as aadtoken reports it after a sign-in",
         ));
     }
-    Ok(value.to_ascii_lowercase())
+    Ok(value.to_owned())
 }
 
 /// The accounts of one application, in memory and optionally in a cache file.
@@ -144,6 +142,18 @@ impl StoreGuard<'_> {
             Some(slot) => *slot = account,
             None => self.all.push(account),
         }
+        self.write()
+    }
+}
+
+impl StoreGuard<'_> {
+    /// Remove an account (same application and home account id) and write the store.
+    pub fn remove(&mut self, account: &Account) -> Result<()> {
+        self.all.retain(|a| !a.same(account));
+        self.write()
+    }
+
+    fn write(&self) -> Result<()> {
         match &self.store.file {
             Some(f) => f.save(&self.all),
             None => {
@@ -155,7 +165,7 @@ impl StoreGuard<'_> {
 }
 
 /// The account to use: the one `account` (home account id) names, else the one `login_hint`
-/// (user name) names, else the only one. `None` when the named one (or any) is not there;
+/// (user name) names (or the only account without a user name), else the only one. `None` when the named one (or any) is not there;
 /// an error when several are cached and nothing says which.
 pub fn select<'a>(
     accounts: Vec<&'a Account>,
@@ -168,9 +178,16 @@ pub fn select<'a>(
             .find(|a| a.home_account_id.eq_ignore_ascii_case(id)));
     }
     if let Some(hint) = login_hint {
-        return Ok(accounts
-            .into_iter()
-            .find(|a| a.username.eq_ignore_ascii_case(hint)));
+        if let Some(a) = accounts.iter().find(|a| a.username.eq_ignore_ascii_case(hint)) {
+            return Ok(Some(a));
+        }
+        // An issuer that told no user name (an id token with `sub` only): the one such account
+        // may well be the hinted person, so its refresh token is tried before anyone is asked.
+        let mut unnamed = accounts.into_iter().filter(|a| a.username.is_empty());
+        return Ok(match (unnamed.next(), unnamed.next()) {
+            (Some(a), None) => Some(a),
+            _ => None,
+        });
     }
     match accounts.len() {
         0 | 1 => Ok(accounts.into_iter().next()),
@@ -232,5 +249,20 @@ mod tests {
             "a@x"
         );
         assert!(select(vec![&a], Some("9.t"), None).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_login_hint_falls_back_to_the_one_account_without_a_user_name() {
+        let named = acct("a@x", "1.t");
+        let unnamed = acct("", "sub.https://i");
+        let got = select(vec![&named, &unnamed], None, Some("b@x"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.home_account_id, "sub.https://i");
+        let other = acct("", "sub2.https://i");
+        assert!(select(vec![&unnamed, &other], None, Some("b@x"))
+            .unwrap()
+            .is_none());
+        assert!(select(vec![&named], None, Some("b@x")).unwrap().is_none());
     }
 }

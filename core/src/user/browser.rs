@@ -1,9 +1,11 @@
 //! The browser sign-in: the authorization code flow with PKCE (S256) on a loopback redirect
 //! (entra-protocol.md §7).
 //!
-//! 1. A listener on `127.0.0.1` (any free port, or `redirect_port`); the redirect URI is
-//!    `http://localhost:<port>` (Entra ignores the port of a localhost redirect URI when
-//!    matching the registration).
+//! 1. A listener on `127.0.0.1` and one on `::1`, on the same port (any free port, or
+//!    `redirect_port`), since a browser may resolve `localhost` to either; the redirect URI is
+//!    `http://localhost:<port>` (Entra, and OpenID providers following RFC 8252 §7.3, ignore
+//!    the port of a loopback redirect URI when matching the registration). A host without
+//!    IPv6 gets the 127.0.0.1 listener alone.
 //! 2. The `/authorize` URL (client id, redirect URI, scopes with `openid profile
 //!    offline_access`, a fresh `state`, the PKCE challenge, `prompt`/`login_hint`/`domain_hint`)
 //!    is opened by the host's open-URL callback, else by the system browser (`xdg-open`,
@@ -13,8 +15,15 @@
 //!    is checked, the browser gets a small page ("you can close this window"), the listener is
 //!    closed, and the code is redeemed with the PKCE verifier. `interactive_timeout_s` bounds
 //!    the wait for the redirect.
+//!
+//! The listener takes what real browsers do: connections are read side by side (a preconnect
+//! that never sends a request holds up nobody), other paths (`/favicon.ico`) get a 404, and
+//! while the opener still runs after the redirect came, a reload of the redirect URL gets the
+//! same "signed in" page again.
 
 use std::time::Duration;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,7 +33,7 @@ use crate::credential::app::Env;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::pkce::{random_string, Pkce};
-use super::public_client::{PublicClient, UserTokens};
+use super::public_client::{PublicClient, UserEndpoint, UserTokens};
 
 /// Largest request head read from the browser.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -53,29 +62,22 @@ pub fn check_prompt(key: &str, value: &str) -> Result<String> {
 /// Sign the person in with a browser: listen on the loopback redirect, open the authorize
 /// page, wait for the code (within `interactive_timeout_s`) and redeem it.
 pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Result<UserTokens> {
-    let port = client.settings.redirect_port;
-    let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
-        Error::new(
-            ErrorKind::Network,
-            format!("could not listen on 127.0.0.1:{port} for the sign-in redirect (redirect_port): {e}"),
-        )
-    })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::internal(format!("loopback listener: {e}")))?
-        .port();
+    let endpoint = client.endpoint(env, UserEndpoint::Authorize).await?;
+    let listeners = Listeners::bind(client.settings.redirect_port)?;
+    let port = listeners.port;
     let redirect_uri = format!("http://localhost:{port}");
     crate::log_info!(
-        "browser sign-in: waiting for the redirect on 127.0.0.1:{port} (at most {} s)",
+        "browser sign-in: waiting for the redirect on 127.0.0.1:{port}{} (at most {} s)",
+        if listeners.v6.is_some() { " and [::1]" } else { "" },
         client.settings.interactive_timeout.as_secs()
     );
     let pkce = Pkce::new()?;
     let state = random_string(24)?;
-    let url = authorize_url(client, scopes, &redirect_uri, &state, &pkce.challenge)?;
+    let url = authorize_url(client, &endpoint, scopes, &redirect_uri, &state, &pkce.challenge)?;
 
     let wait = client.settings.interactive_timeout;
-    let outcome = tokio::time::timeout(wait, wait_for_redirect(client, &listener, url, &state)).await;
-    drop(listener);
+    let outcome = tokio::time::timeout(wait, wait_for_redirect(client, &listeners, url, &state)).await;
+    drop(listeners);
     let redirect = match outcome {
         Ok(r) => r?,
         Err(_) => {
@@ -99,6 +101,7 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
                     ("redirect_uri", redirect_uri.as_str()),
                     ("code_verifier", pkce.verifier.expose()),
                 ],
+                None,
             )
             .await
             .map_err(|e| {
@@ -111,8 +114,10 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
             }),
         Redirect::Error { error, description } => {
             let summary = description.lines().next().unwrap_or("").trim().to_owned();
-            let aadsts: Vec<u32> = summary
-                .strip_prefix("AADSTS")
+            // AADSTS codes are Entra's: another issuer's text is only text.
+            let aadsts: Vec<u32> = Some(summary.as_str())
+                .filter(|_| client.is_entra())
+                .and_then(|s| s.strip_prefix("AADSTS"))
                 .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|d| d.parse().ok())
                 .into_iter()
@@ -140,15 +145,96 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
     }
 }
 
+/// The loopback listeners of one sign-in: 127.0.0.1 and, when the host has IPv6, ::1, on
+/// one port.
+struct Listeners {
+    v4: TcpListener,
+    v6: Option<TcpListener>,
+    port: u16,
+}
+
+/// Attempts at finding a port free on both loopback addresses (`redirect_port` 0).
+const PORT_ATTEMPTS: usize = 8;
+
+impl Listeners {
+    fn bind(port: u16) -> Result<Listeners> {
+        let mut last = None;
+        for _ in 0..if port == 0 { PORT_ATTEMPTS } else { 1 } {
+            let v4 = listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+                .map_err(|e| listen_error("127.0.0.1", port, &e))?;
+            let bound = v4
+                .local_addr()
+                .map_err(|e| Error::internal(format!("loopback listener: {e}")))?
+                .port();
+            match listen(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), bound)) {
+                Ok(v6) => {
+                    return Ok(Listeners {
+                        v4,
+                        v6: Some(v6),
+                        port: bound,
+                    })
+                }
+                // Taken on ::1 by something else: a browser resolving localhost to ::1 would
+                // reach it, so another port (or, for redirect_port, an error).
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
+                // No IPv6 loopback on this host: localhost can only be 127.0.0.1.
+                Err(e) => {
+                    crate::log_debug!("browser sign-in: no listener on [::1]:{bound} ({e}); 127.0.0.1 only");
+                    return Ok(Listeners {
+                        v4,
+                        v6: None,
+                        port: bound,
+                    });
+                }
+            }
+        }
+        let e = last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrInUse));
+        Err(listen_error("[::1]", port, &e))
+    }
+
+    /// The next connection on either address.
+    async fn accept(&self) -> std::io::Result<TcpStream> {
+        let v6 = async {
+            match &self.v6 {
+                Some(l) => l.accept().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            a = self.v4.accept() => a.map(|(s, _)| s),
+            a = v6 => a.map(|(s, _)| s),
+        }
+    }
+}
+
+/// A listening socket on `addr` (`SO_REUSEADDR`, so that a recent sign-in's port can be
+/// listened on again; IPv6 only for an IPv6 address).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(16)
+}
+
+fn listen_error(address: &str, port: u16, e: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Network,
+        format!("could not listen on {address}:{port} for the sign-in redirect (redirect_port): {e}"),
+    )
+}
+
 fn authorize_url(
     client: &PublicClient,
+    endpoint: &str,
     scopes: &Scopes,
     redirect_uri: &str,
     state: &str,
     challenge: &str,
 ) -> Result<String> {
-    let endpoint = client.endpoint("authorize");
-    let mut url = reqwest::Url::parse(&endpoint)
+    let mut url = reqwest::Url::parse(endpoint)
         .map_err(|e| Error::internal(format!("authorize URL {endpoint}: {e}")))?;
     {
         let mut q = url.query_pairs_mut();
@@ -159,16 +245,21 @@ fn authorize_url(
             .append_pair("state", state)
             .append_pair("code_challenge", challenge)
             .append_pair("code_challenge_method", "S256")
-            .append_pair("response_mode", "query")
-            .append_pair("client_info", "1");
+            .append_pair("response_mode", "query");
+        if client.is_entra() {
+            q.append_pair("client_info", "1");
+        }
         let s = &client.settings;
-        if let Some(p) = &s.prompt {
+        // OpenID Connect Core §11: an issuer grants offline_access (the refresh token) only
+        // with prompt=consent; Entra needs no such thing.
+        let prompt = s.prompt.as_deref().or((!client.is_entra()).then_some("consent"));
+        if let Some(p) = prompt {
             q.append_pair("prompt", p);
         }
         if let Some(h) = &s.login_hint {
             q.append_pair("login_hint", h);
         }
-        if let Some(d) = &s.domain_hint {
+        if let Some(d) = s.domain_hint.as_ref().filter(|_| client.is_entra()) {
             q.append_pair("domain_hint", d);
         }
     }
@@ -177,10 +268,12 @@ fn authorize_url(
 
 /// Open the page and wait for the redirect: browser connections are served while the opener
 /// (a host callback, or the system browser's launcher) runs, since it may itself wait for
-/// the redirect to complete.
+/// the redirect to complete; each connection is read on its own task, so one that sends
+/// nothing delays no other. The result is returned once the redirect came and the opener
+/// returned.
 async fn wait_for_redirect(
     client: &PublicClient,
-    listener: &TcpListener,
+    listeners: &Listeners,
     url: String,
     state: &str,
 ) -> Result<Redirect> {
@@ -189,58 +282,72 @@ async fn wait_for_redirect(
         Some(o) => o.open(&url),
         None => open_system_browser(&url),
     }));
+    let mut reading = tokio::task::JoinSet::new();
+    let mut outcome: Option<Result<Redirect>> = None;
     loop {
+        if opening.is_none() {
+            if let Some(done) = outcome.take() {
+                // The opener (a host callback) ends before the sign-in does, so it never runs
+                // after the call that started the sign-in has returned.
+                return done;
+            }
+        }
         tokio::select! {
             opened = async { opening.as_mut().expect("guarded").await }, if opening.is_some() => {
                 opening = None;
-                match opened {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(e),
-                    Err(e) => return Err(Error::internal(format!("opening the sign-in page did not complete: {e}"))),
+                // Once the redirect came, the opener's result no longer matters.
+                if outcome.is_none() {
+                    match opened {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Err(e),
+                        Err(e) => return Err(Error::internal(format!("opening the sign-in page did not complete: {e}"))),
+                    }
                 }
             }
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                if let Some(done) = serve(stream, state).await {
-                    // The opener (a host callback) ends before the sign-in does, so it never
-                    // runs after the call that started the sign-in has returned. Its result
-                    // no longer matters: the redirect came.
-                    if let Some(opening) = opening.take() {
-                        let _ = opening.await;
+            accepted = listeners.accept() => {
+                if let Ok(mut stream) = accepted {
+                    reading.spawn(async move {
+                        let target = tokio::time::timeout(READ_TIMEOUT, read_target(&mut stream)).await;
+                        (stream, target.ok().flatten())
+                    });
+                }
+            }
+            Some(read) = reading.join_next(), if !reading.is_empty() => {
+                let Ok((mut stream, Some(target))) = read else { continue };
+                match &outcome {
+                    None => outcome = serve(&mut stream, &target, state).await,
+                    Some(done) => {
+                        let code = matches!(done, Ok(Redirect::Code(_)));
+                        serve_again(&mut stream, &target, state, code).await
                     }
-                    return done;
                 }
             }
         }
     }
 }
 
-/// Serve one browser connection. `None`: not the redirect (another path, a probe): keep
-/// waiting.
-async fn serve(mut stream: TcpStream, state: &str) -> Option<Result<Redirect>> {
-    let target = match tokio::time::timeout(READ_TIMEOUT, read_target(&mut stream)).await {
-        Ok(Some(t)) => t,
-        _ => return None,
-    };
+/// The query parameters of a request to `/` (`None`: another path).
+fn redirect_params(target: &str) -> Option<Vec<(String, String)>> {
     let url = crate::authority::parse_url(&format!("http://localhost{target}")).ok()?;
-    let param = |k: &str| {
+    (url.path() == "/").then(|| {
         url.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-    };
-    if url.path() != "/" || (param("code").is_none() && param("error").is_none()) {
-        respond(
-            &mut stream,
-            "404 Not Found",
-            "Not found",
-            "This is aadtoken's sign-in listener.",
-        )
-        .await;
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+}
+
+/// Serve one browser request while waiting for the redirect. `None`: not the redirect
+/// (another path, a probe): keep waiting.
+async fn serve(stream: &mut TcpStream, target: &str, state: &str) -> Option<Result<Redirect>> {
+    let params = redirect_params(target).unwrap_or_default();
+    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if param("code").is_none() && param("error").is_none() {
+        not_found(stream).await;
         return None;
     }
     if param("state").as_deref() != Some(state) {
         respond(
-            &mut stream,
+            stream,
             "400 Bad Request",
             "Sign-in failed",
             "This sign-in response does not belong to the sign-in aadtoken started (its state does not match), so \
@@ -256,7 +363,7 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Result<Redirect>> {
     if let Some(error) = param("error") {
         let description = param("error_description").unwrap_or_default();
         respond(
-            &mut stream,
+            stream,
             "200 OK",
             "Sign-in failed",
             &format!(
@@ -268,14 +375,40 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Result<Redirect>> {
         return Some(Ok(Redirect::Error { error, description }));
     }
     let code = zeroize::Zeroizing::new(param("code").unwrap_or_default());
+    signed_in(stream).await;
+    Some(Ok(Redirect::Code(code)))
+}
+
+/// Serve a request after the redirect came (a reload of the redirect URL, a favicon): the
+/// redirect of this sign-in, when it `signed` the person in, gets its page again, anything
+/// else a 404; nothing changes.
+async fn serve_again(stream: &mut TcpStream, target: &str, state: &str, signed: bool) {
+    let params = redirect_params(target).unwrap_or_default();
+    if signed && params.iter().any(|(k, v)| k == "state" && v == state) {
+        signed_in(stream).await;
+    } else {
+        not_found(stream).await;
+    }
+}
+
+async fn signed_in(stream: &mut TcpStream) {
     respond(
-        &mut stream,
+        stream,
         "200 OK",
         "Signed in",
         "You are signed in; aadtoken has what it needs. You can close this window.",
     )
     .await;
-    Some(Ok(Redirect::Code(code)))
+}
+
+async fn not_found(stream: &mut TcpStream) {
+    respond(
+        stream,
+        "404 Not Found",
+        "Not found",
+        "This is aadtoken's sign-in listener.",
+    )
+    .await;
 }
 
 /// The request target of `GET <target> HTTP/1.x`.
@@ -331,8 +464,9 @@ fn escape(s: &str) -> String {
 }
 
 /// Open `url` in the system browser: the launcher with the URL as its one argument (no
-/// shell), its output discarded (the library never prints).
-fn open_system_browser(url: &str) -> Result<()> {
+/// shell), its output discarded (the library never prints). What a browser sign-in does
+/// without an open-URL callback; public for hosts (the CLI) that add to it.
+pub fn open_system_browser(url: &str) -> Result<()> {
     #[cfg(target_os = "macos")]
     let (program, args): (&str, Vec<&str>) = ("open", vec![url]);
     #[cfg(windows)]

@@ -1,7 +1,9 @@
 //! The device code flow (RFC 8628; entra-protocol.md §5): `POST /devicecode`, the host's prompt
 //! callback shows the person the code, then the token endpoint is polled every `interval`
 //! seconds (`slow_down` adds 5 s) until the person has signed in, declined, or the code expired
-//! (`expires_in`, which bounds the whole flow). The library never prints the message itself.
+//! (`expires_in`, which bounds the whole flow). A poll that fails for a reason that says
+//! nothing about the code (no connection, a timeout, a 5xx or 429 answer) is followed by the
+//! next poll, within the code's lifetime. The library never prints the message itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, TokenRequest};
 use crate::token::unix_now;
 
-use super::public_client::{PublicClient, UserTokens};
+use super::public_client::{PublicClient, UserEndpoint, UserTokens};
 
 /// The grant type of the device-code poll.
 pub const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -61,7 +63,7 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
              code to enter (aadtoken_config_set_device_code_callback); aadtoken never prints it itself",
         ));
     };
-    let endpoint = client.endpoint("devicecode");
+    let endpoint = client.endpoint(env, UserEndpoint::DeviceCode).await?;
     let scope = PublicClient::decorated_scope(scopes);
     let req = TokenRequest::post(
         &endpoint,
@@ -116,14 +118,14 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
             return Err(expired(&format!("its expires_in ({expires_in} s) passed")));
         }
         match client
-            .redeem(env, scopes, GRANT, &[("device_code", device_code.as_str())])
+            .redeem(env, scopes, GRANT, &[("device_code", device_code.as_str())], None)
             .await
         {
             Ok(tokens) => return Ok(tokens),
             Err(e) => match e.oauth_error() {
                 Some("authorization_pending") => {}
                 Some("slow_down") => interval += SLOW_DOWN,
-                Some("authorization_declined") => {
+                Some("authorization_declined" | "access_denied") => {
                     let m = format!("the person declined the device code sign-in: {}", e.message());
                     return Err(e.reclassified(ErrorKind::UserCancelled, m));
                 }
@@ -141,10 +143,27 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
                     );
                     return Err(e.reclassified(ErrorKind::SignInExpired, m));
                 }
+                _ if transient(&e) => {
+                    // The code is still valid: the next poll may well work (the request's own
+                    // retry is spent, so this one waits an interval).
+                    crate::log_warn!(
+                        "device code sign-in: a poll failed ({}); polling on until the code expires",
+                        crate::log::error_summary(&e)
+                    );
+                }
                 _ => return Err(e),
             },
         }
     }
+}
+
+/// A poll failure that says nothing about the device code: no connection, no answer in time,
+/// a 5xx or 429 answer (Entra's `temporarily_unavailable`/`server_error` included).
+fn transient(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Network | ErrorKind::Timeout | ErrorKind::ServerError | ErrorKind::Throttled
+    )
 }
 
 fn expired(why: &str) -> Error {

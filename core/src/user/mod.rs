@@ -4,7 +4,7 @@
 //! * `device_code` — the device authorization grant (RFC 8628): the host's prompt callback
 //!   shows the code, aadtoken polls the token endpoint;
 //! * `browser` — the authorization code flow with PKCE (S256) on a loopback redirect
-//!   (`http://localhost:<port>`, listener on 127.0.0.1), the page opened by the host's callback
+//!   (`http://localhost:<port>`, listeners on 127.0.0.1 and ::1), the page opened by the host's callback
 //!   or the system browser;
 //! * refresh tokens — after a sign-in, tokens for the same or another scope of the account are
 //!   obtained silently with its refresh token; rotated refresh tokens replace old ones;
@@ -28,12 +28,12 @@ pub(crate) mod device_code;
 pub(crate) mod pkce;
 pub(crate) mod public_client;
 
+pub use browser::open_system_browser;
 pub(crate) use public_client::{parse_user_tokens, PublicClient, UserSettings, DEFAULT_INTERACTIVE_TIMEOUT};
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::authority::Issuer;
 use crate::cache::Scopes;
 use crate::config::Config;
 use crate::credential::app::{App, Env};
@@ -82,13 +82,7 @@ impl UserCredential {
             Flow::DeviceCode => "for auth_method=device_code",
             Flow::Browser => "for auth_method=interactive",
         };
-        let app = App::from_config(config, why)?;
-        let Issuer::Entra(authority) = app.issuer.clone() else {
-            return Err(Error::invalid_setting(
-                "authority_kind",
-                "is 'oidc', but person sign-in (device_code, interactive) needs an Entra ID authority",
-            ));
-        };
+        let app = App::for_person_sign_in(config, why)?;
         let store = AccountStore::for_client(&app.issuer.url(), &app.client_id, config.cache_file())?;
         let settings = UserSettings {
             login_hint: config.login_hint.clone(),
@@ -104,7 +98,6 @@ impl UserCredential {
         Ok(UserCredential {
             client: PublicClient {
                 app,
-                authority,
                 settings,
                 prompt: config.device_code_prompt.clone(),
                 opener: config.url_opener.clone(),
@@ -216,6 +209,36 @@ impl UserCredential {
         Ok(got.token)
     }
 
+    /// Sign the person out: forget the account the settings select (`account`, `login_hint`,
+    /// or the only one) and its refresh token, in memory and in `cache_file`. Returns the user
+    /// name of the account forgotten (`None`: there was none).
+    pub async fn sign_out(&self) -> Result<Option<String>> {
+        let mut guard = self.store.lock(self.client.settings.step_timeout).await?;
+        let Some(account) = self.selected(&guard)? else {
+            return Ok(None);
+        };
+        guard.remove(&account)?;
+        drop(guard); // before logging: a log callback may call back into the library
+        crate::log_info!(
+            "signed out {} (home account {}): its refresh token is forgotten",
+            crate::log::pii(self.client.settings.log_pii, &account.username),
+            crate::log::pii(self.client.settings.log_pii, &account.home_account_id)
+        );
+        Ok(Some(account.username))
+    }
+
+    /// The account the settings select among those in the store (`account`, `login_hint`, or
+    /// the only one).
+    fn selected(&self, guard: &accounts::StoreGuard<'_>) -> Result<Option<Account>> {
+        let settings = &self.client.settings;
+        Ok(accounts::select(
+            guard.accounts(),
+            settings.account.as_deref(),
+            settings.login_hint.as_deref(),
+        )?
+        .cloned())
+    }
+
     /// After a sign-in: the person signed in as the account the settings ask for.
     fn check_expected(&self, account: &Account) -> Result<()> {
         let wrong = |wanted: &str, setting: &str| {
@@ -233,7 +256,8 @@ impl UserCredential {
                 return wrong(want, "account");
             }
         } else if let Some(hint) = &self.client.settings.login_hint {
-            if !account.username.eq_ignore_ascii_case(hint) {
+            // An issuer that tells no user name cannot be checked against the hint.
+            if !account.username.is_empty() && !account.username.eq_ignore_ascii_case(hint) {
                 return wrong(hint, "login_hint");
             }
         }
@@ -249,13 +273,7 @@ impl UserCredential {
             scopes.joined()
         );
         let mut guard = self.store.lock(self.client.settings.step_timeout).await?;
-        let account = accounts::select(
-            guard.accounts(),
-            self.client.settings.account.as_deref(),
-            self.client.settings.login_hint.as_deref(),
-        )?
-        .cloned();
-        let Some(account) = account else {
+        let Some(account) = self.selected(&guard)? else {
             return Err(Error::new(
                 ErrorKind::InteractionRequired,
                 format!(
@@ -281,17 +299,13 @@ impl UserCredential {
                 scopes,
                 "refresh_token",
                 &[("refresh_token", account.refresh_token.expose())],
+                Some(account.tenant_id.as_str()),
             )
             .await;
         match result {
             Ok(got) => {
-                if let Some(mut updated) = got.account {
-                    // The same person: keep the names the sign-in recorded when the refresh
-                    // answer lacks an id token.
-                    if updated.username.is_empty() {
-                        updated.username = account.username.clone();
-                    }
-                    guard.save(updated)?;
+                if let Some(updated) = got.account {
+                    guard.save(rotated(&account, updated, got.identified))?;
                 }
                 Ok(got.token)
             }
@@ -311,5 +325,60 @@ impl UserCredential {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The account to keep after `previous`'s refresh token was redeemed and the answer carried a
+/// new (rotated) one: the same person, whatever the answer says of them — a refresh answer often
+/// lacks the id token (`identified` false) — with the new refresh token, and the names the
+/// sign-in recorded where the answer has none.
+fn rotated(previous: &Account, mut updated: Account, identified: bool) -> Account {
+    if !identified || updated.home_account_id != previous.home_account_id {
+        updated.home_account_id = previous.home_account_id.clone();
+        updated.tenant_id = previous.tenant_id.clone();
+    }
+    if updated.username.is_empty() {
+        updated.username = previous.username.clone();
+    }
+    if updated.name.is_none() {
+        updated.name = previous.name.clone();
+    }
+    updated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretString;
+
+    fn account(id: &str, user: &str, rt: &str) -> Account {
+        Account {
+            authority: "https://h/t".into(),
+            client_id: "c".into(),
+            home_account_id: id.into(),
+            username: user.into(),
+            name: Some("N".into()),
+            tenant_id: "t".into(),
+            refresh_token: SecretString::new(rt),
+            updated_on: 0,
+        }
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_stays_with_the_account_it_was_redeemed_for() {
+        let previous = account("sub.https://i", "alice", "rt-1");
+        // The refresh answer named nobody (no id token): the same account, the new token.
+        let mut answer = account(public_client::UNIDENTIFIED, "", "rt-2");
+        answer.name = None;
+        answer.tenant_id = String::new();
+        let kept = rotated(&previous, answer, false);
+        assert_eq!(kept.home_account_id, "sub.https://i");
+        assert_eq!(
+            (kept.username.as_str(), kept.name.as_deref()),
+            ("alice", Some("N"))
+        );
+        assert_eq!(kept.tenant_id, "t");
+        assert_eq!(kept.refresh_token.expose(), "rt-2");
+        assert!(kept.same(&previous), "replaces the old one in the store");
     }
 }

@@ -1,8 +1,11 @@
-//! The public client that person sign-in talks through: the application (an Entra
-//! authority and client id, no secret), the sign-in settings and the host's callbacks, and the
-//! one grant every flow ends with ([`PublicClient::redeem`]: refresh token, device code,
-//! authorization code), sent through the application credentials' request path
-//! ([`App::grant_request`], `http::request_body_with_retry`, `http::bounded`).
+//! The public client that person sign-in talks through: the application (an Entra authority or
+//! any OpenID Connect issuer, and a client id, no secret), the sign-in settings and the host's
+//! callbacks, the endpoints of the flows (built for Entra, from the discovery document of an
+//! OpenID issuer), and the one grant every flow ends with ([`PublicClient::redeem`]: refresh
+//! token, device code, authorization code), sent through the application credentials' request
+//! path ([`App::grant_request`], `http::request_body_with_retry`, `http::bounded`).
+//!
+//! Entra-only parameters (`client_info=1`) are sent to Entra authorities only.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,11 +14,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::authority::Authority;
+use crate::authority::{check_identifier, Authority, Issuer};
 use crate::cache::Scopes;
 use crate::claims::Claims;
 use crate::config::{DeviceCodePrompt, UrlOpener};
-use crate::credential::app::{App, ClientAuth, Env};
+use crate::credential::app::{App, ClientAuth, Endpoint, Env};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http;
 use crate::secret::SecretString;
@@ -57,6 +60,8 @@ pub struct UserTokens {
     pub token: Token,
     /// The signed-in account with its refresh token (absent when no refresh token came).
     pub account: Option<Account>,
+    /// Whether the answer said who signed in (else the account is [`UNIDENTIFIED`]).
+    pub identified: bool,
 }
 
 #[derive(Deserialize)]
@@ -72,12 +77,20 @@ struct ClientInfo {
     utid: String,
 }
 
+/// The endpoints of person sign-in besides the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserEndpoint {
+    /// Where the browser signs in (`/authorize`, `authorization_endpoint`).
+    Authorize,
+    /// Where device codes come from (`/devicecode`, `device_authorization_endpoint`).
+    DeviceCode,
+}
+
 /// The application side of person sign-in, shared by the flows.
 pub struct PublicClient {
-    /// The application (an Entra authority: person sign-in needs one).
+    /// The application: an Entra authority (`common`/`organizations`/`consumers` allowed) or
+    /// an OpenID Connect issuer.
     pub app: Arc<App>,
-    /// The Entra authority of `app`, for the authorize and device-code endpoints.
-    pub authority: Authority,
     /// The sign-in settings.
     pub settings: UserSettings,
     /// The host's device-code prompt.
@@ -87,10 +100,63 @@ pub struct PublicClient {
 }
 
 impl PublicClient {
-    /// An endpoint of the authority: `authorize`, `devicecode` (the token endpoint is the
-    /// application's, [`App::token_endpoint`]).
-    pub fn endpoint(&self, path: &str) -> String {
-        self.authority.endpoint(path)
+    /// Whether the authority is Entra ID (which takes `client_info` and answers AADSTS codes).
+    pub fn is_entra(&self) -> bool {
+        matches!(self.app.issuer, Issuer::Entra(_))
+    }
+
+    /// An endpoint of the flows: built from host and tenant for Entra, else the one the
+    /// issuer's discovery document publishes (an issuer that publishes none does not offer
+    /// that flow: an error naming `auth_method`).
+    pub async fn endpoint(&self, env: &Env<'_>, which: UserEndpoint) -> Result<String> {
+        let (path, field, method, other) = match which {
+            UserEndpoint::Authorize => (
+                "authorize",
+                "authorization_endpoint",
+                "interactive",
+                "device_code",
+            ),
+            UserEndpoint::DeviceCode => (
+                "devicecode",
+                "device_authorization_endpoint",
+                "device_code",
+                "interactive",
+            ),
+        };
+        let issuer = match &self.app.issuer {
+            Issuer::Entra(a) => return Ok(a.endpoint(path)),
+            Issuer::Oidc(issuer) => issuer,
+        };
+        let token = self.app.token_endpoint(env).await?;
+        let published = token.meta.and_then(|m| match which {
+            UserEndpoint::Authorize => m.authorization_endpoint.clone(),
+            UserEndpoint::DeviceCode => m.device_authorization_endpoint.clone(),
+        });
+        published.ok_or_else(|| {
+            Error::invalid_setting(
+                "auth_method",
+                format!(
+                    "is '{method}', but the OpenID Connect issuer {issuer} publishes no '{field}' in its discovery \
+                     document, so it does not offer that sign-in (try auth_method={other})"
+                ),
+            )
+        })
+    }
+
+    /// The token endpoint of a grant: the application's ([`App::token_endpoint`]), except that
+    /// after a sign-in through `common`/`organizations`/`consumers` the account's own tenant
+    /// (`tenant`) answers, as MSAL does.
+    async fn token_endpoint(&self, env: &Env<'_>, tenant: Option<&str>) -> Result<Endpoint<'_>> {
+        match &self.app.issuer {
+            Issuer::Entra(a) => match accounts_authority(a, tenant) {
+                Some(own) => Ok(Endpoint {
+                    url: own.token_endpoint(),
+                    meta: None,
+                }),
+                None => self.app.token_endpoint(env).await,
+            },
+            Issuer::Oidc(_) => self.app.token_endpoint(env).await,
+        }
     }
 
     /// The scope value sent: the requested scopes and [`OIDC_SCOPES`].
@@ -104,18 +170,23 @@ impl PublicClient {
         all.join(" ")
     }
 
-    /// One grant at the token endpoint (public client: `client_id`, no secret, and
-    /// `client_info=1`), bounded by `timeout_ms`, answered with the access token and the account.
+    /// One grant at the token endpoint (public client: `client_id`, no secret; `client_info=1`
+    /// for Entra), bounded by `timeout_ms`, answered with the access token and the account.
+    /// `tenant`: the signed-in account's tenant, when a refresh token is redeemed.
     pub async fn redeem(
         &self,
         env: &Env<'_>,
         scopes: &Scopes,
         grant_type: &str,
         fields: &[(&'static str, &str)],
+        tenant: Option<&str>,
     ) -> Result<UserTokens> {
         let scope = Self::decorated_scope(scopes);
-        let endpoint = self.app.token_endpoint(env).await?;
-        let mut grant = vec![("client_info", "1")];
+        let endpoint = self.token_endpoint(env, tenant).await?;
+        let mut grant = Vec::with_capacity(fields.len() + 1);
+        if self.is_entra() {
+            grant.push(("client_info", "1"));
+        }
         grant.extend_from_slice(fields);
         let req = self
             .app
@@ -151,8 +222,52 @@ impl PublicClient {
     }
 }
 
-/// Parse a person-sign-in token response: the access token, and the account from
-/// `client_info` (home account id `uid.utid`) and the id token (user name).
+/// The authority of an account's silent requests when `configured` is `common`,
+/// `organizations` or `consumers`: its own `tenant` (when known and a valid tenant name).
+fn accounts_authority(configured: &Authority, tenant: Option<&str>) -> Option<Authority> {
+    let t = tenant.filter(|t| !t.is_empty() && check_identifier("tenant", t).is_ok())?;
+    configured.is_multi_tenant().then(|| configured.with_tenant(t))
+}
+
+/// Who signed in, as a token response says.
+struct Identity {
+    home_account_id: String,
+    tenant_id: String,
+}
+
+/// The home account id and tenant of the person in `info` (Entra's `client_info`) or the
+/// `claims` of a token: `uid.utid`, else `oid.tid`, else `sub.iss` (OpenID Connect Core §2:
+/// `sub` is unique per issuer, so the pair names one person anywhere).
+fn identity(info: Option<&ClientInfo>, claims: Option<&Claims>) -> Option<Identity> {
+    if let Some(i) = info {
+        return Some(Identity {
+            home_account_id: format!("{}.{}", i.uid, i.utid).to_ascii_lowercase(),
+            tenant_id: i.utid.to_ascii_lowercase(),
+        });
+    }
+    let c = claims?;
+    match (c.object_id(), c.tenant_id(), c.subject(), c.issuer()) {
+        (Some(o), Some(t), _, _) => Some(Identity {
+            home_account_id: format!("{o}.{t}").to_ascii_lowercase(),
+            tenant_id: t.to_ascii_lowercase(),
+        }),
+        (_, tid, Some(sub), Some(iss)) => Some(Identity {
+            home_account_id: format!("{sub}.{iss}"),
+            tenant_id: tid.unwrap_or("").to_ascii_lowercase(),
+        }),
+        _ => None,
+    }
+}
+
+/// The home account id of an account whose token response named nobody (no `client_info`, no
+/// id token, an opaque access token): one such account per application.
+pub const UNIDENTIFIED: &str = "unidentified.account";
+
+/// Parse a person-sign-in token response: the access token, and — whenever a refresh token
+/// came — the account to keep it under. Who signed in comes from `client_info` (Entra), else
+/// the id token's `oid`+`tid`, else its `sub`+`iss`, else the same claims of a JWT access
+/// token; an answer that names nobody still yields an account ([`UNIDENTIFIED`], or the
+/// account whose refresh token was redeemed), so a refresh token is never dropped.
 pub fn parse_user_tokens(body: &[u8], sent_at: i64, authority: &str, client_id: &str) -> Result<UserTokens> {
     let token = parse_success(body, sent_at)?;
     let fields: UserFields = serde_json::from_slice(body)
@@ -164,29 +279,36 @@ pub fn parse_user_tokens(body: &[u8], sent_at: i64, authority: &str, client_id: 
             .ok()?;
         serde_json::from_slice::<ClientInfo>(&bytes).ok()
     });
-    let (uid, utid) = match (&info, &id) {
-        (Some(i), _) => (i.uid.clone(), i.utid.clone()),
-        (None, Some(c)) => match (c.object_id(), c.tenant_id()) {
-            (Some(o), Some(t)) => (o.to_owned(), t.to_owned()),
-            _ => return Ok(UserTokens { token, account: None }),
-        },
-        (None, None) => return Ok(UserTokens { token, account: None }),
-    };
+    let found = identity(info.as_ref(), id.as_ref())
+        .or_else(|| identity(None, Claims::from_jwt(token.secret()).ok().as_ref()));
+    let identified = found.is_some();
+    let who = found.unwrap_or_else(|| Identity {
+        home_account_id: UNIDENTIFIED.to_owned(),
+        tenant_id: String::new(),
+    });
     let account = fields.refresh_token.filter(|r| !r.is_empty()).map(|rt| Account {
         authority: authority.to_owned(),
         client_id: client_id.to_owned(),
-        home_account_id: format!("{uid}.{utid}").to_ascii_lowercase(),
+        home_account_id: who.home_account_id,
         username: id
             .as_ref()
-            .and_then(|c| c.string("preferred_username").or_else(|| c.user_name()))
+            .and_then(|c| {
+                c.string("preferred_username")
+                    .or_else(|| c.user_name())
+                    .or_else(|| c.string("email"))
+            })
             .unwrap_or("")
             .to_owned(),
         name: id.as_ref().and_then(|c| c.string("name")).map(str::to_owned),
-        tenant_id: utid.clone(),
+        tenant_id: who.tenant_id,
         refresh_token: SecretString::new(rt),
         updated_on: crate::token::unix_now(),
     });
-    Ok(UserTokens { token, account })
+    Ok(UserTokens {
+        token,
+        account,
+        identified,
+    })
 }
 
 #[cfg(test)]
@@ -231,5 +353,83 @@ mod tests {
             .unwrap()
             .account
             .is_none());
+    }
+
+    fn jwt(claims: serde_json::Value) -> String {
+        format!("{}.{}.sig", b64(&serde_json::json!({"alg":"none"})), b64(&claims))
+    }
+
+    fn answer(extra: serde_json::Value) -> Vec<u8> {
+        let mut body =
+            serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"opaque-at"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body.to_string().into_bytes()
+    }
+
+    #[test]
+    fn account_from_oid_tid_else_sub_and_iss_else_unidentified() {
+        // An id token with oid and tid, no client_info (Entra without client_info=1).
+        let id = jwt(serde_json::json!({"oid":"O1","tid":"T1","sub":"s","iss":"https://i"}));
+        let a = parse_user_tokens(
+            &answer(serde_json::json!({"refresh_token":"rt","id_token":id})),
+            0,
+            "a",
+            "c",
+        )
+        .unwrap();
+        assert!(a.identified);
+        let acct = a.account.unwrap();
+        assert_eq!(
+            (acct.home_account_id.as_str(), acct.tenant_id.as_str()),
+            ("o1.t1", "t1")
+        );
+        // A standard OpenID provider: sub and iss only (sub is case-sensitive: kept as is).
+        let id = jwt(
+            serde_json::json!({"sub":"Alice-1","iss":"https://idp.example/oidc","preferred_username":"alice"}),
+        );
+        let a = parse_user_tokens(
+            &answer(serde_json::json!({"refresh_token":"rt","id_token":id})),
+            0,
+            "a",
+            "c",
+        )
+        .unwrap();
+        let acct = a.account.unwrap();
+        assert_eq!(acct.home_account_id, "Alice-1.https://idp.example/oidc");
+        assert_eq!(acct.username, "alice");
+        assert_eq!(acct.tenant_id, "");
+        assert!(crate::user::accounts::check_home_account_id("account", &acct.home_account_id).is_ok());
+        // No id token: a JWT access token's claims say who it is.
+        let at = jwt(serde_json::json!({"oid":"o2","tid":"t2"}));
+        let body =
+            serde_json::json!({"token_type":"Bearer","expires_in":60,"access_token":at,"refresh_token":"rt"});
+        let a = parse_user_tokens(body.to_string().as_bytes(), 0, "a", "c").unwrap();
+        assert_eq!(a.account.unwrap().home_account_id, "o2.t2");
+        // Nothing names the person: the refresh token is still kept, under UNIDENTIFIED.
+        let a = parse_user_tokens(&answer(serde_json::json!({"refresh_token":"rt-2"})), 0, "a", "c").unwrap();
+        assert!(!a.identified);
+        let acct = a.account.unwrap();
+        assert_eq!(acct.home_account_id, UNIDENTIFIED);
+        assert_eq!(acct.refresh_token.expose(), "rt-2");
+    }
+
+    #[test]
+    fn silent_requests_of_a_multi_tenant_sign_in_go_to_the_accounts_tenant() {
+        let host = crate::authority::AuthorityHost::default_host();
+        let orgs = Authority::any_tenant(host.clone(), "organizations").unwrap();
+        assert_eq!(accounts_authority(&orgs, Some("t1")).unwrap().tenant(), "t1");
+        assert!(
+            accounts_authority(&orgs, Some("")).is_none(),
+            "an OpenID account without tid"
+        );
+        assert!(accounts_authority(&orgs, Some("a/b")).is_none());
+        assert!(accounts_authority(&orgs, None).is_none());
+        let own = Authority::new(host, "contoso.onmicrosoft.com").unwrap();
+        assert!(
+            accounts_authority(&own, Some("t1")).is_none(),
+            "a named tenant stays"
+        );
     }
 }
