@@ -129,6 +129,8 @@ export class Client {
   refreshToken(scopes?: Scopes): Promise<Token>;
   /** Sign a person in now (device code or browser, per auth_method); the account is kept. */
   signIn(scopes?: Scopes): Promise<Token>;
+  /** Forget the signed-in account and its refresh token (also in cache_file); the next getToken() signs in again. */
+  signOut(): Promise<void>;
   /** node-oracledb's `accessToken`: the cached token for refresh=false, a new one for refresh=true. */
   oracledbAccessToken(scopes?: Scopes): OracledbAccessToken;
   /** Write the Oracle token file once (a TOKEN_LOCATION directory or a file path). */

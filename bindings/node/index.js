@@ -444,6 +444,17 @@ class Client {
   }
 
   /**
+   * Sign the person out: forget the signed-in account (the one `login_hint` or `account`
+   * selects, else the only one) and its refresh token, in memory and in `cache_file`, and drop
+   * the access tokens cached for the application. The next getToken() signs in again. Resolves
+   * when nobody is signed in too.
+   */
+  async signOut() {
+    const lib = native.load();
+    await this.#using(() => checkAsync(lib.aadtoken_client_sign_out, this.#handle));
+  }
+
+  /**
    * The function node-oracledb takes as `accessToken` (with `externalAuth: true`, and
    * `homogeneous: true` for pools): `(refresh, accessTokenConfig) => Promise<string>`. The
    * driver calls it with `refresh=false` for a token (served from aadtoken's cache while valid)

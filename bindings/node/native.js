@@ -74,6 +74,7 @@ const PROTOTYPES = [
   'aadtoken_status aadtoken_config_set_device_code_callback(aadtoken_config *config, aadtoken_device_code_fn *callback, void *userdata, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_config_set_open_url_callback(aadtoken_config *config, aadtoken_open_url_fn *callback, void *userdata, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_client_sign_in(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
+  'aadtoken_status aadtoken_client_sign_out(const aadtoken_client *client, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_token_file_keeper_start(const aadtoken_client *client, const char *scopes, const char *location, _Out_ aadtoken_token_file_keeper **out, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_token_file_keeper_last_error(const aadtoken_token_file_keeper *keeper, _Out_ aadtoken_error **err)',
   'const char *aadtoken_token_file_keeper_path(const aadtoken_token_file_keeper *keeper)',

@@ -47,6 +47,12 @@ test('device code: the prompt, then silent for another scope, then signIn asks a
     const again = await client.signIn();
     assert.equal(again.claims().upn, USER);
     assert.equal(shown.length, 2, 'signIn always asks the person');
+    await client.signOut();
+    const afterSignOut = await client.getToken();
+    assert.equal(afterSignOut.claims().upn, USER);
+    assert.equal(shown.length, 3, 'after signOut the next getToken asks the person again');
+    await client.signOut();
+    await client.signOut(); // nobody signed in: still fine
   } finally {
     client.close();
   }
