@@ -85,19 +85,13 @@ fn fake_client_dir() -> &'static Path {
         let dir = target_dir().join("odpi/client");
         std::fs::create_dir_all(&dir).unwrap();
         let mut cc = Command::new("cc");
-        cc.args([
-            "-shared",
-            "-fPIC",
-            "-fvisibility=hidden",
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-        ])
-        .args(["-Wpedantic", "-Werror", "-g", "-O1"])
-        .arg(repo_root().join("tests/odpi/fake_clntsh.c"))
-        .arg("-o")
-        .arg(dir.join("libclntsh.so"))
-        .arg("-lpthread");
+        cc.args(["-shared", "-fPIC", "-fvisibility=hidden"])
+            .args(common::C_FLAGS)
+            .arg("-std=c11")
+            .arg(repo_root().join("tests/odpi/fake_clntsh.c"))
+            .arg("-o")
+            .arg(dir.join("libclntsh.so"))
+            .arg("-lpthread");
         compile(cc, "the fake libclntsh.so");
         dir
     })
@@ -128,30 +122,23 @@ fn odpi_test() -> &'static Path {
         let root = repo_root();
         let bin = out.join("odpi_test");
         let mut cc = Command::new("cc");
-        cc.args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-g",
-            "-O1",
-        ])
-        .arg(format!("-I{}", root.join("include").display()))
-        .arg(dpi_include())
-        .arg(format!("-I{}", root.join("tests/c").display()))
-        .arg(format!("-I{}", root.join("tests/odpi").display()))
-        .arg(root.join("tests/odpi/odpi_test.c"))
-        .arg(root.join("tests/c/common.c"))
-        .arg(&dpi_o)
-        .arg("-o")
-        .arg(&bin)
-        .arg(format!("-L{}", client.display()))
-        .arg(format!("-Wl,-rpath,{}", client.display()))
-        .arg("-lclntsh")
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-laadtoken", "-ldl", "-lpthread"]);
+        cc.args(common::C_FLAGS)
+            .arg("-std=c11") // (the last -std wins)
+            .arg(format!("-I{}", root.join("include").display()))
+            .arg(dpi_include())
+            .arg(format!("-I{}", root.join("tests/c").display()))
+            .arg(format!("-I{}", root.join("tests/odpi").display()))
+            .arg(root.join("tests/odpi/odpi_test.c"))
+            .arg(root.join("tests/c/common.c"))
+            .arg(&dpi_o)
+            .arg("-o")
+            .arg(&bin)
+            .arg(format!("-L{}", client.display()))
+            .arg(format!("-Wl,-rpath,{}", client.display()))
+            .arg("-lclntsh")
+            .arg(format!("-L{}", lib.display()))
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .args(["-laadtoken", "-ldl", "-lpthread"]);
         compile(cc, "tests/odpi/odpi_test.c");
         bin
     })

@@ -121,6 +121,21 @@ static void close_pool(dpiContext *ctx, dpiPool *pool) {
     dpiPool_release(pool);
 }
 
+/* The end of a phase: the pool closed, the client freed, the context destroyed. */
+static void finish(dpiContext *ctx, dpiPool *pool, aadtoken_client *client) {
+    close_pool(ctx, pool);
+    aadtoken_client_free(client);
+    dpiContext_destroy(ctx);
+}
+
+/* A pool whose tokens aadtoken considers due at once (the harness makes the mock's tokens live
+ * shorter than expiry_margin_s): every callback asks Entra ID. */
+static dpiPool *renewing_pool(dpiContext **ctx, aadtoken_client **client) {
+    *ctx = context();
+    *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1, "expiry_margin_s=3000");
+    return token_pool(*ctx, *client, *client);
+}
+
 /* ---- The recipe end to end: what OCI receives is aadtoken's cached token. ---- */
 static void phase_recipe(void) {
     dpiContext *ctx = context();
@@ -158,17 +173,15 @@ static void phase_recipe(void) {
     free(logon);
     CHECK(aadtoken_odpi_last_error(client, NULL) == AADTOKEN_OK, "no error recorded");
     free(cached);
-    close_pool(ctx, pool);
-    aadtoken_client_free(client);
-    dpiContext_destroy(ctx);
+    finish(ctx, pool, client);
 }
 
 /* ---- A token aadtoken considers expired too (lifetime < expiry_margin_s): a new one. ---- */
 static void phase_expired(void) {
-    dpiContext *ctx = context();
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1, "expiry_margin_s=3000");
+    dpiContext *ctx;
+    aadtoken_client *client;
     struct fakeoci_pool_info pi;
-    dpiPool *pool = token_pool(ctx, client, client);
+    dpiPool *pool = renewing_pool(&ctx, &client);
     char msg[1024], *first, *logon, *cached;
 
     if (pool == NULL) return;
@@ -188,17 +201,15 @@ static void phase_expired(void) {
     free(cached);
     free(logon);
     free(first);
-    close_pool(ctx, pool);
-    aadtoken_client_free(client);
-    dpiContext_destroy(ctx);
+    finish(ctx, pool, client);
 }
 
 /* ---- The identity provider goes down: ODPI-C sees the failure, aadtoken says why. ---- */
 static void phase_idp_down(void) {
-    dpiContext *ctx = context();
-    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 1, "expiry_margin_s=3000");
+    dpiContext *ctx;
+    aadtoken_client *client;
     struct fakeoci_pool_info pi;
-    dpiPool *pool = token_pool(ctx, client, client);
+    dpiPool *pool = renewing_pool(&ctx, &client);
     aadtoken_error *err = NULL;
     aadtoken_status st;
     char msg[1024], line[16];
@@ -222,9 +233,7 @@ static void phase_idp_down(void) {
     CHECK(err != NULL && strstr(aadtoken_error_message(err), "127.0.0.1") != NULL, "the message names the host: %s",
           aadtoken_error_message(err));
     aadtoken_error_free(err);
-    close_pool(ctx, pool);
-    aadtoken_client_free(client);
-    dpiContext_destroy(ctx);
+    finish(ctx, pool, client);
 }
 
 /* ---- No first token: dpiPool_create succeeds, the callback is never registered. ---- */
@@ -255,9 +264,7 @@ static void phase_misconfigured(void) {
     CHECK(pi.callback_calls == 0, "the callback was never called");
     CHECK(pi.last_get_mode == (0x0001 | 0x0010), "external credentials asked (mode 0x%x)", pi.last_get_mode);
     CHECK(aadtoken_odpi_last_error(client, NULL) == AADTOKEN_OK, "aadtoken was never asked");
-    close_pool(ctx, pool);
-    aadtoken_client_free(client);
-    dpiContext_destroy(ctx);
+    finish(ctx, pool, client);
 }
 
 /* ---- A device-code client behind the driver's callback never waits for a person. ---- */
