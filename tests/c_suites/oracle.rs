@@ -242,7 +242,8 @@ fn odpi_c_callback_never_waits_for_a_person() {
 #[test]
 fn odpi_c_callback_is_a_dpi_access_token_callback_in_cxx() {
     let root = repo_root();
-    let mut cxx = Command::new("g++");
+    // `c++`: g++ on Debian (what .ci/run installs when `c++` is missing).
+    let mut cxx = Command::new("c++");
     cxx.args([
         "-std=c++11",
         "-Wall",
@@ -254,7 +255,7 @@ fn odpi_c_callback_is_a_dpi_access_token_callback_in_cxx() {
     .arg(format!("-I{}", root.join("include").display()))
     .arg(dpi_include())
     .arg(root.join("tests/odpi/assign.cpp"));
-    compile(cxx, "tests/odpi/assign.cpp (g++)");
+    compile(cxx, "tests/odpi/assign.cpp (c++)");
 }
 
 fn oci_example() -> &'static Path {

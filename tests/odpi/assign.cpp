@@ -1,4 +1,4 @@
-// Compiled (not run) by tests/c_suites/oracle.rs with g++ -Werror against the real dpi.h:
+// Compiled (not run) by tests/c_suites/oracle.rs with c++ (g++) -Werror against the real dpi.h:
 // aadtoken's callback is a dpiAccessTokenCallback in C++ too, without a cast.
 #include <dpi.h>
 #include <aadtoken.h>
