@@ -40,6 +40,8 @@
 #endif
 #include <aadtoken.h>
 
+#include "env_client.h"
+
 /* What OCI passes to the token callback: the context set with OCI_ATTR_TOKEN_CBKCTX, the
  * OCIAuthInfo to set the token on, and a mode. */
 typedef sword (*token_callback_fn)(void *ctx, void *authinfo, ub4 mode);
@@ -87,22 +89,6 @@ static int oci_fail(const char *what, OCIError *errhp) {
     return 1;
 }
 
-static aadtoken_client *client_from_environment(void) {
-    aadtoken_config *cfg = aadtoken_config_new();
-    aadtoken_client *client = NULL;
-    aadtoken_error *err = NULL;
-    const char *settings = getenv("AADTOKEN_SETTINGS");
-    aadtoken_status st = aadtoken_config_load_env(cfg, &err);
-    if (st == AADTOKEN_OK && settings != NULL) st = aadtoken_config_parse(cfg, settings, &err);
-    if (st == AADTOKEN_OK) st = aadtoken_client_new(cfg, &client, &err);
-    aadtoken_config_free(cfg);
-    if (st != AADTOKEN_OK) {
-        fprintf(stderr, "oci_token_pool: %s\n", aadtoken_error_message(err));
-        aadtoken_error_free(err);
-    }
-    return client;
-}
-
 int main(int argc, char **argv) {
     const char *connect = argc > 1 ? argv[1] : "tcps://db.example.com:1522/service";
     struct token_ctx tc = {NULL, NULL};
@@ -119,7 +105,7 @@ int main(int argc, char **argv) {
         void *ptr;
     } cbk;
 
-    tc.client = client_from_environment();
+    tc.client = client_from_environment("oci_token_pool");
     if (tc.client == NULL) return 1;
     if (OCIEnvCreate(&tc.envhp, OCI_THREADED, NULL, NULL, NULL, NULL, 0, NULL) != OCI_SUCCESS) {
         fprintf(stderr, "oci_token_pool: OCIEnvCreate failed\n");

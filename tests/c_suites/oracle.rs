@@ -97,51 +97,95 @@ fn fake_client_dir() -> &'static Path {
     })
 }
 
-/// `tests/odpi/odpi_test.c` with ODPI-C's `embed/dpi.c` compiled in (ODPI-C with its own
-/// defaults: warnings are its maintainers' business), the test itself with `-std=c11 -Werror`.
-fn odpi_test() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let odpi = odpi_sources();
+/// ODPI-C's `embed/dpi.c`, compiled once into `target/odpi/dpi.o` with ODPI-C's own defaults
+/// (its warnings are its maintainers' business; the sources are pinned).
+fn dpi_object() -> &'static Path {
+    static OBJ: OnceLock<PathBuf> = OnceLock::new();
+    OBJ.get_or_init(|| {
         let out = target_dir().join("odpi");
         let dpi_o = out.join("dpi.o");
         if !dpi_o.exists() {
-            // The sources are pinned: built once (into a temporary name, then renamed).
+            // Into a temporary name, then renamed: a half-written object is never used.
             let partial = out.join(format!("dpi.o.{}", std::process::id()));
             let mut cc = Command::new("cc");
             cc.args(["-c", "-fPIC", "-g", "-O1"])
                 .arg(dpi_include())
-                .arg(odpi.join("embed/dpi.c"))
+                .arg(odpi_sources().join("embed/dpi.c"))
                 .arg("-o")
                 .arg(&partial);
             compile(cc, "ODPI-C (embed/dpi.c)");
             std::fs::rename(&partial, &dpi_o).unwrap();
         }
-        let client = fake_client_dir();
-        let lib = common::lib_dir();
-        let root = repo_root();
-        let bin = out.join("odpi_test");
-        let mut cc = Command::new("cc");
-        cc.args(common::C_FLAGS)
-            .arg("-std=c11") // (the last -std wins)
-            .arg(format!("-I{}", root.join("include").display()))
-            .arg(dpi_include())
-            .arg(format!("-I{}", root.join("tests/c").display()))
-            .arg(format!("-I{}", root.join("tests/odpi").display()))
-            .arg(root.join("tests/odpi/odpi_test.c"))
-            .arg(root.join("tests/c/common.c"))
-            .arg(&dpi_o)
-            .arg("-o")
-            .arg(&bin)
-            .arg(format!("-L{}", client.display()))
-            .arg(format!("-Wl,-rpath,{}", client.display()))
-            .arg("-lclntsh")
-            .arg(format!("-L{}", lib.display()))
-            .arg(format!("-Wl,-rpath,{}", lib.display()))
-            .args(["-laadtoken", "-ldl", "-lpthread"]);
-        compile(cc, "tests/odpi/odpi_test.c");
-        bin
+        dpi_o
     })
+}
+
+/// Build `target/odpi/<name>` from `sources` (relative to the repository) with ODPI-C compiled
+/// in, with [`common::C_FLAGS`] and `std`, against `include/aadtoken.h`, the real `dpi.h`,
+/// `tests/c`, `tests/odpi` and `examples-c`; linked with the fake client library (which ODPI-C
+/// then finds already loaded) and the fresh `libaadtoken.so`.
+fn odpi_program(name: &str, sources: &[&str], std: &str) -> PathBuf {
+    let client = fake_client_dir();
+    let lib = common::lib_dir();
+    let root = repo_root();
+    let bin = target_dir().join("odpi").join(name);
+    let mut cc = Command::new("cc");
+    cc.args(common::C_FLAGS)
+        .arg(std) // (the last -std wins)
+        .arg(dpi_include());
+    for dir in ["include", "tests/c", "tests/odpi", "examples-c"] {
+        cc.arg(format!("-I{}", root.join(dir).display()));
+    }
+    cc.args(sources.iter().map(|s| root.join(s)))
+        .arg(dpi_object())
+        .arg("-o")
+        .arg(&bin)
+        .arg(format!("-L{}", client.display()))
+        .arg(format!("-Wl,-rpath,{}", client.display()))
+        .arg("-lclntsh")
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-laadtoken", "-ldl", "-lpthread"]);
+    compile(cc, name);
+    bin
+}
+
+/// `tests/odpi/odpi_test.c`, C11.
+fn odpi_test() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        odpi_program(
+            "odpi_test",
+            &["tests/odpi/odpi_test.c", "tests/c/common.c"],
+            "-std=c11",
+        )
+    })
+}
+
+/// `examples-c/odpi_token_pool.c`, C99 as the other examples.
+fn odpi_example() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| odpi_program("odpi_token_pool", &["examples-c/odpi_token_pool.c"], "-std=c99"))
+}
+
+/// The ODPI-C example on the fake client library: its three sessions (each refused by the fake
+/// without a bearer token that looks like a JWT).
+fn run_odpi_example(mock: &MockServer, valgrind: bool) -> String {
+    let mut cmd = common::test_program(odpi_example(), under(valgrind));
+    cmd.envs(mock.app_env())
+        .arg("tcps://db.example.com:1522/freepdb1")
+        .arg(fake_client_dir());
+    let out = common::run_checked(&mut cmd, "odpi_token_pool", under(valgrind));
+    assert_eq!(out.matches("session ").count(), 3, "{out}");
+    assert!(out.contains("odpi_token_pool: session 3 open"), "{out}");
+    out
+}
+
+#[test]
+fn odpi_c_example_opens_three_sessions_with_one_token() {
+    let mock = MockServer::spawn(MockConfig::default());
+    run_odpi_example(&mock, false);
+    assert_eq!(mock.token_requests(), 1);
 }
 
 /// One phase of `odpi_test` against `mock`.
@@ -387,6 +431,7 @@ fn odpi_c_under_valgrind_reports_no_errors_or_leaks() {
     expiring.set_token_lifetime(600);
     run_odpi(&expiring, "expired", true);
     run_odpi_idp_down(true);
+    run_odpi_example(&MockServer::spawn(MockConfig::default()), true);
 }
 
 /// `#define PREFIX<NAME> <value>` lines of a C header: NAME → value, where a value naming
