@@ -60,7 +60,7 @@ typedef struct OCISPool OCISPool;
 #define OCI_SPC_STMTCACHE 0x0004
 #define OCI_SPD_FORCE 0x0001
 #define OCI_SESSGET_SPOOL 0x0001
-#define OCI_SESSGET_CREDEXT 0x0010
+#define OCI_SESSGET_CREDEXT 0x0010 /* external credentials: NOT for token pools (ODPI-C turns it off) */
 
 #define OCI_ERROR_MAXMSG_SIZE 1024
 

@@ -8,13 +8,22 @@
  * ("key=value;key=value"; `scope` = the database's application ID URI + "/.default").
  *
  * How it works, as ODPI-C does it (dpiPool.c) — OCI client 19.15+/21.7+, a TCPS connect string:
- *  - the pool is homogeneous and uses external credentials (no user name or password);
+ *  - the pool is homogeneous (OCI_SPC_HOMOGENEOUS) with no user name or password;
  *  - its OCIAuthInfo handle (OCI_ATTR_SPOOL_AUTH) carries the first token (OCI_ATTR_TOKEN,
  *    OCI_ATTR_TOKEN_ISBEARER) and a token callback (OCI_ATTR_TOKEN_CBK / OCI_ATTR_TOKEN_CBKCTX);
+ *    the first token is required: the callback is for the next ones;
+ *  - sessions come from OCISessionGet(OCI_SESSGET_SPOOL) alone: not OCI_SESSGET_CREDEXT, which
+ *    ODPI-C turns off for token pools (the token is the credential);
  *  - when the pool must open a session and its token has expired, OCI calls the callback,
  *    which sets a fresh token on the OCIAuthInfo OCI passes in. OCI copies the token during
  *    OCIAttrSet, so the callback can use aadtoken_client_borrow_token (nothing to free): the
- *    borrowed bytes stay valid until this thread borrows again from the client.
+ *    borrowed bytes stay valid until this thread borrows again from the client. The callback
+ *    runs on OCI's thread and never waits for a person: with auth_method=device_code or
+ *    interactive, sign in first (aadtoken_client_sign_in), or it fails with
+ *    AADTOKEN_ERR_INTERACTION_REQUIRED.
+ *
+ * The attribute numbers in oci_stub.h are ODPI-C's (dpiImpl.h); tests/c_suites/oracle.rs checks
+ * them against the real dpiImpl.h.
  *
  * Built in this repository against oci_stub.h (Oracle's headers are not needed to compile it,
  * and the tests link it with a fake OCI); with a real Instant Client SDK define
@@ -30,6 +39,8 @@
 #include "oci_stub.h"
 #endif
 #include <aadtoken.h>
+
+#include "env_client.h"
 
 /* What OCI passes to the token callback: the context set with OCI_ATTR_TOKEN_CBKCTX, the
  * OCIAuthInfo to set the token on, and a mode. */
@@ -78,22 +89,6 @@ static int oci_fail(const char *what, OCIError *errhp) {
     return 1;
 }
 
-static aadtoken_client *client_from_environment(void) {
-    aadtoken_config *cfg = aadtoken_config_new();
-    aadtoken_client *client = NULL;
-    aadtoken_error *err = NULL;
-    const char *settings = getenv("AADTOKEN_SETTINGS");
-    aadtoken_status st = aadtoken_config_load_env(cfg, &err);
-    if (st == AADTOKEN_OK && settings != NULL) st = aadtoken_config_parse(cfg, settings, &err);
-    if (st == AADTOKEN_OK) st = aadtoken_client_new(cfg, &client, &err);
-    aadtoken_config_free(cfg);
-    if (st != AADTOKEN_OK) {
-        fprintf(stderr, "oci_token_pool: %s\n", aadtoken_error_message(err));
-        aadtoken_error_free(err);
-    }
-    return client;
-}
-
 int main(int argc, char **argv) {
     const char *connect = argc > 1 ? argv[1] : "tcps://db.example.com:1522/service";
     struct token_ctx tc = {NULL, NULL};
@@ -110,7 +105,7 @@ int main(int argc, char **argv) {
         void *ptr;
     } cbk;
 
-    tc.client = client_from_environment();
+    tc.client = client_from_environment("oci_token_pool");
     if (tc.client == NULL) return 1;
     if (OCIEnvCreate(&tc.envhp, OCI_THREADED, NULL, NULL, NULL, NULL, 0, NULL) != OCI_SUCCESS) {
         fprintf(stderr, "oci_token_pool: OCIEnvCreate failed\n");
@@ -133,7 +128,7 @@ int main(int argc, char **argv) {
         goto done;
     }
 
-    /* Homogeneous, external credentials: no user name, no password. */
+    /* Homogeneous, no user name, no password: the token on the OCIAuthInfo is the credential. */
     if (OCISessionPoolCreate(tc.envhp, errhp, poolhp, &pool_name, &pool_name_len, (const OraText *)connect,
                              (ub4)strlen(connect), 1, 4, 1, NULL, 0, NULL, 0,
                              OCI_SPC_HOMOGENEOUS | OCI_SPC_STMTCACHE) != OCI_SUCCESS) {
@@ -143,7 +138,7 @@ int main(int argc, char **argv) {
     for (i = 0; i < 3; i++) {
         OCISvcCtx *svchp = NULL;
         if (OCISessionGet(tc.envhp, errhp, &svchp, NULL, pool_name, pool_name_len, NULL, 0, NULL, NULL, NULL,
-                          OCI_SESSGET_SPOOL | OCI_SESSGET_CREDEXT) != OCI_SUCCESS) {
+                          OCI_SESSGET_SPOOL) != OCI_SUCCESS) {
             status = oci_fail("OCISessionGet", errhp);
             break;
         }

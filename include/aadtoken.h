@@ -24,6 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ODPI-C's token struct (dpi.h defines it; see aadtoken_odpi_access_token_callback). */
+struct dpiAccessToken;
+
 /* AADTOKEN_VERSION_* mirror Cargo.toml; aadtoken_version() gives the loaded library's. */
 #define AADTOKEN_VERSION_MAJOR 0
 #define AADTOKEN_VERSION_MINOR 1
@@ -152,20 +155,6 @@ typedef struct {
 typedef void (*aadtoken_log_fn)(void *userdata,
                                 const aadtoken_log_record *record);
 
-// Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
-// `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
-// uint32_t privateKeyLength; }`. Filled by `aadtoken_odpi_access_token_callback`.
-typedef struct {
-  // The access token (not NUL-terminated as far as ODPI-C is concerned; use `tokenLength`).
-  const char *token;
-  // Its length in bytes.
-  uint32_t tokenLength;
-  // Left NULL: OAuth (Entra ID) tokens have no private key (only OCI IAM tokens do).
-  const char *privateKey;
-  // Left 0.
-  uint32_t privateKeyLength;
-} aadtoken_dpi_access_token;
-
 // The device-code prompt: show the person `message` (Entra's text: where to go and which code
 // to enter), or build your own from `user_code`, `verification_uri` and `expires_on` (Unix
 // seconds). The strings are NUL-terminated UTF-8, borrowed for the duration of the call.
@@ -189,6 +178,21 @@ typedef void (*aadtoken_device_code_fn)(void *userdata,
 // aadtoken starts the system browser (`xdg-open`, `open`).
 typedef int32_t (*aadtoken_open_url_fn)(void *userdata,
                                         const char *url);
+
+// Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
+// `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
+// uint32_t privateKeyLength; }`, for hosts that call `aadtoken_odpi_access_token_callback`
+// without including dpi.h (pass `(struct dpiAccessToken *)&token`).
+typedef struct {
+  // The access token (not NUL-terminated as far as ODPI-C is concerned; use `tokenLength`).
+  const char *token;
+  // Its length in bytes.
+  uint32_t tokenLength;
+  // Left NULL: OAuth (Entra ID) tokens have no private key (only OCI IAM tokens do).
+  const char *privateKey;
+  // Left 0.
+  uint32_t privateKeyLength;
+} aadtoken_dpi_access_token;
 
 // Success.
 #define AADTOKEN_OK 0
@@ -631,30 +635,56 @@ void aadtoken_token_file_keeper_stop(aadtoken_token_file_keeper *keeper);
 // from this client (here or through `aadtoken_odpi_access_token_callback`) or the client is
 // freed: nothing to free. Cached while fresh, as `aadtoken_client_get_token`. On error
 // nothing is written. Thread-safe (each thread has its own borrowed token).
+//
+// Made for a driver's token callback, it never waits for a person: with
+// `auth_method=device_code` or `interactive`, when a person would have to sign in it fails at
+// once with `AADTOKEN_ERR_INTERACTION_REQUIRED` (sign in first with `aadtoken_client_sign_in`).
+// Blocks for at most `timeout_ms`.
 aadtoken_status aadtoken_client_borrow_token(const aadtoken_client *client,
                                              const char *scopes,
                                              const char **token,
                                              uint32_t *length,
                                              aadtoken_error **err);
 
-// ODPI-C's access-token callback (`dpiAccessTokenCallback`), ready to register:
+// ODPI-C's access-token callback: its type is ODPI-C's `dpiAccessTokenCallback`, so it is
+// registered without a cast. ODPI-C (dpiPool.c) registers a pool's callback with OCI **only
+// when the pool is created with a first token** in `dpiCommonCreateParams.accessToken` (with
+// `externalAuth = 1` and `homogeneous = 1`); without one `dpiPool_create` succeeds and the
+// callback is never called. The whole sequence:
 //
 // ```c
-// dpiPoolCreateParams params;   /* after dpiContext_initPoolCreateParams */
-// params.externalAuth = 1; params.homogeneous = 1;
-// params.accessTokenCallback = (dpiAccessTokenCallback) aadtoken_odpi_access_token_callback;
+// dpiAccessToken first;                 /* the first token, from the callback itself */
+// memset(&first, 0, sizeof first);
+// if (aadtoken_odpi_access_token_callback(client, &first) != DPI_SUCCESS) {
+//     /* aadtoken_odpi_last_error(client, &err) says why */
+// }
+// dpiContext_initCommonCreateParams(ctx, &common);
+// dpiContext_initPoolCreateParams(ctx, &params);
+// common.accessToken = &first;          /* required: ODPI-C copies it */
+// params.externalAuth = 1;              /* required with a token */
+// params.homogeneous = 1;               /* required with a token */
+// params.accessTokenCallback = aadtoken_odpi_access_token_callback;
 // params.accessTokenCallbackContext = client;   /* an aadtoken_client* */
+// dpiPool_create(ctx, NULL, 0, NULL, 0, dsn, dsn_len, &common, &params, &pool);
 // ```
 //
 // `context` must be an `aadtoken_client*`. Fills `access_token->token`/`tokenLength` with a
 // token for the client's `scope` setting (cached while fresh) and leaves `privateKey` NULL /
 // `privateKeyLength` 0 (OAuth). The bytes stay valid until this thread calls again with this
 // client (or `aadtoken_client_borrow_token`) or the client is freed — ODPI-C copies them as
-// soon as the callback returns. Returns 0 (DPI_SUCCESS), or -1 (DPI_FAILURE, which ODPI-C
-// reports as ORA-01017) leaving `*access_token` untouched; `aadtoken_odpi_last_error` then
-// tells why. Thread-safe; never unwinds.
+// soon as the callback returns. Returns 0 (DPI_SUCCESS), or -1 (DPI_FAILURE: the connection
+// fails) leaving `*access_token` untouched; `aadtoken_odpi_last_error` then tells why, on the
+// thread that asked for the connection.
+//
+// Never waits for a person: it runs on the driver's thread while a connection is opened, so
+// with `auth_method=device_code` or `interactive` it uses the signed-in account's refresh
+// token and, when a person would have to sign in (no account yet, refresh token refused),
+// fails at once with `AADTOKEN_ERR_INTERACTION_REQUIRED` whatever `automatic_sign_in` says —
+// sign in first on the host's own thread (`aadtoken_client_sign_in`). Blocks for at most
+// `timeout_ms`. Thread-safe; never unwinds. Callers without dpi.h pass an
+// `aadtoken_dpi_access_token` as `(struct dpiAccessToken *)&token`.
 int aadtoken_odpi_access_token_callback(void *context,
-                                        aadtoken_dpi_access_token *access_token);
+                                        struct dpiAccessToken *access_token);
 
 // Why the calling thread's last `aadtoken_odpi_access_token_callback` (or
 // `aadtoken_client_borrow_token`) with this client failed: its status, and a copy of the

@@ -75,6 +75,33 @@ impl Client {
     /// refresh, and everyone keeps getting the valid token meanwhile. Only a caller with no
     /// usable token waits, sharing one request with every other such caller.
     pub fn get_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        self.get_token_as(scopes, Interaction::Allowed)
+    }
+
+    /// Like [`Client::get_token`], for a caller that must never wait for a person: a database
+    /// driver's token callback, which runs on the driver's thread while it opens a connection
+    /// (ODPI-C, OCI). A person sign-in credential (`auth_method=device_code`/`interactive`)
+    /// answers from its signed-in account's refresh token, or fails at once with
+    /// `InteractionRequired` saying to sign in first on the host's own thread — whatever
+    /// `automatic_sign_in` says. The wait is bounded by `timeout_ms`, also when it joins a
+    /// request another caller started (which may be a sign-in).
+    pub fn get_token_without_interaction(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        self.get_token_as(scopes, Interaction::Forbidden)
+            .map_err(|e| match self.inner.credential.source() {
+                Source::User(_) if e.kind() == ErrorKind::InteractionRequired => {
+                    let message = format!(
+                        "{} (a database driver's token callback never waits for a person to sign in: \
+                         sign in first on the host's own thread with aadtoken_client_sign_in or \
+                         aadtoken_client_get_token, or with `aadtoken login` and cache_file)",
+                        e.message()
+                    );
+                    e.reclassified(ErrorKind::InteractionRequired, message)
+                }
+                _ => e,
+            })
+    }
+
+    fn get_token_as(&self, scopes: Option<&str>, interaction: Interaction) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
         match entry.lookup(self.inner.margin) {
             Lookup::Fresh(token) => {
@@ -97,7 +124,7 @@ impl Client {
                     self.inner.credential.kind_name()
                 );
                 let rt = runtime::current()?;
-                rt.block_on(self.inner.fetch(&rt, &entry, Need::Usable))
+                rt.block_on(self.inner.fetch(&rt, &entry, Need::Usable, interaction))
             }
         }
     }
@@ -113,7 +140,7 @@ impl Client {
             entry.key().scopes.joined()
         );
         let rt = runtime::current()?;
-        rt.block_on(self.inner.fetch(&rt, &entry, Need::New))
+        rt.block_on(self.inner.fetch(&rt, &entry, Need::New, Interaction::Allowed))
     }
 
     /// Like [`Client::get_token`] without blocking: returns at once, and `done` runs exactly
@@ -144,7 +171,7 @@ impl Client {
                         }
                     };
                     tokio::select! {
-                        r = inner.fetch(&rt, &entry, Need::Usable) => r,
+                        r = inner.fetch(&rt, &entry, Need::Usable, Interaction::Allowed) => r,
                         () = cancelled => {
                             crate::log_debug!("{} ({}): async request cancelled by the host",
                                 entry.key().authority, entry.key().scopes.joined());
@@ -159,6 +186,15 @@ impl Client {
             cancel: Mutex::new(Some(cancel_tx)),
         })
     }
+}
+
+/// Whether a fetch may start a person sign-in (and so wait for a person).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Interaction {
+    /// A caller's request: with `automatic_sign_in`, a sign-in may start.
+    Allowed,
+    /// A background refresh or a driver's callback: never.
+    Forbidden,
 }
 
 /// A started asynchronous request.
@@ -263,7 +299,9 @@ impl Inner {
             entry.key().scopes.joined()
         );
         rt.spawn(async move {
-            let result = inner.fetch(&task_rt, &entry, Need::NotDue).await;
+            let result = inner
+                .fetch(&task_rt, &entry, Need::NotDue, Interaction::Forbidden)
+                .await;
             match &result {
                 Ok(_) => crate::log_debug!(
                     "{} ({}): background refresh done",
@@ -286,9 +324,15 @@ impl Inner {
     /// or `interactive` and `automatic_sign_in`): then each network step is bounded by
     /// `timeout_ms` and the interaction by its own bound (the device code's `expires_in`,
     /// `interactive_timeout_s`), and the async API's cancel ends it. Background refreshes
-    /// (`Need::NotDue`) never start a sign-in.
-    async fn fetch(&self, rt: &Runtime, entry: &CacheEntry, need: Need) -> Result<Arc<Token>> {
-        let interaction = need != Need::NotDue;
+    /// (`Need::NotDue`) and [`Interaction::Forbidden`] fetches never start a sign-in.
+    async fn fetch(
+        &self,
+        rt: &Runtime,
+        entry: &CacheEntry,
+        need: Need,
+        interaction: Interaction,
+    ) -> Result<Arc<Token>> {
+        let interaction = interaction == Interaction::Allowed && need != Need::NotDue;
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
             self.request(rt, &entry.key().scopes, interaction)
         });

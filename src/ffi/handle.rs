@@ -12,7 +12,7 @@
 //! * [`Shared`]: one reference of an `Arc` (`aadtoken_token`): [`free`] drops that reference;
 //!   read-only.
 //! * [`Borrowed`]: memory this library neither allocates nor frees (the host's
-//!   `aadtoken_dpi_access_token`): only [`get`] and [`get_mut`].
+//!   `struct dpiAccessToken`, ODPI-C's): only [`get`] and [`get_mut`].
 //!
 //! The generic helpers check for NULL (an `AADTOKEN_ERR_INVALID_ARGUMENT` error naming the
 //! argument), and [`free`] and [`read`] run inside the panic guard. Out-parameters go through
@@ -92,7 +92,7 @@ pub(crate) unsafe trait Handle {
 
 /// Declare the [`Handle`] of a C type, naming the Rust value behind it and its ownership:
 /// `handle!(aadtoken_config: Box<Config>)`, `handle!(aadtoken_token: Arc<Token>)`,
-/// `handle!(aadtoken_dpi_access_token: Borrowed<aadtoken_dpi_access_token>)`. The invocation's
+/// `handle!(OdpiAccessToken: Borrowed<aadtoken_dpi_access_token>)`. The invocation's
 /// `// SAFETY:` comment says where every pointer of that type comes from ([`Handle`]'s contract).
 macro_rules! handle {
     ($c:ident: Box<$rust:ty>) => {

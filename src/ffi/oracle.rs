@@ -11,9 +11,22 @@ use super::{aadtoken_error, aadtoken_status, c_string, call, opt_str};
 use aadtoken_core::oracle::{Keeper, KeeperOptions, TokenFile};
 use aadtoken_core::{Client, Error, Token};
 
+/// ODPI-C's `dpiAccessToken` (dpi.h), which `aadtoken_odpi_access_token_callback` fills. The
+/// header only forward-declares `struct dpiAccessToken` (cbindgen.toml), so that the callback
+/// has exactly the type of ODPI-C's `dpiAccessTokenCallback` where dpi.h is included, and
+/// callers without dpi.h pass an `aadtoken_dpi_access_token` (same layout) with a cast.
+pub struct OdpiAccessToken {
+    _private: [u8; 0],
+}
+
+// SAFETY: ODPI-C's `dpiAccessToken` has the layout of `aadtoken_dpi_access_token` (checked
+// against the real dpi.h at compile time by tests/odpi/odpi_test.c); the host owns it.
+handle!(OdpiAccessToken: Borrowed<aadtoken_dpi_access_token>);
+
 /// Layout-identical to ODPI-C's `dpiAccessToken` (dpi.h):
 /// `struct dpiAccessToken { const char *token; uint32_t tokenLength; const char *privateKey;
-/// uint32_t privateKeyLength; }`. Filled by `aadtoken_odpi_access_token_callback`.
+/// uint32_t privateKeyLength; }`, for hosts that call `aadtoken_odpi_access_token_callback`
+/// without including dpi.h (pass `(struct dpiAccessToken *)&token`).
 #[repr(C)]
 #[allow(non_snake_case)]
 pub struct aadtoken_dpi_access_token {
@@ -26,9 +39,6 @@ pub struct aadtoken_dpi_access_token {
     /// Left 0.
     pub privateKeyLength: u32,
 }
-
-// SAFETY: ODPI-C passes a pointer to its own `dpiAccessToken`, of this layout.
-handle!(aadtoken_dpi_access_token: Borrowed<aadtoken_dpi_access_token>);
 
 /// A running token-file keeper (see `aadtoken_token_file_keeper_start`). Owned by the caller,
 /// who stops and frees it with `aadtoken_token_file_keeper_stop`. Its accessors may be called
@@ -188,6 +198,11 @@ pub unsafe extern "C" fn aadtoken_token_file_keeper_stop(keeper: *mut aadtoken_t
 /// from this client (here or through `aadtoken_odpi_access_token_callback`) or the client is
 /// freed: nothing to free. Cached while fresh, as `aadtoken_client_get_token`. On error
 /// nothing is written. Thread-safe (each thread has its own borrowed token).
+///
+/// Made for a driver's token callback, it never waits for a person: with
+/// `auth_method=device_code` or `interactive`, when a person would have to sign in it fails at
+/// once with `AADTOKEN_ERR_INTERACTION_REQUIRED` (sign in first with `aadtoken_client_sign_in`).
+/// Blocks for at most `timeout_ms`.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_client_borrow_token(
     client: *const aadtoken_client,
@@ -209,32 +224,55 @@ pub unsafe extern "C" fn aadtoken_client_borrow_token(
 
 /// Get a token and lend it to the calling thread: the client keeps the `Arc` alive.
 fn borrow(client: &Client, scopes: Option<&str>) -> Result<(*const c_char, u32), Error> {
-    let t: Arc<Token> = client.oracle().lend(client.get_token(scopes))?;
+    let t: Arc<Token> = client
+        .oracle()
+        .lend(client.get_token_without_interaction(scopes))?;
     let len = u32::try_from(t.len())
         .map_err(|_| Error::internal("the token is longer than 4 GiB and cannot be passed to Oracle"))?;
     Ok((t.with_nul().as_ptr().cast(), len))
 }
 
-/// ODPI-C's access-token callback (`dpiAccessTokenCallback`), ready to register:
+/// ODPI-C's access-token callback: its type is ODPI-C's `dpiAccessTokenCallback`, so it is
+/// registered without a cast. ODPI-C (dpiPool.c) registers a pool's callback with OCI **only
+/// when the pool is created with a first token** in `dpiCommonCreateParams.accessToken` (with
+/// `externalAuth = 1` and `homogeneous = 1`); without one `dpiPool_create` succeeds and the
+/// callback is never called. The whole sequence:
 ///
 /// ```c
-/// dpiPoolCreateParams params;   /* after dpiContext_initPoolCreateParams */
-/// params.externalAuth = 1; params.homogeneous = 1;
-/// params.accessTokenCallback = (dpiAccessTokenCallback) aadtoken_odpi_access_token_callback;
+/// dpiAccessToken first;                 /* the first token, from the callback itself */
+/// memset(&first, 0, sizeof first);
+/// if (aadtoken_odpi_access_token_callback(client, &first) != DPI_SUCCESS) {
+///     /* aadtoken_odpi_last_error(client, &err) says why */
+/// }
+/// dpiContext_initCommonCreateParams(ctx, &common);
+/// dpiContext_initPoolCreateParams(ctx, &params);
+/// common.accessToken = &first;          /* required: ODPI-C copies it */
+/// params.externalAuth = 1;              /* required with a token */
+/// params.homogeneous = 1;               /* required with a token */
+/// params.accessTokenCallback = aadtoken_odpi_access_token_callback;
 /// params.accessTokenCallbackContext = client;   /* an aadtoken_client* */
+/// dpiPool_create(ctx, NULL, 0, NULL, 0, dsn, dsn_len, &common, &params, &pool);
 /// ```
 ///
 /// `context` must be an `aadtoken_client*`. Fills `access_token->token`/`tokenLength` with a
 /// token for the client's `scope` setting (cached while fresh) and leaves `privateKey` NULL /
 /// `privateKeyLength` 0 (OAuth). The bytes stay valid until this thread calls again with this
 /// client (or `aadtoken_client_borrow_token`) or the client is freed — ODPI-C copies them as
-/// soon as the callback returns. Returns 0 (DPI_SUCCESS), or -1 (DPI_FAILURE, which ODPI-C
-/// reports as ORA-01017) leaving `*access_token` untouched; `aadtoken_odpi_last_error` then
-/// tells why. Thread-safe; never unwinds.
+/// soon as the callback returns. Returns 0 (DPI_SUCCESS), or -1 (DPI_FAILURE: the connection
+/// fails) leaving `*access_token` untouched; `aadtoken_odpi_last_error` then tells why, on the
+/// thread that asked for the connection.
+///
+/// Never waits for a person: it runs on the driver's thread while a connection is opened, so
+/// with `auth_method=device_code` or `interactive` it uses the signed-in account's refresh
+/// token and, when a person would have to sign in (no account yet, refresh token refused),
+/// fails at once with `AADTOKEN_ERR_INTERACTION_REQUIRED` whatever `automatic_sign_in` says —
+/// sign in first on the host's own thread (`aadtoken_client_sign_in`). Blocks for at most
+/// `timeout_ms`. Thread-safe; never unwinds. Callers without dpi.h pass an
+/// `aadtoken_dpi_access_token` as `(struct dpiAccessToken *)&token`.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_odpi_access_token_callback(
     context: *mut c_void,
-    access_token: *mut aadtoken_dpi_access_token,
+    access_token: *mut OdpiAccessToken,
 ) -> c_int {
     if context.is_null() || access_token.is_null() {
         return -1;

@@ -459,3 +459,58 @@ fn claims_of_a_token_from_the_mock() {
     let parsed: serde_json::Value = serde_json::from_str(claims.json()).unwrap();
     assert_eq!(parsed, verified);
 }
+
+/// What a database driver's token callback asks for (ODPI-C, OCI: `borrow` in src/ffi/oracle.rs):
+/// `get_token_without_interaction` never waits for a person. With nobody signed in it fails at
+/// once with `InteractionRequired` saying what to do — no device code asked for, although
+/// `automatic_sign_in` is on — and once the host has signed the person in on its own thread, it
+/// answers silently (the cached token; another scope through the refresh token).
+#[test]
+fn a_drivers_callback_never_starts_a_person_sign_in() {
+    use aadtoken_core::config::DeviceCodePrompt;
+    use aadtoken_mock::{OTHER_SCOPE, PUBLIC_CLIENT_ID, USERNAME};
+
+    struct Approve(Arc<MockServer>, Mutex<u32>);
+    impl DeviceCodePrompt for Approve {
+        fn prompt(&self, _message: &str, user_code: &str, _uri: &str, _expires_on: i64) {
+            *self.1.lock().unwrap() += 1;
+            assert!(self.0.approve_device_code(user_code, USERNAME));
+        }
+    }
+    let mock = Arc::new(MockServer::spawn(MockConfig::default()));
+    mock.set_device_code_timing(1, 60);
+    let mut c = crate::common::mock_config(
+        &mock,
+        &format!("tenant_id={TENANT_ID};client_id={PUBLIC_CLIENT_ID};scope={SCOPE};auth_method=device_code"),
+    );
+    let prompt = Arc::new(Approve(Arc::clone(&mock), Mutex::new(0)));
+    c.set_device_code_prompt(Some(prompt.clone()));
+    let client = Client::new(&c).unwrap();
+
+    let e = client.get_token_without_interaction(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e}");
+    assert!(
+        e.message().contains("never waits for a person") && e.message().contains("aadtoken_client_sign_in"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(*prompt.1.lock().unwrap(), 0, "no device code shown");
+    assert!(
+        mock.requests().iter().all(|r| !r.path.contains("devicecode")),
+        "no device code asked for"
+    );
+
+    // The host signs in first (its own thread may wait for the person), then hands the client
+    // to the driver.
+    let signed_in = client.get_token(None).unwrap();
+    assert_eq!(*prompt.1.lock().unwrap(), 1);
+    let lent = client.get_token_without_interaction(None).unwrap();
+    assert_eq!(lent.secret(), signed_in.secret(), "the cached token");
+    let other = client.get_token_without_interaction(Some(OTHER_SCOPE)).unwrap();
+    assert_ne!(other.secret(), signed_in.secret());
+    assert_eq!(
+        *prompt.1.lock().unwrap(),
+        1,
+        "silently, through the refresh token"
+    );
+}

@@ -4,7 +4,8 @@
  *
  * It behaves like OCI where the example depends on it: OCIAttrSet copies OCI_ATTR_TOKEN's
  * bytes at once (so a borrowed token only has to live through the call); a homogeneous pool
- * with external credentials takes its OCIAuthInfo from OCI_ATTR_SPOOL_AUTH; OCISessionGet calls
+ * without user name or password takes its OCIAuthInfo from OCI_ATTR_SPOOL_AUTH; OCISessionGet
+ * (OCI_SESSGET_SPOOL, without OCI_SESSGET_CREDEXT, as ODPI-C calls it for token pools) calls
  * the token callback (OCI_ATTR_TOKEN_CBK with OCI_ATTR_TOKEN_CBKCTX) when the pool has no token
  * or its token has "expired" — here: always when AADTOKEN_FAKE_OCI_EXPIRE is set — and then
  * "logs on" only with a bearer token that looks like a JWT. It prints one line per session.
@@ -172,8 +173,14 @@ sword OCISessionGet(OCIEnv *envhp, OCIError *errhp, OCISvcCtx **svchp, OCIAuthIn
     OCIAuthInfo *auth;
     (void)envhp, (void)authhp, (void)poolName, (void)poolName_len, (void)tagInfo, (void)tagInfo_len, (void)retTagInfo;
     (void)retTagInfo_len, (void)found;
-    if (pool == NULL || !(mode & OCI_SESSGET_SPOOL) || !(mode & OCI_SESSGET_CREDEXT)) {
-        set_error(errhp, "ORA-24418: use OCI_SESSGET_SPOOL | OCI_SESSGET_CREDEXT");
+    if (pool == NULL || !(mode & OCI_SESSGET_SPOOL)) {
+        set_error(errhp, "ORA-24418: cannot open further sessions (use OCI_SESSGET_SPOOL)");
+        return OCI_ERROR;
+    }
+    /* ODPI-C (dpiPool.c) turns externalAuth off for a token pool, so that its OCISessionGet
+     * passes OCI_SESSGET_SPOOL alone; this fake holds the example to the same. */
+    if (mode & OCI_SESSGET_CREDEXT) {
+        set_error(errhp, "ORA-01017: external credentials asked for a token pool (pass OCI_SESSGET_SPOOL only)");
         return OCI_ERROR;
     }
     auth = pool->auth;

@@ -1,8 +1,8 @@
 /*
  * C tests of aadtoken's Oracle adapters, driven by tests/c_suites/oracle.rs against the mock Entra ID
- * server: the ODPI-C access-token callback called exactly as ODPI-C calls it (through ODPI-C's
- * own types, declared here as dpi.h declares them), the borrowed token for OCI, the
- * TOKEN_LOCATION token file and its keeper, and token claims.
+ * server: the ODPI-C access-token callback called exactly as ODPI-C calls it (through the types
+ * of ODPI-C's real dpi.h; tests/odpi/odpi_test.c runs it inside ODPI-C itself), the borrowed
+ * token for OCI, the TOKEN_LOCATION token file and its keeper, and token claims.
  *
  * Usage: oracle_test PHASE
  * Settings come from the environment the harness sets: AADTOKEN_TEST_AUTHORITY, _CA, _TENANT,
@@ -21,31 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dpi.h> /* the real one: python-oracledb's sdist's ODPI-C (tests/c_suites/oracle.rs) */
+
 #include "aadtoken.h"
 #include "common.h"
-
-/* ---- ODPI-C's declarations, exactly as dpi.h has them (ODPI-C 5.x / 6.x). ---- */
-typedef struct dpiAccessToken dpiAccessToken;
-struct dpiAccessToken {
-    const char *token;
-    uint32_t tokenLength;
-    const char *privateKey;
-    uint32_t privateKeyLength;
-};
-typedef int (*dpiAccessTokenCallback)(void *context, dpiAccessToken *accessToken);
-#define DPI_SUCCESS 0
-#define DPI_FAILURE -1
-
-/* aadtoken's struct is layout-identical to ODPI-C's (C99: a negative array size fails). */
-#define SAME_LAYOUT(name, cond) typedef char same_layout_##name[(cond) ? 1 : -1]
-SAME_LAYOUT(size, sizeof(dpiAccessToken) == sizeof(aadtoken_dpi_access_token));
-SAME_LAYOUT(token, offsetof(dpiAccessToken, token) == offsetof(aadtoken_dpi_access_token, token));
-SAME_LAYOUT(token_length,
-            offsetof(dpiAccessToken, tokenLength) == offsetof(aadtoken_dpi_access_token, tokenLength));
-SAME_LAYOUT(private_key,
-            offsetof(dpiAccessToken, privateKey) == offsetof(aadtoken_dpi_access_token, privateKey));
-SAME_LAYOUT(private_key_length, offsetof(dpiAccessToken, privateKeyLength) ==
-                                    offsetof(aadtoken_dpi_access_token, privateKeyLength));
 
 static char *path_in(const char *name) {
     static char buf[8][4096];
@@ -120,8 +99,8 @@ static void *odpi_worker(void *arg) {
 }
 
 static void phase_odpi(void) {
-    /* As a host registers it: params.accessTokenCallback = (dpiAccessTokenCallback) ...; */
-    dpiAccessTokenCallback cb = (dpiAccessTokenCallback)aadtoken_odpi_access_token_callback;
+    /* As a host registers it: params.accessTokenCallback = aadtoken_odpi_access_token_callback; */
+    dpiAccessTokenCallback cb = aadtoken_odpi_access_token_callback;
     aadtoken_client *client = registered_client();
     aadtoken_client *bad = mock_client("wrong-secret", 1, NULL);
     aadtoken_error *err = NULL;
