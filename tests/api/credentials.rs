@@ -677,3 +677,188 @@ fn service_fabric_is_https_pinned_to_its_thumbprint() {
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert_eq!(mi.requests().len(), 1, "nothing sent to an unpinned server");
 }
+
+/// The environment of a host with a complete client secret and `AZURE_CLIENT_ID`, plus `vars`.
+fn secret_env_with(mock: &MockServer, settings: &str, vars: &[(&'static str, String)]) -> Config {
+    let mut c = base(mock, settings);
+    let mut all: Vec<(&str, String)> = vec![
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AZURE_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+    ];
+    all.extend(vars.iter().cloned());
+    c.load_env_from(|n| all.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+        .unwrap();
+    c
+}
+
+#[test]
+fn auto_skips_a_managed_identity_that_cannot_select_the_client_id_and_uses_the_secret_first() {
+    // Cloud Shell, Azure Arc and Service Fabric hosts have no user-assigned identities; `auto`
+    // takes AZURE_CLIENT_ID as one. The secret comes first and must still work.
+    let mock = MockServer::spawn(MockConfig::default());
+    let mi = ManagedIdentityMock::spawn();
+    let hosts: [(&str, Vec<(&'static str, String)>); 3] = [
+        ("Cloud Shell", vec![("MSI_ENDPOINT", mi.cloud_shell_endpoint())]),
+        (
+            "Azure Arc",
+            vec![
+                ("IDENTITY_ENDPOINT", mi.arc_endpoint()),
+                ("IMDS_ENDPOINT", mi.base_url()),
+            ],
+        ),
+        (
+            "Service Fabric",
+            vec![
+                ("IDENTITY_ENDPOINT", mi.service_fabric_endpoint()),
+                ("IDENTITY_HEADER", mi.identity_header().to_owned()),
+                (
+                    "IDENTITY_SERVER_THUMBPRINT",
+                    mi.service_fabric_thumbprint().to_owned(),
+                ),
+            ],
+        ),
+    ];
+    for (host, vars) in &hosts {
+        let c = secret_env_with(&mock, "auth_method=auto", vars);
+        let client = Client::new(&c).unwrap_or_else(|e| panic!("{host}: {e}"));
+        // (refresh: the process-wide cache already holds this identity's token)
+        client.refresh_token(None).unwrap();
+        assert_eq!(client.credential_in_use(), Some("client secret"), "{host}");
+
+        // Without the secret, the report says why the managed identity was skipped, naming
+        // the setting the user did set.
+        let mut c2 = base(&mock, "auth_method=auto");
+        c2.set("client_id", CLIENT_ID).unwrap();
+        let c2 = with_platform(c2, vars);
+        let e = Client::new(&c2).unwrap().get_token(None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingSetting, "{host}: {e}");
+        let m = e.message();
+        assert!(
+            m.contains("managed identity: skipped, cannot be used: setting 'client_id'")
+                && m.contains(host)
+                && !m.contains("managed_identity_client_id"),
+            "{host}: {m}"
+        );
+    }
+    assert!(mi.requests().is_empty());
+}
+
+#[test]
+fn auto_treats_an_answer_that_is_not_imds_as_no_managed_identity() {
+    // 169.254.169.254 answers a proxy's 403 page, as on other clouds and in sandboxes.
+    let mi = ManagedIdentityMock::spawn();
+    mi.inject(1, aadtoken_mock::MiFault::NotManagedIdentity { status: 403 });
+    let c = platform_config(
+        &format!(
+            "auth_method=auto;scope={SCOPE};managed_identity_endpoint={}",
+            mi.base_url()
+        ),
+        &[],
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingSetting, "{e}");
+    let m = e.message();
+    assert!(
+        m.starts_with("auth_method=auto found no usable credential"),
+        "{m}"
+    );
+    assert!(
+        m.contains("managed identity: unavailable, IMDS at")
+            && m.contains("not a managed identity endpoint's answer")
+            && m.contains("HTTP 403"),
+        "{m}"
+    );
+    assert_eq!(mi.requests().len(), 1, "one probe, no retries");
+
+    // A real IMDS error (JSON) is still the managed identity's failure.
+    mi.inject(
+        1,
+        aadtoken_mock::MiFault::Status {
+            status: 400,
+            retry_after: None,
+        },
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert!(
+        e.message().contains("managed identity was tried and failed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn azure_token_credentials_narrows_the_chain_like_azure_identity() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let mi = ManagedIdentityMock::spawn();
+    let ep = format!("managed_identity_endpoint={}", mi.base_url());
+    let with = |value: &str| {
+        secret_env_with(
+            &mock,
+            &format!("auth_method=auto;{ep}"),
+            &[("AZURE_TOKEN_CREDENTIALS", value.to_owned())],
+        )
+    };
+    // ManagedIdentityCredential: the secret is left out, the managed identity used (and
+    // AZURE_CLIENT_ID is its selector, as in azure-identity: the mock knows no such identity).
+    let e = Client::new(&with("managedidentitycredential"))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    let m = e.message();
+    assert!(
+        m.contains("environment (client secret): excluded by auto_credentials (AZURE_TOKEN_CREDENTIALS=managedidentitycredential)")
+            && m.contains("managed identity was tried and failed"),
+        "{m}"
+    );
+    let c = platform_config(
+        &format!("auth_method=auto;scope={SCOPE};{ep}"),
+        &[(
+            "AZURE_TOKEN_CREDENTIALS",
+            " ManagedIdentityCredential ".to_owned(),
+        )],
+    );
+    let client = Client::new(&c).unwrap();
+    client.get_token(None).unwrap();
+    assert_eq!(client.credential_in_use(), Some("managed identity"));
+
+    // EnvironmentCredential and prod keep the secret; WorkloadIdentityCredential leaves
+    // nothing configured.
+    for value in ["EnvironmentCredential", "prod", "PROD"] {
+        let client = Client::new(&with(value)).unwrap();
+        client.refresh_token(None).unwrap();
+        assert_eq!(client.credential_in_use(), Some("client secret"), "{value}");
+    }
+    let e = Client::new(&with("WorkloadIdentityCredential"))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingSetting);
+    assert!(
+        e.message().contains("workload identity: not configured")
+            && e.message().contains("managed identity: excluded by"),
+        "{}",
+        e.message()
+    );
+
+    // dev and developer-tool credentials: aadtoken has none; the client is refused naming the
+    // variable.
+    for value in ["dev", "AzureCliCredential", "visualstudiocodecredential"] {
+        let e = Client::new(&with(value)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{value}");
+        assert!(
+            e.message().contains("AZURE_TOKEN_CREDENTIALS") && e.message().contains("does not have it"),
+            "{value}: {}",
+            e.message()
+        );
+    }
+    // Not an azure-identity value at all: load_env fails naming the variable.
+    let mut c = Config::new();
+    let e = c
+        .load_env_from(|n| (n == "AZURE_TOKEN_CREDENTIALS").then(|| "laptop".to_owned()))
+        .unwrap_err();
+    assert!(
+        e.message().contains("AZURE_TOKEN_CREDENTIALS") && e.message().contains("'prod', 'dev'"),
+        "{}",
+        e.message()
+    );
+    assert!(mi.requests().len() <= 3);
+}
