@@ -85,7 +85,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "assertion_file",
-        "File holding a client assertion JWT (workload identity); re-read when it changes",
+        "File holding a client assertion JWT (workload identity); read before every token request",
     ),
     ("username", "User name for auth_method=password (legacy, no MFA)"),
     ("password", "Password for auth_method=password (legacy, no MFA)"),

@@ -862,3 +862,70 @@ fn azure_token_credentials_narrows_the_chain_like_azure_identity() {
     );
     assert!(mi.requests().len() <= 3);
 }
+
+#[test]
+fn retry_after_as_an_http_date_is_honoured() {
+    let mi = ManagedIdentityMock::spawn();
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(40));
+    mi.inject(
+        1,
+        aadtoken_mock::MiFault::Status {
+            status: 400,
+            retry_after: Some(date.clone()),
+        },
+    );
+    let e = Client::new(&imds_config(&mi, ""))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    let after = e
+        .retry_after()
+        .unwrap_or_else(|| panic!("no Retry-After from '{date}': {e}"));
+    assert!(
+        (Duration::from_secs(30)..=Duration::from_secs(41)).contains(&after),
+        "{date}: {after:?}"
+    );
+}
+
+#[test]
+fn a_renewed_certificate_file_is_read_again() {
+    let old = TestCert::new("aadtoken-test-app");
+    let new = TestCert::new("aadtoken-test-app-renewed");
+    let dir = temp_dir("cert-renewal");
+    let path = old.write_pem(&dir, "app.pem");
+    let mock = cert_mock(&old);
+    let c = base(
+        &mock,
+        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
+    );
+    let client = Client::new(&c).unwrap();
+    client.get_token(None).unwrap();
+    let thumb = || {
+        let last = mock.registry().assertions.last().unwrap().0.clone();
+        last["x5t#S256"].as_str().unwrap().to_owned()
+    };
+    let of = |cert: &TestCert| {
+        use base64::Engine as _;
+        let sha = ring::digest::digest(&ring::digest::SHA256, &cert.cert_der);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha.as_ref())
+    };
+    assert_eq!(thumb(), of(&old));
+
+    // The file is renewed in place with a certificate Entra does not know yet: the next
+    // request signs with it (and is refused), although the old assertion had minutes left.
+    new.write_pem(&dir, "app.pem");
+    let e = client.refresh_token(None).unwrap_err();
+    assert_eq!(e.aadsts(), &[700027], "{e}");
+
+    // Once registered, it works; a file that cannot be parsed keeps the last good one.
+    mock.add_client(
+        TENANT_ID,
+        MockClient::new(CERT_APP).with_certificate(new.cert_der.clone()),
+    );
+    client.refresh_token(None).unwrap();
+    assert_eq!(thumb(), of(&new));
+    std::fs::write(&path, "-----BEGIN CERTIFICATE-----\nhalf written").unwrap();
+    client.refresh_token(None).unwrap();
+    assert_eq!(thumb(), of(&new));
+    let _ = std::fs::remove_dir_all(dir);
+}
