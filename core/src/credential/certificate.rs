@@ -291,19 +291,19 @@ fn parse_bytes(path: &Path, bytes: &[u8], password: Option<&SecretString>) -> Re
         .position(|b| !b.is_ascii_whitespace())
         .is_some_and(|i| bytes[i..].starts_with(b"-----BEGIN"));
     let (key_der, mut certs): (Zeroizing<Vec<u8>>, Vec<Vec<u8>>) = if is_pem {
-        if contains(&bytes, b"ENCRYPTED PRIVATE KEY") || contains(&bytes, b"Proc-Type: 4,ENCRYPTED") {
+        if contains(bytes, b"ENCRYPTED PRIVATE KEY") || contains(bytes, b"Proc-Type: 4,ENCRYPTED") {
             return Err(bad(
                 "holds an encrypted PEM private key; decrypt it (openssl pkey) or use a PKCS#12/PFX file with certificate_password"
                     .into(),
             ));
         }
-        let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&bytes)
+        let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(bytes)
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| bad(format!("is not valid PEM: {e}")))?
             .into_iter()
             .map(|c| c.to_vec())
             .collect();
-        let key = PrivateKeyDer::from_pem_slice(&bytes)
+        let key = PrivateKeyDer::from_pem_slice(bytes)
             .map_err(|_| bad("holds no 'PRIVATE KEY' or 'RSA PRIVATE KEY' block".into()))?;
         let der = match &key {
             PrivateKeyDer::Pkcs8(k) => Zeroizing::new(k.secret_pkcs8_der().to_vec()),
@@ -317,16 +317,15 @@ fn parse_bytes(path: &Path, bytes: &[u8], password: Option<&SecretString>) -> Re
         (der, certs)
     } else {
         let pw = password.map_or("", SecretString::expose);
-        let store =
-            p12_keystore::KeyStore::from_pkcs12(&bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-                .map_err(|e| {
-                    let hint = if password.is_none() {
-                        " (is 'certificate_password' missing?)"
-                    } else {
-                        " (is 'certificate_password' right?)"
-                    };
-                    bad(format!("cannot be opened as PKCS#12/PFX: {e}{hint}"))
-                })?;
+        let store = p12_keystore::KeyStore::from_pkcs12(bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+            .map_err(|e| {
+                let hint = if password.is_none() {
+                    " (is 'certificate_password' missing?)"
+                } else {
+                    " (is 'certificate_password' right?)"
+                };
+                bad(format!("cannot be opened as PKCS#12/PFX: {e}{hint}"))
+            })?;
         let (_, chain) = store
             .private_key_chain()
             .ok_or_else(|| bad("holds no private key".into()))?;
