@@ -169,6 +169,63 @@ impl std::fmt::Debug for ManagedIdentityMock {
     }
 }
 
+/// A managed-identity source the mock can stand in for (the standalone binary's
+/// `--managed-identity` flag): which variables point a client at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MiSource {
+    /// Azure VMs' Instance Metadata Service.
+    Imds,
+    /// App Service, Functions, Container Apps (API 2019-08-01).
+    AppService,
+    /// App Service's API 2017-09-01 (and Azure ML).
+    AppService2017,
+    /// Azure Arc-enabled servers.
+    Arc,
+    /// Azure Cloud Shell.
+    CloudShell,
+    /// Service Fabric (HTTPS, pinned by thumbprint).
+    ServiceFabric,
+}
+
+impl MiSource {
+    /// Every source, in the order of the `--managed-identity` values.
+    pub const ALL: [MiSource; 6] = [
+        MiSource::Imds,
+        MiSource::AppService,
+        MiSource::AppService2017,
+        MiSource::Arc,
+        MiSource::CloudShell,
+        MiSource::ServiceFabric,
+    ];
+
+    /// The flag value: `imds`, `app-service`, `app-service-2017`, `arc`, `cloud-shell`,
+    /// `service-fabric`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MiSource::Imds => "imds",
+            MiSource::AppService => "app-service",
+            MiSource::AppService2017 => "app-service-2017",
+            MiSource::Arc => "arc",
+            MiSource::CloudShell => "cloud-shell",
+            MiSource::ServiceFabric => "service-fabric",
+        }
+    }
+
+    /// The source a flag value names.
+    pub fn parse(value: &str) -> Result<MiSource, String> {
+        MiSource::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = MiSource::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown managed identity source '{value}' (one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
 /// The fixture host's system-assigned identity name.
 pub const MI_HOST: &str = "mock-vm";
 
@@ -302,6 +359,43 @@ impl ManagedIdentityMock {
     /// `MSI_SECRET` (App Service 2017's `secret` header value).
     pub fn msi_secret(&self) -> &str {
         &self.shared.msi_secret
+    }
+
+    /// The environment variables that point a client (aadtoken, MSAL, the Azure SDKs) at this
+    /// mock as `source`, as the platform sets them. IMDS is moved with both overrides clients
+    /// read (`AZURE_POD_IDENTITY_AUTHORITY_HOST`, `MSAL_MANAGED_IDENTITY_ENDPOINT`); Cloud Shell
+    /// also gets `AZUREPS_HOST_ENVIRONMENT`, which MSAL Python checks.
+    pub fn client_env(&self, source: MiSource) -> Vec<(&'static str, String)> {
+        match source {
+            MiSource::Imds => vec![
+                ("AZURE_POD_IDENTITY_AUTHORITY_HOST", self.base_url()),
+                ("MSAL_MANAGED_IDENTITY_ENDPOINT", self.imds_endpoint()),
+            ],
+            MiSource::AppService => vec![
+                ("IDENTITY_ENDPOINT", self.app_service_endpoint()),
+                ("IDENTITY_HEADER", self.identity_header().to_owned()),
+            ],
+            MiSource::AppService2017 => vec![
+                ("MSI_ENDPOINT", self.app_service_2017_endpoint()),
+                ("MSI_SECRET", self.msi_secret().to_owned()),
+            ],
+            MiSource::Arc => vec![
+                ("IDENTITY_ENDPOINT", self.arc_endpoint()),
+                ("IMDS_ENDPOINT", self.base_url()),
+            ],
+            MiSource::CloudShell => vec![
+                ("MSI_ENDPOINT", self.cloud_shell_endpoint()),
+                ("AZUREPS_HOST_ENVIRONMENT", "cloud-shell/1.0".to_owned()),
+            ],
+            MiSource::ServiceFabric => vec![
+                ("IDENTITY_ENDPOINT", self.service_fabric_endpoint()),
+                ("IDENTITY_HEADER", self.identity_header().to_owned()),
+                (
+                    "IDENTITY_SERVER_THUMBPRINT",
+                    self.service_fabric_thumbprint().to_owned(),
+                ),
+            ],
+        }
     }
 
     /// The directory the Arc endpoint writes its key files to (a temporary directory).

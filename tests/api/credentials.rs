@@ -929,3 +929,106 @@ fn a_renewed_certificate_file_is_read_again() {
     assert_eq!(thumb(), of(&new));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `aadtoken-mock` run as driver authors run it in their CI: killed when dropped.
+struct MockProcess(std::process::Child);
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port` (the managed-identity mock's control routes):
+/// the status and the body.
+fn http_request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn the_standalone_mock_serves_each_managed_identity_source() {
+    let bin = common::target_dir().join("debug/aadtoken-mock");
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p aadtoken-mock` (scripts/test.sh does)",
+        bin.display()
+    );
+    for source in aadtoken_mock::MiSource::ALL {
+        let dir = temp_dir("mock-bin-mi");
+        let (env_file, arc_dir) = (dir.join("mi.env"), dir.join("arc"));
+        std::fs::create_dir_all(&arc_dir).unwrap();
+        let child = std::process::Command::new(&bin)
+            .args(["--managed-identity", source.name(), "--mi-env-file"])
+            .arg(&env_file)
+            .arg("--arc-key-dir")
+            .arg(&arc_dir)
+            .arg("--ca-out")
+            .arg(dir.join("ca.pem"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let _guard = MockProcess(child);
+        let start = Instant::now();
+        while !env_file.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{}: no env file",
+                source.name()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let vars: Vec<(&str, String)> = std::fs::read_to_string(&env_file)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                let k: &'static str = Box::leak(k.to_owned().into_boxed_str());
+                (k, v.to_owned())
+            })
+            .collect();
+        let c = platform_config(
+            &format!(
+                "auth_method=managed_identity;scope={SCOPE};arc_key_dir_for_tests={}",
+                arc_dir.display()
+            ),
+            &vars,
+        );
+        let client = Client::new(&c).unwrap_or_else(|e| panic!("{}: {e}", source.name()));
+        let token = client
+            .get_token(None)
+            .unwrap_or_else(|e| panic!("{}: {e}", source.name()));
+        assert!(!token.secret().is_empty());
+
+        // Fault injection and the request log over HTTP, as another project's CI uses them.
+        let url = &vars.iter().find(|(k, _)| *k == "AADTOKEN_MOCK_MI_URL").unwrap().1;
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let (status, body) = http_request(port, "POST", "/_mock/fail", r#"{"count":1,"status":503}"#);
+        assert_eq!(status, 200, "{body}");
+        client
+            .refresh_token(None)
+            .unwrap_or_else(|e| panic!("{}: {e}", source.name()));
+        let (_, log) = http_request(port, "GET", "/_mock/requests", "");
+        let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+        let statuses: Vec<u64> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .filter(|s| *s != 401) // Azure Arc's challenge
+            .collect();
+        assert_eq!(statuses, [200, 503, 200], "{}: {log}", source.name());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
