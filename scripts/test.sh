@@ -33,5 +33,8 @@ scripts/check-packaging.sh
 step "Python binding (ctypes) and the python-oracledb adapter"
 AADTOKEN_LIB="$PWD/target/debug/libaadtoken.so" python3 bindings/python/tests/run.py
 
+step "wire check: requests of MSAL Python and of aadtoken against the same mock (README: Requests compared with MSAL)"
+python3 tests/msal_wire/compare.py
+
 step "Rust and C tests"
 cargo test --workspace --quiet
