@@ -444,7 +444,10 @@ impl TokenCtx<'_> {
         let device_scope = || {
             let dc = self.get("device_code")?;
             let f = lock(&self.st.user_flows);
-            f.devices.iter().find(|d| d.device_code == dc).map(|d| d.scope.clone())
+            f.devices
+                .iter()
+                .find(|d| d.device_code == dc)
+                .map(|d| d.scope.clone())
         };
         let scope = match self.get("scope") {
             Some(s) => s.to_owned(),

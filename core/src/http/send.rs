@@ -366,7 +366,7 @@ async fn send(
 
 /// A `Retry-After` value (RFC 9110 §10.2.3): delay seconds, or an HTTP date (then the time
 /// from `now` until it, rounded up to whole seconds; a date already past is zero).
-fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
