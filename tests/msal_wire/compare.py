@@ -20,7 +20,7 @@ import base64
 import datetime
 import json
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 import threading
@@ -50,6 +50,7 @@ if msal.__version__ != MSAL_VERSION:
              f"python3 -m pip install msal=={MSAL_VERSION}")
 sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
 import aadtoken  # noqa: E402
+from tests.mock import Mock as BindingTestMock  # noqa: E402
 
 TENANT_ID = "11111111-1111-1111-1111-111111111111"
 CLIENT_ID = "22222222-2222-2222-2222-222222222222"
@@ -154,34 +155,31 @@ NOT_COMPARED = [
 ]
 
 
-class Mock:
-    """One aadtoken-mock process: the Entra ID mock, and with `source` its managed-identity
-    endpoints as that source (the variables that point a client at them in `self.env`)."""
+class Mock(BindingTestMock):
+    """One aadtoken-mock process (as the Python binding's tests start it): the Entra ID mock, and
+    with `source` its managed-identity endpoints as that source (the variables that point a
+    client at them in `self.env`)."""
 
     def __init__(self, source=None):
-        self.dir = tempfile.mkdtemp(prefix="aadtoken-msal-wire-")
-        self.ca_file = os.path.join(self.dir, "ca.pem")
-        port_file, env_file = (os.path.join(self.dir, n) for n in ("port", "mi.env"))
-        args = [MOCK_BIN, "--port", "0", "--ca-out", self.ca_file, "--port-file", port_file]
+        env_dir = tempfile.mkdtemp(prefix="aadtoken-msal-wire-")
+        env_file = os.path.join(env_dir, "mi.env")
+        extra = []
         if source:
-            args += ["--managed-identity", source, "--mi-env-file", env_file]
+            extra = ["--managed-identity", source, "--mi-env-file", env_file]
             if source == "arc":
-                args += ["--arc-key-dir", ARC_KEY_DIR]
-        self.log = open(os.path.join(self.dir, "mock.log"), "w+")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+                extra += ["--arc-key-dir", ARC_KEY_DIR]
+        super().__init__(extra_args=extra)
         deadline = time.monotonic() + 30
-        wanted = [port_file] + ([env_file] if source else [])
-        while not all(os.path.exists(p) and os.path.getsize(p) > 0 for p in wanted):
+        while source and not (os.path.exists(env_file) and os.path.getsize(env_file) > 0):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.log.seek(0)
-                raise RuntimeError("the mock did not start:\n" + self.log.read())
+                self.stop()
+                raise RuntimeError(f"the mock wrote no {env_file}")
             time.sleep(0.05)
-        with open(port_file) as f:
-            self.base_url = f"https://127.0.0.1:{int(f.read())}"
         self.env = {}
         if source:
             with open(env_file) as f:
                 self.env = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        shutil.rmtree(env_dir, ignore_errors=True)
         self.mi_url = self.env.pop("AADTOKEN_MOCK_MI_URL", None)
         # requests (and so MSAL) takes REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE over a session's
         # `verify`: point them at this mock's CA while it runs.
@@ -189,11 +187,6 @@ class Mock:
         os.environ["REQUESTS_CA_BUNDLE"] = self.ca_file
         self.http = requests.Session()
         self.control("POST", "/_mock/devicecode", {"interval": 1, "expires_in": 120})
-
-    def control(self, method, path, body=None):
-        r = self.http.request(method, self.base_url + path, json=body, timeout=10)
-        r.raise_for_status()
-        return r.json() if r.text.strip().startswith(("{", "[")) else r.text
 
     def entra_requests(self):
         log = self.control("GET", "/_mock/requests")
@@ -213,15 +206,6 @@ class Mock:
              "scope": SCOPE}
         s.update(extra)
         return s
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def normalise(entry, route=None):
@@ -523,8 +507,9 @@ def main():
     unexplained = [d for d in diffs if (d[0], d[1]) not in KNOWN]
     gone = [k for k in KNOWN if k not in found]
     for flow, what, theirs, ours in diffs:
-        mark = " " if (flow, what) in KNOWN else "!"
-        print(f"{mark} {flow}: {what}: MSAL {theirs!r}, aadtoken {ours!r}")
+        if (flow, what) not in KNOWN or "--show" in sys.argv:
+            mark = " " if (flow, what) in KNOWN else "!"
+            print(f"{mark} {flow}: {what}: MSAL {theirs!r}, aadtoken {ours!r}")
     with open(os.path.join(REPO, "README.md")) as f:
         readme = f.read()
     problems = []
