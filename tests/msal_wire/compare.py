@@ -470,12 +470,15 @@ def run(show_all=False):
     else:
         sys.exit(f"Azure Arc needs {ARC_KEY_DIR} (both clients read key files only there): "
                  "run as root, or create it writable for this user")
+    keys_before = set(os.listdir(ARC_KEY_DIR))
     for name, source in MI_SOURCES:
         mock = Mock(source)
         try:
             pairs.append((name, flow_managed_identity(mock)))
         finally:
             mock.stop()
+    for key in set(os.listdir(ARC_KEY_DIR)) - keys_before:  # the Arc challenges' key files
+        os.remove(os.path.join(ARC_KEY_DIR, key))
     for flow, (theirs, ours) in pairs:
         if show_all:
             show(flow, theirs, ours)
