@@ -111,3 +111,33 @@ impl Selection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azure_identity_values() {
+        let parse = |v: &str| Selection::parse("auto_credentials", v);
+        assert_eq!(parse(" PROD ").unwrap(), Selection::Prod);
+        assert_eq!(
+            parse("workloadidentitycredential").unwrap(),
+            Selection::Only(Family::WorkloadIdentity)
+        );
+        assert_eq!(parse("Dev").unwrap(), Selection::Unsupported("dev"));
+        assert_eq!(
+            parse("azureclicredential").unwrap(),
+            Selection::Unsupported("AzureCliCredential")
+        );
+        let e = parse("laptop").unwrap_err();
+        assert!(e.message().contains("'auto_credentials'"), "{}", e.message());
+        assert!(Selection::Prod.admits(Family::ManagedIdentity).unwrap());
+        assert!(!Selection::Only(Family::Environment)
+            .admits(Family::ManagedIdentity)
+            .unwrap());
+        let e = Selection::Unsupported("dev")
+            .admits(Family::Environment)
+            .unwrap_err();
+        assert!(e.message().contains(TOKEN_CREDENTIALS_VAR), "{}", e.message());
+    }
+}
