@@ -44,5 +44,8 @@ step "Node packages of the sign-in tests, from their lock files: oidc-provider (
 # Used by tests/oidc_provider.rs (a certified OpenID provider) and cli/tests/chromium.rs (Chromium).
 for dir in tests/oidc tests/browser; do (cd "$dir" && npm ci --no-audit --no-fund --silent); done
 
+step "wire check: requests of MSAL Python and of aadtoken against the same mock (README: Requests compared with MSAL)"
+python3 tests/msal_wire/compare.py
+
 step "Rust and C tests"
 cargo test --workspace --quiet

@@ -83,6 +83,11 @@ proptest! {
     }
 
     #[test]
+    fn retry_after_values(s in "[A-Za-z0-9 ,:-]{0,40}") {
+        f::retry_after(&s);
+    }
+
+    #[test]
     fn discovery_documents(b in body(&["token_endpoint", "token_endpoint_auth_methods_supported", "issuer"])) {
         f::discovery(&b);
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::auth_method::AuthMethod;
 use crate::authority::{AuthorityHost, AuthorityKind};
 use crate::credential::certificate::AssertionAlg;
+use crate::credential::selection::Selection;
 use crate::error::Result;
 use crate::secret::SecretString;
 
@@ -73,6 +74,8 @@ pub struct Config {
     pub(crate) mi_resource_id: Option<String>,
     pub(crate) mi_endpoint: Option<String>,
     pub(crate) probe_timeout: Option<Duration>,
+    /// `auto_credentials` (`AZURE_TOKEN_CREDENTIALS`) and the value as given.
+    pub(crate) auto_credentials: Option<(Selection, String)>,
     pub(crate) arc_key_dir: Option<PathBuf>,
     /// The managed-identity platform variables as `load_env` saw them.
     pub(crate) platform_env: Option<std::sync::Arc<Vec<(String, String)>>>,

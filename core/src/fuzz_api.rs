@@ -50,6 +50,16 @@ pub fn error_response(status: u16, body: &[u8], retry_after: Option<u64>) {
     }
 }
 
+/// A `Retry-After` header's value (seconds or an HTTP date): never a panic; seconds are taken
+/// as they are; a date gives the time until it from a fixed now.
+pub fn retry_after(value: &str) {
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    let got = crate::http::parse_retry_after(value, now);
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        assert_eq!(got, Some(std::time::Duration::from_secs(secs)));
+    }
+}
+
 /// An OpenID Connect discovery document.
 pub fn discovery(body: &[u8]) {
     if let Ok(m) = crate::authority::OidcMetadata::parse("https://issuer.example", body) {

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::credential::certificate::AssertionAlg;
 use crate::credential::managed_identity;
 pub use crate::credential::managed_identity::MANAGED_IDENTITY_ENVIRONMENT;
+use crate::credential::selection::Selection;
 use crate::error::{Error, Result};
 use crate::oracle::settings::{self as oracle_settings, Alias};
 use crate::secret::SecretString;
@@ -84,7 +85,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "assertion_file",
-        "File holding a client assertion JWT (workload identity); re-read when it changes",
+        "File holding a client assertion JWT (workload identity); read before every token request",
     ),
     ("username", "User name for auth_method=password (legacy, no MFA)"),
     ("password", "Password for auth_method=password (legacy, no MFA)"),
@@ -107,6 +108,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     (
         "probe_timeout_ms",
         "auth_method=auto: bound on probing IMDS (default 1000)",
+    ),
+    (
+        "auto_credentials",
+        "auth_method=auto: prod (all candidates) or EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential alone (AZURE_TOKEN_CREDENTIALS)",
     ),
     (
         "login_hint",
@@ -156,6 +161,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("AZURE_FEDERATED_TOKEN_FILE", "assertion_file"),
     ("AZURE_USERNAME", "username"),
     ("AZURE_PASSWORD", "password"),
+    ("AZURE_TOKEN_CREDENTIALS", "auto_credentials"),
 ];
 
 impl Config {
@@ -232,6 +238,9 @@ impl Config {
             "probe_timeout_ms" => {
                 let ms = number(&name, value, 1, 60_000)?;
                 self.probe_timeout = Some(Duration::from_millis(ms));
+            }
+            "auto_credentials" => {
+                self.auto_credentials = Some((Selection::parse(&name, value)?, value.to_owned()))
             }
             "login_hint" => self.login_hint = Some(value.to_owned()),
             "account" => self.account = Some(accounts::check_home_account_id(&name, value)?),

@@ -44,7 +44,7 @@ mod user_flows;
 mod user_state;
 
 pub use keys::ServerCert;
-pub use managed_identity::{ManagedIdentityMock, MiIdentity, MiRequest};
+pub use managed_identity::{ManagedIdentityMock, MiFault, MiIdentity, MiRequest, MiSource};
 pub use redact::{REDACTED, REDACTED_SECRET, SENSITIVE_KEYS};
 pub use registry::{AssertionLog, FederatedCredential, User, FEDERATED_AUDIENCE, USERNAME, USER_PASSWORD};
 pub use registry::{

@@ -15,8 +15,15 @@
 //!
 //! Tokens are RS256 JWTs with `aud` = the resource, `oid`/`sub` = the identity's object id,
 //! `appid` = its client id, `xms_mirid` = its resource id; lifetime 24 h by default (managed
-//! identity tokens live long). Faults ([`ManagedIdentityMock::fail_next`]) answer the next
-//! requests with an IMDS-style status (404, 410, 429, 5xx).
+//! identity tokens live long). Faults ([`ManagedIdentityMock::fail_next`],
+//! [`ManagedIdentityMock::inject`]) answer the next requests with an IMDS-style status (404,
+//! 410, 429, 5xx, optionally with `Retry-After`) or with a page that is not a managed-identity
+//! endpoint's answer ([`MiFault::NotManagedIdentity`]: what a proxy or sandbox on
+//! 169.254.169.254 answers).
+//!
+//! Control routes (not recorded), as the Entra ID mock has them: `GET /_mock/requests` (the
+//! request log as JSON), `POST /_mock/clear_requests`, `POST /_mock/fail` with
+//! `{"count":n,"status":503,"retry_after":"2"}` or `{"count":n,"kind":"not_managed_identity","status":403}`.
 
 use std::collections::{HashSet, VecDeque};
 use std::io;
@@ -85,6 +92,27 @@ impl MiIdentity {
     }
 }
 
+/// An injected answer of the managed-identity mock, in place of the next request's.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MiFault {
+    /// An IMDS-style JSON error with this status (404, 410, 429, 5xx…), and `Retry-After` with
+    /// this value when given (seconds, or an HTTP date).
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The `Retry-After` header's value.
+        #[serde(default)]
+        retry_after: Option<String>,
+    },
+    /// An HTML page with this status (e.g. 403): something that is not a managed-identity
+    /// endpoint answering on its address.
+    NotManagedIdentity {
+        /// HTTP status.
+        status: u16,
+    },
+}
+
 /// One request the managed-identity mock received. Secret header values (`X-IDENTITY-HEADER`,
 /// `secret`, `Authorization`) are logged as `<redacted>`.
 #[derive(Clone, Debug, Serialize)]
@@ -115,7 +143,7 @@ struct Shared {
     msi_secret: String,
     arc_dir: Mutex<PathBuf>,
     arc_keys: Mutex<HashSet<String>>,
-    faults: Mutex<VecDeque<u16>>,
+    faults: Mutex<VecDeque<MiFault>>,
     lifetime_s: Mutex<u64>,
     log: Mutex<Vec<MiRequest>>,
 }
@@ -138,6 +166,63 @@ impl std::fmt::Debug for ManagedIdentityMock {
         f.debug_struct("ManagedIdentityMock")
             .field("port", &self.shared.port)
             .finish_non_exhaustive()
+    }
+}
+
+/// A managed-identity source the mock can stand in for (the standalone binary's
+/// `--managed-identity` flag): which variables point a client at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MiSource {
+    /// Azure VMs' Instance Metadata Service.
+    Imds,
+    /// App Service, Functions, Container Apps (API 2019-08-01).
+    AppService,
+    /// App Service's API 2017-09-01 (and Azure ML).
+    AppService2017,
+    /// Azure Arc-enabled servers.
+    Arc,
+    /// Azure Cloud Shell.
+    CloudShell,
+    /// Service Fabric (HTTPS, pinned by thumbprint).
+    ServiceFabric,
+}
+
+impl MiSource {
+    /// Every source, in the order of the `--managed-identity` values.
+    pub const ALL: [MiSource; 6] = [
+        MiSource::Imds,
+        MiSource::AppService,
+        MiSource::AppService2017,
+        MiSource::Arc,
+        MiSource::CloudShell,
+        MiSource::ServiceFabric,
+    ];
+
+    /// The flag value: `imds`, `app-service`, `app-service-2017`, `arc`, `cloud-shell`,
+    /// `service-fabric`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MiSource::Imds => "imds",
+            MiSource::AppService => "app-service",
+            MiSource::AppService2017 => "app-service-2017",
+            MiSource::Arc => "arc",
+            MiSource::CloudShell => "cloud-shell",
+            MiSource::ServiceFabric => "service-fabric",
+        }
+    }
+
+    /// The source a flag value names.
+    pub fn parse(value: &str) -> Result<MiSource, String> {
+        MiSource::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = MiSource::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown managed identity source '{value}' (one of: {})",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -276,6 +361,43 @@ impl ManagedIdentityMock {
         &self.shared.msi_secret
     }
 
+    /// The environment variables that point a client (aadtoken, MSAL, the Azure SDKs) at this
+    /// mock as `source`, as the platform sets them. IMDS is moved with both overrides clients
+    /// read (`AZURE_POD_IDENTITY_AUTHORITY_HOST`, `MSAL_MANAGED_IDENTITY_ENDPOINT`); Cloud Shell
+    /// also gets `AZUREPS_HOST_ENVIRONMENT`, which MSAL Python checks.
+    pub fn client_env(&self, source: MiSource) -> Vec<(&'static str, String)> {
+        match source {
+            MiSource::Imds => vec![
+                ("AZURE_POD_IDENTITY_AUTHORITY_HOST", self.base_url()),
+                ("MSAL_MANAGED_IDENTITY_ENDPOINT", self.imds_endpoint()),
+            ],
+            MiSource::AppService => vec![
+                ("IDENTITY_ENDPOINT", self.app_service_endpoint()),
+                ("IDENTITY_HEADER", self.identity_header().to_owned()),
+            ],
+            MiSource::AppService2017 => vec![
+                ("MSI_ENDPOINT", self.app_service_2017_endpoint()),
+                ("MSI_SECRET", self.msi_secret().to_owned()),
+            ],
+            MiSource::Arc => vec![
+                ("IDENTITY_ENDPOINT", self.arc_endpoint()),
+                ("IMDS_ENDPOINT", self.base_url()),
+            ],
+            MiSource::CloudShell => vec![
+                ("MSI_ENDPOINT", self.cloud_shell_endpoint()),
+                ("AZUREPS_HOST_ENVIRONMENT", "cloud-shell/1.0".to_owned()),
+            ],
+            MiSource::ServiceFabric => vec![
+                ("IDENTITY_ENDPOINT", self.service_fabric_endpoint()),
+                ("IDENTITY_HEADER", self.identity_header().to_owned()),
+                (
+                    "IDENTITY_SERVER_THUMBPRINT",
+                    self.service_fabric_thumbprint().to_owned(),
+                ),
+            ],
+        }
+    }
+
     /// The directory the Arc endpoint writes its key files to (a temporary directory).
     pub fn arc_key_dir(&self) -> PathBuf {
         lock(&self.shared.arc_dir).clone()
@@ -309,7 +431,18 @@ impl ManagedIdentityMock {
 
     /// Answer the next `n` requests with `status` (404, 410, 429, 500, 503…), IMDS-style.
     pub fn fail_next(&self, n: usize, status: u16) {
-        lock(&self.shared.faults).extend(std::iter::repeat_n(status, n));
+        self.inject(
+            n,
+            MiFault::Status {
+                status,
+                retry_after: None,
+            },
+        );
+    }
+
+    /// Answer the next `n` requests with `fault`.
+    pub fn inject(&self, n: usize, fault: MiFault) {
+        lock(&self.shared.faults).extend(std::iter::repeat_n(fault, n));
     }
 
     /// Every request so far.
@@ -396,6 +529,9 @@ fn router(st: Arc<Shared>) -> Router {
         .route("/arc/metadata/identity/oauth2/token", any(arc))
         .route("/oauth2/token", any(cloud_shell))
         .route("/servicefabric/token", get(service_fabric))
+        .route("/_mock/requests", get(ctl_requests))
+        .route("/_mock/clear_requests", axum::routing::post(ctl_clear_requests))
+        .route("/_mock/fail", axum::routing::post(ctl_fail))
         .route_layer(middleware::from_fn_with_state(st.clone(), record::<Shared>))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not Found").into_response() })
         .with_state(st)
@@ -476,7 +612,14 @@ fn imds_error(status: u16, error: &str, description: &str) -> Response {
 }
 
 fn fault(st: &Shared) -> Option<Response> {
-    let status = lock(&st.faults).pop_front()?;
+    let (status, retry_after) = match lock(&st.faults).pop_front()? {
+        MiFault::Status { status, retry_after } => (status, retry_after),
+        MiFault::NotManagedIdentity { status } => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let page = "<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1><p>Access to 169.254.169.254 is not allowed from this network.</p></body></html>";
+            return Some((code, [("content-type", "text/html")], page).into_response());
+        }
+    };
     let (error, text) = match status {
         404 => ("not_found", "IMDS is updating (404)."),
         410 => (
@@ -486,7 +629,46 @@ fn fault(st: &Shared) -> Option<Response> {
         429 => ("too_many_requests", "Too many requests."),
         _ => ("internal_error", "An unexpected error occurred."),
     };
-    Some(imds_error(status, error, text))
+    let mut resp = imds_error(status, error, text);
+    if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    Some(resp)
+}
+
+async fn ctl_requests(State(st): St) -> Response {
+    Json(lock(&st.log).clone()).into_response()
+}
+
+async fn ctl_clear_requests(State(st): St) -> Response {
+    lock(&st.log).clear();
+    Json(json!({ "ok": true })).into_response()
+}
+
+/// `{"count":n,"status":503,"retry_after":"2"}` or `{"count":n,"kind":"not_managed_identity","status":403}`.
+async fn ctl_fail(State(st): St, body: Bytes) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|mut v| {
+            let count = v
+                .get("count")
+                .map_or(Some(1), Value::as_u64)
+                .ok_or("count must be a number")?;
+            if let Some(o) = v.as_object_mut() {
+                o.remove("count");
+                o.entry("kind").or_insert_with(|| "status".into());
+            }
+            let fault: MiFault = serde_json::from_value(v).map_err(|e| format!("bad fault: {e}"))?;
+            Ok((count, fault))
+        });
+    match parsed {
+        Ok((count, fault)) => {
+            let mut q = lock(&st.faults);
+            q.extend(std::iter::repeat_n(fault, count as usize));
+            Json(json!({ "pending": q.len() })).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
 }
 
 /// The identity a request selects with `keys` = (client id, object id, resource id) parameter

@@ -450,12 +450,23 @@ impl TokenCtx<'_> {
         } else if !client.allow_public_client {
             return Err(public_flows_disabled());
         }
-        let scope = self
-            .get("scope")
-            .ok_or_else(|| EntraError::missing_param("scope"))?;
-        let (resource, scp) = crate::grants::user_resource(scope)?;
+        // The device code grant may leave `scope` out (RFC 8628 §3.4; MSAL does): the code's.
+        let device_scope = || {
+            let dc = self.get("device_code")?;
+            let f = lock(&self.st.user_flows);
+            f.devices
+                .iter()
+                .find(|d| d.device_code == dc)
+                .map(|d| d.scope.clone())
+        };
+        let scope = match self.get("scope") {
+            Some(s) => s.to_owned(),
+            None => device_scope().ok_or_else(|| EntraError::missing_param("scope"))?,
+        };
+        let (resource, scp) = crate::grants::user_resource(&scope)?;
         let now = Instant::now();
         let mut f = lock(&self.st.user_flows);
+        let mut nonce = None;
         let user_name = match grant {
             "authorization_code" => {
                 let code = self
@@ -471,6 +482,7 @@ impl TokenCtx<'_> {
                     ));
                 }
                 c.used = true;
+                nonce = c.nonce.clone();
                 if now.duration_since(c.issued) > CODE_LIFETIME {
                     return Err(invalid_grant(
                         70008,
@@ -633,15 +645,15 @@ impl TokenCtx<'_> {
                 .join(" "),
         );
         resp.refresh_token = Some(rt);
-        resp.id_token = Some(self.id_token(tenant, client, &user));
+        resp.id_token = Some(self.id_token(tenant, client, &user, nonce.as_deref()));
         resp.client_info = Some(client_info(&user, tenant));
         Ok(resp)
     }
 
-    fn id_token(&self, tenant: &Tenant, client: &Client, user: &User) -> String {
+    fn id_token(&self, tenant: &Tenant, client: &Client, user: &User, nonce: Option<&str>) -> String {
         let now = unix_now();
         let iat = now.saturating_sub(crate::CLOCK_SKEW_BACKDATE_S);
-        self.st.key.sign_jwt(&json!({
+        let mut claims = json!({
             "aud": client.client_id,
             "iss": format!("https://{}/{}/v2.0", self.host, tenant.tenant_id),
             "iat": iat,
@@ -653,7 +665,11 @@ impl TokenCtx<'_> {
             "sub": user.object_id,
             "tid": tenant.tenant_id,
             "ver": "2.0",
-        }))
+        });
+        if let Some(n) = nonce {
+            claims["nonce"] = n.into();
+        }
+        self.st.key.sign_jwt(&claims)
     }
 }
 

@@ -60,6 +60,8 @@ pub(crate) struct AuthCode {
     pub(crate) redirect_uri: String,
     pub(crate) challenge: Option<(String, String)>,
     pub(crate) user: String,
+    /// The authorize request's OpenID Connect `nonce`, put into the id token as Entra does.
+    pub(crate) nonce: Option<String>,
     pub(crate) issued: Instant,
     pub(crate) used: bool,
 }
@@ -69,6 +71,8 @@ pub(crate) struct DeviceEntry {
     pub(crate) user_code: String,
     pub(crate) client_id: String,
     pub(crate) tenant_id: String,
+    /// The scope asked for with the code: the token request may leave `scope` out (RFC 8628 §3.4).
+    pub(crate) scope: String,
     pub(crate) expires: Instant,
     pub(crate) interval: Duration,
     pub(crate) last_poll: Option<Instant>,

@@ -677,3 +677,358 @@ fn service_fabric_is_https_pinned_to_its_thumbprint() {
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert_eq!(mi.requests().len(), 1, "nothing sent to an unpinned server");
 }
+
+/// The environment of a host with a complete client secret and `AZURE_CLIENT_ID`, plus `vars`.
+fn secret_env_with(mock: &MockServer, settings: &str, vars: &[(&'static str, String)]) -> Config {
+    let mut c = base(mock, settings);
+    let mut all: Vec<(&str, String)> = vec![
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AZURE_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+    ];
+    all.extend(vars.iter().cloned());
+    c.load_env_from(|n| all.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()))
+        .unwrap();
+    c
+}
+
+#[test]
+fn auto_skips_a_managed_identity_that_cannot_select_the_client_id_and_uses_the_secret_first() {
+    // Cloud Shell, Azure Arc and Service Fabric hosts have no user-assigned identities; `auto`
+    // takes AZURE_CLIENT_ID as one. The secret comes first and must still work.
+    let mock = MockServer::spawn(MockConfig::default());
+    let mi = ManagedIdentityMock::spawn();
+    let hosts: [(&str, Vec<(&'static str, String)>); 3] = [
+        ("Cloud Shell", vec![("MSI_ENDPOINT", mi.cloud_shell_endpoint())]),
+        (
+            "Azure Arc",
+            vec![
+                ("IDENTITY_ENDPOINT", mi.arc_endpoint()),
+                ("IMDS_ENDPOINT", mi.base_url()),
+            ],
+        ),
+        (
+            "Service Fabric",
+            vec![
+                ("IDENTITY_ENDPOINT", mi.service_fabric_endpoint()),
+                ("IDENTITY_HEADER", mi.identity_header().to_owned()),
+                (
+                    "IDENTITY_SERVER_THUMBPRINT",
+                    mi.service_fabric_thumbprint().to_owned(),
+                ),
+            ],
+        ),
+    ];
+    for (host, vars) in &hosts {
+        let c = secret_env_with(&mock, "auth_method=auto", vars);
+        let client = Client::new(&c).unwrap_or_else(|e| panic!("{host}: {e}"));
+        // (refresh: the process-wide cache already holds this identity's token)
+        client.refresh_token(None).unwrap();
+        assert_eq!(client.credential_in_use(), Some("client secret"), "{host}");
+
+        // Without the secret, the report says why the managed identity was skipped, naming
+        // the setting the user did set.
+        let mut c2 = base(&mock, "auth_method=auto");
+        c2.set("client_id", CLIENT_ID).unwrap();
+        let c2 = with_platform(c2, vars);
+        let e = Client::new(&c2).unwrap().get_token(None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingSetting, "{host}: {e}");
+        let m = e.message();
+        assert!(
+            m.contains("managed identity: skipped, cannot be used: setting 'client_id'")
+                && m.contains(host)
+                && !m.contains("managed_identity_client_id"),
+            "{host}: {m}"
+        );
+    }
+    assert!(mi.requests().is_empty());
+}
+
+#[test]
+fn auto_treats_an_answer_that_is_not_imds_as_no_managed_identity() {
+    // 169.254.169.254 answers a proxy's 403 page, as on other clouds and in sandboxes.
+    let mi = ManagedIdentityMock::spawn();
+    mi.inject(1, aadtoken_mock::MiFault::NotManagedIdentity { status: 403 });
+    let c = platform_config(
+        &format!(
+            "auth_method=auto;scope={SCOPE};managed_identity_endpoint={}",
+            mi.base_url()
+        ),
+        &[],
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingSetting, "{e}");
+    let m = e.message();
+    assert!(
+        m.starts_with("auth_method=auto found no usable credential"),
+        "{m}"
+    );
+    assert!(
+        m.contains("managed identity: unavailable, IMDS at")
+            && m.contains("not a managed identity endpoint's answer")
+            && m.contains("HTTP 403"),
+        "{m}"
+    );
+    assert_eq!(mi.requests().len(), 1, "one probe, no retries");
+
+    // A real IMDS error (JSON) is still the managed identity's failure.
+    mi.inject(
+        1,
+        aadtoken_mock::MiFault::Status {
+            status: 400,
+            retry_after: None,
+        },
+    );
+    let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
+    assert!(
+        e.message().contains("managed identity was tried and failed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn azure_token_credentials_narrows_the_chain_like_azure_identity() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let mi = ManagedIdentityMock::spawn();
+    let ep = format!("managed_identity_endpoint={}", mi.base_url());
+    let with = |value: &str| {
+        secret_env_with(
+            &mock,
+            &format!("auth_method=auto;{ep}"),
+            &[("AZURE_TOKEN_CREDENTIALS", value.to_owned())],
+        )
+    };
+    // ManagedIdentityCredential: the secret is left out, the managed identity used (and
+    // AZURE_CLIENT_ID is its selector, as in azure-identity: the mock knows no such identity).
+    let e = Client::new(&with("managedidentitycredential"))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    let m = e.message();
+    assert!(
+        m.contains("environment (client secret): excluded by auto_credentials (AZURE_TOKEN_CREDENTIALS=managedidentitycredential)")
+            && m.contains("managed identity was tried and failed"),
+        "{m}"
+    );
+    let c = platform_config(
+        &format!("auth_method=auto;scope={SCOPE};{ep}"),
+        &[(
+            "AZURE_TOKEN_CREDENTIALS",
+            " ManagedIdentityCredential ".to_owned(),
+        )],
+    );
+    let client = Client::new(&c).unwrap();
+    client.get_token(None).unwrap();
+    assert_eq!(client.credential_in_use(), Some("managed identity"));
+
+    // EnvironmentCredential and prod keep the secret; WorkloadIdentityCredential leaves
+    // nothing configured.
+    for value in ["EnvironmentCredential", "prod", "PROD"] {
+        let client = Client::new(&with(value)).unwrap();
+        client.refresh_token(None).unwrap();
+        assert_eq!(client.credential_in_use(), Some("client secret"), "{value}");
+    }
+    let e = Client::new(&with("WorkloadIdentityCredential"))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingSetting);
+    assert!(
+        e.message().contains("workload identity: not configured")
+            && e.message().contains("managed identity: excluded by"),
+        "{}",
+        e.message()
+    );
+
+    // dev and developer-tool credentials: aadtoken has none; the client is refused naming the
+    // variable.
+    for value in ["dev", "AzureCliCredential", "visualstudiocodecredential"] {
+        let e = Client::new(&with(value)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{value}");
+        assert!(
+            e.message().contains("AZURE_TOKEN_CREDENTIALS") && e.message().contains("does not have it"),
+            "{value}: {}",
+            e.message()
+        );
+    }
+    // Not an azure-identity value at all: load_env fails naming the variable.
+    let mut c = Config::new();
+    let e = c
+        .load_env_from(|n| (n == "AZURE_TOKEN_CREDENTIALS").then(|| "laptop".to_owned()))
+        .unwrap_err();
+    assert!(
+        e.message().contains("AZURE_TOKEN_CREDENTIALS") && e.message().contains("'prod', 'dev'"),
+        "{}",
+        e.message()
+    );
+    assert!(mi.requests().len() <= 3);
+}
+
+#[test]
+fn retry_after_as_an_http_date_is_honoured() {
+    let mi = ManagedIdentityMock::spawn();
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(40));
+    mi.inject(
+        1,
+        aadtoken_mock::MiFault::Status {
+            status: 400,
+            retry_after: Some(date.clone()),
+        },
+    );
+    let e = Client::new(&imds_config(&mi, ""))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    let after = e
+        .retry_after()
+        .unwrap_or_else(|| panic!("no Retry-After from '{date}': {e}"));
+    assert!(
+        (Duration::from_secs(30)..=Duration::from_secs(41)).contains(&after),
+        "{date}: {after:?}"
+    );
+}
+
+#[test]
+fn a_renewed_certificate_file_is_read_again() {
+    let old = TestCert::new("aadtoken-test-app");
+    let new = TestCert::new("aadtoken-test-app-renewed");
+    let dir = temp_dir("cert-renewal");
+    let path = old.write_pem(&dir, "app.pem");
+    let mock = cert_mock(&old);
+    let c = base(
+        &mock,
+        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
+    );
+    let client = Client::new(&c).unwrap();
+    client.get_token(None).unwrap();
+    let thumb = || {
+        let last = mock.registry().assertions.last().unwrap().0.clone();
+        last["x5t#S256"].as_str().unwrap().to_owned()
+    };
+    let of = |cert: &TestCert| {
+        use base64::Engine as _;
+        let sha = ring::digest::digest(&ring::digest::SHA256, &cert.cert_der);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha.as_ref())
+    };
+    assert_eq!(thumb(), of(&old));
+
+    // The file is renewed in place with a certificate Entra does not know yet: the next
+    // request signs with it (and is refused), although the old assertion had minutes left.
+    new.write_pem(&dir, "app.pem");
+    let e = client.refresh_token(None).unwrap_err();
+    assert_eq!(e.aadsts(), &[700027], "{e}");
+
+    // Once registered, it works; a file that cannot be parsed keeps the last good one.
+    mock.add_client(
+        TENANT_ID,
+        MockClient::new(CERT_APP).with_certificate(new.cert_der.clone()),
+    );
+    client.refresh_token(None).unwrap();
+    assert_eq!(thumb(), of(&new));
+    std::fs::write(&path, "-----BEGIN CERTIFICATE-----\nhalf written").unwrap();
+    client.refresh_token(None).unwrap();
+    assert_eq!(thumb(), of(&new));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `aadtoken-mock` run as driver authors run it in their CI: killed when dropped.
+struct MockProcess(std::process::Child);
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port` (the managed-identity mock's control routes):
+/// the status and the body.
+fn http_request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn the_standalone_mock_serves_each_managed_identity_source() {
+    let bin = common::target_dir().join("debug/aadtoken-mock");
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build -p aadtoken-mock` (scripts/test.sh does)",
+        bin.display()
+    );
+    for source in aadtoken_mock::MiSource::ALL {
+        let dir = temp_dir("mock-bin-mi");
+        let (env_file, arc_dir) = (dir.join("mi.env"), dir.join("arc"));
+        std::fs::create_dir_all(&arc_dir).unwrap();
+        let child = std::process::Command::new(&bin)
+            .args(["--managed-identity", source.name(), "--mi-env-file"])
+            .arg(&env_file)
+            .arg("--arc-key-dir")
+            .arg(&arc_dir)
+            .arg("--ca-out")
+            .arg(dir.join("ca.pem"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let _guard = MockProcess(child);
+        let start = Instant::now();
+        while !env_file.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{}: no env file",
+                source.name()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let vars: Vec<(&str, String)> = std::fs::read_to_string(&env_file)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                let k: &'static str = Box::leak(k.to_owned().into_boxed_str());
+                (k, v.to_owned())
+            })
+            .collect();
+        let c = platform_config(
+            &format!(
+                "auth_method=managed_identity;scope={SCOPE};arc_key_dir_for_tests={}",
+                arc_dir.display()
+            ),
+            &vars,
+        );
+        let client = Client::new(&c).unwrap_or_else(|e| panic!("{}: {e}", source.name()));
+        let token = client
+            .get_token(None)
+            .unwrap_or_else(|e| panic!("{}: {e}", source.name()));
+        assert!(!token.secret().is_empty());
+
+        // Fault injection and the request log over HTTP, as another project's CI uses them.
+        let url = &vars.iter().find(|(k, _)| *k == "AADTOKEN_MOCK_MI_URL").unwrap().1;
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let (status, body) = http_request(port, "POST", "/_mock/fail", r#"{"count":1,"status":503}"#);
+        assert_eq!(status, 200, "{body}");
+        client
+            .refresh_token(None)
+            .unwrap_or_else(|e| panic!("{}: {e}", source.name()));
+        let (_, log) = http_request(port, "GET", "/_mock/requests", "");
+        let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+        let statuses: Vec<u64> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .filter(|s| *s != 401) // Azure Arc's challenge
+            .collect();
+        assert_eq!(statuses, [200, 503, 200], "{}: {log}", source.name());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

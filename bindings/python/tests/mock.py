@@ -31,7 +31,7 @@ OTHER_SCOPE = "https://oracle.example.com/db/.default"
 class Mock:
     """One mock server process on 127.0.0.1 with its own CA."""
 
-    def __init__(self):
+    def __init__(self, extra_args=()):
         binary = os.environ.get("AADTOKEN_MOCK") or os.path.join(TARGET, "debug", "aadtoken-mock")
         if not os.path.exists(binary):
             require_built()
@@ -40,7 +40,8 @@ class Mock:
         port_file = os.path.join(self.dir, "port")
         self.log = open(os.path.join(self.dir, "mock.log"), "w+")
         self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--ca-out", self.ca_file, "--port-file", port_file],
+            [binary, "--port", "0", "--ca-out", self.ca_file, "--port-file", port_file,
+             *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not (os.path.exists(port_file) and os.path.getsize(port_file) > 0):

@@ -2,16 +2,17 @@
 //! sends a JWT it did not sign, as `client_assertion`, and Entra ID checks it against the app's
 //! federated credentials.
 //!
-//! * `assertion_file` (AKS: `AZURE_FEDERATED_TOKEN_FILE`): the file is re-read when its size or
-//!   modification time changes, and at least every 5 minutes (Kubernetes rotates it).
+//! * `assertion_file` (AKS: `AZURE_FEDERATED_TOKEN_FILE`): the file is read before every token
+//!   request (a few kilobytes, next to a network round trip), so a rotation is noticed whatever
+//!   it changes: Kubernetes swaps a symlink (a new inode), a writer may keep the size, a coarse
+//!   clock may keep the modification time.
 //! * A host callback (`aadtoken_config_set_assertion_callback`): asked for an assertion before
 //!   every token request, on a blocking-pool thread (it may take its time without stalling the
 //!   library's worker).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -19,8 +20,6 @@ use crate::config::{AssertionProvider, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::SecretString;
 
-/// A cached file assertion is read again after this, even when the file looks unchanged.
-pub const FILE_REREAD: Duration = Duration::from_secs(300);
 /// Largest assertion accepted (a federated token is a few kilobytes).
 pub(crate) const MAX_ASSERTION: u64 = 64 * 1024;
 
@@ -75,7 +74,7 @@ fn check(text: &str) -> std::result::Result<&str, Problem> {
 /// Where the client assertions come from.
 #[derive(Clone)]
 pub enum AssertionSource {
-    /// `assertion_file`, re-read when it changes.
+    /// `assertion_file`, read before every token request.
     File(Arc<FileAssertion>),
     /// The host's callback, asked before every token request.
     Callback(Arc<dyn AssertionProvider>),
@@ -90,17 +89,9 @@ impl fmt::Debug for AssertionSource {
     }
 }
 
-/// An assertion file and what was last read from it.
+/// An assertion file.
 pub struct FileAssertion {
     path: PathBuf,
-    cached: Mutex<Option<Cached>>,
-}
-
-struct Cached {
-    modified: Option<SystemTime>,
-    len: u64,
-    read_at: Instant,
-    value: SecretString,
 }
 
 impl AssertionSource {
@@ -115,10 +106,7 @@ impl AssertionSource {
                 "for auth_method=client_assertion (or set an assertion callback; on AKS, AZURE_FEDERATED_TOKEN_FILE)",
             )
         })?;
-        Ok(AssertionSource::File(Arc::new(FileAssertion {
-            path,
-            cached: Mutex::new(None),
-        })))
+        Ok(AssertionSource::File(Arc::new(FileAssertion { path })))
     }
 
     /// Tells sources apart in cache keys: the file's path, or the callback's identity.
@@ -164,15 +152,8 @@ impl FileAssertion {
             )
         };
         let meta = std::fs::metadata(&self.path).map_err(|e| file_error(format!("cannot be read: {e}")))?;
-        let (modified, len) = (meta.modified().ok(), meta.len());
-        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cached.as_ref() {
-            if c.modified == modified && c.len == len && c.read_at.elapsed() < FILE_REREAD {
-                return Ok(c.value.clone());
-            }
-        }
         // Not even read when it is too large.
-        if len > MAX_ASSERTION {
+        if meta.len() > MAX_ASSERTION {
             return Err(file_error(Problem::TooLarge.in_file()));
         }
         let bytes = Zeroizing::new(
@@ -180,14 +161,7 @@ impl FileAssertion {
         );
         let text = std::str::from_utf8(&bytes).map_err(|_| file_error("is not UTF-8 text".into()))?;
         let value = check(text).map_err(|p| file_error(p.in_file()))?;
-        let value = SecretString::new(value);
-        *cached = Some(Cached {
-            modified,
-            len,
-            read_at: Instant::now(),
-            value: value.clone(),
-        });
-        Ok(value)
+        Ok(SecretString::new(value))
     }
 }
 
@@ -239,15 +213,11 @@ mod tests {
     fn file_assertions_name_the_setting() {
         let dir = crate::private_file::test_dir("assertion");
         let path = dir.join("token");
-        let file = FileAssertion {
-            path: path.clone(),
-            cached: Mutex::new(None),
-        };
+        let file = FileAssertion { path: path.clone() };
         std::fs::write(&path, " h.p.s\n").unwrap();
         assert_eq!(file.read().unwrap().expose(), "h.p.s");
         for (bad, says) in [("  \n", "is empty"), ("one two", "does not hold a JWT")] {
             std::fs::write(&path, bad).unwrap();
-            *file.cached.lock().unwrap() = None;
             let e = file.read().unwrap_err();
             assert_eq!(e.kind(), ErrorKind::File);
             assert!(
@@ -256,6 +226,27 @@ mod tests {
                 e.message()
             );
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_rotation_is_noticed_whatever_the_size_and_time() {
+        let dir = crate::private_file::test_dir("assertion-rotation");
+        let path = dir.join("token");
+        let file = FileAssertion { path: path.clone() };
+        std::fs::write(&path, "a.b.c").unwrap();
+        let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(file.read().unwrap().expose(), "a.b.c");
+        // The same size, and the same modification time (a coarse clock, or a writer that
+        // keeps it).
+        std::fs::write(&path, "x.y.z").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(stamp)
+            .unwrap();
+        assert_eq!(file.read().unwrap().expose(), "x.y.z");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,11 +9,15 @@
 //! * Claims: `aud` = the token endpoint, `iss` = `sub` = the client id, a unique `jti`, `iat` =
 //!   `nbf` = now, `exp` = now + 10 min. An assertion is reused until it has less than 60 s
 //!   left, then a new one is signed (as MSAL does).
+//! * Renewal: the file is read again before each new assertion is signed; when its contents
+//!   changed (a renewed certificate), the new certificate and key are used from then on. A file
+//!   that cannot be read or parsed at that moment (half written, being replaced) keeps the last
+//!   good certificate in use, with a warning in the log.
 //!
 //! The key never leaves this module; the assertion is a secret (zeroized, never in messages).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -61,15 +65,26 @@ pub struct Certificate {
 }
 
 struct Inner {
+    /// `certificate_path`, read again when an assertion is signed.
+    path: PathBuf,
+    password: Option<SecretString>,
+    alg: AssertionAlg,
+    send_chain: bool,
+    rng: SystemRandom,
+    /// What the file held when it was last read successfully.
+    loaded: Mutex<Arc<Loaded>>,
+    cached: Mutex<Option<Cached>>,
+}
+
+/// A certificate file, parsed.
+struct Loaded {
     key: RsaKeyPair,
     /// DER certificates, leaf first.
     chain: Vec<Vec<u8>>,
     x5t_s256: String,
     x5t: String,
-    alg: AssertionAlg,
-    send_chain: bool,
-    rng: SystemRandom,
-    cached: Mutex<Option<Cached>>,
+    /// SHA-256 of the file's bytes: tells a renewed file from the same one.
+    file_digest: [u8; 32],
 }
 
 struct Cached {
@@ -81,7 +96,7 @@ struct Cached {
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
-            .field("x5t#S256", &self.inner.x5t_s256)
+            .field("x5t#S256", &self.loaded().x5t_s256)
             .field("alg", &self.inner.alg)
             .field("send_chain", &self.inner.send_chain)
             .field("key", &"[redacted]")
@@ -104,118 +119,87 @@ impl Certificate {
                 "for auth_method=certificate (a PEM or PFX file with the certificate and its private key)",
             )
         })?;
-        let bad = |what: String| {
-            Error::invalid_setting(
-                "certificate_path",
-                format!("names '{}', which {what}", path.display()),
-            )
-        };
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-            Error::new(
-                ErrorKind::File,
-                format!(
-                    "setting 'certificate_path' names '{}', which cannot be read: {e}",
-                    path.display()
-                ),
-            )
-        })?);
-        let is_pem = bytes
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .is_some_and(|i| bytes[i..].starts_with(b"-----BEGIN"));
-        let (key_der, mut certs): (Zeroizing<Vec<u8>>, Vec<Vec<u8>>) = if is_pem {
-            if contains(&bytes, b"ENCRYPTED PRIVATE KEY") || contains(&bytes, b"Proc-Type: 4,ENCRYPTED") {
-                return Err(bad(
-                    "holds an encrypted PEM private key; decrypt it (openssl pkey) or use a PKCS#12/PFX file with certificate_password"
-                        .into(),
-                ));
-            }
-            let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&bytes)
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| bad(format!("is not valid PEM: {e}")))?
-                .into_iter()
-                .map(|c| c.to_vec())
-                .collect();
-            let key = PrivateKeyDer::from_pem_slice(&bytes)
-                .map_err(|_| bad("holds no 'PRIVATE KEY' or 'RSA PRIVATE KEY' block".into()))?;
-            let der = match &key {
-                PrivateKeyDer::Pkcs8(k) => Zeroizing::new(k.secret_pkcs8_der().to_vec()),
-                PrivateKeyDer::Pkcs1(k) => Zeroizing::new(k.secret_pkcs1_der().to_vec()),
-                _ => {
-                    return Err(bad(
-                        "holds a key that is not RSA (Entra ID certificate credentials use RSA keys)".into(),
-                    ))
-                }
-            };
-            (der, certs)
-        } else {
-            let pw = password.map_or("", SecretString::expose);
-            let store =
-                p12_keystore::KeyStore::from_pkcs12(&bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-                    .map_err(|e| {
-                        let hint = if password.is_none() {
-                            " (is 'certificate_password' missing?)"
-                        } else {
-                            " (is 'certificate_password' right?)"
-                        };
-                        bad(format!("cannot be opened as PKCS#12/PFX: {e}{hint}"))
-                    })?;
-            let (_, chain) = store
-                .private_key_chain()
-                .ok_or_else(|| bad("holds no private key".into()))?;
-            (
-                Zeroizing::new(chain.key().as_der().to_vec()),
-                chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
-            )
-        };
-        let key = RsaKeyPair::from_pkcs8(&key_der)
-            .or_else(|_| RsaKeyPair::from_der(&key_der))
-            .map_err(|e| bad(format!("holds a private key that is not a usable RSA key ({e})")))?;
-        // The leaf is the certificate that carries the key's public key.
-        let public = key.public_key().as_ref();
-        let leaf = certs
-            .iter()
-            .position(|c| contains(c, public))
-            .ok_or_else(|| bad("holds no certificate for its private key".into()))?;
-        let leaf_der = certs.remove(leaf);
-        certs.insert(0, leaf_der);
-        let sha256 = ring::digest::digest(&ring::digest::SHA256, &certs[0]);
-        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &certs[0]);
+        let loaded = parse(path, password)?;
         Ok(Certificate {
             inner: Arc::new(Inner {
-                key,
-                chain: certs,
-                x5t_s256: URL_SAFE_NO_PAD.encode(sha256.as_ref()),
-                x5t: URL_SAFE_NO_PAD.encode(sha1.as_ref()),
+                path: path.to_path_buf(),
+                password: password.cloned(),
                 alg,
                 send_chain,
                 rng: SystemRandom::new(),
+                loaded: Mutex::new(Arc::new(loaded)),
                 cached: Mutex::new(None),
             }),
         })
     }
 
-    /// base64url SHA-256 thumbprint of the certificate (`x5t#S256`).
-    pub fn thumbprint_sha256(&self) -> &str {
-        &self.inner.x5t_s256
+    fn loaded(&self) -> Arc<Loaded> {
+        Arc::clone(&self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// base64url SHA-1 thumbprint of the certificate (`x5t`).
-    pub fn thumbprint_sha1(&self) -> &str {
-        &self.inner.x5t
+    /// Read the file again; when its contents changed and parse, use the new certificate from
+    /// now on (and forget the assertion signed with the old one). The certificate to sign with.
+    fn reload(&self) -> Arc<Loaded> {
+        let inner = &self.inner;
+        let current = self.loaded();
+        let bytes = match std::fs::read(&inner.path) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) => {
+                crate::log_warn!(
+                    "setting 'certificate_path' names '{}', which cannot be read now ({e}); signing with the certificate read before",
+                    inner.path.display()
+                );
+                return current;
+            }
+        };
+        if file_digest(&bytes) == current.file_digest {
+            return current;
+        }
+        match parse_bytes(&inner.path, &bytes, inner.password.as_ref()) {
+            Ok(new) => {
+                crate::log_info!(
+                    "certificate_path '{}' changed: signing with its certificate x5t#S256={} from now on (was {})",
+                    inner.path.display(),
+                    new.x5t_s256,
+                    current.x5t_s256
+                );
+                let new = Arc::new(new);
+                *inner.loaded.lock().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&new);
+                *inner.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                new
+            }
+            Err(e) => {
+                crate::log_warn!(
+                    "certificate_path changed but cannot be used ({}); signing with the certificate read before",
+                    e.message()
+                );
+                current
+            }
+        }
+    }
+
+    /// base64url SHA-256 thumbprint of the certificate in use (`x5t#S256`).
+    pub fn thumbprint_sha256(&self) -> String {
+        self.loaded().x5t_s256.clone()
+    }
+
+    /// base64url SHA-1 thumbprint of the certificate in use (`x5t`).
+    pub fn thumbprint_sha1(&self) -> String {
+        self.loaded().x5t.clone()
     }
 
     /// A client assertion for `aud` (the token endpoint): the cached one while it has more than
     /// [`ASSERTION_RENEW_S`] left, else a newly signed one.
     pub fn assertion(&self, aud: &str, client_id: &str) -> Result<SecretString> {
         let now = unix_now();
+        let loaded = self.reload();
         let mut cached = self.inner.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cached.as_ref() {
             if c.aud == aud && c.exp - now > ASSERTION_RENEW_S {
                 return Ok(c.jwt.clone());
             }
         }
-        let jwt = self.sign(aud, client_id, now)?;
+        let jwt = self.sign(&loaded, aud, client_id, now)?;
         *cached = Some(Cached {
             aud: aud.to_owned(),
             exp: now + ASSERTION_LIFETIME_S,
@@ -224,23 +208,23 @@ impl Certificate {
         Ok(jwt)
     }
 
-    fn sign(&self, aud: &str, client_id: &str, now: i64) -> Result<SecretString> {
+    fn sign(&self, loaded: &Loaded, aud: &str, client_id: &str, now: i64) -> Result<SecretString> {
         let inner = &self.inner;
         let mut header = serde_json::Map::new();
         header.insert("typ".into(), "JWT".into());
         match inner.alg {
             AssertionAlg::Ps256 => {
                 header.insert("alg".into(), "PS256".into());
-                header.insert("x5t#S256".into(), inner.x5t_s256.clone().into());
+                header.insert("x5t#S256".into(), loaded.x5t_s256.clone().into());
             }
             AssertionAlg::Rs256 => {
                 header.insert("alg".into(), "RS256".into());
-                header.insert("x5t".into(), inner.x5t.clone().into());
+                header.insert("x5t".into(), loaded.x5t.clone().into());
             }
         }
         if inner.send_chain {
             let chain: Vec<serde_json::Value> =
-                inner.chain.iter().map(|c| STANDARD.encode(c).into()).collect();
+                loaded.chain.iter().map(|c| STANDARD.encode(c).into()).collect();
             header.insert("x5c".into(), chain.into());
         }
         let claims = serde_json::json!({
@@ -261,8 +245,8 @@ impl Certificate {
             AssertionAlg::Ps256 => &ring::signature::RSA_PSS_SHA256,
             AssertionAlg::Rs256 => &ring::signature::RSA_PKCS1_SHA256,
         };
-        let mut sig = vec![0u8; inner.key.public().modulus_len()];
-        inner
+        let mut sig = vec![0u8; loaded.key.public().modulus_len()];
+        loaded
             .key
             .sign(alg, &inner.rng, signing_input.as_bytes(), &mut sig)
             .map_err(|_| Error::internal("signing the client assertion failed"))?;
@@ -271,6 +255,105 @@ impl Certificate {
             URL_SAFE_NO_PAD.encode(sig)
         )))
     }
+}
+
+/// SHA-256 of a certificate file's bytes.
+fn file_digest(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// Read and parse the certificate file at `path`.
+fn parse(path: &Path, password: Option<&SecretString>) -> Result<Loaded> {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
+        Error::new(
+            ErrorKind::File,
+            format!(
+                "setting 'certificate_path' names '{}', which cannot be read: {e}",
+                path.display()
+            ),
+        )
+    })?);
+    parse_bytes(path, &bytes, password)
+}
+
+/// Parse the contents of the certificate file at `path` (PEM or PKCS#12).
+fn parse_bytes(path: &Path, bytes: &[u8], password: Option<&SecretString>) -> Result<Loaded> {
+    let bad = |what: String| {
+        Error::invalid_setting(
+            "certificate_path",
+            format!("names '{}', which {what}", path.display()),
+        )
+    };
+    let is_pem = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .is_some_and(|i| bytes[i..].starts_with(b"-----BEGIN"));
+    let (key_der, mut certs): (Zeroizing<Vec<u8>>, Vec<Vec<u8>>) = if is_pem {
+        if contains(bytes, b"ENCRYPTED PRIVATE KEY") || contains(bytes, b"Proc-Type: 4,ENCRYPTED") {
+            return Err(bad(
+                "holds an encrypted PEM private key; decrypt it (openssl pkey) or use a PKCS#12/PFX file with certificate_password"
+                    .into(),
+            ));
+        }
+        let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(bytes)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("is not valid PEM: {e}")))?
+            .into_iter()
+            .map(|c| c.to_vec())
+            .collect();
+        let key = PrivateKeyDer::from_pem_slice(bytes)
+            .map_err(|_| bad("holds no 'PRIVATE KEY' or 'RSA PRIVATE KEY' block".into()))?;
+        let der = match &key {
+            PrivateKeyDer::Pkcs8(k) => Zeroizing::new(k.secret_pkcs8_der().to_vec()),
+            PrivateKeyDer::Pkcs1(k) => Zeroizing::new(k.secret_pkcs1_der().to_vec()),
+            _ => {
+                return Err(bad(
+                    "holds a key that is not RSA (Entra ID certificate credentials use RSA keys)".into(),
+                ))
+            }
+        };
+        (der, certs)
+    } else {
+        let pw = password.map_or("", SecretString::expose);
+        let store = p12_keystore::KeyStore::from_pkcs12(bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+            .map_err(|e| {
+                let hint = if password.is_none() {
+                    " (is 'certificate_password' missing?)"
+                } else {
+                    " (is 'certificate_password' right?)"
+                };
+                bad(format!("cannot be opened as PKCS#12/PFX: {e}{hint}"))
+            })?;
+        let (_, chain) = store
+            .private_key_chain()
+            .ok_or_else(|| bad("holds no private key".into()))?;
+        (
+            Zeroizing::new(chain.key().as_der().to_vec()),
+            chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
+        )
+    };
+    let key = RsaKeyPair::from_pkcs8(&key_der)
+        .or_else(|_| RsaKeyPair::from_der(&key_der))
+        .map_err(|e| bad(format!("holds a private key that is not a usable RSA key ({e})")))?;
+    // The leaf is the certificate that carries the key's public key.
+    let public = key.public_key().as_ref();
+    let leaf = certs
+        .iter()
+        .position(|c| contains(c, public))
+        .ok_or_else(|| bad("holds no certificate for its private key".into()))?;
+    let leaf_der = certs.remove(leaf);
+    certs.insert(0, leaf_der);
+    let sha256 = ring::digest::digest(&ring::digest::SHA256, &certs[0]);
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &certs[0]);
+    Ok(Loaded {
+        key,
+        chain: certs,
+        x5t_s256: URL_SAFE_NO_PAD.encode(sha256.as_ref()),
+        x5t: URL_SAFE_NO_PAD.encode(sha1.as_ref()),
+        file_digest: file_digest(bytes),
+    })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

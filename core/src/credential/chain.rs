@@ -9,10 +9,21 @@
 //! 3. managed identity — detected from the platform variables; on plain IMDS the first request
 //!    is a probe bounded by `probe_timeout_ms` (default 1 s) without retries.
 //!
-//! No silent fallbacks: a credential that is configured but broken (an unreadable certificate)
-//! fails `Client::new`; one that is tried and refused (a wrong secret) ends the search with its
-//! error. Only "not configured" and "nothing answered" move on to the next. Once one has given
-//! a token, the chain keeps using it. When none works, the error lists each and why.
+//! `AZURE_TOKEN_CREDENTIALS` (setting `auto_credentials`) narrows the chain with
+//! azure-identity's values (`credential::selection`): `prod` (all of them), or one of
+//! `EnvironmentCredential`, `WorkloadIdentityCredential`, `ManagedIdentityCredential` (then
+//! without the IMDS probe, as that credential alone). `dev` and the other azure-identity
+//! credential names select developer tools aadtoken does not have: `Client::new` fails naming
+//! the variable.
+//!
+//! A candidate that is not configured, cannot be built from what is configured (a certificate
+//! file that cannot be read, a user-assigned identity the host's source does not support) or is
+//! excluded by `AZURE_TOKEN_CREDENTIALS` is skipped with its reason; one whose endpoint does not
+//! answer, or answers something that is not a managed-identity endpoint (a 403 page of a proxy
+//! or sandbox on 169.254.169.254), is unavailable and skipped too. One that is tried and refused
+//! (a wrong secret) ends the search with its error: no silent fallback to another identity.
+//! Once one has given a token, the chain keeps using it. When none works, the error names each
+//! candidate and why it was skipped.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +36,7 @@ use crate::token::Token;
 
 use super::app::Env;
 use super::managed_identity::{ManagedIdentity, Probe, Source};
+use super::selection::TOKEN_CREDENTIALS_VAR;
 
 /// A token future of a candidate (boxed: the chain is itself a credential, so the types nest).
 pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Token>> + Send + 'a>>;
@@ -37,20 +49,49 @@ pub trait Candidate {
     fn token<'a>(&'a self, env: &'a Env<'_>, scopes: &'a Scopes) -> TokenFuture<'a>;
 }
 
+/// Why a candidate is not in use.
+#[derive(Clone, Debug)]
+pub enum Skipped {
+    /// What it needs is not set.
+    NotConfigured(String),
+    /// It is configured but cannot be built (the error's message).
+    Unusable(String),
+    /// `AZURE_TOKEN_CREDENTIALS` leaves it out (its value).
+    Excluded(String),
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skipped::NotConfigured(why) => write!(f, "not configured ({why})"),
+            Skipped::Unusable(why) => write!(f, "skipped, cannot be used: {why}"),
+            Skipped::Excluded(value) => {
+                write!(
+                    f,
+                    "excluded by auto_credentials ({TOKEN_CREDENTIALS_VAR}={value})"
+                )
+            }
+        }
+    }
+}
+
+/// A candidate: its name in messages, and the credential or why it is skipped.
+pub type Entry<C> = (&'static str, std::result::Result<C, Skipped>);
+
 /// The candidates of `auth_method=auto` and the one chosen.
 #[derive(Debug)]
 pub struct Chain<C> {
-    /// (name, the credential, or why it is not configured).
-    candidates: Vec<(&'static str, std::result::Result<C, String>)>,
+    candidates: Vec<Entry<C>>,
     /// The candidate that gave a token.
     chosen: OnceLock<usize>,
-    probe: Duration,
+    /// The bound on the first request to plain IMDS; `None`: no probe.
+    probe: Option<Duration>,
 }
 
 impl<C> Chain<C> {
-    /// A chain of `candidates` (name, the credential or why it is not configured), in order;
-    /// `probe` bounds the first request to plain IMDS.
-    pub fn new(candidates: Vec<(&'static str, std::result::Result<C, String>)>, probe: Duration) -> Chain<C> {
+    /// A chain of `candidates` (name, the credential or why it is skipped), in order; `probe`
+    /// bounds the first request to plain IMDS (`None`: IMDS is asked like any credential).
+    pub fn new(candidates: Vec<Entry<C>>, probe: Option<Duration>) -> Chain<C> {
         Chain {
             candidates,
             chosen: OnceLock::new(),
@@ -81,15 +122,18 @@ impl<C: Candidate> Chain<C> {
         for (i, (name, candidate)) in self.candidates.iter().enumerate() {
             let credential = match candidate {
                 Err(why) => {
-                    crate::log_debug!("auth_method=auto: {name} not configured ({why})");
-                    report.push(format!("{name}: not configured ({why})"));
+                    match why {
+                        Skipped::Unusable(_) => crate::log_warn!("auth_method=auto: {name} {why}"),
+                        _ => crate::log_debug!("auth_method=auto: {name} {why}"),
+                    }
+                    report.push(format!("{name}: {why}"));
                     continue;
                 }
                 Ok(c) => c,
             };
             let result = match credential.managed_identity() {
                 Some(mi) => {
-                    let probe = (mi.source() == Source::Imds).then_some(self.probe);
+                    let probe = self.probe.filter(|_| mi.source() == Source::Imds);
                     match mi.get_token_probing(env, scopes, probe).await {
                         Ok(t) => Ok(t),
                         Err(Probe::Unavailable(e)) => {

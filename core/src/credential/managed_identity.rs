@@ -224,12 +224,17 @@ impl ManagedIdentity {
                 ),
             ));
         }
-        let selector = match selectors.pop() {
-            Some(s) => s,
-            None if in_chain && config.client_id.is_some() => {
-                Selector::ClientId(config.client_id.clone().unwrap_or_default())
+        // `auto` takes `client_id` as the user-assigned identity's when no selector is set.
+        let (selector, selector_setting) = match selectors.pop() {
+            Some(s) => {
+                let setting = s.setting();
+                (s, setting)
             }
-            None => Selector::System,
+            None if in_chain && config.client_id.is_some() => (
+                Selector::ClientId(config.client_id.clone().unwrap_or_default()),
+                "client_id",
+            ),
+            None => (Selector::System, ""),
         };
         let var = |name: &str| config.platform_var(name);
         let (source, endpoint, secret, thumb, detected_by) = match (
@@ -312,10 +317,15 @@ impl ManagedIdentity {
             Source::Arc | Source::CloudShell | Source::ServiceFabric => selector == Selector::System,
         };
         if !supported {
+            let how = if selector_setting == "client_id" {
+                " (auth_method=auto takes it as the managed identity's client id when no managed_identity_* setting is set)"
+            } else {
+                ""
+            };
             return Err(Error::invalid_setting(
-                selector.setting(),
+                selector_setting,
                 format!(
-                    "selects a user-assigned identity, which {} does not support this way (detected from {detected_by})",
+                    "selects a user-assigned identity{how}, which {} does not support this way (detected from {detected_by})",
                     source.name()
                 ),
             ));
@@ -466,6 +476,14 @@ impl ManagedIdentity {
             match first {
                 Err(e) if matches!(e.kind(), ErrorKind::Network | ErrorKind::Timeout) => {
                     return Err(Probe::Unavailable(e))
+                }
+                // Something answered that is not IMDS: no OAuth error JSON and no token (a
+                // proxy's or sandbox's 403 page on 169.254.169.254). azure-identity treats an
+                // answer it cannot read there as "unavailable" too.
+                Err(e) if e.http_status().is_some() && e.oauth_error().is_none() => {
+                    return Err(Probe::Unavailable(
+                        e.context("not a managed identity endpoint's answer"),
+                    ))
                 }
                 Ok(token) => return Ok(token),
                 Err(e) if !matches!(e.http_status(), Some(404 | 408 | 410 | 429 | 500..=599)) => {

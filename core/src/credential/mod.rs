@@ -23,15 +23,17 @@ pub mod managed_identity;
 pub mod password;
 pub mod proof;
 mod secret;
+pub mod selection;
 
 pub use app::{App, Env};
 pub use assertion::AssertionSource;
 pub use certificate::Certificate;
-pub use chain::{Candidate, Chain};
+pub use chain::{Candidate, Chain, Skipped};
 pub use managed_identity::ManagedIdentity;
 pub use password::UsernamePassword;
 pub use proof::Proof;
 pub use secret::ClientSecret;
+pub use selection::{Family, Selection};
 
 use std::sync::Arc;
 
@@ -156,9 +158,13 @@ impl Credential {
     }
 
     /// The `auth_method=auto` chain of the settings: its candidates in the order of the
-    /// `chain` module's docs, each built or told why it is not configured.
+    /// `chain` module's docs, each built or told why it is skipped. Only a selection
+    /// (`auto_credentials` / `AZURE_TOKEN_CREDENTIALS`) that names nothing aadtoken has fails.
     fn auto_chain(config: &Config) -> Result<Chain<Credential>> {
-        let mut candidates = Vec::new();
+        let (selection, value) = config
+            .auto_credentials
+            .clone()
+            .unwrap_or((Selection::Prod, String::new()));
         let app_missing = || -> Option<String> {
             let missing: Vec<&str> = [
                 (
@@ -172,44 +178,56 @@ impl Credential {
             .collect();
             (!missing.is_empty()).then(|| format!("'{}' not set", missing.join("' and '")))
         };
-        let wrap = |e: Error, name: &str| e.context(format!("auth_method=auto, {name}"));
-
+        let build = |make: &dyn Fn() -> Result<Credential>| {
+            make().map_err(|e| Skipped::Unusable(e.message().to_owned()))
+        };
+        let excluded = || Skipped::Excluded(value.clone());
+        let mut candidates: Vec<chain::Entry<Credential>> = Vec::new();
         // An application candidate: configured when `present` and the application is.
-        let mut app = |name: &'static str, present: bool, unset: &str, method: AuthMethod| -> Result<()> {
-            let candidate = match (present, app_missing()) {
-                (false, _) => Err(format!("{unset} not set")),
-                (true, Some(m)) => Err(m),
-                (true, None) => Ok(Credential::of_kind(config, method).map_err(|e| wrap(e, name))?),
+        let apps = [
+            (
+                "environment (client secret)",
+                Family::Environment,
+                config.client_secret.is_some(),
+                "'client_secret' (AZURE_CLIENT_SECRET) not set",
+                AuthMethod::ClientSecret,
+            ),
+            (
+                "environment (certificate)",
+                Family::Environment,
+                config.certificate_path.is_some(),
+                "'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH) not set",
+                AuthMethod::Certificate,
+            ),
+            (
+                "workload identity",
+                Family::WorkloadIdentity,
+                config.assertion_file.is_some() || config.assertion_callback.is_some(),
+                "'assertion_file' (AZURE_FEDERATED_TOKEN_FILE) not set",
+                AuthMethod::ClientAssertion,
+            ),
+        ];
+        for (name, family, present, unset, method) in apps {
+            let candidate = if !selection.admits(family)? {
+                Err(excluded())
+            } else {
+                match (present, app_missing()) {
+                    (false, _) => Err(Skipped::NotConfigured(unset.to_owned())),
+                    (true, Some(m)) => Err(Skipped::NotConfigured(m)),
+                    (true, None) => build(&|| Credential::of_kind(config, method)),
+                }
             };
             candidates.push((name, candidate));
-            Ok(())
+        }
+        let mi = if selection.admits(Family::ManagedIdentity)? {
+            build(&|| ManagedIdentity::from_config(config, true).map(Credential::managed_identity))
+        } else {
+            Err(excluded())
         };
-        app(
-            "environment (client secret)",
-            config.client_secret.is_some(),
-            "'client_secret' (AZURE_CLIENT_SECRET)",
-            AuthMethod::ClientSecret,
-        )?;
-        app(
-            "environment (certificate)",
-            config.certificate_path.is_some(),
-            "'certificate_path' (AZURE_CLIENT_CERTIFICATE_PATH)",
-            AuthMethod::Certificate,
-        )?;
-        app(
-            "workload identity",
-            config.assertion_file.is_some() || config.assertion_callback.is_some(),
-            "'assertion_file' (AZURE_FEDERATED_TOKEN_FILE)",
-            AuthMethod::ClientAssertion,
-        )?;
-        let name = "managed identity";
-        candidates.push((
-            name,
-            Ok(Credential::managed_identity(
-                ManagedIdentity::from_config(config, true).map_err(|e| wrap(e, name))?,
-            )),
-        ));
-        Ok(Chain::new(candidates, config.probe_timeout()))
+        candidates.push(("managed identity", mi));
+        // Asked for by name, the managed identity is used as that credential alone: no probe.
+        let probe = (selection != Selection::Only(Family::ManagedIdentity)).then(|| config.probe_timeout());
+        Ok(Chain::new(candidates, probe))
     }
 
     /// An application credential: `app` proving its identity with `proof`.

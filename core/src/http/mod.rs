@@ -13,7 +13,7 @@ mod tls;
 pub use error_body::{error_from, error_from_response};
 pub use send::basic_authorization;
 pub(crate) use send::{
-    bounded, get_json, request_body_with_retry, request_token, request_token_with_retry, Method, RetryPolicy,
-    TokenRequest,
+    bounded, get_json, parse_retry_after, request_body_with_retry, request_token, request_token_with_retry,
+    Method, RetryPolicy, TokenRequest,
 };
 pub(crate) use tls::{build_client, build_pinned_client, ExtraRoots};

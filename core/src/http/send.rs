@@ -341,8 +341,7 @@ async fn send(
         .headers()
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
     let www_authenticate = response
         .headers()
         .get(reqwest::header::WWW_AUTHENTICATE)
@@ -363,6 +362,19 @@ async fn send(
         retry_after,
         www_authenticate,
     })
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay seconds, or an HTTP date (then the time
+/// from `now` until it, rounded up to whole seconds; a date already past is zero).
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    let wait = when.duration_since(now).unwrap_or(Duration::ZERO);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Some(Duration::from_secs(secs))
 }
 
 /// A send that failed without any response because the connection was already dead
@@ -453,6 +465,35 @@ fn error_chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        // 1_796_000_000 = Mon, 30 Nov 2026 00:53:20 GMT; all three HTTP date forms.
+        for date in [
+            "Mon, 30 Nov 2026 00:53:50 GMT",
+            "Monday, 30-Nov-26 00:53:50 GMT",
+            "Mon Nov 30 00:53:50 2026",
+        ] {
+            assert_eq!(
+                parse_retry_after(date, now),
+                Some(Duration::from_secs(30)),
+                "{date}"
+            );
+        }
+        let later = now + Duration::from_millis(500);
+        assert_eq!(
+            parse_retry_after("Mon, 30 Nov 2026 00:53:50 GMT", later),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 30 Nov 2026 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
 
     #[test]
     fn basic_authorization_encodes_then_base64s() {
