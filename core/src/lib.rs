@@ -32,6 +32,7 @@ pub(crate) mod credential;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;
+pub(crate) mod host_cache;
 pub mod http;
 pub mod log;
 pub mod oracle;
