@@ -161,14 +161,16 @@ impl HostCache {
 
     /// A token for `key` as `need` asks: from the host cache when another process left a good
     /// one, else from `request` (one request per host: under the key's lock, after reading the
-    /// file again), which is then written for the others.
+    /// file again), which is then written for the others. A forced refresh (`Need::New`) asks
+    /// the identity provider too, unless it had to wait while another process asked: the token
+    /// that process got is as new as the one it would get.
     pub async fn get<F, Fut>(&self, key: &CacheKey, need: Need, margin: Duration, request: F) -> Result<Token>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Token>>,
     {
         let slot = self.slot(key);
-        let found = |when: &str| {
+        let found = |need: Need, when: &str| {
             let token = self.read(&slot, need, margin)?;
             crate::log_debug!(
                 "{} ({}): token from the host cache{when}, expires at {}",
@@ -178,11 +180,16 @@ impl HostCache {
             );
             Some(token)
         };
-        if let Some(token) = found("") {
+        if let Some(token) = found(need, "") {
             return Ok(token);
         }
-        let held = self.lock(&slot, key).await;
-        if let Some(token) = found(" (another process asked for it)") {
+        let (held, waited) = self.lock(&slot, key).await;
+        let need_now = if need == Need::New && waited {
+            Need::Usable
+        } else {
+            need
+        };
+        if let Some(token) = found(need_now, " (another process asked for it)") {
             return Ok(token);
         }
         let token = request().await?;
@@ -218,14 +225,14 @@ impl HostCache {
         }
     }
 
-    /// The key's lock, waiting (at most `timeout_ms`) while another process holds it. Without it
-    /// (a lock that cannot be taken) the request goes ahead anyway: the host cache saves
-    /// requests, it never stops one.
-    async fn lock(&self, slot: &Slot, key: &CacheKey) -> Option<FileLock> {
+    /// The key's lock, waiting (at most `timeout_ms`) while another process holds it, and
+    /// whether it had to wait. Without it (a lock that cannot be taken) the request goes ahead
+    /// anyway: the host cache saves requests, it never stops one.
+    async fn lock(&self, slot: &Slot, key: &CacheKey) -> (Option<FileLock>, bool) {
         let mut wait = Duration::ZERO;
         loop {
             match private_file::lock(&slot.lock, LockKind::Process, wait).await {
-                Ok(Some(held)) => return Some(held),
+                Ok(Some(held)) => return (Some(held), !wait.is_zero()),
                 Ok(None) if wait.is_zero() => {
                     crate::log_debug!(
                         "{} ({}): another process on this host is asking for this token; waiting for it (at most timeout_ms={})",
@@ -243,14 +250,14 @@ impl HostCache {
                         slot.lock.display(),
                         self.timeout.as_millis()
                     );
-                    return None;
+                    return (None, true);
                 }
                 Err(e) => {
                     crate::log_warn!(
                         "host cache: cannot lock {}: {e}; asking the identity provider without it",
                         slot.lock.display()
                     );
-                    return None;
+                    return (None, false);
                 }
             }
         }

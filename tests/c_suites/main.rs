@@ -11,6 +11,7 @@ mod creds;
 
 mod abi;
 mod credentials;
+mod host_cache;
 mod java;
 mod misuse;
 mod oracle;
