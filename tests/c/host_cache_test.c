@@ -7,6 +7,7 @@
  *   fork          a thread asks (the mock answers slowly) while the main thread forks; the child
  *                 then gets the parent's token from the host cache and forces a refresh, which
  *                 needs the host cache's lock: a lock inherited from the parent would stall it
+ *   shutdown      get_token, aadtoken_shutdown, then a forced refresh (a new runtime, the lock again)
  *
  * AADTOKEN_TEST_HOST_CACHE_DIR: host_cache_dir. AADTOKEN_TEST_TIMEOUT_MS: timeout_ms (default
  * 20000). AADTOKEN_TEST_GO: when set, wait until this file exists before asking (so that many
@@ -107,11 +108,26 @@ static void phase_fork(void) {
     aadtoken_client_free(client);
 }
 
+static void phase_shutdown(void) {
+    aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    get_and_print(client);
+    aadtoken_shutdown();
+    CHECK(aadtoken_client_refresh_token(client, NULL, &tok, &err) == AADTOKEN_OK, "refresh after shutdown: %s",
+          aadtoken_error_message(err));
+    if (tok != NULL) printf("refreshed %s\n", aadtoken_token_value(tok));
+    aadtoken_token_free(tok);
+    aadtoken_error_free(err);
+    aadtoken_client_free(client);
+}
+
 int main(int argc, char **argv) {
     static const struct test_phase phases[] = {
         {"get", phase_get},
         {"wrong-secret", phase_wrong_secret},
         {"fork", phase_fork},
+        {"shutdown", phase_shutdown},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 0);

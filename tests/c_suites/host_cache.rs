@@ -177,6 +177,21 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
 }
 
 #[test]
+fn shutdown_leaves_no_lock_behind() {
+    let mock = slow_mock(0);
+    let dir = host_dir();
+    let out = common::run_phase(&mut phase(&mock, &dir, "shutdown"), "shutdown", Under::Plain);
+    let refreshed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("refreshed "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(mock.token_requests(), 2);
+    // Another process finds the refreshed token (written under the lock) and sends nothing.
+    assert_eq!(get(&mock, &dir, None), refreshed);
+    assert_eq!(mock.token_requests(), 2);
+}
+
+#[test]
 fn garbled_foreign_and_loose_token_files_are_ignored_and_logged() {
     let mock = slow_mock(0);
     let dir = host_dir();
