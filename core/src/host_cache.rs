@@ -442,7 +442,7 @@ fn read_private(path: &Path, max: u64) -> Found {
 /// A token file's token, if it is one this build wrote for `name`: the format and version, the
 /// name (a file copied under another name is not trusted), a token of JWT characters, and times
 /// that make sense.
-fn parse_token(bytes: &[u8], name: &str) -> std::result::Result<Token, &'static str> {
+pub(crate) fn parse_token(bytes: &[u8], name: &str) -> std::result::Result<Token, &'static str> {
     let stored: Stored = serde_json::from_slice(bytes).map_err(|_| "not the expected JSON")?;
     let access_token = Zeroizing::new(stored.access_token);
     if stored.format != FORMAT {
