@@ -550,7 +550,14 @@ fn several_keepers_with_the_host_cache_make_one_request_per_token() {
     let mut keepers: Vec<_> = (0..4)
         .map(|i| {
             let mut child = aadtoken(&mock)
-                .args(["keep", "--set", "expiry_margin_s=2", "--set", "host_cache=on", "--set"])
+                .args([
+                    "keep",
+                    "--set",
+                    "expiry_margin_s=2",
+                    "--set",
+                    "host_cache=on",
+                    "--set",
+                ])
                 .arg(&host_cache_dir)
                 .arg(dir.path().join(format!("token-{i}")))
                 .stdout(Stdio::null())
@@ -578,7 +585,11 @@ fn several_keepers_with_the_host_cache_make_one_request_per_token() {
             .collect()
     };
     writes(1, &mut keepers);
-    assert_eq!(mock.token_requests(), 1, "four keepers started together: one request");
+    assert_eq!(
+        mock.token_requests(),
+        1,
+        "four keepers started together: one request"
+    );
     let first = files();
     assert!(first.iter().all(|t| *t == first[0] && is_jwt(t)));
     // Renewal ahead of the 8-second token's expiry: once for the host too.

@@ -318,8 +318,10 @@ impl Inner {
     async fn obtain(&self, rt: &Runtime, key: &CacheKey, need: Need, interaction: bool) -> Result<Token> {
         match &self.host_cache {
             Some(host) => {
-                host.get(key, need, self.margin, || self.request(rt, &key.scopes, interaction))
-                    .await
+                host.get(key, need, self.margin, || {
+                    self.request(rt, &key.scopes, interaction)
+                })
+                .await
             }
             None => self.request(rt, &key.scopes, interaction).await,
         }

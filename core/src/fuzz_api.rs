@@ -144,10 +144,17 @@ pub fn token_file_location(text: &str) {
 pub fn host_cache_file(bytes: &[u8], name: &str) {
     if let Ok(t) = crate::host_cache::parse_token(bytes, name) {
         assert!(!t.secret().is_empty());
-        assert!(t.secret().bytes().all(|b| b.is_ascii_graphic()), "{:?}", t.secret());
+        assert!(
+            t.secret().bytes().all(|b| b.is_ascii_graphic()),
+            "{:?}",
+            t.secret()
+        );
         assert!(t.refresh_on() <= t.expires_on());
         let other = format!("{name}x");
-        assert!(crate::host_cache::parse_token(bytes, &other).is_err(), "taken for another name");
+        assert!(
+            crate::host_cache::parse_token(bytes, &other).is_err(),
+            "taken for another name"
+        );
     }
 }
 

@@ -212,12 +212,7 @@ impl HostCache {
         ] {
             ctx.update(part);
         }
-        let name: String = ctx
-            .sign()
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let name: String = ctx.sign().as_ref().iter().map(|b| format!("{b:02x}")).collect();
         Slot {
             token: self.dir.join(format!("{name}.token")),
             lock: self.dir.join(format!("{name}.lock")),
@@ -467,18 +462,29 @@ pub(crate) fn parse_token(bytes: &[u8], name: &str) -> std::result::Result<Token
 /// private or not a key is replaced, with a log record).
 fn host_key(dir: &Path) -> Result<hmac::Key> {
     let path = dir.join(KEY_FILE);
-    let write_error = |e: &io::Error| file_error(format!("could not write the host cache key '{}'", path.display()), e);
+    let write_error = |e: &io::Error| {
+        file_error(
+            format!("could not write the host cache key '{}'", path.display()),
+            e,
+        )
+    };
     for _ in 0..3 {
         let replace = match read_private(&path, KEY_LEN as u64) {
             Found::Bytes(bytes) if bytes.len() == KEY_LEN => {
                 return Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
             }
             Found::Bytes(_) => {
-                crate::log_warn!("host cache: {} is not a key (wrong size); replacing it", path.display());
+                crate::log_warn!(
+                    "host cache: {} is not a key (wrong size); replacing it",
+                    path.display()
+                );
                 true
             }
             Found::Refused(why) => {
-                crate::log_warn!("host cache: ignoring the key {} ({why}); replacing it", path.display());
+                crate::log_warn!(
+                    "host cache: ignoring the key {} ({why}); replacing it",
+                    path.display()
+                );
                 true
             }
             Found::Missing => false,
@@ -548,7 +554,11 @@ mod tests {
         let meta = fs::metadata(d.join(KEY_FILE)).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         assert_eq!(a.slot(&key(1)).name, b.slot(&key(1)).name, "one key per host");
-        assert_ne!(a.slot(&key(1)).name, a.slot(&key(2)).name, "another secret, another file");
+        assert_ne!(
+            a.slot(&key(1)).name,
+            a.slot(&key(2)).name,
+            "another secret, another file"
+        );
         let other = private_file::test_dir("hostkey");
         assert_ne!(
             a.slot(&key(1)).name,
@@ -569,11 +579,20 @@ mod tests {
         assert!(c.read(&slot, Need::Usable, Duration::ZERO).is_none());
         c.write(&slot, &Token::new("a.b.c", now + 3600, now + 1800));
         let t = c.read(&slot, Need::Usable, Duration::from_secs(60)).unwrap();
-        assert_eq!((t.secret(), t.expires_on(), t.refresh_on()), ("a.b.c", now + 3600, now + 1800));
+        assert_eq!(
+            (t.secret(), t.expires_on(), t.refresh_on()),
+            ("a.b.c", now + 3600, now + 1800)
+        );
         assert!(c.read(&slot, Need::NotDue, Duration::ZERO).is_some());
         assert!(c.read(&slot, Need::New, Duration::ZERO).is_none());
-        assert!(c.read(&slot, Need::Usable, Duration::from_secs(4000)).is_none(), "too close to expiry");
-        assert_eq!(fs::metadata(&slot.token).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(
+            c.read(&slot, Need::Usable, Duration::from_secs(4000)).is_none(),
+            "too close to expiry"
+        );
+        assert_eq!(
+            fs::metadata(&slot.token).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
 
         // Due for refresh: usable, but not what a background refresh wants.
         c.write(&slot, &Token::new("a.b.c", now + 3600, now - 1));
@@ -618,7 +637,11 @@ mod tests {
         fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
         let e = prepare_dir(&open).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnsafePath);
-        assert!(e.message().contains("host_cache_dir") && e.message().contains("777"), "{}", e.message());
+        assert!(
+            e.message().contains("host_cache_dir") && e.message().contains("777"),
+            "{}",
+            e.message()
+        );
         let link = d.join("link");
         std::os::unix::fs::symlink(d.join("new"), &link).unwrap();
         assert_eq!(prepare_dir(&link).unwrap_err().kind(), ErrorKind::UnsafePath);

@@ -66,7 +66,13 @@ pub fn commit(tmp_path: &Path, tmp: File, contents: &[u8], target: &Path, dir: &
 /// Like [`commit`], but never replaces an existing `target`: `Ok(false)` when it exists (the
 /// temporary file is removed; the caller reads the one in place). For a file several processes
 /// may create at once and must all agree on.
-pub fn commit_new(tmp_path: &Path, tmp: File, contents: &[u8], target: &Path, dir: &Path) -> io::Result<bool> {
+pub fn commit_new(
+    tmp_path: &Path,
+    tmp: File,
+    contents: &[u8],
+    target: &Path,
+    dir: &Path,
+) -> io::Result<bool> {
     let linked = publish(tmp_path, tmp, contents, dir, || fs::hard_link(tmp_path, target));
     let _ = fs::remove_file(tmp_path);
     match linked {

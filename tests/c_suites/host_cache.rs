@@ -96,16 +96,31 @@ fn thirty_two_processes_at_once_send_one_request_and_a_later_one_none() {
     std::fs::write(&go, b"").unwrap();
     let tokens: Vec<String> = children
         .into_iter()
-        .map(|c| token_of(&common::check_phase("get", Under::Plain, c.wait_with_output().unwrap())))
+        .map(|c| {
+            token_of(&common::check_phase(
+                "get",
+                Under::Plain,
+                c.wait_with_output().unwrap(),
+            ))
+        })
         .collect();
     assert_eq!(mock.token_requests(), 1, "one request for the whole host");
-    assert!(tokens.iter().all(|t| *t == tokens[0]), "every process has the same token");
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "every process has the same token"
+    );
     mock.verify_token(&tokens[0]).unwrap();
 
     // Files: the key and the token are private; the directory is 0700.
-    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let file = token_file(&dir);
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let name = file.file_stem().unwrap().to_str().unwrap();
     assert_eq!(name.len(), 64, "an HMAC-SHA256 in hex names the file");
     assert!(!name.contains("mock-secret"), "{name}");
@@ -120,8 +135,16 @@ fn a_wrong_secret_fails_while_the_good_token_sits_in_the_host_cache() {
     let mock = slow_mock(0);
     let dir = host_dir();
     let good = get(&mock, &dir, None);
-    common::run_phase(&mut phase(&mock, &dir, "wrong-secret"), "wrong-secret", Under::Plain);
-    assert_eq!(mock.token_requests(), 2, "the wrong secret went to the identity provider");
+    common::run_phase(
+        &mut phase(&mock, &dir, "wrong-secret"),
+        "wrong-secret",
+        Under::Plain,
+    );
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the wrong secret went to the identity provider"
+    );
     assert_eq!(mock.token_request_log()[1].aadsts, Some(7000215));
     assert_eq!(get(&mock, &dir, None), good, "the good token is still served");
     assert_eq!(mock.token_requests(), 2);
@@ -131,13 +154,12 @@ fn a_wrong_secret_fails_while_the_good_token_sits_in_the_host_cache() {
 fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() {
     let mock = slow_mock(3000);
     let dir = host_dir();
-    let mut holder = phase(&mock, &dir, "get")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the first process's request reaches the mock", Duration::from_secs(30), || {
-        mock.token_requests() == 1
-    });
+    let mut holder = phase(&mock, &dir, "get").stdout(Stdio::null()).spawn().unwrap();
+    wait_until(
+        "the first process's request reaches the mock",
+        Duration::from_secs(30),
+        || mock.token_requests() == 1,
+    );
     // A second process finds the request taken and waits for it.
     let log = dir.with_file_name("waiter.log");
     let mut waiter = logged(phase(&mock, &dir, "get"), &log);
@@ -147,17 +169,26 @@ fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until("the second process waits for the first", Duration::from_secs(30), || {
-        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("another process on this host is asking"))
-    });
+    wait_until(
+        "the second process waits for the first",
+        Duration::from_secs(30),
+        || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("another process on this host is asking")),
+    );
     assert_eq!(mock.token_requests(), 1, "the waiter has not asked");
     holder.kill().unwrap(); // SIGKILL: no clean-up of any kind
     holder.wait().unwrap();
     let out = common::check_phase("get", Under::Plain, waiter.wait_with_output().unwrap());
     mock.verify_token(&token_of(&out)).unwrap();
-    assert_eq!(mock.token_requests(), 2, "the waiter asked once the holder was gone");
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the waiter asked once the holder was gone"
+    );
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(!log.contains("asking without it"), "it got the lock, not a timeout:\n{log}");
+    assert!(
+        !log.contains("asking without it"),
+        "it got the lock, not a timeout:\n{log}"
+    );
 }
 
 #[test]
@@ -171,9 +202,16 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
     let out = common::run_phase(&mut cmd, "fork", Under::Plain);
     let tokens: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("token ")).collect();
     assert_eq!(tokens.len(), 2, "{out}");
-    assert_eq!(tokens[0], tokens[1], "the child read the parent's token from the host cache");
+    assert_eq!(
+        tokens[0], tokens[1],
+        "the child read the parent's token from the host cache"
+    );
     assert!(out.lines().any(|l| l.starts_with("refreshed ")), "{out}");
-    assert_eq!(mock.token_requests(), 2, "the parent's request and the child's forced refresh");
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the parent's request and the child's forced refresh"
+    );
 }
 
 #[test]
@@ -204,7 +242,11 @@ fn garbled_foreign_and_loose_token_files_are_ignored_and_logged() {
         let _ = std::fs::remove_file(&log);
         let token = get(&mock, &dir, Some(logged(phase(&mock, &dir, "get"), &log)));
         requests += 1;
-        assert_eq!(mock.token_requests(), requests, "{why}: not trusted, a new request");
+        assert_eq!(
+            mock.token_requests(),
+            requests,
+            "{why}: not trusted, a new request"
+        );
         assert_ne!(token, first);
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(
@@ -259,7 +301,10 @@ fn cached_tokens_touch_no_file() {
     for _ in 0..100 {
         assert_eq!(client.get_token(None).unwrap().secret(), first.secret());
     }
-    assert!(!dir.exists(), "the in-process cache answered: no file was read or written");
+    assert!(
+        !dir.exists(),
+        "the in-process cache answered: no file was read or written"
+    );
     assert_eq!(mock.token_requests(), 1);
 }
 
@@ -275,5 +320,9 @@ fn an_unsafe_host_cache_dir_is_refused_when_the_client_is_built() {
     ))
     .unwrap_err();
     assert_eq!(e.kind(), aadtoken_core::ErrorKind::UnsafePath);
-    assert!(e.message().contains("host_cache_dir") && e.message().contains("chmod 700"), "{}", e.message());
+    assert!(
+        e.message().contains("host_cache_dir") && e.message().contains("chmod 700"),
+        "{}",
+        e.message()
+    );
 }
