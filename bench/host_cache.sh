@@ -12,13 +12,7 @@ NS=${NS:-"8 32 64"}
 RUNS=${RUNS:-3}
 LATENCY_MS=${LATENCY_MS:-200}
 
-echo "== building (release)" >&2
-cargo build --release --quiet -p aadtoken
-cargo build --release --quiet -p aadtoken-mock
-mkdir -p target/bench
-cc -O2 -std=c99 -Wall -Wextra -Iinclude bench/bench.c -o target/bench/bench \
-  -Ltarget/release -Wl,-rpath,"$PWD/target/release" -laadtoken -lpthread
-python3 -c 'import msal' 2>/dev/null || pip install --quiet msal==1.39.0
+bench/build.sh
 
 work=$(mktemp -d)
 mock_pid=
