@@ -7,6 +7,8 @@
  *   fork          a thread asks (the mock answers slowly) while the main thread forks; the child
  *                 then gets the parent's token from the host cache and forces a refresh, which
  *                 needs the host cache's lock: a lock inherited from the parent would stall it
+ *   prefork       a parent gets a token, then forks 4 children; each uses the inherited token and
+ *                 then needs one for AADTOKEN_TEST_OTHER_SCOPE: the 4 children make one request
  *   shutdown      get_token, aadtoken_shutdown, then a forced refresh (a new runtime, the lock again)
  *
  * AADTOKEN_TEST_HOST_CACHE_DIR: host_cache_dir. AADTOKEN_TEST_TIMEOUT_MS: timeout_ms (default
@@ -108,6 +110,37 @@ static void phase_fork(void) {
     aadtoken_client_free(client);
 }
 
+static void phase_prefork(void) {
+    aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
+    pid_t pids[4];
+    int i, status;
+    get_and_print(client);
+    for (i = 0; i < 4; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            int bad = 0;
+            aadtoken_token *tok = NULL;
+            aadtoken_error *err = NULL;
+            alarm(60);
+            bad |= get_and_print(client) != AADTOKEN_OK; /* inherited: no request */
+            bad |= aadtoken_client_get_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), &tok, &err) != AADTOKEN_OK;
+            if (err != NULL) printf("child: %s\n", aadtoken_error_message(err));
+            if (tok != NULL) printf("other %s\n", aadtoken_token_value(tok));
+            aadtoken_token_free(tok);
+            aadtoken_error_free(err);
+            fflush(stdout);
+            _exit(bad || failed ? 3 : 0);
+        }
+        CHECK(pids[i] > 0, "fork");
+    }
+    for (i = 0; i < 4; i++) {
+        status = -1;
+        waitpid(pids[i], &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d (status %d)", i, status);
+    }
+    aadtoken_client_free(client);
+}
+
 static void phase_shutdown(void) {
     aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
     aadtoken_token *tok = NULL;
@@ -127,6 +160,7 @@ int main(int argc, char **argv) {
         {"get", phase_get},
         {"wrong-secret", phase_wrong_secret},
         {"fork", phase_fork},
+        {"prefork", phase_prefork},
         {"shutdown", phase_shutdown},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -215,6 +215,29 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
 }
 
 #[test]
+fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
+    let mock = slow_mock(300);
+    let dir = host_dir();
+    let out = common::run_phase(&mut phase(&mock, &dir, "prefork"), "prefork", Under::Plain);
+    let tokens: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("token ")).collect();
+    let others: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("other ")).collect();
+    assert_eq!((tokens.len(), others.len()), (5, 4), "{out}");
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "the children use the parent's token"
+    );
+    assert!(
+        others.iter().all(|t| *t == others[0]),
+        "one token for the other scope"
+    );
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the parent's request and one for the four children"
+    );
+}
+
+#[test]
 fn shutdown_leaves_no_lock_behind() {
     let mock = slow_mock(0);
     let dir = host_dir();
