@@ -16,6 +16,7 @@
  * processes ask at the same moment).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,20 @@ static void phase_wrong_secret(void) {
     aadtoken_client_free(client);
 }
 
+/* Whether the host cache directory holds a lock file (made by whoever takes a token's lock). */
+static int lock_file_exists(void) {
+    DIR *d = opendir(env("AADTOKEN_TEST_HOST_CACHE_DIR"));
+    struct dirent *e;
+    int found = 0;
+    if (d == NULL) return 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        found = n > 5 && strcmp(e->d_name + n - 5, ".lock") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
 static aadtoken_status parent_status = 12345;
 
 static void *parent_get(void *client) {
@@ -85,6 +100,7 @@ static void phase_fork(void) {
     pid_t pid;
     int status = -1;
     CHECK(pthread_create(&getter, NULL, parent_get, client) == 0, "thread");
+    while (!lock_file_exists()) sleep_ms(5); /* the thread has taken the lock and is asking */
     sleep_ms(atol(env("AADTOKEN_TEST_FORK_AFTER_MS"))); /* the mock is still answering it */
     pid = fork();
     if (pid == 0) {

@@ -196,7 +196,7 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
     let mock = slow_mock(1500);
     let dir = host_dir();
     let mut cmd = phase(&mock, &dir, "fork");
-    cmd.env("AADTOKEN_TEST_FORK_AFTER_MS", "500")
+    cmd.env("AADTOKEN_TEST_FORK_AFTER_MS", "100")
         .env("AADTOKEN_TEST_CHILD_WAIT_MS", "2500")
         .env("AADTOKEN_TEST_TIMEOUT_MS", "6000");
     let out = common::run_phase(&mut cmd, "fork", Under::Plain);
