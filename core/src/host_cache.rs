@@ -162,8 +162,8 @@ impl HostCache {
     /// A token for `key` as `need` asks: from the host cache when another process left a good
     /// one, else from `request` (one request per host: under the key's lock, after reading the
     /// file again), which is then written for the others. A forced refresh (`Need::New`) asks
-    /// the identity provider too, unless it had to wait while another process asked: the token
-    /// that process got is as new as the one it would get.
+    /// the identity provider too, unless another process wrote a new token while it waited for
+    /// the lock: that token is as new as the one it would get.
     pub async fn get<F, Fut>(&self, key: &CacheKey, need: Need, margin: Duration, request: F) -> Result<Token>
     where
         F: FnOnce() -> Fut,
@@ -183,8 +183,10 @@ impl HostCache {
         if let Some(token) = found(need, "") {
             return Ok(token);
         }
+        let before = file_id(&slot.token);
         let (held, waited) = self.lock(&slot, key).await;
-        let need_now = if need == Need::New && waited {
+        // A file replaced while this process waited holds a token obtained since it asked.
+        let need_now = if need == Need::New && waited && file_id(&slot.token) != before {
             Need::Usable
         } else {
             need
@@ -326,6 +328,11 @@ fn excluded(credential: &Credential) -> Option<&'static str> {
         Source::User(_) => Some("a person's tokens: cache_file keeps the accounts"),
         Source::Auto(chain) => chain.configured().find_map(excluded),
     }
+}
+
+/// Which file `path` is now (each write renames a new file into place).
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn euid() -> u32 {

@@ -3,6 +3,7 @@
  * starts many of these at once against the mock and counts the requests that reach it.
  *
  *   get           one get_token with the registered client; prints "token <value>"
+ *   refresh       one refresh_token (a forced refresh); prints "token <value>"
  *   wrong-secret  one get_token with a wrong secret: AADSTS7000215, whatever the host cache holds
  *   fork          a thread asks (the mock answers slowly) while the main thread forks; the child
  *                 then gets the parent's token from the host cache and forces a refresh, which
@@ -57,6 +58,18 @@ static void phase_get(void) {
     aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
     wait_for_go();
     get_and_print(client);
+    aadtoken_client_free(client);
+}
+
+static void phase_refresh(void) {
+    aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_refresh_token(client, NULL, &tok, &err);
+    CHECK(st == AADTOKEN_OK && tok != NULL, "refresh_token: %u %s", st, aadtoken_error_message(err));
+    if (tok != NULL) printf("token %s\n", aadtoken_token_value(tok));
+    aadtoken_token_free(tok);
+    aadtoken_error_free(err);
     aadtoken_client_free(client);
 }
 
@@ -174,6 +187,7 @@ static void phase_shutdown(void) {
 int main(int argc, char **argv) {
     static const struct test_phase phases[] = {
         {"get", phase_get},
+        {"refresh", phase_refresh},
         {"wrong-secret", phase_wrong_secret},
         {"fork", phase_fork},
         {"prefork", phase_prefork},

@@ -192,6 +192,37 @@ fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() 
 }
 
 #[test]
+fn a_forced_refresh_takes_the_token_another_process_got_while_it_waited() {
+    let mock = slow_mock(3000);
+    let dir = host_dir();
+    let asking = phase(&mock, &dir, "get").stdout(Stdio::piped()).spawn().unwrap();
+    wait_until("the first process asks", Duration::from_secs(30), || {
+        mock.token_requests() == 1
+    });
+    let forced = common::run_phase(&mut phase(&mock, &dir, "refresh"), "refresh", Under::Plain);
+    let got = common::check_phase("get", Under::Plain, asking.wait_with_output().unwrap());
+    assert_eq!(
+        token_of(&forced),
+        token_of(&got),
+        "the token obtained while it waited"
+    );
+    assert_eq!(mock.token_requests(), 1);
+    // Alone, a forced refresh asks (the file holds a token, but nobody else is asking).
+    let alone = token_of(&common::run_phase(
+        &mut phase(&mock, &dir, "refresh"),
+        "refresh",
+        Under::Plain,
+    ));
+    assert_ne!(alone, token_of(&got));
+    assert_eq!(mock.token_requests(), 2);
+    assert_eq!(
+        get(&mock, &dir, None),
+        alone,
+        "and writes its token for the others"
+    );
+}
+
+#[test]
 fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
     let mock = slow_mock(1500);
     let dir = host_dir();
