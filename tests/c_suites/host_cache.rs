@@ -380,3 +380,21 @@ fn an_unsafe_host_cache_dir_is_refused_when_the_client_is_built() {
         e.message()
     );
 }
+
+#[test]
+fn a_persons_tokens_stay_out_of_the_host_cache() {
+    use aadtoken_mock::{USERNAME, USER_PASSWORD};
+    let mock = slow_mock(0);
+    let dir = host_dir();
+    let client = aadtoken_core::Client::new(&common::app_config(
+        &mock,
+        &format!(
+            "auth_method=password;username={USERNAME};password={USER_PASSWORD};host_cache=on;host_cache_dir={}",
+            dir.display()
+        ),
+    ))
+    .unwrap();
+    client.get_token(None).unwrap();
+    assert_eq!(mock.token_requests(), 1);
+    assert!(!dir.exists(), "no host cache for a person's token");
+}
