@@ -42,17 +42,21 @@ static void wait_for_go(void) {
     while (access(go, F_OK) != 0) sleep_ms(2);
 }
 
-/* get_token; prints "token <value>" on success. Returns the status. */
-static aadtoken_status get_and_print(aadtoken_client *client) {
+/* get_token (when `forced`, refresh_token) for `scopes` (NULL: the configured scope); on success
+ * prints "<label> <value>". Returns the status. */
+static aadtoken_status ask(aadtoken_client *client, int forced, const char *scopes, const char *label) {
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
-    CHECK(st == AADTOKEN_OK && tok != NULL, "get_token: %u %s", st, aadtoken_error_message(err));
-    if (tok != NULL) printf("token %s\n", aadtoken_token_value(tok));
+    aadtoken_status st = forced ? aadtoken_client_refresh_token(client, scopes, &tok, &err)
+                                : aadtoken_client_get_token(client, scopes, &tok, &err);
+    CHECK(st == AADTOKEN_OK && tok != NULL, "%s: %u %s", label, st, aadtoken_error_message(err));
+    if (tok != NULL) printf("%s %s\n", label, aadtoken_token_value(tok));
     aadtoken_token_free(tok);
     aadtoken_error_free(err);
     return st;
 }
+
+static aadtoken_status get_and_print(aadtoken_client *client) { return ask(client, 0, NULL, "token"); }
 
 static void phase_get(void) {
     aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
@@ -63,13 +67,7 @@ static void phase_get(void) {
 
 static void phase_refresh(void) {
     aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
-    aadtoken_token *tok = NULL;
-    aadtoken_error *err = NULL;
-    aadtoken_status st = aadtoken_client_refresh_token(client, NULL, &tok, &err);
-    CHECK(st == AADTOKEN_OK && tok != NULL, "refresh_token: %u %s", st, aadtoken_error_message(err));
-    if (tok != NULL) printf("token %s\n", aadtoken_token_value(tok));
-    aadtoken_token_free(tok);
-    aadtoken_error_free(err);
+    ask(client, 1, NULL, "token");
     aadtoken_client_free(client);
 }
 
@@ -118,16 +116,10 @@ static void phase_fork(void) {
     pid = fork();
     if (pid == 0) {
         int bad = 0;
-        aadtoken_token *tok = NULL;
-        aadtoken_error *err = NULL;
         alarm(60); /* a hang is a failure, not a stuck test */
         sleep_ms(atol(env("AADTOKEN_TEST_CHILD_WAIT_MS"))); /* until the parent has its token */
-        bad |= get_and_print(client) != AADTOKEN_OK; /* from the host cache */
-        bad |= aadtoken_client_refresh_token(client, NULL, &tok, &err) != AADTOKEN_OK; /* needs the lock */
-        if (err != NULL) printf("child refresh: %s\n", aadtoken_error_message(err));
-        if (tok != NULL) printf("refreshed %s\n", aadtoken_token_value(tok));
-        aadtoken_token_free(tok);
-        aadtoken_error_free(err);
+        bad |= get_and_print(client) != AADTOKEN_OK;          /* from the host cache */
+        bad |= ask(client, 1, NULL, "refreshed") != AADTOKEN_OK; /* needs the lock */
         fflush(stdout);
         _exit(bad || failed ? 3 : 0);
     }
@@ -148,15 +140,9 @@ static void phase_prefork(void) {
         pids[i] = fork();
         if (pids[i] == 0) {
             int bad = 0;
-            aadtoken_token *tok = NULL;
-            aadtoken_error *err = NULL;
             alarm(60);
             bad |= get_and_print(client) != AADTOKEN_OK; /* inherited: no request */
-            bad |= aadtoken_client_get_token(client, env("AADTOKEN_TEST_OTHER_SCOPE"), &tok, &err) != AADTOKEN_OK;
-            if (err != NULL) printf("child: %s\n", aadtoken_error_message(err));
-            if (tok != NULL) printf("other %s\n", aadtoken_token_value(tok));
-            aadtoken_token_free(tok);
-            aadtoken_error_free(err);
+            bad |= ask(client, 0, env("AADTOKEN_TEST_OTHER_SCOPE"), "other") != AADTOKEN_OK;
             fflush(stdout);
             _exit(bad || failed ? 3 : 0);
         }
@@ -172,15 +158,9 @@ static void phase_prefork(void) {
 
 static void phase_shutdown(void) {
     aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
-    aadtoken_token *tok = NULL;
-    aadtoken_error *err = NULL;
     get_and_print(client);
     aadtoken_shutdown();
-    CHECK(aadtoken_client_refresh_token(client, NULL, &tok, &err) == AADTOKEN_OK, "refresh after shutdown: %s",
-          aadtoken_error_message(err));
-    if (tok != NULL) printf("refreshed %s\n", aadtoken_token_value(tok));
-    aadtoken_token_free(tok);
-    aadtoken_error_free(err);
+    ask(client, 1, NULL, "refreshed"); /* a new runtime, the lock again */
     aadtoken_client_free(client);
 }
 

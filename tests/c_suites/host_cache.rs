@@ -43,13 +43,19 @@ fn logged(mut cmd: Command, log: &Path) -> Command {
     cmd
 }
 
-/// The token a run printed.
-fn token_of(stdout: &str) -> String {
+/// What a run printed after `label` (one value per line "<label> <value>").
+fn printed<'a>(stdout: &'a str, label: &str) -> Vec<&'a str> {
     stdout
         .lines()
-        .find_map(|l| l.strip_prefix("token "))
-        .unwrap_or_else(|| panic!("no token printed:\n{stdout}"))
-        .to_owned()
+        .filter_map(|l| l.strip_prefix(label)?.strip_prefix(' '))
+        .collect()
+}
+
+/// The token a run printed.
+fn token_of(stdout: &str) -> String {
+    let tokens = printed(stdout, "token");
+    assert!(!tokens.is_empty(), "no token printed:\n{stdout}");
+    tokens[0].to_owned()
 }
 
 /// Run `get` once; its token.
@@ -231,13 +237,13 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
         .env("AADTOKEN_TEST_CHILD_WAIT_MS", "2500")
         .env("AADTOKEN_TEST_TIMEOUT_MS", "6000");
     let out = common::run_phase(&mut cmd, "fork", Under::Plain);
-    let tokens: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("token ")).collect();
+    let tokens = printed(&out, "token");
     assert_eq!(tokens.len(), 2, "{out}");
     assert_eq!(
         tokens[0], tokens[1],
         "the child read the parent's token from the host cache"
     );
-    assert!(out.lines().any(|l| l.starts_with("refreshed ")), "{out}");
+    assert_eq!(printed(&out, "refreshed").len(), 1, "{out}");
     assert_eq!(
         mock.token_requests(),
         2,
@@ -250,8 +256,7 @@ fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
     let mock = slow_mock(300);
     let dir = host_dir();
     let out = common::run_phase(&mut phase(&mock, &dir, "prefork"), "prefork", Under::Plain);
-    let tokens: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("token ")).collect();
-    let others: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("other ")).collect();
+    let (tokens, others) = (printed(&out, "token"), printed(&out, "other"));
     assert_eq!((tokens.len(), others.len()), (5, 4), "{out}");
     assert!(
         tokens.iter().all(|t| *t == tokens[0]),
@@ -273,10 +278,9 @@ fn shutdown_leaves_no_lock_behind() {
     let mock = slow_mock(0);
     let dir = host_dir();
     let out = common::run_phase(&mut phase(&mock, &dir, "shutdown"), "shutdown", Under::Plain);
-    let refreshed = out
-        .lines()
-        .find_map(|l| l.strip_prefix("refreshed "))
-        .unwrap_or_else(|| panic!("{out}"));
+    let refreshed = printed(&out, "refreshed");
+    assert_eq!(refreshed.len(), 1, "{out}");
+    let refreshed = refreshed[0];
     assert_eq!(mock.token_requests(), 2);
     // Another process finds the refreshed token (written under the lock) and sends nothing.
     assert_eq!(get(&mock, &dir, None), refreshed);
