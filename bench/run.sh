@@ -12,15 +12,7 @@ MSAL_CACHED_ITERS=$([ "$quick" = 1 ] && echo 2000 || echo 20000)
 COLD_RUNS=$([ "$quick" = 1 ] && echo 3 || echo 11)
 REPS=$([ "$quick" = 1 ] && echo 1 || echo 5)
 
-echo "== building (release)" >&2
-# Built separately: building them together would unify the mock's dependency features (tokio's
-# and hyper's server parts) into the library and measure a bigger library than users get.
-cargo build --release --quiet -p aadtoken
-cargo build --release --quiet -p aadtoken-mock
-mkdir -p target/bench
-cc -O2 -std=c99 -Wall -Wextra -Iinclude bench/bench.c -o target/bench/bench \
-  -Ltarget/release -Wl,-rpath,"$PWD/target/release" -laadtoken -lpthread
-python3 -c 'import msal' 2>/dev/null || pip install --quiet msal
+bench/build.sh
 command -v curl >/dev/null || { echo "curl is needed (apt-get install curl)" >&2; exit 1; }
 
 work=$(mktemp -d)

@@ -3,7 +3,7 @@
 //! One test binary (the log sink is process-wide), one test: a trace-level sink captures every
 //! record while every flow that exists runs against the mocks — client secret (cache hit and
 //! miss, single flight, forced refresh, background refresh, a 5xx retry, throttling, a wrong
-//! secret), certificate (PFX with a password), workload identity (assertion file), managed
+//! secret, the host cache with a garbled file), certificate (PFX with a password), workload identity (assertion file), managed
 //! identity (IMDS, App Service with its secret header), username/password, `auto`, the token
 //! file and its keeper, and person sign-in (device code with a cache file, browser with PKCE).
 //! Then: no secret value, assertion, access/id/refresh token, authorization or device code,
@@ -24,7 +24,7 @@ use aadtoken_core::oracle::{Keeper, KeeperOptions};
 use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
     Client as MockClient, Fault, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer, RefreshIn,
-    CLIENT_ID, CLIENT_SECRET, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
+    CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
 };
 use creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
 
@@ -177,6 +177,34 @@ fn trace_level_logs_of_every_flow_hold_no_secret_and_no_pii() {
     assert_eq!(
         wrong.get_token(None).unwrap_err().kind(),
         ErrorKind::InvalidClient
+    );
+
+    // Host cache: a token written for other processes, then a garbled file ignored by a
+    // client whose in-process token is not good enough (expiry margin above the lifetime).
+    let host_dir = temp_dir("log-host-cache").join("hc");
+    let host = |extra: &str| {
+        Client::new(&app_config(
+            &mock,
+            &format!(
+                "client_id={CLIENT_ID};client_secret={CLIENT_SECRET};scope={OTHER_SCOPE};host_cache=on;host_cache_dir={};{extra}",
+                host_dir.display()
+            ),
+        ))
+        .unwrap()
+    };
+    tokens.push(host("").get_token(None).unwrap().secret().to_owned());
+    for entry in std::fs::read_dir(&host_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "token") {
+            std::fs::write(&path, b"{garbled").unwrap();
+        }
+    }
+    tokens.push(
+        host("expiry_margin_s=3600")
+            .get_token(None)
+            .unwrap()
+            .secret()
+            .to_owned(),
     );
 
     // Background refresh: tokens with refresh_in 1 s.
@@ -423,6 +451,8 @@ fn trace_level_logs_of_every_flow_hold_no_secret_and_no_pii() {
         ),
         (Level::Debug, "redeeming the refresh token"),
         (Level::Debug, "runtime started"),
+        (Level::Debug, "host cache in"),
+        (Level::Warn, "host cache: ignoring"),
     ] {
         assert!(has(level, text), "no {level} record with '{text}'");
     }

@@ -2,7 +2,7 @@
 //! the same entry points as the fuzz targets (`core/src/fuzz_api.rs`, `fuzz/`): arbitrary bytes and
 //! structured near-misses for token, error, discovery and person-sign-in responses, settings
 //! strings (and a round trip through the quoting grammar), JWT claims (and a round trip through
-//! base64url), scopes, token-file locations, managed identity dates (and a round trip through
+//! base64url), scopes, token-file locations, host cache files, managed identity dates (and a round trip through
 //! both date formats), Azure Arc challenges, and the log's JWT scrubber.
 //!
 //! Crashes found by fuzzing become regression cases at the end of this file.
@@ -57,6 +57,14 @@ const TOKEN_FIELDS: &[&str] = &[
     "id_token",
     "client_info",
     "scope",
+];
+const HOST_CACHE_FIELDS: &[&str] = &[
+    "format",
+    "version",
+    "name",
+    "access_token",
+    "expires_on",
+    "refresh_on",
 ];
 const ERROR_FIELDS: &[&str] = &[
     "error",
@@ -144,6 +152,20 @@ proptest! {
     #[test]
     fn scopes(s in ".{0,80}") {
         f::scopes(&s);
+    }
+
+    #[test]
+    fn host_cache_files(b in body(HOST_CACHE_FIELDS), name in "[0-9a-f]{0,4}") {
+        f::host_cache_file(&b, &name);
+    }
+
+    /// Near misses of a good host cache file: only the right name, a token of JWT characters
+    /// and consistent times are taken.
+    #[test]
+    fn host_cache_near_misses(token in ".{0,12}", name in "[ab]", exp in -5i64..5, refresh in -5i64..5, version in 0u64..3) {
+        let doc = serde_json::json!({"format": "aadtoken-host-token", "version": version, "name": name,
+            "access_token": token, "expires_on": exp, "refresh_on": refresh});
+        f::host_cache_file(&serde_json::to_vec(&doc).unwrap(), "a");
     }
 
     #[test]

@@ -615,3 +615,66 @@ exit 3
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("[InteractionRequired]"), "{err}");
 }
+
+#[test]
+fn several_keepers_with_the_host_cache_make_one_request_per_token() {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.set_token_lifetime(8);
+    mock.set_latency(Duration::from_millis(300));
+    let dir = TempDir::new("cli-host-cache");
+    let host_cache_dir = format!("host_cache_dir={}", dir.path().join("hc").display());
+    let mut keepers: Vec<_> = (0..4)
+        .map(|i| {
+            let mut child = aadtoken(&mock)
+                .args([
+                    "keep",
+                    "--set",
+                    "expiry_margin_s=2",
+                    "--set",
+                    "host_cache=on",
+                    "--set",
+                ])
+                .arg(&host_cache_dir)
+                .arg(dir.path().join(format!("token-{i}")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let rx = lines_of(&mut child);
+            (child, rx, Vec::new())
+        })
+        .collect();
+    let writes = |n: usize, keepers: &mut Vec<(std::process::Child, mpsc::Receiver<String>, Vec<String>)>| {
+        let start = Instant::now();
+        for (_, rx, seen) in keepers.iter_mut() {
+            while seen.iter().filter(|l| l.contains("wrote")).count() < n {
+                assert!(start.elapsed() < Duration::from_secs(40), "{}", seen.join("\n"));
+                if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+                    seen.push(l);
+                }
+            }
+        }
+    };
+    let files = || -> Vec<String> {
+        (0..4)
+            .map(|i| fs::read_to_string(dir.path().join(format!("token-{i}"))).unwrap())
+            .collect()
+    };
+    writes(1, &mut keepers);
+    assert_eq!(
+        mock.token_requests(),
+        1,
+        "four keepers started together: one request"
+    );
+    let first = files();
+    assert!(first.iter().all(|t| *t == first[0] && is_jwt(t)));
+    // Renewal ahead of the 8-second token's expiry: once for the host too.
+    writes(2, &mut keepers);
+    let second = files();
+    assert!(second.iter().all(|t| *t == second[0] && *t != first[0]));
+    assert_eq!(mock.token_requests(), 2, "one renewal for the four keepers");
+    for (mut child, _, _) in keepers {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -9,6 +9,7 @@ use crate::cache::{self, CacheEntry, CacheKey, Lookup, Need, Scopes};
 use crate::config::Config;
 use crate::credential::{Credential, Env, Source};
 use crate::error::{Error, ErrorKind, Result};
+use crate::host_cache::HostCache;
 use crate::http::ExtraRoots;
 use crate::runtime::{self, Runtime};
 use crate::token::Token;
@@ -29,6 +30,8 @@ struct Inner {
     margin: Duration,
     /// The Oracle adapters' state: `token_location`, tokens lent to driver callbacks.
     oracle: crate::oracle::ClientState,
+    /// `host_cache=on`: where in-process misses look first, and new tokens go for other processes.
+    host_cache: Option<HostCache>,
 }
 
 impl std::fmt::Debug for Client {
@@ -51,7 +54,9 @@ impl Client {
             Some(path) => Some(ExtraRoots::from_pem_file("ca_file", path)?),
             None => None,
         };
+        let host_cache = HostCache::from_config(config, &credential)?;
         let mut inner = Inner {
+            host_cache,
             credential,
             default: None,
             extra_roots,
@@ -334,7 +339,7 @@ impl Inner {
     ) -> Result<Arc<Token>> {
         let interaction = interaction == Interaction::Allowed && need != Need::NotDue;
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
-            self.request(rt, &entry.key().scopes, interaction)
+            self.obtain(rt, entry.key(), need, interaction)
         });
         if let Source::User(u) = self.credential.source() {
             if interaction && u.automatic() {
@@ -350,6 +355,20 @@ impl Inner {
             )
         })
         .await
+    }
+
+    /// The token the leader of the in-process single flight gets: through the host cache when
+    /// it is on (another process's token, or one request per host), else by [`Inner::request`].
+    async fn obtain(&self, rt: &Runtime, key: &CacheKey, need: Need, interaction: bool) -> Result<Token> {
+        match &self.host_cache {
+            Some(host) => {
+                host.get(key, need, self.margin, || {
+                    self.request(rt, &key.scopes, interaction)
+                })
+                .await
+            }
+            None => self.request(rt, &key.scopes, interaction).await,
+        }
     }
 
     /// One token request (with the HTTP retry policy), scheduled for proactive refresh.

@@ -91,6 +91,9 @@ pub struct Config {
     pub(crate) url_opener: Option<std::sync::Arc<dyn UrlOpener>>,
     /// `log_pii`: log messages may name users.
     pub(crate) log_pii: bool,
+    /// `host_cache=on`: application tokens are shared by the processes of this user on the host.
+    pub(crate) host_cache: bool,
+    pub(crate) host_cache_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -120,6 +123,8 @@ impl fmt::Debug for Config {
             .field("managed_identity_object_id", &self.mi_object_id)
             .field("managed_identity_resource_id", &self.mi_resource_id)
             .field("managed_identity_endpoint", &self.mi_endpoint)
+            .field("host_cache", &self.host_cache)
+            .field("host_cache_dir", &self.host_cache_dir)
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,7 @@
 //! Entry points for fuzzing and property tests (`fuzz/`, `tests/properties.rs`): each feeds
 //! untrusted input to one parser the library runs on data it does not control — token, error,
 //! discovery, managed-identity and person-sign-in responses, settings strings and values, JWT
-//! claims, scopes, token-file locations, dates, Azure Arc's challenge — and checks the
+//! claims, scopes, token-file locations, host cache files, dates, Azure Arc's challenge — and checks the
 //! invariants that must hold whatever the input (no panic, no secret or JWT echoed, kinds
 //! consistent with the status). Not part of the API: hidden from the docs, may change any time.
 #![doc(hidden)]
@@ -146,6 +146,25 @@ pub fn token_file_location(text: &str) {
     }
     if let Ok(f) = crate::oracle::TokenFile::new(text) {
         assert!(f.path().file_name().is_some(), "{}", f.path().display());
+    }
+}
+
+/// A host cache token file (`host_cache=on`) as another process (or anyone who can write the
+/// directory) left it, read for the name `name`: taken only when it is well formed.
+pub fn host_cache_file(bytes: &[u8], name: &str) {
+    if let Ok(t) = crate::host_cache::parse_token(bytes, name) {
+        assert!(!t.secret().is_empty());
+        assert!(
+            t.secret().bytes().all(|b| b.is_ascii_graphic()),
+            "{:?}",
+            t.secret()
+        );
+        assert!(t.refresh_on() <= t.expires_on());
+        let other = format!("{name}x");
+        assert!(
+            crate::host_cache::parse_token(bytes, &other).is_err(),
+            "taken for another name"
+        );
     }
 }
 

@@ -8,7 +8,8 @@
 //! Layers, each using only those below it (`python3 scripts/check-cycles.py core/src` checks
 //! that no modules depend on each other in a cycle):
 //!
-//! * top: [`client`] (the cache's single flight around one credential), the Oracle keeper,
+//! * top: [`client`] (the cache's single flight around one credential; the host cache shared
+//!   by processes, `host_cache`, on its misses), the Oracle keeper,
 //!   [`settings`] (the key table behind `Config::set`, `parse`, `load_env`: each value parsed
 //!   by the module that owns it);
 //! * the credential dispatcher (`credential`) and person sign-in's credential ([`user`]);
@@ -32,6 +33,7 @@ pub(crate) mod credential;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;
+pub(crate) mod host_cache;
 pub mod http;
 pub mod log;
 pub mod oracle;

@@ -1,13 +1,15 @@
 //! Private files replaced atomically — the one way aadtoken writes the Oracle token file and the
 //! persistent user-token cache: a new file created beside the target (`O_EXCL|O_NOFOLLOW`, mode
 //! 0600 whatever the umask), written, `fsync`ed, renamed over the target, then the directory
-//! `fsync`ed, so a reader sees the old contents or the new, never a partial file.
+//! `fsync`ed, so a reader sees the old contents or the new, never a partial file. And the one
+//! way aadtoken takes a cross-process lock on a lock file ([`lock`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -57,13 +59,43 @@ pub fn create_temp(dir: &Path, base: &str) -> io::Result<(PathBuf, File)> {
 
 /// Write `contents` into the temporary file from [`create_temp`] and rename it over `target`
 /// (in `dir`). On failure the temporary file is removed and `target` is untouched.
-pub fn commit(tmp_path: &Path, mut tmp: File, contents: &[u8], target: &Path, dir: &Path) -> io::Result<()> {
+pub fn commit(tmp_path: &Path, tmp: File, contents: &[u8], target: &Path, dir: &Path) -> io::Result<()> {
+    publish(tmp_path, tmp, contents, dir, || fs::rename(tmp_path, target))
+}
+
+/// Like [`commit`], but never replaces an existing `target`: `Ok(false)` when it exists (the
+/// temporary file is removed; the caller reads the one in place). For a file several processes
+/// may create at once and must all agree on.
+pub fn commit_new(
+    tmp_path: &Path,
+    tmp: File,
+    contents: &[u8],
+    target: &Path,
+    dir: &Path,
+) -> io::Result<bool> {
+    let linked = publish(tmp_path, tmp, contents, dir, || fs::hard_link(tmp_path, target));
+    let _ = fs::remove_file(tmp_path);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Write, make exactly 0600, `fsync`, then `place` the temporary file (rename or link).
+fn publish(
+    tmp_path: &Path,
+    mut tmp: File,
+    contents: &[u8],
+    dir: &Path,
+    place: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
     let written = tmp
         .write_all(contents)
         // The umask may have taken bits away at creation; make the mode exactly 0600.
         .and_then(|()| tmp.set_permissions(fs::Permissions::from_mode(0o600)))
         .and_then(|()| tmp.sync_all())
-        .and_then(|()| fs::rename(tmp_path, target));
+        .and_then(|()| place());
     drop(tmp);
     if let Err(e) = written {
         let _ = fs::remove_file(tmp_path);
@@ -75,6 +107,64 @@ pub fn commit(tmp_path: &Path, mut tmp: File, contents: &[u8], target: &Path, di
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Which kind of advisory lock [`lock`] takes. Both are released by the kernel when their
+/// holder dies, so a crash never leaves a lock behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockKind {
+    /// `flock(2)`: belongs to the open file; threads of one process exclude each other.
+    File,
+    /// A POSIX record lock (`fcntl(F_SETLK)`) over the whole file: belongs to the process, so a
+    /// child forked while it is held does not hold it too (a `flock` would be shared through the
+    /// inherited descriptor and outlive its holder's release). Closing any descriptor of the file
+    /// in the process releases it, and it does not exclude threads of one process: for files
+    /// only one task of a process locks at a time.
+    Process,
+}
+
+/// A held lock; released when dropped (the descriptor is closed).
+pub struct FileLock {
+    _file: File,
+}
+
+/// How often a busy lock is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(10);
+
+/// Open (creating it 0600, never through a symbolic link) the lock file `path` and take an
+/// exclusive lock of `kind` on it, waiting at most `wait`: `Ok(None)` when it stayed busy.
+pub async fn lock(path: &Path, kind: LockKind, wait: Duration) -> io::Result<Option<FileLock>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let started = tokio::time::Instant::now();
+    loop {
+        let op = rustix::fs::FlockOperation::NonBlockingLockExclusive;
+        let taken = match kind {
+            LockKind::File => rustix::fs::flock(&file, op),
+            LockKind::Process => rustix::fs::fcntl_lock(&file, op),
+        };
+        match taken {
+            Ok(()) => return Ok(Some(FileLock { _file: file })),
+            Err(e)
+                if e == rustix::io::Errno::WOULDBLOCK
+                    || e == rustix::io::Errno::AGAIN
+                    || e == rustix::io::Errno::ACCESS
+                    || e == rustix::io::Errno::INTR =>
+            {
+                if started.elapsed() >= wait {
+                    return Ok(None);
+                }
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
 }
 
 /// A new private (0700) directory for a test, unique in the process.

@@ -25,6 +25,7 @@ use crate::credential::managed_identity;
 pub use crate::credential::managed_identity::MANAGED_IDENTITY_ENVIRONMENT;
 use crate::credential::selection::Selection;
 use crate::error::{Error, Result};
+use crate::host_cache;
 use crate::oracle::settings::{self as oracle_settings, Alias};
 use crate::secret::SecretString;
 use crate::user::{accounts, browser};
@@ -144,6 +145,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "true: log messages may name users (user names, UPNs); default false",
     ),
     (
+        "host_cache",
+        "on: application tokens are shared by this user's processes on the host, one request per host (default off)",
+    ),
+    (
+        "host_cache_dir",
+        "Directory of the host cache (default $XDG_RUNTIME_DIR/aadtoken, else <tmp>/aadtoken-<uid>; must be 0700, yours)",
+    ),
+    (
         "arc_key_dir_for_tests",
         "Tests only (debug builds): the directory Azure Arc key files must be in",
     ),
@@ -253,6 +262,8 @@ impl Config {
             "automatic_sign_in" => self.automatic_sign_in = Some(boolean(&name, value)?),
             "cache_file" => self.cache_file = Some(PathBuf::from(value)),
             "log_pii" => self.log_pii = boolean(&name, value)?,
+            "host_cache" => self.host_cache = host_cache::parse_mode(&name, value)?,
+            "host_cache_dir" => self.host_cache_dir = Some(host_cache::parse_dir(&name, value)?),
             "arc_key_dir_for_tests" => {
                 if !cfg!(debug_assertions) {
                     return Err(Error::invalid_setting(

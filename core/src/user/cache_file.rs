@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::private_file::{self, file_error, unsafe_path};
+pub use crate::private_file::FileLock;
+use crate::private_file::{self, file_error, unsafe_path, LockKind};
 use crate::secret::SecretString;
 
 use super::account::Account;
@@ -33,8 +34,6 @@ const FORMAT: &str = "aadtoken-user-cache";
 pub(crate) const VERSION: u64 = 1;
 /// A cache file larger than this is not one of ours.
 const MAX_SIZE: u64 = 4 << 20;
-/// How often a busy lock is tried again.
-const LOCK_POLL: Duration = Duration::from_millis(10);
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -60,11 +59,6 @@ pub struct CacheFile {
     path: PathBuf,
     dir: PathBuf,
     lock_path: PathBuf,
-}
-
-/// The cross-process lock; released when dropped (the descriptor is closed).
-pub struct FileLock {
-    _file: File,
 }
 
 impl CacheFile {
@@ -219,46 +213,20 @@ impl CacheFile {
 
     /// Take the exclusive cross-process lock, waiting at most `wait`.
     pub async fn lock(&self, wait: Duration) -> Result<FileLock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&self.lock_path)
-            .map_err(|e| {
-                file_error(
-                    format!("cannot open the lock file '{}'", self.lock_path.display()),
-                    &e,
-                )
-            })?;
-        let started = tokio::time::Instant::now();
-        loop {
-            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => return Ok(FileLock { _file: file }),
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK || e == rustix::io::Errno::INTR => {
-                    if started.elapsed() >= wait {
-                        return Err(Error::new(
-                            ErrorKind::Timeout,
-                            format!(
-                                "another process held the lock of cache_file '{}' ({}) for longer than timeout_ms={}",
-                                self.path.display(),
-                                self.lock_path.display(),
-                                wait.as_millis()
-                            ),
-                        ));
-                    }
-                    tokio::time::sleep(LOCK_POLL).await;
-                }
-                Err(e) => {
-                    return Err(file_error(
-                        format!("cannot lock '{}'", self.lock_path.display()),
-                        &io::Error::from(e),
-                    ))
-                }
-            }
-        }
+        let lock = private_file::lock(&self.lock_path, LockKind::File, wait)
+            .await
+            .map_err(|e| file_error(format!("cannot lock '{}'", self.lock_path.display()), &e))?;
+        lock.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "another process held the lock of cache_file '{}' ({}) for longer than timeout_ms={}",
+                    self.path.display(),
+                    self.lock_path.display(),
+                    wait.as_millis()
+                ),
+            )
+        })
     }
 
     /// Replace the file with `accounts`, atomically (call with the lock held, after `load`).
