@@ -110,8 +110,16 @@ static void phase_fork(void) {
     pthread_t getter;
     pid_t pid;
     int status = -1;
+    long waited;
     CHECK(pthread_create(&getter, NULL, parent_get, client) == 0, "thread");
-    while (!lock_file_exists()) sleep_ms(5); /* the thread has taken the lock and is asking */
+    /* the thread has taken the lock and is asking (bounded: a thread that failed takes none) */
+    for (waited = 0; !lock_file_exists(); waited += 5) {
+        if (waited >= 30000) {
+            CHECK(0, "no lock file after 30 s (the getter's status: %u)", parent_status);
+            _exit(1);
+        }
+        sleep_ms(5);
+    }
     sleep_ms(atol(env("AADTOKEN_TEST_FORK_AFTER_MS"))); /* the mock is still answering it */
     pid = fork();
     if (pid == 0) {
