@@ -293,3 +293,44 @@ fn connection_refused_is_a_network_error_within_the_deadline() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// A short-lived token whose background refreshes keep failing is retried until shortly before
+/// callers would have to wait for a new one: the backoff after a failed background refresh
+/// (2, 4, 8 … s) is capped by half the time the cached token has left, so the last attempt is
+/// not one long backoff before the token runs out (RELIABILITY.md, "Background refresh").
+#[test]
+fn background_refresh_of_a_short_token_keeps_retrying_before_it_runs_out() {
+    use aadtoken_core::token::unix_now;
+    let mock = MockServer::spawn(MockConfig::default().with_token_lifetime(16));
+    mock.set_refresh_in(Some(aadtoken_mock::RefreshIn::Number(2)));
+    let client = Client::new(&common::app_config(&mock, "timeout_ms=1500;expiry_margin_s=2")).unwrap();
+    let first = client.get_token(None).unwrap();
+    // Callers get this token until 2 s (the margin) before it expires; background refreshes
+    // start 2 s after it was issued (`refresh_in`) and all fail.
+    let usable_until = first.expires_on() - 2;
+    mock.fail_next(1000, Fault::status(400));
+    let before = mock.token_requests();
+    let mut attempts = Vec::new();
+    let mut seen = before;
+    while unix_now() < usable_until {
+        let t = client
+            .get_token(None)
+            .expect("the cached token while it is usable");
+        assert_eq!(t.secret(), first.secret());
+        let n = mock.token_requests();
+        if n > seen {
+            attempts.push(unix_now());
+            seen = n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    mock.clear_faults();
+    // Uncapped, the attempts would come 2, 4 and 8 s after the first failure (t = 2, 4, 8 s
+    // of a 14 s usable life) and the next one only at t = 16 s, after the token ran out.
+    let last = *attempts.last().expect("background refreshes were attempted");
+    assert!(
+        attempts.len() >= 5 && usable_until - last <= 3,
+        "background attempts at {:?} s before the token's usable end; expected at least 5, the last within 3 s of it",
+        attempts.iter().map(|a| usable_until - a).collect::<Vec<_>>()
+    );
+}

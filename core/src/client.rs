@@ -277,7 +277,7 @@ impl Inner {
                     crate::log::error_summary(e)
                 ),
             }
-            entry.end_background(result.is_ok());
+            entry.end_background(result.is_ok(), inner.margin);
         });
     }
 

@@ -11,6 +11,7 @@ mod creds;
 
 mod abi;
 mod credentials;
+mod dlclose;
 mod java;
 mod misuse;
 mod oracle;
