@@ -334,3 +334,24 @@ fn background_refresh_of_a_short_token_keeps_retrying_before_it_runs_out() {
         attempts.iter().map(|a| usable_until - a).collect::<Vec<_>>()
     );
 }
+
+/// With `ca_file`, a chain is checked against its certificates first and against the system's
+/// roots only when they do not accept it; a server that neither trusts is refused with the
+/// same error and hint as before (the outcome is that of all the roots together).
+#[test]
+fn a_ca_file_of_another_ca_falls_through_to_the_system_roots_and_is_refused() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let other = MockServer::spawn(MockConfig::default());
+    let settings = common::app_settings(&format!("timeout_ms={TIMEOUT_MS}"));
+    let config = common::mock_config_with_ca(&mock, Some(other.ca_file().to_str().unwrap()), &settings);
+    let err = Client::new(&config).unwrap().get_token(None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(
+        err.message().contains("UnknownIssuer") && err.message().contains("'ca_file'"),
+        "{err}"
+    );
+    assert_eq!(mock.token_requests(), 0);
+    // The mock's own CA in `ca_file`: accepted at the first stage.
+    let config = common::mock_config_with_ca(&mock, Some(mock.ca_file().to_str().unwrap()), &settings);
+    Client::new(&config).unwrap().get_token(None).unwrap();
+}

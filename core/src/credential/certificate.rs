@@ -149,24 +149,7 @@ impl Certificate {
             };
             (der, certs)
         } else {
-            let pw = password.map_or("", SecretString::expose);
-            let store =
-                p12_keystore::KeyStore::from_pkcs12(&bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-                    .map_err(|e| {
-                        let hint = if password.is_none() {
-                            " (is 'certificate_password' missing?)"
-                        } else {
-                            " (is 'certificate_password' right?)"
-                        };
-                        bad(format!("cannot be opened as PKCS#12/PFX: {e}{hint}"))
-                    })?;
-            let (_, chain) = store
-                .private_key_chain()
-                .ok_or_else(|| bad("holds no private key".into()))?;
-            (
-                Zeroizing::new(chain.key().as_der().to_vec()),
-                chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
-            )
+            pkcs12(&bytes, password).map_err(bad)?
         };
         let key = RsaKeyPair::from_pkcs8(&key_der)
             .or_else(|_| RsaKeyPair::from_der(&key_der))
@@ -275,4 +258,43 @@ impl Certificate {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The private key (DER) and certificates of a PKCS#12/PFX file; the error completes "names
+/// '<path>', which …".
+#[cfg(feature = "pkcs12")]
+fn pkcs12(
+    bytes: &[u8],
+    password: Option<&SecretString>,
+) -> std::result::Result<(Zeroizing<Vec<u8>>, Vec<Vec<u8>>), String> {
+    let pw = password.map_or("", SecretString::expose);
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+        .map_err(|e| {
+            let hint = if password.is_none() {
+                " (is 'certificate_password' missing?)"
+            } else {
+                " (is 'certificate_password' right?)"
+            };
+            format!("cannot be opened as PKCS#12/PFX: {e}{hint}")
+        })?;
+    let (_, chain) = store
+        .private_key_chain()
+        .ok_or_else(|| "holds no private key".to_owned())?;
+    Ok((
+        Zeroizing::new(chain.key().as_der().to_vec()),
+        chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
+    ))
+}
+
+/// Without the `pkcs12` feature only PEM files are read.
+#[cfg(not(feature = "pkcs12"))]
+fn pkcs12(
+    _bytes: &[u8],
+    _password: Option<&SecretString>,
+) -> std::result::Result<(Zeroizing<Vec<u8>>, Vec<Vec<u8>>), String> {
+    Err(
+        "is not PEM, and this build of aadtoken was built without PKCS#12/PFX support (feature pkcs12): \
+         convert the file to PEM (openssl pkcs12 -nodes) or use a build with that feature"
+            .to_owned(),
+    )
 }

@@ -57,20 +57,40 @@ impl ExtraRoots {
     }
 }
 
+/// Which of the system's trust anchors: the CA bundle file alone (where OpenSSL's
+/// `SSL_CERT_FILE` or the distribution puts it), or everything (the bundle and the CA
+/// directories, as `rustls-native-certs` finds them; on Debian-like systems the directory holds
+/// the bundle's certificates a second time, plus any added with `c_rehash` only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum System {
+    Bundle,
+    All,
+}
+
 /// The system's trust anchors once loaded: kept for the life of the process, so they are read
 /// and parsed once. Not a `OnceLock`: a load that a forked child inherits half-done must not
 /// make the child wait forever; a child whose parent had not finished loads them itself.
-static SYSTEM_ROOTS: ArcSwapOption<rustls::RootCertStore> = ArcSwapOption::const_empty();
+static BUNDLE_ROOTS: ArcSwapOption<rustls::RootCertStore> = ArcSwapOption::const_empty();
+static ALL_ROOTS: ArcSwapOption<rustls::RootCertStore> = ArcSwapOption::const_empty();
 
-/// The system's trust anchors (the CA bundle file and the CA directory, as OpenSSL finds them),
-/// loaded and parsed on first use. The directory of a Debian-like system holds the bundle's
-/// certificates a second time: each distinct certificate is parsed once.
-fn system_roots() -> Arc<rustls::RootCertStore> {
-    if let Some(roots) = SYSTEM_ROOTS.load_full() {
+/// The system's trust anchors of `which`, read and parsed on first use (each distinct
+/// certificate once).
+fn system_roots(which: System) -> Arc<rustls::RootCertStore> {
+    let loaded = match which {
+        System::Bundle => &BUNDLE_ROOTS,
+        System::All => &ALL_ROOTS,
+    };
+    if let Some(roots) = loaded.load_full() {
         return roots;
     }
     let started = std::time::Instant::now();
-    let found = rustls_native_certs::load_native_certs();
+    let found = match which {
+        System::Bundle => match openssl_probe::probe().cert_file {
+            Some(file) => rustls_native_certs::load_certs_from_paths(Some(&file), None),
+            None => rustls_native_certs::CertificateResult::default(),
+        },
+        System::All => rustls_native_certs::load_native_certs(),
+    };
     let read = found.certs.len();
     let mut seen = std::collections::HashSet::new();
     let unique = found
@@ -80,9 +100,9 @@ fn system_roots() -> Arc<rustls::RootCertStore> {
     let mut store = rustls::RootCertStore::empty();
     store.add_parsable_certificates(unique);
     let store = Arc::new(store);
-    SYSTEM_ROOTS.store(Some(Arc::clone(&store)));
+    loaded.store(Some(Arc::clone(&store)));
     crate::log_debug!(
-        "system trust store loaded: {} CA certificates ({read} read) in {} µs",
+        "system trust store ({which:?}) loaded: {} CA certificates ({read} read) in {} µs",
         store.len(),
         started.elapsed().as_micros()
     );
@@ -93,24 +113,29 @@ fn system_roots() -> Arc<rustls::RootCertStore> {
 /// managed-identity endpoints are local to the host and must not go through one).
 ///
 /// The server's certificate is trusted when it chains to a system root or to a `ca_file`
-/// certificate. Nothing is loaded here: with `ca_file` the chain is checked against its
-/// certificates first, and the system's roots (~140 certificates, a millisecond or more to read
-/// and parse) are loaded only if that check fails; without `ca_file` they are loaded on a
-/// library thread from now on, while the connection is being set up.
+/// certificate, as always; what changes is only when the roots are read. Nothing is loaded
+/// here: a chain is checked against the `ca_file` certificates first, then against the
+/// system's CA bundle file, then against all the system's roots (bundle and CA directories),
+/// each set read only when the one before did not accept the chain. Without `ca_file` the
+/// bundle is read on a library thread from now on, while the connection is being set up.
 pub fn build_client(extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest::Client> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let extra_certs = extra.map(|e| e.certs.clone()).unwrap_or_default();
     let trust = Arc::new(Trust {
         extra: extra
-            .map(|e| verifier(e.certs.clone(), None, &provider))
+            .map(|_| verifier(&extra_certs, None, &provider))
             .transpose()?,
-        extra_certs: extra.map(|e| e.certs.clone()),
+        bundle: OnceLock::new(),
         all: OnceLock::new(),
+        extra_certs,
         provider: Arc::clone(&provider),
     });
     if extra.is_none() {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let preload = Arc::clone(&trust);
-            drop(rt.spawn_blocking(move || drop(preload.all())));
+            drop(rt.spawn_blocking(move || {
+                let _ = preload.system(System::Bundle);
+            }));
         }
     }
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -122,15 +147,15 @@ pub fn build_client(extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest:
     client_with_tls(tls, direct)
 }
 
-/// A WebPKI verifier of chains to `certs` (plus the system's roots when `system` is given).
+/// A WebPKI verifier of chains to `certs` (plus the system's roots `system`).
 fn verifier(
-    certs: Vec<CertificateDer<'static>>,
+    certs: &[CertificateDer<'static>],
     system: Option<&rustls::RootCertStore>,
     provider: &Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<WebPkiServerVerifier>> {
     let mut roots = system.cloned().unwrap_or_else(rustls::RootCertStore::empty);
     for cert in certs {
-        roots.add(cert).map_err(|e| {
+        roots.add(cert.clone()).map_err(|e| {
             Error::invalid_setting("ca_file", format!("holds a certificate rustls cannot use: {e}"))
         })?;
     }
@@ -139,29 +164,39 @@ fn verifier(
         .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))
 }
 
-/// The standard WebPKI check against the system's roots plus `ca_file`, with the system's
-/// roots loaded only when needed (see [`build_client`]). A chain the `ca_file` certificates
-/// alone accept is accepted by their union with the system's roots too, so trying them first
-/// changes no outcome.
+/// A verifier built on first need (or the message of why it could not be built).
+type Lazy = OnceLock<std::result::Result<Arc<WebPkiServerVerifier>, String>>;
+
+/// The standard WebPKI check against the system's roots plus `ca_file`, with the roots read in
+/// stages (see [`build_client`]). A chain that a subset of the roots accepts is accepted by all
+/// of them too, so checking subsets first changes no outcome; a chain no stage accepts gets the
+/// answer of the last (all roots).
 #[derive(Debug)]
 struct Trust {
-    /// A verifier of chains to the `ca_file` certificates only.
+    /// Chains to the `ca_file` certificates only (`None` without `ca_file`).
     extra: Option<Arc<WebPkiServerVerifier>>,
-    extra_certs: Option<Vec<CertificateDer<'static>>>,
-    /// A verifier of chains to the system's roots plus `ca_file`, built on first need.
-    all: OnceLock<std::result::Result<Arc<WebPkiServerVerifier>, String>>,
+    /// Chains to the system's CA bundle file plus `ca_file`.
+    bundle: Lazy,
+    /// Chains to all the system's roots plus `ca_file`.
+    all: Lazy,
+    extra_certs: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl Trust {
-    fn all(&self) -> std::result::Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
-        self.all
-            .get_or_init(|| {
-                let certs = self.extra_certs.clone().unwrap_or_default();
-                verifier(certs, Some(&system_roots()), &self.provider).map_err(|e| e.message().to_owned())
-            })
-            .as_ref()
-            .map_err(|e| rustls::Error::General(e.clone()))
+    /// The verifier of the system's roots `which` plus `ca_file` (`Err` when it cannot be built,
+    /// e.g. the system has no such roots: the stage is skipped).
+    fn system(&self, which: System) -> std::result::Result<&Arc<WebPkiServerVerifier>, ()> {
+        let lazy = match which {
+            System::Bundle => &self.bundle,
+            System::All => &self.all,
+        };
+        lazy.get_or_init(|| {
+            verifier(&self.extra_certs, Some(&system_roots(which)), &self.provider)
+                .map_err(|e| e.message().to_owned())
+        })
+        .as_ref()
+        .map_err(|e| crate::log_debug!("no system trust store ({which:?}): {e}"))
     }
 
     fn algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
@@ -178,13 +213,23 @@ impl rustls::client::danger::ServerCertVerifier for Trust {
         ocsp: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        if let Some(extra) = &self.extra {
-            if let Ok(ok) = extra.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-                return Ok(ok);
+        // No trust anchor at all (an empty system store and no `ca_file`) is an unknown issuer.
+        let mut answer = Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        for stage in [None, Some(System::Bundle), Some(System::All)] {
+            let verifier = match stage {
+                None => self.extra.as_ref().ok_or(()),
+                Some(which) => self.system(which),
+            };
+            if let Ok(verifier) = verifier {
+                answer = verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+                if answer.is_ok() {
+                    break;
+                }
             }
         }
-        self.all()?
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        answer
     }
 
     fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
