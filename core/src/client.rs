@@ -292,6 +292,7 @@ impl Inner {
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
             self.request(rt, &entry.key().scopes, interaction)
         });
+        #[cfg(feature = "signin")]
         if let Source::User(u) = self.credential.source() {
             if interaction && u.automatic() {
                 return flight.await;
@@ -328,6 +329,17 @@ impl Client {
     /// later `get_token` calls for any scope of the account are silent. Blocks for the whole
     /// sign-in: bounded by the device code's `expires_in` or `interactive_timeout_s`.
     pub fn sign_in(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        #[cfg(not(feature = "signin"))]
+        {
+            let _ = scopes;
+            Err(crate::credential::without_signin("auth_method"))
+        }
+        #[cfg(feature = "signin")]
+        self.sign_in_now(scopes)
+    }
+
+    #[cfg(feature = "signin")]
+    fn sign_in_now(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let Source::User(user) = self.inner.credential.source() else {
             return Err(Error::invalid_setting(
                 "auth_method",

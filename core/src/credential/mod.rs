@@ -42,6 +42,7 @@ use crate::cache::{Digest, Scopes};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::token::Token;
+#[cfg(feature = "signin")]
 use crate::user::{Flow, UserCredential};
 
 /// A configured credential: where its tokens come from ([`Source`]) and the facts the cache
@@ -71,7 +72,18 @@ pub enum Source {
     Auto(Arc<Chain<Credential>>),
     /// A person signs in (`auth_method=device_code` or `interactive`): a public client with
     /// refresh tokens and accounts (see `core::user`).
+    #[cfg(feature = "signin")]
     User(Arc<UserCredential>),
+}
+
+/// The error for a person sign-in setting (`setting`) in a build without the `signin` feature.
+#[cfg(not(feature = "signin"))]
+pub(crate) fn without_signin(setting: &str) -> Error {
+    Error::invalid_setting(
+        setting,
+        "asks for person sign-in, but this build of aadtoken was built without person sign-in (cargo feature \
+         signin): use a build with it, or an application or managed identity credential",
+    )
 }
 
 /// A SHA-256 over what `feed` puts in.
@@ -144,14 +156,18 @@ impl Credential {
                 config, false,
             )?)),
             AuthMethod::Auto => Ok(Credential::auto(Self::auto_chain(config)?)),
+            #[cfg(feature = "signin")]
             AuthMethod::DeviceCode => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::DeviceCode,
             )?)),
+            #[cfg(feature = "signin")]
             AuthMethod::Interactive => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::Browser,
             )?)),
+            #[cfg(not(feature = "signin"))]
+            AuthMethod::DeviceCode | AuthMethod::Interactive => Err(without_signin("auth_method")),
         }
     }
 
@@ -265,6 +281,7 @@ impl Credential {
     }
 
     /// A person sign-in of `flow`.
+    #[cfg(feature = "signin")]
     fn user(user: UserCredential) -> Credential {
         Credential {
             kind_name: match user.flow() {
@@ -310,10 +327,13 @@ impl Credential {
     /// `interaction`: a person sign-in may start (a caller's `get_token`, never a background
     /// refresh or a candidate of the `auto` chain).
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes, interaction: bool) -> Result<Token> {
+        #[cfg(not(feature = "signin"))]
+        let _ = interaction; // only a person sign-in interacts
         match &self.source {
             Source::App(app, proof) => proof.get_token(app, env, scopes).await,
             Source::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
             Source::Auto(chain) => chain.get_token(env, scopes).await,
+            #[cfg(feature = "signin")]
             Source::User(u) => u.get_token(env, scopes, interaction).await,
         }
     }
