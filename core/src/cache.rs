@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::token::{unix_now, Token};
+use crate::token::{unix_now, unix_now_coarse, Token};
 
 /// Forced refreshes of one entry allowed per rolling minute.
 pub const MAX_FORCED_PER_MINUTE: usize = 10;
@@ -184,7 +184,7 @@ impl CacheEntry {
         let Some(token) = token else {
             return Lookup::Missing;
         };
-        let now = unix_now();
+        let now = unix_now_coarse();
         if !token.is_fresh(now, margin) {
             Lookup::Missing
         } else if now >= token.refresh_on() {

@@ -235,6 +235,18 @@ fn a_forked_child_gets_tokens_and_the_parent_keeps_working() {
     );
 }
 
+#[test]
+fn a_child_forked_while_a_request_is_in_flight_gets_its_own_token() {
+    let mock = fresh_mock();
+    mock.set_latency(std::time::Duration::from_millis(1500));
+    run_phase(&mock, "fork-inflight", false);
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the parent's request and the child's own (the child never joins the parent's)"
+    );
+}
+
 /// Every phase again under valgrind: no memory errors, no definite leaks.
 #[test]
 fn valgrind_reports_no_errors_or_leaks() {
