@@ -351,3 +351,53 @@ impl Candidate for Credential {
         Box::pin(self.get_token(env, scopes, false))
     }
 }
+
+/// A build without an optional feature refuses what needs it, naming the setting (run by
+/// `cargo test -p aadtoken-core --no-default-features`, a step of `scripts/test.sh`).
+#[cfg(all(test, not(all(feature = "signin", feature = "pkcs12"))))]
+mod without_features {
+    use crate::{Client, Config, ErrorKind};
+
+    const APP: &str = "tenant_id=11111111-1111-1111-1111-111111111111;client_id=22222222-2222-2222-2222-222222222222";
+
+    fn refused(settings: &str, setting: &str, feature: &str) {
+        let mut config = Config::new();
+        config.parse(settings).unwrap();
+        let e = Client::new(&config).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
+        assert!(
+            e.message().contains(&format!("'{setting}'")) && e.message().contains(&format!("feature {feature}")),
+            "{e}"
+        );
+    }
+
+    #[cfg(not(feature = "signin"))]
+    #[test]
+    fn without_signin_person_sign_in_is_refused() {
+        for method in ["device_code", "interactive"] {
+            refused(&format!("{APP};auth_method={method}"), "auth_method", "signin");
+        }
+        for key in ["account", "prompt"] {
+            let e = Config::new().set(key, "login").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
+            assert!(e.message().contains(&format!("'{key}'")) && e.message().contains("feature signin"), "{e}");
+        }
+        let mut config = Config::new();
+        config.parse(&format!("{APP};client_secret=s;scope=api://db/.default")).unwrap();
+        let e = Client::new(&config).unwrap().sign_in(None).unwrap_err();
+        assert!(e.message().contains("feature signin"), "{e}");
+    }
+
+    #[cfg(not(feature = "pkcs12"))]
+    #[test]
+    fn without_pkcs12_a_pfx_file_is_refused() {
+        let path = std::env::temp_dir().join(format!("aadtoken-no-pkcs12-{}.pfx", std::process::id()));
+        std::fs::write(&path, [0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03]).unwrap();
+        refused(
+            &format!("{APP};auth_method=certificate;certificate_path={}", path.display()),
+            "certificate_path",
+            "pkcs12",
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
