@@ -358,7 +358,8 @@ impl Candidate for Credential {
 mod without_features {
     use crate::{Client, Config, ErrorKind};
 
-    const APP: &str = "tenant_id=11111111-1111-1111-1111-111111111111;client_id=22222222-2222-2222-2222-222222222222";
+    const APP: &str =
+        "tenant_id=11111111-1111-1111-1111-111111111111;client_id=22222222-2222-2222-2222-222222222222";
 
     fn refused(settings: &str, setting: &str, feature: &str) {
         let mut config = Config::new();
@@ -366,7 +367,8 @@ mod without_features {
         let e = Client::new(&config).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
         assert!(
-            e.message().contains(&format!("'{setting}'")) && e.message().contains(&format!("feature {feature}")),
+            e.message().contains(&format!("'{setting}'"))
+                && e.message().contains(&format!("feature {feature}")),
             "{e}"
         );
     }
@@ -380,10 +382,15 @@ mod without_features {
         for key in ["account", "prompt"] {
             let e = Config::new().set(key, "login").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
-            assert!(e.message().contains(&format!("'{key}'")) && e.message().contains("feature signin"), "{e}");
+            assert!(
+                e.message().contains(&format!("'{key}'")) && e.message().contains("feature signin"),
+                "{e}"
+            );
         }
         let mut config = Config::new();
-        config.parse(&format!("{APP};client_secret=s;scope=api://db/.default")).unwrap();
+        config
+            .parse(&format!("{APP};client_secret=s;scope=api://db/.default"))
+            .unwrap();
         let e = Client::new(&config).unwrap().sign_in(None).unwrap_err();
         assert!(e.message().contains("feature signin"), "{e}");
     }
@@ -394,7 +401,10 @@ mod without_features {
         let path = std::env::temp_dir().join(format!("aadtoken-no-pkcs12-{}.pfx", std::process::id()));
         std::fs::write(&path, [0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03]).unwrap();
         refused(
-            &format!("{APP};auth_method=certificate;certificate_path={}", path.display()),
+            &format!(
+                "{APP};auth_method=certificate;certificate_path={}",
+                path.display()
+            ),
             "certificate_path",
             "pkcs12",
         );
