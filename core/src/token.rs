@@ -127,8 +127,9 @@ impl fmt::Debug for Token {
 }
 
 /// The time now, in Unix seconds, from the coarse clock (`CLOCK_REALTIME_COARSE`: the time of
-/// the last timer tick, read from the vDSO without a timestamp counter read or a syscall, a few
-/// milliseconds behind at most). For the cache's hit path, whose decisions are in whole seconds.
+/// the last timer tick, which the C library reads from the vDSO without a timestamp counter
+/// read or a syscall; a few milliseconds behind at most). For the cache's hit path, whose
+/// decisions are in whole seconds.
 pub fn unix_now_coarse() -> i64 {
     rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
 }
