@@ -57,6 +57,47 @@ impl ExtraRoots {
     }
 }
 
+/// The handshake-signature methods of a `ServerCertVerifier` whose `provider` field holds the
+/// crypto provider: its algorithms check the signatures (`Trust` and `Pinned` replace only the
+/// certificate check).
+macro_rules! provider_signature_checks {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &Dss,
+        ) -> SignatureCheck {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &Dss,
+        ) -> SignatureCheck {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+}
+
 /// Which of the system's trust anchors: the CA bundle file alone (where OpenSSL's
 /// `SSL_CERT_FILE` or the distribution puts it), or everything (the bundle and the CA
 /// directories, as `rustls-native-certs` finds them; on Debian-like systems the directory holds
@@ -198,10 +239,6 @@ impl Trust {
         .as_ref()
         .map_err(|e| crate::log_debug!("no system trust store ({which:?}): {e}"))
     }
-
-    fn algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
-        &self.provider.signature_verification_algorithms
-    }
 }
 
 impl rustls::client::danger::ServerCertVerifier for Trust {
@@ -232,17 +269,7 @@ impl rustls::client::danger::ServerCertVerifier for Trust {
         answer
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, self.algorithms())
-    }
-
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, self.algorithms())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.algorithms().supported_schemes()
-    }
+    provider_signature_checks!();
 }
 
 /// A client for Service Fabric's managed-identity endpoint: HTTPS whose server certificate is
@@ -272,13 +299,6 @@ struct Pinned {
 /// What a handshake signature check answers.
 type SignatureCheck = std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>;
 
-impl Pinned {
-    /// The provider's signature algorithms (the pin replaces only the certificate check).
-    fn algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
-        &self.provider.signature_verification_algorithms
-    }
-}
-
 impl rustls::client::danger::ServerCertVerifier for Pinned {
     fn verify_server_cert(
         &self,
@@ -303,17 +323,7 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, self.algorithms())
-    }
-
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, self.algorithms())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.algorithms().supported_schemes()
-    }
+    provider_signature_checks!();
 }
 
 fn client_with_tls(tls: rustls::ClientConfig, direct: bool) -> Result<reqwest::Client> {
