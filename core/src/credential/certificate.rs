@@ -123,7 +123,7 @@ impl Certificate {
             .iter()
             .position(|b| !b.is_ascii_whitespace())
             .is_some_and(|i| bytes[i..].starts_with(b"-----BEGIN"));
-        let (key_der, mut certs): (Zeroizing<Vec<u8>>, Vec<Vec<u8>>) = if is_pem {
+        let (key_der, mut certs): KeyAndChain = if is_pem {
             if contains(&bytes, b"ENCRYPTED PRIVATE KEY") || contains(&bytes, b"Proc-Type: 4,ENCRYPTED") {
                 return Err(bad(
                     "holds an encrypted PEM private key; decrypt it (openssl pkey) or use a PKCS#12/PFX file with certificate_password"
@@ -260,13 +260,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// A private key (DER) and its certificates (DER).
+type KeyAndChain = (Zeroizing<Vec<u8>>, Vec<Vec<u8>>);
+
 /// The private key (DER) and certificates of a PKCS#12/PFX file; the error completes "names
 /// '<path>', which …".
 #[cfg(feature = "pkcs12")]
-fn pkcs12(
-    bytes: &[u8],
-    password: Option<&SecretString>,
-) -> std::result::Result<(Zeroizing<Vec<u8>>, Vec<Vec<u8>>), String> {
+fn pkcs12(bytes: &[u8], password: Option<&SecretString>) -> std::result::Result<KeyAndChain, String> {
     let pw = password.map_or("", SecretString::expose);
     let store = p12_keystore::KeyStore::from_pkcs12(bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
         .map_err(|e| {
@@ -288,10 +288,7 @@ fn pkcs12(
 
 /// Without the `pkcs12` feature only PEM files are read.
 #[cfg(not(feature = "pkcs12"))]
-fn pkcs12(
-    _bytes: &[u8],
-    _password: Option<&SecretString>,
-) -> std::result::Result<(Zeroizing<Vec<u8>>, Vec<Vec<u8>>), String> {
+fn pkcs12(_bytes: &[u8], _password: Option<&SecretString>) -> std::result::Result<KeyAndChain, String> {
     Err(
         "is not PEM, and this build of aadtoken was built without PKCS#12/PFX support (feature pkcs12): \
          convert the file to PEM (openssl pkcs12 -nodes) or use a build with that feature"
