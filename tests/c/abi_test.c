@@ -132,6 +132,20 @@ static void phase_untrusted(void) {
     aadtoken_client_free(client);
 }
 
+/* No ca_file, and the mock's CA is the system's CA bundle (the harness sets SSL_CERT_FILE, where
+ * OpenSSL, and so aadtoken, looks for the bundle): the bundle stage of the trust check accepts
+ * the server, and the token comes back. */
+static void phase_system_bundle(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 0, NULL);
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
+    CHECK(st == AADTOKEN_OK, "status %u (%s)", st, err ? aadtoken_error_message(err) : "");
+    aadtoken_error_free(err);
+    aadtoken_token_free(tok);
+    aadtoken_client_free(client);
+}
+
 /* Configuration and argument errors: statuses and messages that name the culprit. */
 static void phase_args(void) {
     aadtoken_config *cfg = aadtoken_config_new();
@@ -469,6 +483,7 @@ int main(int argc, char **argv) {
         {"other-scope", phase_other_scope},
         {"wrong-secret", phase_wrong_secret},
         {"untrusted", phase_untrusted},
+        {"system-bundle", phase_system_bundle},
         {"args", phase_args},
         {"env", phase_env},
         {"threads", phase_threads},
