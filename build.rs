@@ -21,7 +21,9 @@ fn main() {
     // Relative relocations packed (DT_RELR): the ~9,000 pointers the library holds to itself
     // take a few KB instead of ~200 KB, and are applied faster at load. Only where the linker
     // and the C library support it (GNU ld 2.38+, glibc 2.36+): a test link decides.
-    if links_with("-Wl,-z,pack-relative-relocs") {
+    // (The probe uses the host's compiler, so only a native build is probed.)
+    let native = std::env::var("TARGET").ok() == std::env::var("HOST").ok();
+    if native && links_with("-Wl,-z,pack-relative-relocs") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
     }
 
