@@ -1,6 +1,6 @@
 # Build and install libaadtoken for C and C++ programs (and the Java jar).
 #
-#   make                                  cargo build --release
+#   make                                  cargo build --release (the .so and .a only: see build)
 #   make install [PREFIX=/usr/local] [DESTDIR=staging]
 #   make install PREFIX=/tmp/p PROFILE=debug NO_BUILD=1     install an existing target/debug build
 #   make uninstall [PREFIX=...]
@@ -36,8 +36,11 @@ CARGO_FLAGS := $(if $(filter release,$(PROFILE)),--release,$(if $(filter debug,$
 
 all: build
 
+# The shared and the static library without the rlib the tests use: built in the same
+# compilation as the rlib (as `cargo build` does), the shared library keeps code only the rlib
+# needs and is ~1 MB bigger (BENCHMARKS.md, "Library size").
 build:
-	$(CARGO) build -p aadtoken --lib $(CARGO_FLAGS)
+	$(CARGO) rustc -p aadtoken --lib $(CARGO_FLAGS) --crate-type cdylib --crate-type staticlib
 
 install: $(if $(NO_BUILD),,build)
 	@test -f $(BUILD_DIR)/libaadtoken.so || { echo "$(BUILD_DIR)/libaadtoken.so not found: run make (or cargo build) first" >&2; exit 1; }

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 echo "== building (release)" >&2
 # Built separately: building them together would unify the mock's dependency features (tokio's
 # and hyper's server parts) into the library and measure a bigger library than users get.
-cargo build --release --quiet -p aadtoken
+# The shared library alone, as `make` builds it (with the rlib in the same compilation it is ~1 MB
+# bigger; BENCHMARKS.md, "Library size").
+cargo rustc --release --quiet -p aadtoken --lib --crate-type cdylib
 cargo build --release --quiet -p aadtoken-mock
 mkdir -p target/bench
 cc -O2 -std=c99 -Wall -Wextra -Iinclude bench/bench.c -o target/bench/bench \

@@ -67,9 +67,23 @@ done | median)
 R[msal_warm_us]=$(for _ in $(seq "$REPS"); do python3 bench/msal_bench.py warm "$WARM_ITERS" | val median_us; done | median)
 
 echo "== (c) cold: first token in a fresh process vs curl on a new connection" >&2
-R[cold_ms]=$(for _ in $(seq "$COLD_RUNS"); do AADTOKEN_SETTINGS="$settings" target/bench/bench cold | val cold_ms; done | median)
-R[curl_cold_mockca_ms]=$(for _ in $(seq "$COLD_RUNS"); do curl -s -o /dev/null --cacert "$work/ca.pem" -d "$form" -w '%{time_total}\n' "$url" | awk '{print $1*1e3}'; done | median)
-R[curl_cold_ms]=$(for _ in $(seq "$COLD_RUNS"); do curl -s -o /dev/null --cacert "$work/bundle.pem" -d "$form" -w '%{time_total}\n' "$url" | awk '{print $1*1e3}'; done | median)
+# Two trust stores, each given to both: the mock's CA alone (ca_file / --cacert), and the
+# system's CAs plus the mock's (bundle.pem), which both then read and parse on the first request.
+# Interleaved run by run, so that both see the same machine.
+bundle_settings="${settings%;ca_file=*};ca_file=$work/bundle.pem"
+cold_aad() { AADTOKEN_SETTINGS="$1" target/bench/bench cold | val cold_ms; }
+cold_curl() { curl -s -o /dev/null --cacert "$1" -d "$form" -w '%{time_total}\n' "$url" | awk '{print $1*1e3}'; }
+: > "$work/cold"
+for _ in $(seq "$COLD_RUNS"); do
+  echo "a1 $(cold_aad "$settings")" >> "$work/cold"
+  echo "c1 $(cold_curl "$work/ca.pem")" >> "$work/cold"
+  echo "ab $(cold_aad "$bundle_settings")" >> "$work/cold"
+  echo "cb $(cold_curl "$work/bundle.pem")" >> "$work/cold"
+done
+R[cold_ms]=$(val a1 < "$work/cold" | median)
+R[curl_cold_mockca_ms]=$(val c1 < "$work/cold" | median)
+R[cold_bundle_ms]=$(val ab < "$work/cold" | median)
+R[curl_cold_ms]=$(val cb < "$work/cold" | median)
 R[curl_process_ms]=$(for _ in $(seq "$COLD_RUNS"); do s=$(date +%s%N); curl -s -o /dev/null --cacert "$work/bundle.pem" -d "$form" "$url"; echo $(( ($(date +%s%N) - s) / 1000 )) | awk '{print $1/1e3}'; done | median)
 R[msal_cold_ms]=$(for _ in $(seq "$COLD_RUNS"); do python3 bench/msal_bench.py cold | val cold_ms; done | median)
 R[msal_cold_import_ms]=$(for _ in $(seq "$COLD_RUNS"); do python3 bench/msal_bench.py cold | val cold_with_import_ms; done | median)
@@ -81,6 +95,18 @@ R[conc_requests]=$(token_requests)
 ctl POST reset >/dev/null
 python3 bench/msal_bench.py conc 64 >/dev/null
 R[msal_conc_requests]=$(token_requests)
+
+if command -v valgrind >/dev/null; then
+  echo "== instruction counts (valgrind --tool=callgrind: stable on a busy machine)" >&2
+  # Per cached get_token + token_free: the difference of two runs of different lengths, so the
+  # start-up and the first (network) token cancel out.
+  instr() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | awk '/Collected/ {print $4}'; }
+  n1=$(AADTOKEN_SETTINGS="$settings" instr target/bench/bench cached 1 20000)
+  n2=$(AADTOKEN_SETTINGS="$settings" instr target/bench/bench cached 1 120000)
+  R[cached_instr]=$(( (n2 - n1) / 100000 ))
+  R[cold_instr]=$(AADTOKEN_SETTINGS="$settings" instr target/bench/bench cold)
+  R[cold_bundle_instr]=$(AADTOKEN_SETTINGS="$bundle_settings" instr target/bench/bench cold)
+fi
 
 echo "== footprint" >&2
 fp=$(AADTOKEN_SETTINGS="$settings" target/bench/bench footprint)

@@ -443,6 +443,13 @@ void aadtoken_request_free(aadtoken_request *request);
 // exit is safe. Call it when no other thread is inside an aadtoken function. Clients, tokens and
 // the cache stay valid: a later call that needs the network starts the library's thread again.
 // Calling it again, or before any network use, does nothing.
+//
+// What a host can rely on afterwards: no library thread runs and no callback is called;
+// `dlclose` returns 0. The code is unmapped only if no living thread has called into the
+// library (glibc keeps a library loaded while a thread holds thread-local destructors of it,
+// and the thread calling this function is one); otherwise it stays mapped, and a new `dlopen`
+// of the same path returns that same library with its cache. Either way the library works
+// after a new `dlopen`; pointers obtained before `dlclose` must not be used after it.
 void aadtoken_shutdown(void);
 
 // A new, empty config. The caller owns it and frees it with `aadtoken_config_free`.
@@ -600,7 +607,11 @@ aadtoken_status aadtoken_client_write_token_file(const aadtoken_client *client,
 // `aadtoken_token_file_keeper_stop`. If the first token cannot be obtained or written, nothing
 // is started, `*out` is not written and the status says why. Thread-safe.
 //
-// The keeper's thread does not survive `fork()`; stop keepers before `aadtoken_shutdown`.
+// Fork: the keeper's thread stays in this process, which goes on keeping the file fresh; in a
+// forked child the keeper is inert (`aadtoken_token_file_keeper_last_error` returns
+// `AADTOKEN_ERR_INVALID_ARGUMENT` saying so, `aadtoken_token_file_keeper_stop` only frees it);
+// a process that forks to go to the background starts its keeper after the fork. Stop keepers
+// before `aadtoken_shutdown`.
 aadtoken_status aadtoken_token_file_keeper_start(const aadtoken_client *client,
                                                  const char *scopes,
                                                  const char *location,

@@ -21,6 +21,15 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "build (library, mock, tests)"
 cargo build --workspace --all-targets --quiet
 
+step "the smallest build (-p aadtoken --no-default-features: no JNI, PKCS#12 or person sign-in): lints, core's tests, the same C functions"
+# In a target directory of its own, so the default build the other steps test stays in place.
+CARGO_TARGET_DIR=target/minimal cargo clippy -p aadtoken --no-default-features --lib --quiet -- -D warnings
+CARGO_TARGET_DIR=target/minimal cargo clippy -p aadtoken-core --no-default-features --lib --tests --quiet -- -D warnings
+CARGO_TARGET_DIR=target/minimal cargo test -p aadtoken-core --no-default-features --lib --quiet
+CARGO_TARGET_DIR=target/minimal cargo build -p aadtoken --no-default-features --quiet
+c_exports() { nm -D --defined-only "$1" | awk '$3 ~ /^aadtoken_/ {print $3}' | sort; }
+diff <(c_exports target/debug/libaadtoken.so) <(c_exports target/minimal/debug/libaadtoken.so)
+
 step "exported symbols"
 scripts/check-symbols.sh target/debug/libaadtoken.so
 

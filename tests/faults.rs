@@ -293,3 +293,65 @@ fn connection_refused_is_a_network_error_within_the_deadline() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// A short-lived token whose background refreshes keep failing is retried until shortly before
+/// callers would have to wait for a new one: the backoff after a failed background refresh
+/// (2, 4, 8 … s) is capped by half the time the cached token has left, so the last attempt is
+/// not one long backoff before the token runs out (RELIABILITY.md, "Background refresh").
+#[test]
+fn background_refresh_of_a_short_token_keeps_retrying_before_it_runs_out() {
+    use aadtoken_core::token::unix_now;
+    let mock = MockServer::spawn(MockConfig::default().with_token_lifetime(16));
+    mock.set_refresh_in(Some(aadtoken_mock::RefreshIn::Number(2)));
+    let client = Client::new(&common::app_config(&mock, "timeout_ms=1500;expiry_margin_s=2")).unwrap();
+    let first = client.get_token(None).unwrap();
+    // Callers get this token until 2 s (the margin) before it expires; background refreshes
+    // start 2 s after it was issued (`refresh_in`) and all fail.
+    let usable_until = first.expires_on() - 2;
+    mock.fail_next(1000, Fault::status(400));
+    let before = mock.token_requests();
+    let mut attempts = Vec::new();
+    let mut seen = before;
+    while unix_now() < usable_until {
+        let t = client
+            .get_token(None)
+            .expect("the cached token while it is usable");
+        assert_eq!(t.secret(), first.secret());
+        let n = mock.token_requests();
+        if n > seen {
+            attempts.push(unix_now());
+            seen = n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    mock.clear_faults();
+    // Uncapped, the attempts would come 2, 4 and 8 s after the first failure (t = 2, 4, 8 s
+    // of a 14 s usable life) and the next one only at t = 16 s, after the token ran out.
+    let last = *attempts.last().expect("background refreshes were attempted");
+    assert!(
+        attempts.len() >= 5 && usable_until - last <= 3,
+        "background attempts at {:?} s before the token's usable end; expected at least 5, the last within 3 s of it",
+        attempts.iter().map(|a| usable_until - a).collect::<Vec<_>>()
+    );
+}
+
+/// With `ca_file`, a chain is checked against its certificates first and against the system's
+/// roots only when they do not accept it; a server that neither trusts is refused with the
+/// same error and hint as before (the outcome is that of all the roots together).
+#[test]
+fn a_ca_file_of_another_ca_falls_through_to_the_system_roots_and_is_refused() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let other = MockServer::spawn(MockConfig::default());
+    let settings = common::app_settings(&format!("timeout_ms={TIMEOUT_MS}"));
+    let config = common::mock_config_with_ca(&mock, Some(other.ca_file().to_str().unwrap()), &settings);
+    let err = Client::new(&config).unwrap().get_token(None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(
+        err.message().contains("UnknownIssuer") && err.message().contains("'ca_file'"),
+        "{err}"
+    );
+    assert_eq!(mock.token_requests(), 0);
+    // The mock's own CA in `ca_file`: accepted at the first stage.
+    let config = common::mock_config_with_ca(&mock, Some(mock.ca_file().to_str().unwrap()), &settings);
+    Client::new(&config).unwrap().get_token(None).unwrap();
+}

@@ -16,7 +16,7 @@ mod creds;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
 use aadtoken_core::log::{self, Level};
@@ -531,3 +531,82 @@ fn the_environment_log_file_is_private_appended_and_never_a_link() {
 }
 
 static SINK_LOCK: Mutex<()> = Mutex::new(());
+
+/// A child forked while another thread of the parent is writing to the `AADTOKEN_LOG_FILE` log
+/// writes its own first line at once: the file sink holds no lock a parent thread could have
+/// held at the fork (each line is one `write(2)` with `O_APPEND`), and lines never interleave.
+#[test]
+fn a_child_forked_while_a_thread_logs_writes_its_first_line_at_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = temp_dir("logfork");
+    let path = dir.join("aadtoken.log");
+    let _lock = SINK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    assert!(log::set_from_environment(|n: &str| match n {
+        "AADTOKEN_LOG" => Some("info".into()),
+        "AADTOKEN_LOG_FILE" => Some(path.clone().into_os_string()),
+        _ => None,
+    }));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    aadtoken_core::log_info!("parent writer {w} line {i} {}", "x".repeat(200));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    const CHILDREN: usize = 100;
+    for n in 0..CHILDREN {
+        // SAFETY: the child only logs one line (what this test is about) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            aadtoken_core::log_info!("child {n} first line");
+            unsafe { libc::_exit(0) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if done == pid {
+                break;
+            }
+            if Instant::now() > deadline {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                stop.store(true, Ordering::Relaxed);
+                panic!("child {n} hung on its first log line (a lock copied from the parent?)");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child {n}: {status}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    log::set_sink(Level::Error, None);
+    let text = std::fs::read_to_string(&path).unwrap();
+    for n in 0..CHILDREN {
+        assert!(
+            text.contains(&format!(" child {n} first line\n")),
+            "child {n}'s line is missing"
+        );
+    }
+    // Every line whole: a timestamp at its start, one record per line.
+    for line in text.lines() {
+        assert!(
+            line.len() > 25 && line.as_bytes()[4] == b'-' && line.matches(" INFO  ").count() == 1,
+            "a torn or interleaved line: {line:.120}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

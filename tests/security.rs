@@ -121,6 +121,28 @@ fn secrets_are_wiped_when_dropped() {
         "Token and its replicas"
     );
 
+    // A handle handed to C is one reference of the shared token (`Arc::into_raw`), released by
+    // `aadtoken_token_free` (`Arc::from_raw` and a drop), possibly on another thread: the bytes
+    // are wiped when the last reference goes, whichever thread drops it.
+    let s = secret("shared-token");
+    assert_eq!(
+        freed_copies(&s, |v| {
+            let t = Arc::new(Token::new(v, i64::MAX / 2, 0));
+            let handles: Vec<_> = (0..3).map(|_| Arc::into_raw(Arc::clone(&t)) as usize).collect();
+            drop(t);
+            let threads: Vec<_> = handles
+                .into_iter()
+                // SAFETY: each address is one reference made by `Arc::into_raw` above, released once.
+                .map(|h| std::thread::spawn(move || drop(unsafe { Arc::from_raw(h as *const Token) })))
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }),
+        0,
+        "a shared token released from several threads"
+    );
+
     let s = secret("config-set");
     assert_eq!(
         freed_copies(&s, |v| {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::token::{unix_now, Token};
+use crate::token::{unix_now, unix_now_coarse, Token};
 
 /// Forced refreshes of one entry allowed per rolling minute.
 pub const MAX_FORCED_PER_MINUTE: usize = 10;
@@ -184,7 +184,7 @@ impl CacheEntry {
         let Some(token) = token else {
             return Lookup::Missing;
         };
-        let now = unix_now();
+        let now = unix_now_coarse();
         if !token.is_fresh(now, margin) {
             Lookup::Missing
         } else if now >= token.refresh_on() {
@@ -373,8 +373,11 @@ impl CacheEntry {
         true
     }
 
-    /// Record how a background refresh ended: success resets the backoff; failure doubles it.
-    pub fn end_background(&self, ok: bool) {
+    /// Record how a background refresh ended: success resets the backoff; failure doubles it,
+    /// but never waits more than half the time the cached token has left before callers must
+    /// wait for a new one (its expiry minus `margin`), at least 1 s: a short-lived token is
+    /// retried several times before it runs out instead of expiring during one long backoff.
+    pub fn end_background(&self, ok: bool, margin: Duration) {
         if ok {
             self.background_backoff.store(0, Ordering::Relaxed);
             self.background_not_before.store(0, Ordering::Relaxed);
@@ -386,10 +389,16 @@ impl CacheEntry {
                 (previous * 2).min(MAX_BACKOFF_S)
             };
             self.background_backoff.store(next, Ordering::Relaxed);
-            self.background_not_before
-                .store(unix_now() + next, Ordering::Relaxed);
-            crate::log_warn!("{} ({}): background refresh failed; backing off {} s before the next one (the cached token stays in use)",
-                self.key.authority, self.key.scopes.joined(), next);
+            let now = unix_now();
+            let usable_left = self
+                .token
+                .load()
+                .as_ref()
+                .map_or(0, |t| t.expires_on() - margin.as_secs() as i64 - now);
+            let wait = next.min((usable_left / 2).max(1));
+            self.background_not_before.store(now + wait, Ordering::Relaxed);
+            crate::log_warn!("{} ({}): background refresh failed; backing off {} s before the next one (the cached token stays in use, usable for {} s more)",
+                self.key.authority, self.key.scopes.joined(), wait, usable_left.max(0));
         }
         self.background.store(false, Ordering::Release);
     }
@@ -538,11 +547,42 @@ mod tests {
             e.begin_background(2),
             "a claim from a runtime that is gone does not count"
         );
-        e.end_background(false);
+        e.end_background(false, Duration::ZERO);
         assert!(!e.begin_background(2), "backing off after a failure");
         e.background_not_before.store(0, Ordering::Relaxed);
         assert!(e.begin_background(2));
-        e.end_background(true);
+        e.end_background(true, Duration::ZERO);
         assert_eq!(e.background_backoff.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn background_backoff_never_outlasts_half_the_token_s_usable_life() {
+        let e = entry(key("bg-short"));
+        let now = unix_now();
+        // Usable for 10 s more (expiry in 13 s, margin 3 s).
+        e.store(Arc::new(Token::new("t", now + 13, now)));
+        let margin = Duration::from_secs(3);
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            assert!(e.begin_background(1));
+            e.end_background(false, margin);
+            waits.push(e.background_not_before.load(Ordering::Relaxed) - unix_now());
+            e.background_not_before.store(0, Ordering::Relaxed);
+        }
+        // The doubling (2, 4, 8, 16 … s) goes on underneath, but no wait exceeds 10 / 2 s.
+        assert_eq!(e.background_backoff.load(Ordering::Relaxed), 64);
+        assert!(waits.iter().all(|w| (1..=5).contains(w)), "{waits:?}");
+        assert!(waits[0] <= 2 && waits[5] >= 4, "{waits:?}");
+        // A token already inside the margin: retried after 1 s.
+        e.store(Arc::new(Token::new("u", now + 2, now)));
+        assert!(e.begin_background(1));
+        e.end_background(false, margin);
+        assert!((0..=1).contains(&(e.background_not_before.load(Ordering::Relaxed) - unix_now())));
+        // A long-lived token keeps the plain doubling.
+        e.background_not_before.store(0, Ordering::Relaxed);
+        e.store(Arc::new(Token::new("v", now + 3600, now)));
+        assert!(e.begin_background(1));
+        e.end_background(false, margin);
+        assert!(e.background_not_before.load(Ordering::Relaxed) - unix_now() >= 127);
     }
 }

@@ -93,6 +93,7 @@ impl Client {
     pub fn get_token_without_interaction(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         self.get_token_as(scopes, Interaction::Forbidden)
             .map_err(|e| match self.inner.credential.source() {
+                #[cfg(feature = "signin")]
                 Source::User(_) if e.kind() == ErrorKind::InteractionRequired => {
                     let message = format!(
                         "{} (a database driver's token callback never waits for a person to sign in: \
@@ -320,7 +321,7 @@ impl Inner {
                     crate::log::error_summary(e)
                 ),
             }
-            entry.end_background(result.is_ok());
+            entry.end_background(result.is_ok(), inner.margin);
         });
     }
 
@@ -341,6 +342,7 @@ impl Inner {
         let flight = entry.fetch(rt.generation(), need, self.margin, || {
             self.obtain(rt, entry.key(), need, interaction)
         });
+        #[cfg(feature = "signin")]
         if let Source::User(u) = self.credential.source() {
             if interaction && u.automatic() {
                 return flight.await;
@@ -391,6 +393,17 @@ impl Client {
     /// later `get_token` calls for any scope of the account are silent. Blocks for the whole
     /// sign-in: bounded by the device code's `expires_in` or `interactive_timeout_s`.
     pub fn sign_in(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        #[cfg(not(feature = "signin"))]
+        {
+            let _ = scopes;
+            Err(crate::credential::without_signin("auth_method"))
+        }
+        #[cfg(feature = "signin")]
+        self.sign_in_now(scopes)
+    }
+
+    #[cfg(feature = "signin")]
+    fn sign_in_now(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let user = self.person("sign_in")?;
         let entry = self.inner.entry_for(scopes)?;
         let rt = runtime::current()?;
@@ -413,6 +426,16 @@ impl Client {
     /// forgotten (`None`: none was signed in). Does not end the person's session at the
     /// identity provider (a browser may still be signed in there).
     pub fn sign_out(&self) -> Result<Option<String>> {
+        #[cfg(not(feature = "signin"))]
+        {
+            Err(crate::credential::without_signin("auth_method"))
+        }
+        #[cfg(feature = "signin")]
+        self.sign_out_now()
+    }
+
+    #[cfg(feature = "signin")]
+    fn sign_out_now(&self) -> Result<Option<String>> {
         let user = self.person("sign_out")?;
         let rt = runtime::current()?;
         let forgotten = rt.block_on(user.sign_out())?;
@@ -425,6 +448,7 @@ impl Client {
     }
 
     /// The person sign-in of this client, or an error naming `auth_method` for `call`.
+    #[cfg(feature = "signin")]
     fn person(&self, call: &str) -> Result<&crate::user::UserCredential> {
         match self.inner.credential.source() {
             Source::User(user) => Ok(user),

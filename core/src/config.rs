@@ -80,8 +80,10 @@ pub struct Config {
     /// The managed-identity platform variables as `load_env` saw them.
     pub(crate) platform_env: Option<std::sync::Arc<Vec<(String, String)>>>,
     pub(crate) login_hint: Option<String>,
+    #[cfg_attr(not(feature = "signin"), allow(dead_code))] // read by person sign-in only
     pub(crate) account: Option<String>,
     pub(crate) domain_hint: Option<String>,
+    #[cfg_attr(not(feature = "signin"), allow(dead_code))]
     pub(crate) prompt: Option<String>,
     pub(crate) redirect_port: Option<u16>,
     pub(crate) interactive_timeout: Option<Duration>,

@@ -174,6 +174,7 @@ pub fn date(text: &str) {
 }
 
 /// A person-sign-in token response (refresh token, id token, client_info).
+#[cfg(feature = "signin")]
 pub fn user_tokens(body: &[u8]) {
     let _ = crate::user::parse_user_tokens(body, 1_800_000_000, "https://login.example/t", "client");
 }

@@ -325,6 +325,7 @@ fn excluded(credential: &Credential) -> Option<&'static str> {
             Some("an assertion callback is not told apart across processes")
         }
         Source::App(..) | Source::ManagedIdentity(_) => None,
+        #[cfg(feature = "signin")]
         Source::User(_) => Some("a person's tokens: cache_file keeps the accounts"),
         Source::Auto(chain) => chain.configured().find_map(excluded),
     }

@@ -42,6 +42,7 @@ pub(crate) mod runtime;
 pub mod secret;
 pub mod settings;
 pub mod token;
+#[cfg(feature = "signin")]
 pub mod user;
 
 pub use auth_method::AuthMethod;

@@ -159,13 +159,16 @@ fn environment_sink(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<
     let level = Level::parse(var("AADTOKEN_LOG")?.to_str()?)?;
     let path = var("AADTOKEN_LOG_FILE").filter(|p| !p.is_empty())?;
     let file = open_log_file(std::path::Path::new(&path)).ok()?;
-    let file = Mutex::new(file);
     Some(Installed {
         level,
+        // No lock around the write: each line goes out in one write(2) on a file opened with
+        // O_APPEND, which the kernel appends whole even when threads or processes write at
+        // once. A lock would be copied into a forked child in whatever state a parent thread
+        // left it, and the child's first log line would wait forever for a writer that does
+        // not exist there.
         sink: Box::new(move |r: &Record<'_>| {
             let line = format_line(r);
-            let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = f.write_all(line.as_bytes());
+            let _ = (&file).write_all(line.as_bytes());
         }),
     })
 }

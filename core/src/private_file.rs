@@ -114,6 +114,8 @@ fn publish(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockKind {
     /// `flock(2)`: belongs to the open file; threads of one process exclude each other.
+    /// (Used by the person sign-in's `cache_file`.)
+    #[cfg_attr(not(feature = "signin"), allow(dead_code))]
     File,
     /// A POSIX record lock (`fcntl(F_SETLK)`) over the whole file: belongs to the process, so a
     /// child forked while it is held does not hold it too (a `flock` would be shared through the

@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::host_cache;
 use crate::oracle::settings::{self as oracle_settings, Alias};
 use crate::secret::SecretString;
+#[cfg(feature = "signin")]
 use crate::user::{accounts, browser};
 
 const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -252,8 +253,12 @@ impl Config {
                 self.auto_credentials = Some((Selection::parse(&name, value)?, value.to_owned()))
             }
             "login_hint" => self.login_hint = Some(value.to_owned()),
+            #[cfg(feature = "signin")]
             "account" => self.account = Some(accounts::check_home_account_id(&name, value)?),
+            #[cfg(not(feature = "signin"))]
+            "account" | "prompt" => return Err(crate::credential::without_signin(&name)),
             "domain_hint" => self.domain_hint = Some(check_identifier(&name, value)?),
+            #[cfg(feature = "signin")]
             "prompt" => self.prompt = Some(browser::check_prompt(&name, value)?),
             "redirect_port" => self.redirect_port = Some(number(&name, value, 0, 65535)? as u16),
             "interactive_timeout_s" => {

@@ -126,6 +126,21 @@ impl fmt::Debug for Token {
     }
 }
 
+/// The time now, in Unix seconds, from the coarse clock (`CLOCK_REALTIME_COARSE`: the time of
+/// the last timer tick, which the C library reads from the vDSO without a timestamp counter
+/// read or a syscall; a few milliseconds behind at most). For the cache's hit path, whose
+/// decisions are in whole seconds.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn unix_now_coarse() -> i64 {
+    rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse).tv_sec
+}
+
+/// The time now, in Unix seconds (systems without a coarse clock).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn unix_now_coarse() -> i64 {
+    unix_now()
+}
+
 /// The time now, in Unix seconds.
 pub fn unix_now() -> i64 {
     SystemTime::now()

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -103,7 +103,15 @@ pub fn write_file_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    // Unique per process and call: two mocks of one process writing the same path must not
+    // rename each other's temporary file away.
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
@@ -119,21 +127,30 @@ struct Prepared {
     ca_dir: Option<tempfile::TempDir>,
 }
 
+/// `e` with the step that failed in front, so a start-up failure says what went wrong.
+fn step(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 fn prepare(cfg: MockConfig) -> io::Result<Prepared> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cfg.port))?;
+    let listener =
+        std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cfg.port)).map_err(step("binding 127.0.0.1"))?;
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
-    let key = SigningKey::generate()?;
-    let tls = TlsMaterial::generate(cfg.server_cert)?;
+    let key = SigningKey::generate().map_err(step("generating the signing key"))?;
+    let tls = TlsMaterial::generate(cfg.server_cert).map_err(step("generating the TLS certificates"))?;
     let (ca_file, ca_dir) = match cfg.ca_out {
         Some(path) => {
-            write_file_atomic(&path, tls.ca_pem.as_bytes())?;
+            write_file_atomic(&path, tls.ca_pem.as_bytes()).map_err(step("writing the CA file"))?;
             (path, None)
         }
         None => {
-            let dir = tempfile::Builder::new().prefix("aadtoken-mock-").tempdir()?;
+            let dir = tempfile::Builder::new()
+                .prefix("aadtoken-mock-")
+                .tempdir()
+                .map_err(step("creating the CA file's directory"))?;
             let path = dir.path().join("ca.pem");
-            std::fs::write(&path, tls.ca_pem.as_bytes())?;
+            std::fs::write(&path, tls.ca_pem.as_bytes()).map_err(step("writing the CA file"))?;
             (path, Some(dir))
         }
     };
@@ -215,6 +232,17 @@ async fn serve(
     conns.abort_all();
 }
 
+/// Start-up failures that load causes and that go away: a thread that cannot be created yet
+/// (`EAGAIN`), no free port for a port-0 bind, an interrupted call. (A fixed `port` in use is
+/// not one: it stays in use.)
+fn is_transient(e: &io::Error, port: u16) -> bool {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => true,
+        io::ErrorKind::AddrInUse | io::ErrorKind::AddrNotAvailable => port == 0,
+        _ => false,
+    }
+}
+
 /// A running mock. Dropping it stops the server (and removes its temporary CA file).
 pub struct MockServer {
     pub(crate) shared: Arc<Shared>,
@@ -238,14 +266,28 @@ impl std::fmt::Debug for MockServer {
 impl MockServer {
     /// Starts a server on its own thread and Tokio runtime; returns once it is listening.
     ///
+    /// On a loaded machine (many test processes at once) creating threads or finding a free
+    /// port can fail for a moment; those failures are retried a few times before giving up.
+    ///
     /// # Panics
-    /// If the server cannot start (see [`MockServer::try_spawn`]).
+    /// If the server cannot start (see [`MockServer::try_spawn`]); the message names the step
+    /// that failed and why.
     pub fn spawn(cfg: MockConfig) -> MockServer {
-        Self::try_spawn(cfg).expect("aadtoken-mock: failed to start")
+        let mut attempt = 0;
+        loop {
+            match Self::try_spawn(cfg.clone()) {
+                Ok(server) => return server,
+                Err(e) if attempt < 5 && is_transient(&e, cfg.port) => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100 << attempt));
+                }
+                Err(e) => panic!("aadtoken-mock: failed to start (attempt {}): {e}", attempt + 1),
+            }
+        }
     }
 
     /// Like [`MockServer::spawn`], returning start-up errors (port in use, key generation,
-    /// CA file not writable).
+    /// CA file not writable, threads that cannot be created), each naming the step that failed.
     pub fn try_spawn(cfg: MockConfig) -> io::Result<MockServer> {
         let workers = cfg.worker_threads.max(1);
         let p = prepare(cfg)?;
@@ -253,7 +295,8 @@ impl MockServer {
             .worker_threads(workers)
             .thread_name("aadtoken-mock-worker")
             .enable_all()
-            .build()?;
+            .build()
+            .map_err(step("starting the runtime's threads"))?;
         let listener = {
             let _guard = rt.enter();
             TcpListener::from_std(p.listener)?
@@ -266,7 +309,8 @@ impl MockServer {
             .spawn(move || {
                 rt.block_on(serve(listener, acceptor, app, rx));
                 rt.shutdown_timeout(Duration::from_secs(1));
-            })?;
+            })
+            .map_err(step("starting the server thread"))?;
         Ok(Self::new(
             p.shared,
             p.ca_pem,
@@ -543,5 +587,39 @@ mod tests {
     fn handle_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<super::MockServer>();
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+
+    #[test]
+    fn a_start_up_failure_names_its_step_and_only_load_failures_are_retried() {
+        let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let e = MockServer::try_spawn(MockConfig::default().with_port(port)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert!(e.to_string().starts_with("binding 127.0.0.1: "), "{e}");
+        assert!(!is_transient(&e, port), "a fixed port in use stays in use");
+        assert!(is_transient(&e, 0), "no free port for port 0: retried");
+        assert!(is_transient(&io::Error::from_raw_os_error(libc_eagain()), 0));
+        assert!(!is_transient(&io::Error::other("key generation"), 0));
+    }
+
+    fn libc_eagain() -> i32 {
+        11 // EAGAIN on Linux: what pthread_create answers when no thread can be made yet
+    }
+
+    /// Many mocks started at once from many threads (as parallel tests do) all start.
+    #[test]
+    fn many_mocks_start_at_once() {
+        let threads: Vec<_> = (0..16)
+            .map(|_| std::thread::spawn(|| MockServer::spawn(MockConfig::default()).port()))
+            .collect();
+        let mut ports: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 16, "each its own port");
     }
 }

@@ -198,6 +198,13 @@ pub unsafe extern "C" fn aadtoken_request_free(request: *mut aadtoken_request) {
 /// exit is safe. Call it when no other thread is inside an aadtoken function. Clients, tokens and
 /// the cache stay valid: a later call that needs the network starts the library's thread again.
 /// Calling it again, or before any network use, does nothing.
+///
+/// What a host can rely on afterwards: no library thread runs and no callback is called;
+/// `dlclose` returns 0. The code is unmapped only if no living thread has called into the
+/// library (glibc keeps a library loaded while a thread holds thread-local destructors of it,
+/// and the thread calling this function is one); otherwise it stays mapped, and a new `dlopen`
+/// of the same path returns that same library with its cache. Either way the library works
+/// after a new `dlopen`; pointers obtained before `dlclose` must not be used after it.
 #[no_mangle]
 pub extern "C" fn aadtoken_shutdown() {
     super::call_or((), || {

@@ -187,11 +187,13 @@ pub(crate) fn recast<H: Handle>(p: *mut c_void) -> *const H {
 }
 
 /// A handle as JNI's `long`.
+#[cfg(feature = "jni")]
 pub(crate) fn to_jlong<H: Handle>(p: *mut H) -> i64 {
     p as usize as i64
 }
 
 /// A handle from JNI's `long` (0 → NULL).
+#[cfg(feature = "jni")]
 pub(crate) fn from_jlong<H: Handle>(handle: i64) -> *mut H {
     handle as usize as *mut H
 }

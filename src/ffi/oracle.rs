@@ -127,7 +127,11 @@ pub unsafe extern "C" fn aadtoken_client_write_token_file(
 /// `aadtoken_token_file_keeper_stop`. If the first token cannot be obtained or written, nothing
 /// is started, `*out` is not written and the status says why. Thread-safe.
 ///
-/// The keeper's thread does not survive `fork()`; stop keepers before `aadtoken_shutdown`.
+/// Fork: the keeper's thread stays in this process, which goes on keeping the file fresh; in a
+/// forked child the keeper is inert (`aadtoken_token_file_keeper_last_error` returns
+/// `AADTOKEN_ERR_INVALID_ARGUMENT` saying so, `aadtoken_token_file_keeper_stop` only frees it);
+/// a process that forks to go to the background starts its keeper after the fork. Stop keepers
+/// before `aadtoken_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_token_file_keeper_start(
     client: *const aadtoken_client,

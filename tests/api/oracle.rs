@@ -514,3 +514,61 @@ fn a_drivers_callback_never_starts_a_person_sign_in() {
         "silently, through the refresh token"
     );
 }
+
+/// A forked child holds a copy of the parent's keeper but not its thread: there the keeper is
+/// inert (its status says so, naming `keeper`; stopping it returns at once without touching
+/// the file), and the parent's keeper goes on as before.
+#[test]
+fn a_keeper_in_a_forked_child_is_inert_and_the_parent_s_keeps_running() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let c = client(&mock, "");
+    let dir = TempDir::new("oracle-fork");
+    let keeper = Keeper::start(&c, dir.path(), KeeperOptions::default()).unwrap();
+    let before = fs::read_to_string(keeper.path()).unwrap();
+    // SAFETY: the child only reads the keeper's state, stops it and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let status = keeper.status();
+            let Some(e) = status.last_error else { return 2 };
+            if e.kind() != ErrorKind::InvalidArgument
+                || !e.message().contains("'keeper'")
+                || !e.message().contains("fork")
+            {
+                return 3;
+            }
+            if status.writes != 1 {
+                return 4;
+            }
+            let path = keeper.path().to_path_buf();
+            keeper.stop(); // must return at once: the thread is the parent's
+            if fs::read_to_string(path).ok().as_deref() != Some(before.as_str()) {
+                return 5;
+            }
+            0
+        }))
+        .unwrap_or(6);
+        unsafe { libc::_exit(code) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != pid {
+        if Instant::now() > deadline {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the forked child hung stopping its copy of the keeper");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed a check (exit code {}: 2 no error, 3 wrong error, 4 wrong state, 5 file changed, 6 panic)",
+        libc::WEXITSTATUS(status)
+    );
+    // The parent's keeper is untouched: its status is clean and it stops normally.
+    let status = keeper.status();
+    assert!(status.last_error.is_none() && status.writes == 1, "{status:?}");
+    keeper.stop();
+    assert_eq!(fs::read_to_string(dir.path().join("token")).unwrap(), before);
+}

@@ -132,6 +132,20 @@ static void phase_untrusted(void) {
     aadtoken_client_free(client);
 }
 
+/* No ca_file, and the mock's CA is the system's CA bundle (the harness sets SSL_CERT_FILE, where
+ * OpenSSL, and so aadtoken, looks for the bundle): the bundle stage of the trust check accepts
+ * the server, and the token comes back. */
+static void phase_system_bundle(void) {
+    aadtoken_client *client = mock_client(env("AADTOKEN_TEST_SECRET"), 0, NULL);
+    aadtoken_token *tok = NULL;
+    aadtoken_error *err = NULL;
+    aadtoken_status st = aadtoken_client_get_token(client, NULL, &tok, &err);
+    CHECK(st == AADTOKEN_OK, "status %u (%s)", st, err ? aadtoken_error_message(err) : "");
+    aadtoken_error_free(err);
+    aadtoken_token_free(tok);
+    aadtoken_client_free(client);
+}
+
 /* Configuration and argument errors: statuses and messages that name the culprit. */
 static void phase_args(void) {
     aadtoken_config *cfg = aadtoken_config_new();
@@ -419,6 +433,49 @@ static void phase_fork(void) {
     aadtoken_client_free(client);
 }
 
+/* ---- fork while another thread waits for a token (the mock answers after 1.5 s): the child gets
+ * its own token at once (it never waits for the parent's request, which is not its own); the
+ * parent's waiting thread gets its token ---- */
+struct inflight {
+    aadtoken_client *client;
+    aadtoken_status status;
+};
+
+static void *inflight_get(void *p) {
+    struct inflight *a = p;
+    aadtoken_token *tok = NULL;
+    a->status = aadtoken_client_get_token(a->client, NULL, &tok, NULL);
+    aadtoken_token_free(tok);
+    return NULL;
+}
+
+static void phase_fork_inflight(void) {
+    struct inflight a;
+    pthread_t t;
+    pid_t pid;
+    int status = -1;
+    a.client = registered_client();
+    a.status = AADTOKEN_ERR_INTERNAL;
+    pthread_create(&t, NULL, inflight_get, &a);
+    sleep_ms(300); /* the request is on the wire, the mock holds its answer */
+    pid = fork();
+    if (pid == 0) {
+        aadtoken_token *tok = NULL;
+        int bad;
+        alarm(20); /* a hang is a failure, not a stuck test */
+        bad = aadtoken_client_get_token(a.client, NULL, &tok, NULL) != AADTOKEN_OK;
+        bad |= tok == NULL || aadtoken_token_len(tok) == 0;
+        aadtoken_token_free(tok);
+        _exit(bad ? 3 : 0);
+    }
+    CHECK(pid > 0, "fork");
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child got its own token (status %d)", status);
+    pthread_join(t, NULL);
+    CHECK(a.status == AADTOKEN_OK, "the parent's waiting thread got its token (%d)", (int)a.status);
+    aadtoken_client_free(a.client);
+}
+
 int main(int argc, char **argv) {
     static const struct test_phase phases[] = {
         {"success", phase_success},
@@ -426,6 +483,7 @@ int main(int argc, char **argv) {
         {"other-scope", phase_other_scope},
         {"wrong-secret", phase_wrong_secret},
         {"untrusted", phase_untrusted},
+        {"system-bundle", phase_system_bundle},
         {"args", phase_args},
         {"env", phase_env},
         {"threads", phase_threads},
@@ -433,6 +491,7 @@ int main(int argc, char **argv) {
         {"async-cancel", phase_async_cancel},
         {"shutdown", phase_shutdown},
         {"fork", phase_fork},
+        {"fork-inflight", phase_fork_inflight},
     };
     return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 0);
 }

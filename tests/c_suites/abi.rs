@@ -178,6 +178,18 @@ fn untrusted_ca_is_a_tls_error() {
     assert_eq!(mock.token_requests(), 0, "no request got past the handshake");
 }
 
+/// Without `ca_file` the server is checked against the system's CA bundle (read on a library
+/// thread while connecting): with the mock's CA as that bundle (`SSL_CERT_FILE`), it is trusted.
+#[test]
+fn without_ca_file_the_system_bundle_is_trusted() {
+    let mock = fresh_mock();
+    let mut cmd = common::c_phase(abi_test_binary(), "system-bundle", Under::Plain);
+    cmd.env("SSL_CERT_FILE", mock.ca_file())
+        .env_remove("SSL_CERT_DIR");
+    common::run_phase(common::mock_env(&mut cmd, &mock), "system-bundle", Under::Plain);
+    assert_eq!(mock.token_requests(), 1);
+}
+
 #[test]
 fn argument_and_setting_errors_name_the_culprit() {
     let mock = run("args");
@@ -232,6 +244,18 @@ fn a_forked_child_gets_tokens_and_the_parent_keeps_working() {
         mock.token_requests(),
         3,
         "parent get, child refresh, parent refresh"
+    );
+}
+
+#[test]
+fn a_child_forked_while_a_request_is_in_flight_gets_its_own_token() {
+    let mock = fresh_mock();
+    mock.set_latency(std::time::Duration::from_millis(1500));
+    run_phase(&mock, "fork-inflight", false);
+    assert_eq!(
+        mock.token_requests(),
+        2,
+        "the parent's request and the child's own (the child never joins the parent's)"
     );
 }
 

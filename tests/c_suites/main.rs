@@ -12,6 +12,7 @@ mod creds;
 
 mod abi;
 mod credentials;
+mod dlclose;
 mod host_cache;
 mod java;
 mod misuse;

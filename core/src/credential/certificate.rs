@@ -290,7 +290,7 @@ fn parse_bytes(path: &Path, bytes: &[u8], password: Option<&SecretString>) -> Re
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .is_some_and(|i| bytes[i..].starts_with(b"-----BEGIN"));
-    let (key_der, mut certs): (Zeroizing<Vec<u8>>, Vec<Vec<u8>>) = if is_pem {
+    let (key_der, mut certs): KeyAndChain = if is_pem {
         if contains(bytes, b"ENCRYPTED PRIVATE KEY") || contains(bytes, b"Proc-Type: 4,ENCRYPTED") {
             return Err(bad(
                 "holds an encrypted PEM private key; decrypt it (openssl pkey) or use a PKCS#12/PFX file with certificate_password"
@@ -316,23 +316,7 @@ fn parse_bytes(path: &Path, bytes: &[u8], password: Option<&SecretString>) -> Re
         };
         (der, certs)
     } else {
-        let pw = password.map_or("", SecretString::expose);
-        let store = p12_keystore::KeyStore::from_pkcs12(bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
-            .map_err(|e| {
-                let hint = if password.is_none() {
-                    " (is 'certificate_password' missing?)"
-                } else {
-                    " (is 'certificate_password' right?)"
-                };
-                bad(format!("cannot be opened as PKCS#12/PFX: {e}{hint}"))
-            })?;
-        let (_, chain) = store
-            .private_key_chain()
-            .ok_or_else(|| bad("holds no private key".into()))?;
-        (
-            Zeroizing::new(chain.key().as_der().to_vec()),
-            chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
-        )
+        pkcs12(bytes, password).map_err(bad)?
     };
     let key = RsaKeyPair::from_pkcs8(&key_der)
         .or_else(|_| RsaKeyPair::from_der(&key_der))
@@ -358,4 +342,40 @@ fn parse_bytes(path: &Path, bytes: &[u8], password: Option<&SecretString>) -> Re
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A private key (DER) and its certificates (DER).
+type KeyAndChain = (Zeroizing<Vec<u8>>, Vec<Vec<u8>>);
+
+/// The private key (DER) and certificates of a PKCS#12/PFX file; the error completes "names
+/// '<path>', which …".
+#[cfg(feature = "pkcs12")]
+fn pkcs12(bytes: &[u8], password: Option<&SecretString>) -> std::result::Result<KeyAndChain, String> {
+    let pw = password.map_or("", SecretString::expose);
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, pw, p12_keystore::Pkcs12ImportPolicy::Relaxed)
+        .map_err(|e| {
+            let hint = if password.is_none() {
+                " (is 'certificate_password' missing?)"
+            } else {
+                " (is 'certificate_password' right?)"
+            };
+            format!("cannot be opened as PKCS#12/PFX: {e}{hint}")
+        })?;
+    let (_, chain) = store
+        .private_key_chain()
+        .ok_or_else(|| "holds no private key".to_owned())?;
+    Ok((
+        Zeroizing::new(chain.key().as_der().to_vec()),
+        chain.certs().iter().map(|c| c.as_der().to_vec()).collect(),
+    ))
+}
+
+/// Without the `pkcs12` feature only PEM files are read.
+#[cfg(not(feature = "pkcs12"))]
+fn pkcs12(_bytes: &[u8], _password: Option<&SecretString>) -> std::result::Result<KeyAndChain, String> {
+    Err(
+        "is not PEM, and this build of aadtoken was built without PKCS#12/PFX support (feature pkcs12): \
+         convert the file to PEM (openssl pkcs12 -nodes) or use a build with that feature"
+            .to_owned(),
+    )
 }

@@ -44,6 +44,7 @@ use crate::cache::{Digest, Scopes};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::token::Token;
+#[cfg(feature = "signin")]
 use crate::user::{Flow, UserCredential};
 
 /// A configured credential: where its tokens come from ([`Source`]) and the facts the cache
@@ -73,7 +74,18 @@ pub enum Source {
     Auto(Arc<Chain<Credential>>),
     /// A person signs in (`auth_method=device_code` or `interactive`): a public client with
     /// refresh tokens and accounts (see `core::user`).
+    #[cfg(feature = "signin")]
     User(Arc<UserCredential>),
+}
+
+/// The error for a person sign-in setting (`setting`) in a build without the `signin` feature.
+#[cfg(not(feature = "signin"))]
+pub(crate) fn without_signin(setting: &str) -> Error {
+    Error::invalid_setting(
+        setting,
+        "asks for person sign-in, but this build of aadtoken was built without person sign-in (cargo feature \
+         signin): use a build with it, or an application or managed identity credential",
+    )
 }
 
 /// A SHA-256 over what `feed` puts in.
@@ -146,14 +158,18 @@ impl Credential {
                 config, false,
             )?)),
             AuthMethod::Auto => Ok(Credential::auto(Self::auto_chain(config)?)),
+            #[cfg(feature = "signin")]
             AuthMethod::DeviceCode => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::DeviceCode,
             )?)),
+            #[cfg(feature = "signin")]
             AuthMethod::Interactive => Ok(Credential::user(UserCredential::from_config(
                 config,
                 Flow::Browser,
             )?)),
+            #[cfg(not(feature = "signin"))]
+            AuthMethod::DeviceCode | AuthMethod::Interactive => Err(without_signin("auth_method")),
         }
     }
 
@@ -283,6 +299,7 @@ impl Credential {
     }
 
     /// A person sign-in of `flow`.
+    #[cfg(feature = "signin")]
     fn user(user: UserCredential) -> Credential {
         Credential {
             kind_name: match user.flow() {
@@ -328,10 +345,13 @@ impl Credential {
     /// `interaction`: a person sign-in may start (a caller's `get_token`, never a background
     /// refresh or a candidate of the `auto` chain).
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes, interaction: bool) -> Result<Token> {
+        #[cfg(not(feature = "signin"))]
+        let _ = interaction; // only a person sign-in interacts
         match &self.source {
             Source::App(app, proof) => proof.get_token(app, env, scopes).await,
             Source::ManagedIdentity(mi) => mi.get_token(env, scopes, None).await,
             Source::Auto(chain) => chain.get_token(env, scopes).await,
+            #[cfg(feature = "signin")]
             Source::User(u) => u.get_token(env, scopes, interaction).await,
         }
     }
@@ -347,5 +367,65 @@ impl Candidate for Credential {
 
     fn token<'a>(&'a self, env: &'a Env<'_>, scopes: &'a Scopes) -> chain::TokenFuture<'a> {
         Box::pin(self.get_token(env, scopes, false))
+    }
+}
+
+/// A build without an optional feature refuses what needs it, naming the setting (run by
+/// `cargo test -p aadtoken-core --no-default-features`, a step of `scripts/test.sh`).
+#[cfg(all(test, not(all(feature = "signin", feature = "pkcs12"))))]
+mod without_features {
+    use crate::{Client, Config, ErrorKind};
+
+    const APP: &str =
+        "tenant_id=11111111-1111-1111-1111-111111111111;client_id=22222222-2222-2222-2222-222222222222";
+
+    fn refused(settings: &str, setting: &str, feature: &str) {
+        let mut config = Config::new();
+        config.parse(settings).unwrap();
+        let e = Client::new(&config).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
+        assert!(
+            e.message().contains(&format!("'{setting}'"))
+                && e.message().contains(&format!("feature {feature}")),
+            "{e}"
+        );
+    }
+
+    #[cfg(not(feature = "signin"))]
+    #[test]
+    fn without_signin_person_sign_in_is_refused() {
+        for method in ["device_code", "interactive"] {
+            refused(&format!("{APP};auth_method={method}"), "auth_method", "signin");
+        }
+        for key in ["account", "prompt"] {
+            let e = Config::new().set(key, "login").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
+            assert!(
+                e.message().contains(&format!("'{key}'")) && e.message().contains("feature signin"),
+                "{e}"
+            );
+        }
+        let mut config = Config::new();
+        config
+            .parse(&format!("{APP};client_secret=s;scope=api://db/.default"))
+            .unwrap();
+        let e = Client::new(&config).unwrap().sign_in(None).unwrap_err();
+        assert!(e.message().contains("feature signin"), "{e}");
+    }
+
+    #[cfg(not(feature = "pkcs12"))]
+    #[test]
+    fn without_pkcs12_a_pfx_file_is_refused() {
+        let path = std::env::temp_dir().join(format!("aadtoken-no-pkcs12-{}.pfx", std::process::id()));
+        std::fs::write(&path, [0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x03]).unwrap();
+        refused(
+            &format!(
+                "{APP};auth_method=certificate;certificate_path={}",
+                path.display()
+            ),
+            "certificate_path",
+            "pkcs12",
+        );
+        let _ = std::fs::remove_file(&path);
     }
 }

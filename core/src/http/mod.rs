@@ -12,8 +12,10 @@ mod tls;
 
 pub use error_body::{error_from, error_from_response};
 pub use send::basic_authorization;
+#[cfg(feature = "signin")]
+pub(crate) use send::request_body_with_retry;
 pub(crate) use send::{
-    bounded, get_json, parse_retry_after, request_body_with_retry, request_token, request_token_with_retry,
-    Method, RetryPolicy, TokenRequest,
+    bounded, get_json, parse_retry_after, request_token, request_token_with_retry, Method, RetryPolicy,
+    TokenRequest,
 };
 pub(crate) use tls::{build_client, build_pinned_client, ExtraRoots};

@@ -7,9 +7,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
+use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::DigitallySignedStruct as Dss;
+
+use arc_swap::ArcSwapOption;
 
 use crate::error::{Error, Result};
 
@@ -54,35 +57,219 @@ impl ExtraRoots {
     }
 }
 
-/// The system's trust anchors, loaded once per process (reading them takes milliseconds).
-fn system_roots() -> &'static rustls::RootCertStore {
-    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
-    ROOTS.get_or_init(|| {
-        let mut store = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        store.add_parsable_certificates(found.certs);
-        store
-    })
+/// The handshake-signature methods of a `ServerCertVerifier` whose `provider` field holds the
+/// crypto provider: its algorithms check the signatures (`Trust` and `Pinned` replace only the
+/// certificate check).
+macro_rules! provider_signature_checks {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &Dss,
+        ) -> SignatureCheck {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &Dss,
+        ) -> SignatureCheck {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+}
+
+/// Which of the system's trust anchors: the CA bundle file alone (where OpenSSL's
+/// `SSL_CERT_FILE` or the distribution puts it), or everything (the bundle and the CA
+/// directories, as `rustls-native-certs` finds them; on Debian-like systems the directory holds
+/// the bundle's certificates a second time, plus any added with `c_rehash` only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum System {
+    Bundle,
+    All,
+}
+
+/// The system's trust anchors once loaded: kept for the life of the process, so they are read
+/// and parsed once. Not a `OnceLock`: a load that a forked child inherits half-done must not
+/// make the child wait forever; a child whose parent had not finished loads them itself.
+static BUNDLE_ROOTS: ArcSwapOption<rustls::RootCertStore> = ArcSwapOption::const_empty();
+static ALL_ROOTS: ArcSwapOption<rustls::RootCertStore> = ArcSwapOption::const_empty();
+
+/// The system's trust anchors of `which`, read and parsed on first use (each distinct
+/// certificate once).
+fn system_roots(which: System) -> Arc<rustls::RootCertStore> {
+    let loaded = match which {
+        System::Bundle => &BUNDLE_ROOTS,
+        System::All => &ALL_ROOTS,
+    };
+    if let Some(roots) = loaded.load_full() {
+        return roots;
+    }
+    let started = std::time::Instant::now();
+    let found = match which {
+        System::Bundle => match openssl_probe::probe().cert_file {
+            Some(file) => rustls_native_certs::load_certs_from_paths(Some(&file), None),
+            None => rustls_native_certs::CertificateResult::default(),
+        },
+        System::All => rustls_native_certs::load_native_certs(),
+    };
+    let read = found.certs.len();
+    let mut seen = std::collections::HashSet::new();
+    let unique = found
+        .certs
+        .into_iter()
+        .filter(|c| seen.insert(c.as_ref().to_vec()));
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(unique);
+    let store = Arc::new(store);
+    loaded.store(Some(Arc::clone(&store)));
+    crate::log_debug!(
+        "system trust store ({which:?}) loaded: {} CA certificates ({read} read) in {} µs",
+        store.len(),
+        started.elapsed().as_micros()
+    );
+    store
 }
 
 /// Build the reqwest client for one trust configuration. `direct`: never use a proxy (the
 /// managed-identity endpoints are local to the host and must not go through one).
+///
+/// The server's certificate is trusted when it chains to a system root or to a `ca_file`
+/// certificate, as always; what changes is only when the roots are read. Nothing is loaded
+/// here: a chain is checked against the `ca_file` certificates first, then against the
+/// system's CA bundle file, then against all the system's roots (bundle and CA directories),
+/// each set read only when the one before did not accept the chain. Without `ca_file` the
+/// bundle is read on a library thread from now on, while the connection is being set up.
 pub fn build_client(extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest::Client> {
-    let mut roots = system_roots().clone();
-    if let Some(extra) = extra {
-        for cert in &extra.certs {
-            roots.add(cert.clone()).map_err(|e| {
-                Error::invalid_setting("ca_file", format!("holds a certificate rustls cannot use: {e}"))
-            })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let extra_certs = extra.map(|e| e.certs.clone()).unwrap_or_default();
+    let trust = Arc::new(Trust {
+        extra: extra
+            .map(|_| verifier(&extra_certs, None, &provider))
+            .transpose()?,
+        bundle: OnceLock::new(),
+        all: OnceLock::new(),
+        extra_certs,
+        provider: Arc::clone(&provider),
+    });
+    if extra.is_none() {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let preload = Arc::clone(&trust);
+            drop(rt.spawn_blocking(move || {
+                let _ = preload.system(System::Bundle);
+            }));
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(trust)
         .with_no_client_auth();
     client_with_tls(tls, direct)
+}
+
+/// A WebPKI verifier of chains to `certs` (plus the system's roots `system`).
+fn verifier(
+    certs: &[CertificateDer<'static>],
+    system: Option<&rustls::RootCertStore>,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>> {
+    let mut roots = system.cloned().unwrap_or_else(rustls::RootCertStore::empty);
+    for cert in certs {
+        roots.add(cert.clone()).map_err(|e| {
+            Error::invalid_setting("ca_file", format!("holds a certificate rustls cannot use: {e}"))
+        })?;
+    }
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(provider))
+        .build()
+        .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))
+}
+
+/// A verifier built on first need (or the message of why it could not be built).
+type Lazy = OnceLock<std::result::Result<Arc<WebPkiServerVerifier>, String>>;
+
+/// The standard WebPKI check against the system's roots plus `ca_file`, with the roots read in
+/// stages (see [`build_client`]). A chain that a subset of the roots accepts is accepted by all
+/// of them too, so checking subsets first changes no outcome; a chain no stage accepts gets the
+/// answer of the last (all roots).
+#[derive(Debug)]
+struct Trust {
+    /// Chains to the `ca_file` certificates only (`None` without `ca_file`).
+    extra: Option<Arc<WebPkiServerVerifier>>,
+    /// Chains to the system's CA bundle file plus `ca_file`.
+    bundle: Lazy,
+    /// Chains to all the system's roots plus `ca_file`.
+    all: Lazy,
+    extra_certs: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl Trust {
+    /// The verifier of the system's roots `which` plus `ca_file` (`Err` when it cannot be built,
+    /// e.g. the system has no such roots: the stage is skipped).
+    fn system(&self, which: System) -> std::result::Result<&Arc<WebPkiServerVerifier>, ()> {
+        let lazy = match which {
+            System::Bundle => &self.bundle,
+            System::All => &self.all,
+        };
+        lazy.get_or_init(|| {
+            verifier(&self.extra_certs, Some(&system_roots(which)), &self.provider)
+                .map_err(|e| e.message().to_owned())
+        })
+        .as_ref()
+        .map_err(|e| crate::log_debug!("no system trust store ({which:?}): {e}"))
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for Trust {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        // No trust anchor at all (an empty system store and no `ca_file`) is an unknown issuer.
+        let mut answer = Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        for stage in [None, Some(System::Bundle), Some(System::All)] {
+            let verifier = match stage {
+                None => self.extra.as_ref().ok_or(()),
+                Some(which) => self.system(which),
+            };
+            if let Ok(verifier) = verifier {
+                answer = verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+                if answer.is_ok() {
+                    break;
+                }
+            }
+        }
+        answer
+    }
+
+    provider_signature_checks!();
 }
 
 /// A client for Service Fabric's managed-identity endpoint: HTTPS whose server certificate is
@@ -112,13 +299,6 @@ struct Pinned {
 /// What a handshake signature check answers.
 type SignatureCheck = std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>;
 
-impl Pinned {
-    /// The provider's signature algorithms (the pin replaces only the certificate check).
-    fn algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
-        &self.provider.signature_verification_algorithms
-    }
-}
-
 impl rustls::client::danger::ServerCertVerifier for Pinned {
     fn verify_server_cert(
         &self,
@@ -143,17 +323,7 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         }
     }
 
-    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, self.algorithms())
-    }
-
-    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, self.algorithms())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.algorithms().supported_schemes()
-    }
+    provider_signature_checks!();
 }
 
 fn client_with_tls(tls: rustls::ClientConfig, direct: bool) -> Result<reqwest::Client> {

@@ -15,8 +15,18 @@
 //! `permanent` in the event, for a host (like the `aadtoken keep` command) that prefers to stop.
 //!
 //! [`Keeper::stop`] (or dropping the keeper) wakes the thread at once and joins it; a token
-//! request already in flight finishes first (bounded by `timeout_ms`). The thread does not
-//! survive `fork()`: start keepers in the process that will run them.
+//! request already in flight finishes first (bounded by `timeout_ms`).
+//!
+//! Fork: the thread stays in the process that started it (a forked child gets a copy of the
+//! keeper's memory but none of its threads). The parent's keeper goes on keeping the file
+//! fresh; in the child the keeper is inert: [`Keeper::status`] says so in `last_error`
+//! (`InvalidArgument` naming `keeper`) and [`Keeper::stop`] returns at once, touching neither
+//! the parent's thread nor the file (joining a thread of another process, or taking a lock a
+//! parent thread held at the fork, would hang the child). The keeper is not restarted in the
+//! child: between `fork()` and `exec()` a child of a threaded process may only make
+//! async-signal-safe calls (so a fork handler cannot start a thread), and a child that makes no
+//! library call gives the library no other moment to act. A process that forks to run in the
+//! background (and lets its parent exit) starts its keeper after the fork.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -193,6 +203,8 @@ pub struct Keeper {
     shared: Arc<Shared>,
     path: PathBuf,
     thread: Option<JoinHandle<()>>,
+    /// The process whose thread keeps the file (see the module comment on fork).
+    pid: u32,
 }
 
 impl std::fmt::Debug for Keeper {
@@ -241,7 +253,13 @@ impl Keeper {
             shared,
             path,
             thread: Some(thread),
+            pid: std::process::id(),
         })
+    }
+
+    /// This process is a fork of the one that started the keeper (whose thread is not here).
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
     }
 
     /// The token file's path.
@@ -249,8 +267,28 @@ impl Keeper {
         &self.path
     }
 
-    /// The keeper's current state.
+    /// The keeper's current state. In a forked child: the state copied at the fork (if no
+    /// thread was updating it then), with `last_error` saying that the keeper runs in the
+    /// parent.
     pub fn status(&self) -> KeeperStatus {
+        if self.forked() {
+            let mut status = match self.shared.status.try_lock() {
+                Ok(s) => s.clone(),
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().clone(),
+                Err(std::sync::TryLockError::WouldBlock) => KeeperStatus::default(),
+            };
+            status.last_error = Some(Error::invalid_argument(
+                "keeper",
+                &format!(
+                    "was started by process {} and runs there; this process ({}) is a fork of it and has no keeper \
+                     thread, so it does not renew {} (start a keeper after the fork if this process needs one)",
+                    self.pid,
+                    std::process::id(),
+                    self.path.display()
+                ),
+            ));
+            return status;
+        }
         self.shared
             .status
             .lock()
@@ -264,6 +302,18 @@ impl Keeper {
     }
 
     fn shutdown(&mut self) {
+        if self.forked() {
+            // The thread is the parent's: nothing to stop or join here, and its locks may
+            // have been held at the fork. The handle is forgotten, not dropped (dropping would
+            // detach a thread this process does not have).
+            std::mem::forget(self.thread.take());
+            crate::log_debug!(
+                "keeper: stop in a forked child (pid {}) of the process running it (pid {}): nothing to stop here",
+                std::process::id(),
+                self.pid
+            );
+            return;
+        }
         *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
