@@ -8,6 +8,8 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -123,23 +125,23 @@ public final class AadTokenClient implements AutoCloseable {
     /** A token for the configured {@code scope}: the cached one while it has more than
      *  {@code expiry_margin_s} left, else a new one (blocking for at most {@code timeout_ms}). */
     public Token getToken() {
-        return call(null, false);
+        return call(null, Mode.GET);
     }
 
     /** A token for {@code scopes} (space separated), cached as {@link #getToken()}. */
     public Token getToken(String scopes) {
-        return call(Objects.requireNonNull(scopes, "scopes"), false);
+        return call(Objects.requireNonNull(scopes, "scopes"), Mode.GET);
     }
 
     /** Always asks Entra ID for a new token for the configured scope and replaces the cached
      *  one (for when a server rejected a token before its expiry). */
     public Token refreshToken() {
-        return call(null, true);
+        return call(null, Mode.REFRESH);
     }
 
     /** As {@link #refreshToken()}, for {@code scopes}. */
     public Token refreshToken(String scopes) {
-        return call(Objects.requireNonNull(scopes, "scopes"), true);
+        return call(Objects.requireNonNull(scopes, "scopes"), Mode.REFRESH);
     }
 
     /**
@@ -154,6 +156,34 @@ public final class AadTokenClient implements AutoCloseable {
                 return t.copyChars();
             }
         };
+    }
+
+    /**
+     * Signs a person in now ({@code auth_method=device_code}: through the
+     * {@link Builder#deviceCodePrompt device-code prompt}; {@code interactive}: in a browser, opened
+     * by {@link Builder#openUrl}) even when a cached refresh token would still work, and returns a
+     * token for the configured {@code scope}, which replaces the cached one. The account and its
+     * refresh token stay in the library (and in {@code cache_file} when set), so later
+     * {@link #getToken()} calls, for any scope of the account, are silent. {@link #getToken()}
+     * itself signs in when there is no account yet. Blocks for the whole sign-in (at most the
+     * device code's lifetime or {@code interactive_timeout_s}).
+     *
+     * @return the new token
+     * @throws AadTokenException e.g. status 102 (not a person sign-in {@code auth_method}), 510
+     *     (no prompt set; no browser could be started), 306, 310, 502
+     */
+    public Token signIn() {
+        return call(null, Mode.SIGN_IN);
+    }
+
+    /**
+     * As {@link #signIn()}, for {@code scopes} (space separated).
+     *
+     * @param scopes the scopes of the token
+     * @return the new token
+     */
+    public Token signIn(String scopes) {
+        return call(Objects.requireNonNull(scopes, "scopes"), Mode.SIGN_IN);
     }
 
     /** True once {@link #close()} has run. */
@@ -173,7 +203,13 @@ public final class AadTokenClient implements AutoCloseable {
         return isClosed() ? "AadTokenClient[closed]" : "AadTokenClient[open]";
     }
 
-    private Token call(String scopes, boolean refresh) {
+    private enum Mode {
+        GET,
+        REFRESH,
+        SIGN_IN
+    }
+
+    private Token call(String scopes, Mode mode) {
         Lock r = state.lock.readLock();
         r.lock();
         try {
@@ -181,7 +217,9 @@ public final class AadTokenClient implements AutoCloseable {
             if (h == 0) {
                 throw new IllegalStateException("this AadTokenClient is closed");
             }
-            return Native.clientGetToken(h, scopes, refresh);
+            return mode == Mode.SIGN_IN
+                    ? Native.clientSignIn(h, scopes)
+                    : Native.clientGetToken(h, scopes, mode == Mode.REFRESH);
         } finally {
             r.unlock();
         }
@@ -191,6 +229,8 @@ public final class AadTokenClient implements AutoCloseable {
      *  network request is made until the first token is asked for. */
     public static final class Builder {
         private final List<String> steps = new ArrayList<>();
+        private Consumer<DeviceCodePrompt> prompt;
+        private Predicate<String> opener;
 
         private Builder() {}
 
@@ -227,10 +267,44 @@ public final class AadTokenClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Sets the device-code prompt of {@code auth_method=device_code}: it shows the person
+         * the {@link DeviceCodePrompt} (e.g. {@code p -> System.err.println(p.message())}).
+         * Without one, a device-code sign-in fails with status 510: the library never prints.
+         * Called once per sign-in on a library thread, before polling starts; it should return
+         * promptly. An exception it throws is ignored (the sign-in goes on until the code
+         * expires). {@code null} removes one set earlier.
+         *
+         * @param prompt shows the code to the person
+         * @return this builder
+         */
+        public Builder deviceCodePrompt(Consumer<DeviceCodePrompt> prompt) {
+            this.prompt = prompt;
+            return this;
+        }
+
+        /**
+         * Sets how {@code auth_method=interactive} opens the sign-in page, instead of the system
+         * browser: the opener gets the page's URL and returns true once it opened it (false, or
+         * an exception, ends the sign-in with status 502). Called on a library thread while
+         * aadtoken's loopback listener already waits for the browser's redirect, so it may block
+         * (e.g. until a browser it drives completes the redirect). {@code null} restores the
+         * system browser.
+         *
+         * @param opener opens the URL for the person
+         * @return this builder
+         */
+        public Builder openUrl(Predicate<String> opener) {
+            this.opener = opener;
+            return this;
+        }
+
         /** Checks the settings and makes the client; throws {@link AadTokenException} naming
          *  an unknown, invalid or missing setting. */
         public AadTokenClient build() {
-            long handle = Native.clientNew(steps.toArray(new String[0]));
+            SignInCallbacks callbacks = new SignInCallbacks(prompt, opener);
+            long handle = Native.clientNew(steps.toArray(new String[0]), callbacks.promptOrNull(),
+                    callbacks.openerOrNull());
             return new AadTokenClient(handle);
         }
     }
