@@ -389,6 +389,25 @@ pub extern "system" fn Java_aadtoken_Native_version<'local>(
     })
 }
 
+/// `static native String[] settingNames()`: every setting key (`core::settings::SETTINGS`), in
+/// the README's order.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_settingNames<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        let names = aadtoken_core::settings::SETTINGS;
+        let array = env.new_object_array(names.len() as i32, "java/lang/String", JObject::null())?;
+        for (i, (name, _)) in names.iter().enumerate() {
+            let name = env.new_string(name)?;
+            env.set_object_array_element(&array, i as i32, &name)?;
+            env.delete_local_ref(name)?;
+        }
+        Ok(array.into_raw())
+    })
+}
+
 /// `static native String statusText(int status)`: the static text of a status code (as
 /// `aadtoken_status_str`): its name and a short meaning.
 #[no_mangle]

@@ -112,6 +112,12 @@ public final class AadTokenClient implements AutoCloseable {
         return Native.version();
     }
 
+    /** Every setting key the library accepts ({@code tenant_id}, {@code client_id}, ...), in
+     *  the README's order: what {@link Builder#set(String, String)} takes. */
+    public static List<String> settingNames() {
+        return List.of(Native.settingNames());
+    }
+
     /**
      * Stops the native library's background work (proactive refreshes) and joins its thread,
      * e.g. from a shutdown hook or before a container unloads the application. Call it when no

@@ -131,6 +131,9 @@ final class Native {
     /** The library version, e.g. "0.1.0". */
     static native String version();
 
+    /** Every setting key the library accepts, e.g. "tenant_id". */
+    static native String[] settingNames();
+
     /** The static text of a status code: "NAME: meaning". */
     static native String statusText(int status);
 
