@@ -2,7 +2,6 @@ package aadtoken.ojdbc;
 
 import aadtoken.AadTokenClient;
 import aadtoken.Token;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -12,7 +11,6 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -33,9 +31,10 @@ import oracle.jdbc.spi.OracleResourceProvider;
  * {@code authenticationMethod} ({@code auto-detect}, {@code service-principal},
  * {@code managed-identity}, {@code password}, {@code device-code}, {@code interactive}),
  * {@code tenantId}, {@code clientId}, {@code clientSecret}, {@code clientCertificatePath},
- * {@code clientCertificatePassword}, {@code username}, {@code password}, {@code redirectUri}
- * (a {@code http://localhost:PORT} URI) and {@code scope}. Giving both names of one setting is
- * an error naming them.
+ * {@code clientCertificatePassword}, {@code username}, {@code password} and {@code scope}; the
+ * library translates them as it does in a settings string ({@code redirectUri} has no
+ * equivalent and is refused, naming it). Give each setting under one name (the parameters are
+ * applied in name order, and a later write of a setting wins).
  *
  * <p>One aadtoken client per distinct parameter set, shared by every connection and pool of the
  * JVM (at most {@value #MAX_CLIENTS}; the least recently used is dropped beyond that, its cached
@@ -54,8 +53,12 @@ public final class AadTokenProvider implements AccessTokenProvider {
     /** aadtoken's settings whose values are secrets. */
     private static final Set<String> SECRET_SETTINGS = Set.of("client_secret", "certificate_password", "password");
 
-    /** ojdbc-provider-azure's parameter → aadtoken's setting (clientId depends on the method). */
-    private static final Map<String, String> AZURE_NAMES = azureNames();
+    /** ojdbc-provider-azure's parameter names (those that are not also aadtoken's). */
+    private static final List<String> AZURE_NAMES = List.of("authenticationMethod", "tenantId", "clientId",
+            "clientSecret", "clientCertificatePath", "clientCertificatePassword", "redirectUri");
+    private static final Set<String> AZURE_SECRETS = Set.of("clientSecret", "clientCertificatePassword");
+    /** How the library spells an ojdbc-provider-azure parameter: its connection property. */
+    private static final String OJDBC_PREFIX = "oracle.jdbc.provider.accessToken.";
 
     private static final Map<String, AadTokenClient> CLIENTS = new LinkedHashMap<>(16, 0.75f, true) {
         private static final long serialVersionUID = 1L;
@@ -78,28 +81,10 @@ public final class AadTokenProvider implements AccessTokenProvider {
             }
             list.add(new Param(name, SECRET_SETTINGS.contains(name), "aadtoken setting " + name));
         }
-        for (String name : AZURE_NAMES.keySet()) {
-            if (!name.equals("password") && !name.equals("username") && !name.equals("scope")) {
-                boolean secret = name.equals("clientSecret") || name.equals("clientCertificatePassword");
-                list.add(new Param(name, secret, "as ojdbc-provider-azure's " + name));
-            }
+        for (String name : AZURE_NAMES) {
+            list.add(new Param(name, AZURE_SECRETS.contains(name), "as ojdbc-provider-azure's " + name));
         }
-        list.add(new Param("authenticationMethod", false, "as ojdbc-provider-azure's authenticationMethod"));
         this.parameters = Collections.unmodifiableList(list);
-    }
-
-    private static Map<String, String> azureNames() {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("tenantId", "tenant_id");
-        m.put("clientId", "client_id");
-        m.put("clientSecret", "client_secret");
-        m.put("clientCertificatePath", "certificate_path");
-        m.put("clientCertificatePassword", "certificate_password");
-        m.put("username", "username");
-        m.put("password", "password");
-        m.put("redirectUri", "redirect_port");
-        m.put("scope", "scope");
-        return Collections.unmodifiableMap(m);
     }
 
     @Override
@@ -121,83 +106,21 @@ public final class AadTokenProvider implements AccessTokenProvider {
         }
     }
 
-    /** The aadtoken settings of a parameter set (ojdbc-provider-azure's names translated). */
+    /**
+     * The aadtoken settings of a parameter set, sorted by name. ojdbc-provider-azure's names are
+     * passed as their connection properties ({@code oracle.jdbc.provider.accessToken.tenantId},
+     * ...), which the library itself translates (its Oracle aliases: see the README's JDBC section),
+     * so the provider and a settings string agree on every name.
+     */
     static Map<String, String> settings(Map<Parameter, CharSequence> values) {
-        Map<String, String> byName = new TreeMap<>();
+        Map<String, String> settings = new TreeMap<>();
         for (Map.Entry<Parameter, CharSequence> e : values.entrySet()) {
             if (e.getValue() != null) {
-                byName.put(e.getKey().name(), e.getValue().toString());
-            }
-        }
-        String method = byName.remove("authenticationMethod");
-        Map<String, String> settings = new TreeMap<>();
-        Map<String, String> givenAs = new TreeMap<>();
-        for (Map.Entry<String, String> e : byName.entrySet()) {
-            String name = e.getKey();
-            String key = AZURE_NAMES.getOrDefault(name, name);
-            String value = e.getValue();
-            if (name.equals("clientId") && isManagedIdentity(method)) {
-                key = "managed_identity_client_id";
-            } else if (name.equals("redirectUri")) {
-                value = loopbackPort(value);
-            }
-            String earlier = settings.put(key, value);
-            String earlierName = givenAs.put(key, name);
-            if (earlier != null && !earlier.equals(value)) {
-                throw new IllegalArgumentException("aadtoken provider: the parameters " + earlierName + " and "
-                        + name + " are the same setting (" + key + "), with different values; give one of them");
-            }
-        }
-        if (method != null) {
-            String authMethod = authMethod(method);
-            if (authMethod != null && settings.putIfAbsent("auth_method", authMethod) != null
-                    && !settings.get("auth_method").equals(authMethod)) {
-                throw new IllegalArgumentException("aadtoken provider: authenticationMethod=" + method
-                        + " and auth_method=" + settings.get("auth_method") + " disagree; give one of them");
+                String name = e.getKey().name();
+                settings.put(AZURE_NAMES.contains(name) ? OJDBC_PREFIX + name : name, e.getValue().toString());
             }
         }
         return settings;
-    }
-
-    private static boolean isManagedIdentity(String method) {
-        return method != null && method.trim().toLowerCase(Locale.ROOT).equals("managed-identity");
-    }
-
-    /** ojdbc-provider-azure's authenticationMethod → auth_method (null: from the other settings). */
-    private static String authMethod(String method) {
-        switch (method.trim().toLowerCase(Locale.ROOT)) {
-            case "auto-detect":
-                return "auto";
-            case "service-principal":
-                return null; // client_secret or certificate_path decides, as in ojdbc-provider-azure
-            case "managed-identity":
-                return "managed_identity";
-            case "password":
-                return "password";
-            case "device-code":
-                return "device_code";
-            case "interactive":
-                return "interactive";
-            default:
-                throw new IllegalArgumentException("aadtoken provider: authenticationMethod '" + method
-                        + "' is not one of auto-detect, service-principal, managed-identity, password,"
-                        + " device-code, interactive");
-        }
-    }
-
-    /** The port of a {@code http://localhost:PORT} redirect URI (aadtoken listens on loopback). */
-    private static String loopbackPort(String redirectUri) {
-        URI uri;
-        try {
-            uri = URI.create(redirectUri.trim());
-        } catch (IllegalArgumentException e) {
-            uri = null;
-        }
-        if (uri == null || !"http".equals(uri.getScheme()) || !"localhost".equals(uri.getHost())) {
-            throw new IllegalArgumentException("aadtoken provider: redirectUri must be http://localhost[:PORT]"
-                    + " (aadtoken receives the browser's redirect on a loopback port), not " + redirectUri);
-        }
-        return Integer.toString(Math.max(uri.getPort(), 0));
     }
 
     /** The shared client of a parameter set (keyed by a digest, so the map keeps no secret). */
