@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate include/aadtoken.h with the pinned cbindgen, and the bindings' status constants
-# (bindings/python/aadtoken/_status.py, bindings/java/src/aadtoken/Status.java); or with
+# (bindings/python/aadtoken/_status.py, bindings/java/aadtoken/src/main/java/aadtoken/Status.java); or with
 # --check verify that the committed files are what the sources generate (exit 1 and a diff if
 # not).
 #
@@ -81,7 +81,7 @@ PY
 files=(
   "aadtoken.h:include/aadtoken.h"
   "_status.py:bindings/python/aadtoken/_status.py"
-  "Status.java:bindings/java/src/aadtoken/Status.java"
+  "Status.java:bindings/java/aadtoken/src/main/java/aadtoken/Status.java"
 )
 if [ "${1:-}" = "--check" ]; then
   stale=0

@@ -13,5 +13,6 @@ cargo build --release --quiet -p aadtoken-mock
 mvn -q -B -f bindings/java/pom.xml install -DskipTests -Daadtoken.nativeDir="$PWD/target/release"
 mvn -q -B -f bench/java/pom.xml package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 echo "== running" >&2
-exec java -Daadtoken.mock="$PWD/target/release/aadtoken-mock" \
+# The mock on port 443: msal4j's cache misses on any other port (see BENCHMARKS.md).
+exec java -Daadtoken.mock="$PWD/target/release/aadtoken-mock" -Daadtoken.mockPort=443 \
   -cp "bench/java/target/classes:$(cat bench/java/target/classpath.txt)" aadtoken.bench.JavaBench

@@ -41,6 +41,7 @@ import oracle.jdbc.spi.OracleResourceProvider.Parameter;
 public final class JavaBench {
     private static final boolean QUICK = "1".equals(System.getenv("QUICK"));
     private static final int ROUNDS = QUICK ? 3 : 7;
+    private static final long ROUND_NS = QUICK ? 300_000_000L : 1_500_000_000L;
     private static long sink;
 
     private JavaBench() {}
@@ -65,18 +66,16 @@ public final class JavaBench {
             msal.acquireToken(cached).get();
 
             // (a) cached hit
-            int n = QUICK ? 200_000 : 2_000_000;
-            int m = QUICK ? 20_000 : 100_000;
-            double ours = nsPerOp(n, () -> {
+            double ours = nsPerOp(() -> {
                 try (Token t = client.getToken()) {
                     sink += t.chars().length;
                 }
             });
-            double spi = nsPerOp(m, () -> {
+            double spi = nsPerOp(() -> {
                 AccessToken t = provider.getAccessToken(params);
                 sink += t.hashCode();
             });
-            double theirs = nsPerOp(m, () -> {
+            double theirs = nsPerOp(() -> {
                 try {
                     sink += msal.acquireToken(cached).get().accessToken().length();
                 } catch (Exception e) {
@@ -91,17 +90,16 @@ public final class JavaBench {
             // (b) warm miss: one token request over a warm connection. expiry_margin_s beyond the
             // token's lifetime makes every getToken() a miss (refreshToken() is limited to 10 a
             // minute); msal4j: skipCache.
-            int w = QUICK ? 30 : 200;
             Map<String, String> missing = mock.settings();
             missing.put("expiry_margin_s", "3600");
             AadTokenClient missClient = AadTokenClient.fromSettings(missing);
-            double oursMiss = nsPerOp(w, () -> {
+            double oursMiss = nsPerOp(() -> {
                 try (Token t = missClient.getToken()) {
                     sink += t.chars().length;
                 }
             });
             missClient.close();
-            double theirsMiss = nsPerOp(w, () -> {
+            double theirsMiss = nsPerOp(() -> {
                 try {
                     sink += msal.acquireToken(fresh).get().accessToken().length();
                 } catch (Exception e) {
@@ -157,12 +155,20 @@ public final class JavaBench {
         return values;
     }
 
-    /** Median ns per op over ROUNDS rounds of {@code n} ops, after 2 warm-up rounds. */
-    static double nsPerOp(int n, Runnable op) {
+    /** Median ns per op over ROUNDS rounds of about ROUND_NS each (the op count calibrated on
+     *  the first of 2 warm-up rounds). */
+    static double nsPerOp(Runnable op) {
+        long n = 1;
+        long t = System.nanoTime();
+        while (System.nanoTime() - t < ROUND_NS / 10) { // calibrate
+            op.run();
+            n++;
+        }
+        n = Math.max(1, n * 10);
         double[] per = new double[ROUNDS];
         for (int r = -2; r < ROUNDS; r++) {
             long t0 = System.nanoTime();
-            for (int i = 0; i < n; i++) {
+            for (long i = 0; i < n; i++) {
                 op.run();
             }
             long dt = System.nanoTime() - t0;

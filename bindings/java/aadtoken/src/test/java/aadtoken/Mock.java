@@ -24,7 +24,10 @@ import javax.net.ssl.TrustManagerFactory;
  * The mock Entra ID server ({@code aadtoken-mock}, see mock/README.md) for the Java tests and
  * benchmarks: one per JVM, started on first use from the path in the system property
  * {@code aadtoken.mock} (the poms set it to the workspace's target/debug/aadtoken-mock), on a
- * free port, with its CA written to a private temporary directory; stopped at exit. Request
+ * free port (or the one in the system property {@code aadtoken.mockPort}: the Java benchmark
+ * uses 443, where msal4j's cache works — msal4j files a token under the authority's host without
+ * its port and looks it up with the port), with its CA written to a private temporary directory;
+ * stopped at exit. Request
  * counts come from its control API ({@code GET /_mock/counters}).
  */
 public final class Mock {
@@ -78,7 +81,8 @@ public final class Mock {
         Path portFile = dir.resolve("port");
         Path ca = dir.resolve("ca.pem");
         Path log = dir.resolve("mock.log");
-        Process p = new ProcessBuilder(binary, "--port", "0", "--port-file", portFile.toString(),
+        String wanted = System.getProperty("aadtoken.mockPort", "0");
+        Process p = new ProcessBuilder(binary, "--port", wanted, "--port-file", portFile.toString(),
                 "--ca-out", ca.toString())
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
@@ -93,7 +97,7 @@ public final class Mock {
             Thread.sleep(20);
         }
         int port = Integer.parseInt(Files.readString(portFile).trim());
-        return new Mock("https://127.0.0.1:" + port, ca, p);
+        return new Mock(port == 443 ? "https://127.0.0.1" : "https://127.0.0.1:" + port, ca, p);
     }
 
     /** A mock started by someone else (e.g. the JVM that started this one). */

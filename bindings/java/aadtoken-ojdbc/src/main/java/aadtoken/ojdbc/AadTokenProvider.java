@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import oracle.jdbc.AccessToken;
 import oracle.jdbc.spi.AccessTokenProvider;
 import oracle.jdbc.spi.OracleResourceProvider;
@@ -38,9 +39,10 @@ import oracle.jdbc.spi.OracleResourceProvider;
  *
  * <p>One aadtoken client per distinct parameter set, shared by every connection and pool of the
  * JVM (at most {@value #MAX_CLIENTS}; the least recently used is dropped beyond that, its cached
- * tokens stay in the library's process-wide cache). Each call returns the cached token while it
- * is valid ({@code expiry_margin_s}), handed to ojdbc through
- * {@link AccessToken#createJsonWebToken(char[])} (ojdbc copies it; this copy is wiped).
+ * tokens stay in the library's process-wide cache). Tokens are handed to ojdbc through
+ * {@link AccessToken#createJsonWebToken(char[])} (ojdbc copies it; this copy is wiped), kept in
+ * ojdbc's {@link AccessToken#createJsonWebTokenCache JWT cache} per parameter set, so a
+ * connection gets the current token without parsing it again.
  * Failures are thrown as {@link aadtoken.AadTokenException} (unchecked), which ojdbc reports as
  * the cause of its connection error.
  */
@@ -60,11 +62,11 @@ public final class AadTokenProvider implements AccessTokenProvider {
     /** How the library spells an ojdbc-provider-azure parameter: its connection property. */
     private static final String OJDBC_PREFIX = "oracle.jdbc.provider.accessToken.";
 
-    private static final Map<String, AadTokenClient> CLIENTS = new LinkedHashMap<>(16, 0.75f, true) {
+    private static final Map<String, Shared> CLIENTS = new LinkedHashMap<>(16, 0.75f, true) {
         private static final long serialVersionUID = 1L;
 
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, AadTokenClient> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<String, Shared> eldest) {
             // Not closed here: a connection may be using it; its Cleaner frees it when unreachable.
             return size() > MAX_CLIENTS;
         }
@@ -99,10 +101,23 @@ public final class AadTokenProvider implements AccessTokenProvider {
 
     @Override
     public AccessToken getAccessToken(Map<Parameter, CharSequence> parameterValues) {
-        Map<String, String> settings = settings(parameterValues);
-        AadTokenClient client = clientFor(settings);
-        try (Token token = client.getToken()) {
-            return AccessToken.createJsonWebToken(token.chars()); // ojdbc clones; close() wipes ours
+        return sharedFor(settings(parameterValues)).tokens.get();
+    }
+
+    /** A parameter set's client, and ojdbc's JWT cache over it: ojdbc's {@code AccessToken} is
+     *  made (the JWT parsed) once per token, not once per connection; the cache asks aadtoken
+     *  again shortly before the token expires (aadtoken has renewed it by then). */
+    static final class Shared {
+        final AadTokenClient client;
+        final Supplier<? extends AccessToken> tokens;
+
+        Shared(AadTokenClient client) {
+            this.client = client;
+            this.tokens = AccessToken.createJsonWebTokenCache(() -> {
+                try (Token token = client.getToken()) {
+                    return AccessToken.createJsonWebToken(token.chars()); // ojdbc clones; close() wipes ours
+                }
+            });
         }
     }
 
@@ -124,15 +139,15 @@ public final class AadTokenProvider implements AccessTokenProvider {
     }
 
     /** The shared client of a parameter set (keyed by a digest, so the map keeps no secret). */
-    static AadTokenClient clientFor(Map<String, String> settings) {
+    static Shared sharedFor(Map<String, String> settings) {
         String key = digest(settings);
         synchronized (CLIENTS) {
-            AadTokenClient client = CLIENTS.get(key);
-            if (client == null) {
-                client = AadTokenClient.fromSettings(settings); // checks them; no network yet
-                CLIENTS.put(key, client);
+            Shared shared = CLIENTS.get(key);
+            if (shared == null) {
+                shared = new Shared(AadTokenClient.fromSettings(settings)); // checks them; no network yet
+                CLIENTS.put(key, shared);
             }
-            return client;
+            return shared;
         }
     }
 

@@ -156,7 +156,7 @@ class OjdbcTest {
         for (int i = 0; i < AadTokenProvider.MAX_CLIENTS + 4; i++) {
             Map<String, String> s = mock.settings();
             s.put("timeout_ms", Integer.toString(10_000 + i));
-            AadTokenProvider.clientFor(s);
+            AadTokenProvider.sharedFor(s);
         }
         checkEq(AadTokenProvider.clientCount(), AadTokenProvider.MAX_CLIENTS, "clients");
         // A bad setting fails when the client is made, naming it.
