@@ -331,17 +331,29 @@ pub extern "system" fn Java_aadtoken_Native_clientGetToken<'local>(
     refresh: jboolean,
 ) -> jobject {
     run(&mut env, std::ptr::null_mut(), |env| {
-        // SAFETY: the Java class holds its read lock on a live handle during this call.
-        let client = unsafe { client(handle) }?;
-        let scopes = opt_string(env, &scopes)?;
-        let scopes = scopes.as_deref().map(String::as_str);
-        let token = if refresh == JNI_FALSE {
-            client.get_token(scopes)?
-        } else {
-            client.refresh_token(scopes)?
-        };
-        Ok(new_token(env, &token)?.into_raw())
+        hand_out(env, handle, &scopes, |client, scopes| {
+            if refresh == JNI_FALSE {
+                client.get_token(scopes)
+            } else {
+                client.refresh_token(scopes)
+            }
+        })
     })
+}
+
+/// A token from `get` on the client behind `handle`, for `scopes` (`null` = the configured
+/// `scope`), as a new `aadtoken.Token`.
+fn hand_out<'local>(
+    env: &mut JNIEnv<'local>,
+    handle: jlong,
+    scopes: &JString<'local>,
+    get: impl FnOnce(&Client, Option<&str>) -> Result<Arc<Token>, Error>,
+) -> Outcome<jobject> {
+    // SAFETY: the Java class holds its read lock on a live handle during the export's call.
+    let client = unsafe { client(handle) }?;
+    let scopes = opt_string(env, scopes)?;
+    let token = get(client, scopes.as_deref().map(String::as_str))?;
+    Ok(new_token(env, &token)?.into_raw())
 }
 
 /// `static native Token clientSignIn(long handle, String scopes)`: sign a person in now (as
@@ -355,11 +367,7 @@ pub extern "system" fn Java_aadtoken_Native_clientSignIn<'local>(
     scopes: JString<'local>,
 ) -> jobject {
     run(&mut env, std::ptr::null_mut(), |env| {
-        // SAFETY: the Java class holds its read lock on a live handle during this call.
-        let client = unsafe { client(handle) }?;
-        let scopes = opt_string(env, &scopes)?;
-        let token = client.sign_in(scopes.as_deref().map(String::as_str))?;
-        Ok(new_token(env, &token)?.into_raw())
+        hand_out(env, handle, &scopes, Client::sign_in)
     })
 }
 

@@ -88,6 +88,9 @@ public final class Mock {
                 .redirectOutput(log.toFile())
                 .start();
         Runtime.getRuntime().addShutdownHook(new Thread(p::destroy));
+        for (Path f : new Path[] {dir, portFile, ca, log}) {
+            f.toFile().deleteOnExit(); // the last registered is deleted first
+        }
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (!Files.exists(portFile)) {
             if (!p.isAlive() || System.nanoTime() > deadline) {

@@ -66,9 +66,13 @@ public final class SignIn {
         };
     }
 
-    /** A new private directory (0700) for a cache file. */
+    /** A new private directory (0700) for a cache file {@code cache.json}; all removed at exit. */
     public static Path privateDir() throws Exception {
-        return Files.createTempDirectory("aadtoken-java-cache-",
+        Path dir = Files.createTempDirectory("aadtoken-java-cache-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        dir.toFile().deleteOnExit();
+        dir.resolve("cache.json").toFile().deleteOnExit();
+        dir.resolve("cache.json.lock").toFile().deleteOnExit(); // the library's lock file
+        return dir;
     }
 }
