@@ -17,6 +17,10 @@ public final class JarAloneMain {
     private JarAloneMain() {}
 
     public static void main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("where")) { // which library, and that it works
+            System.out.println("loaded-from: " + Native.LOADED_FROM + " version " + AadTokenClient.libraryVersion());
+            return;
+        }
         Mock mock = Mock.connect(System.getenv("AZURE_AUTHORITY_HOST"), Path.of(System.getenv("AADTOKEN_TEST_CA")));
         System.out.println("loaded-from: " + Native.LOADED_FROM);
         try (AadTokenClient client = AadTokenClient.fromEnvironment()) {
