@@ -77,27 +77,45 @@ public final class AadTokenClient implements AutoCloseable {
         this.cleanable = CLEANER.register(this, state);
     }
 
-    /** A builder: settings are applied in the order given; a later value for a key wins. */
+    /**
+     * A builder: settings are applied in the order given; a later value for a key wins.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** A client from settings ({@code tenant_id}, {@code client_id}, {@code client_secret},
-     *  {@code scope}, ...). Keys are case-insensitive; an unknown key or a bad value throws
-     *  naming it. */
+    /**
+     * A client from settings ({@code tenant_id}, {@code client_id}, {@code client_secret},
+     * {@code scope}, ...). Keys are case-insensitive; an unknown key or a bad value throws
+     * naming it.
+     *
+     * @param settings setting keys and values
+     * @return the client
+     */
     public static AadTokenClient fromSettings(Map<String, String> settings) {
         return builder().set(settings).build();
     }
 
-    /** A client from a settings string: {@code "tenant_id=...; client_id=...; scope=..."}. */
+    /**
+     * A client from a settings string: {@code "tenant_id=...; client_id=...; scope=..."}.
+     *
+     * @param settings a settings string
+     * @return the client
+     */
     public static AadTokenClient fromSettings(String settings) {
         return builder().settings(settings).build();
     }
 
-    /** A client from the Azure SDK environment variables ({@code AZURE_TENANT_ID},
-     *  {@code AZURE_CLIENT_ID}, {@code AZURE_CLIENT_SECRET}, {@code AZURE_AUTHORITY_HOST}),
-     *  then the settings string in {@code AADTOKEN_SETTINGS} when it is set (for the scope and
-     *  anything else without a standard variable). */
+    /**
+     * A client from the Azure SDK environment variables ({@code AZURE_TENANT_ID},
+     * {@code AZURE_CLIENT_ID}, {@code AZURE_CLIENT_SECRET}, {@code AZURE_AUTHORITY_HOST}),
+     * then the settings string in {@code AADTOKEN_SETTINGS} when it is set (for the scope and
+     * anything else without a standard variable).
+     *
+     * @return the client
+     */
     public static AadTokenClient fromEnvironment() {
         Builder b = builder().environment();
         String extra = System.getenv("AADTOKEN_SETTINGS");
@@ -107,13 +125,21 @@ public final class AadTokenClient implements AutoCloseable {
         return b.build();
     }
 
-    /** The native library's version, e.g. "0.1.0". */
+    /**
+     * The native library's version, e.g. "0.1.0".
+     *
+     * @return the version
+     */
     public static String libraryVersion() {
         return Native.version();
     }
 
-    /** Every setting key the library accepts ({@code tenant_id}, {@code client_id}, ...), in
-     *  the README's order: what {@link Builder#set(String, String)} takes. */
+    /**
+     * Every setting key the library accepts ({@code tenant_id}, {@code client_id}, ...), in
+     * the README's order: what {@link Builder#set(String, String)} takes.
+     *
+     * @return the keys, lower case
+     */
     public static List<String> settingNames() {
         return List.of(Native.settingNames());
     }
@@ -128,24 +154,42 @@ public final class AadTokenClient implements AutoCloseable {
         Native.shutdown();
     }
 
-    /** A token for the configured {@code scope}: the cached one while it has more than
-     *  {@code expiry_margin_s} left, else a new one (blocking for at most {@code timeout_ms}). */
+    /**
+     * A token for the configured {@code scope}: the cached one while it has more than
+     * {@code expiry_margin_s} left, else a new one (blocking for at most {@code timeout_ms}).
+     *
+     * @return the token
+     */
     public Token getToken() {
         return call(null, Mode.GET);
     }
 
-    /** A token for {@code scopes} (space separated), cached as {@link #getToken()}. */
+    /**
+     * A token for {@code scopes} (space separated), cached as {@link #getToken()}.
+     *
+     * @param scopes the scopes of the token
+     * @return the token
+     */
     public Token getToken(String scopes) {
         return call(Objects.requireNonNull(scopes, "scopes"), Mode.GET);
     }
 
-    /** Always asks Entra ID for a new token for the configured scope and replaces the cached
-     *  one (for when a server rejected a token before its expiry). */
+    /**
+     * Always asks Entra ID for a new token for the configured scope and replaces the cached
+     * one (for when a server rejected a token before its expiry).
+     *
+     * @return the new token
+     */
     public Token refreshToken() {
         return call(null, Mode.REFRESH);
     }
 
-    /** As {@link #refreshToken()}, for {@code scopes}. */
+    /**
+     * As {@link #refreshToken()}, for {@code scopes}.
+     *
+     * @param scopes the scopes of the token
+     * @return the new token
+     */
     public Token refreshToken(String scopes) {
         return call(Objects.requireNonNull(scopes, "scopes"), Mode.REFRESH);
     }
@@ -155,6 +199,8 @@ public final class AadTokenClient implements AutoCloseable {
      * for APIs that take a {@code Supplier<char[]>}. For ojdbc:
      * {@code AccessToken.createJsonWebTokenCache(() -> AccessToken.createJsonWebToken(supplier.get()))}.
      * Throws {@link AadTokenException} (unchecked) on failure.
+     *
+     * @return a supplier of the token's characters
      */
     public Supplier<char[]> tokenSupplier() {
         return () -> {
@@ -192,7 +238,11 @@ public final class AadTokenClient implements AutoCloseable {
         return call(Objects.requireNonNull(scopes, "scopes"), Mode.SIGN_IN);
     }
 
-    /** True once {@link #close()} has run. */
+    /**
+     * True once {@link #close()} has run.
+     *
+     * @return whether the client is closed
+     */
     public boolean isClosed() {
         return state.handle.get() == 0;
     }
@@ -240,7 +290,11 @@ public final class AadTokenClient implements AutoCloseable {
 
         private Builder() {}
 
-        /** Reads the Azure SDK environment variables (unset or empty ones are skipped). */
+        /**
+         * Reads the Azure SDK environment variables (unset or empty ones are skipped).
+         *
+         * @return this builder
+         */
         public Builder environment() {
             steps.add("env");
             steps.add(null);
@@ -248,8 +302,13 @@ public final class AadTokenClient implements AutoCloseable {
             return this;
         }
 
-        /** Applies a settings string {@code "key=value;key=value"}; a value containing
-         *  {@code ;} is written in double quotes. */
+        /**
+         * Applies a settings string {@code "key=value;key=value"}; a value containing
+         * {@code ;} is written in double quotes.
+         *
+         * @param settings a settings string
+         * @return this builder
+         */
         public Builder settings(String settings) {
             steps.add("parse");
             steps.add(Objects.requireNonNull(settings, "settings"));
@@ -257,7 +316,13 @@ public final class AadTokenClient implements AutoCloseable {
             return this;
         }
 
-        /** Sets one setting. */
+        /**
+         * Sets one setting.
+         *
+         * @param key the setting's key, e.g. {@code tenant_id}
+         * @param value its value
+         * @return this builder
+         */
         public Builder set(String key, String value) {
             steps.add("set");
             steps.add(Objects.requireNonNull(key, "key"));
@@ -265,7 +330,12 @@ public final class AadTokenClient implements AutoCloseable {
             return this;
         }
 
-        /** Sets each entry of {@code settings}, in the map's iteration order. */
+        /**
+         * Sets each entry of {@code settings}, in the map's iteration order.
+         *
+         * @param settings setting keys and values
+         * @return this builder
+         */
         public Builder set(Map<String, String> settings) {
             for (Map.Entry<String, String> e : settings.entrySet()) {
                 set(e.getKey(), e.getValue());
@@ -305,8 +375,12 @@ public final class AadTokenClient implements AutoCloseable {
             return this;
         }
 
-        /** Checks the settings and makes the client; throws {@link AadTokenException} naming
-         *  an unknown, invalid or missing setting. */
+        /**
+         * Checks the settings and makes the client; throws {@link AadTokenException} naming
+         * an unknown, invalid or missing setting.
+         *
+         * @return the client
+         */
         public AadTokenClient build() {
             SignInCallbacks callbacks = new SignInCallbacks(prompt, opener);
             long handle = Native.clientNew(steps.toArray(new String[0]), callbacks.promptOrNull(),

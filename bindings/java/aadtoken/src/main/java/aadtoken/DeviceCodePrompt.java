@@ -21,22 +21,38 @@ public final class DeviceCodePrompt {
         this.expiresOn = Instant.ofEpochSecond(expiresOn);
     }
 
-    /** Entra ID's text for the person: where to go and which code to enter. */
+    /**
+     * Entra ID's text for the person: where to go and which code to enter.
+     *
+     * @return the message
+     */
     public String message() {
         return message;
     }
 
-    /** The code the person enters. */
+    /**
+     * The code the person enters.
+     *
+     * @return the user code
+     */
     public String userCode() {
         return userCode;
     }
 
-    /** Where the person enters it, e.g. {@code https://microsoft.com/devicelogin}. */
+    /**
+     * Where the person enters it, e.g. {@code https://microsoft.com/devicelogin}.
+     *
+     * @return the verification URI
+     */
     public String verificationUri() {
         return verificationUri;
     }
 
-    /** When the code expires; the sign-in fails after that. */
+    /**
+     * When the code expires; the sign-in fails after that.
+     *
+     * @return the expiry
+     */
     public Instant expiresOn() {
         return expiresOn;
     }
