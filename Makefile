@@ -4,8 +4,9 @@
 #   make install [PREFIX=/usr/local] [DESTDIR=staging]
 #   make install PREFIX=/tmp/p PROFILE=debug NO_BUILD=1     install an existing target/debug build
 #   make uninstall [PREFIX=...]
-#   make java                             target/java/aadtoken.jar (needs a JDK)
-#   make install-java                     $(PREFIX)/share/java/aadtoken.jar
+#   make java                             target/java/aadtoken.jar (libaadtoken.so inside) and
+#                                         target/java/aadtoken-ojdbc.jar (needs a JDK and Maven)
+#   make install-java                     both in $(PREFIX)/share/java
 #
 # Installs:
 #   $(LIBDIR)/libaadtoken.so.X.Y.Z        the shared library (soname libaadtoken.so.X)
@@ -22,8 +23,7 @@ DATADIR      ?= $(PREFIX)/share
 PROFILE      ?= release
 CARGO        ?= cargo
 INSTALL      ?= install
-JAVAC        ?= javac
-JAR          ?= jar
+MVN          ?= mvn
 
 TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 BUILD_DIR  := $(TARGET_DIR)/$(PROFILE)
@@ -58,15 +58,19 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libaadtoken.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libaadtoken.so.$(MAJOR) \
 	      $(DESTDIR)$(LIBDIR)/libaadtoken.so $(DESTDIR)$(LIBDIR)/libaadtoken.a \
 	      $(DESTDIR)$(INCLUDEDIR)/aadtoken.h $(DESTDIR)$(PKGCONFIGDIR)/aadtoken.pc \
-	      $(DESTDIR)$(DATADIR)/java/aadtoken.jar
+	      $(DESTDIR)$(DATADIR)/java/aadtoken.jar $(DESTDIR)$(DATADIR)/java/aadtoken-ojdbc.jar
 
-java:
-	rm -rf $(TARGET_DIR)/java/classes && mkdir -p $(TARGET_DIR)/java/classes
-	$(JAVAC) -Xlint:all -Werror --release 11 -d $(TARGET_DIR)/java/classes bindings/java/src/aadtoken/*.java
-	$(JAR) --create --file $(TARGET_DIR)/java/aadtoken.jar -C $(TARGET_DIR)/java/classes .
+# The Maven build (bindings/java/pom.xml) with this profile's library inside the jar; the tests
+# run in `scripts/test.sh` (`mvn -f bindings/java/pom.xml verify`).
+java: $(if $(NO_BUILD),,build)
+	$(MVN) -B -q -f bindings/java/pom.xml package -DskipTests -Daadtoken.nativeDir=$(abspath $(BUILD_DIR))
+	mkdir -p $(TARGET_DIR)/java
+	cp bindings/java/aadtoken/target/aadtoken-$(VERSION).jar $(TARGET_DIR)/java/aadtoken.jar
+	cp bindings/java/aadtoken-ojdbc/target/aadtoken-ojdbc-$(VERSION).jar $(TARGET_DIR)/java/aadtoken-ojdbc.jar
 
 install-java: java
 	$(INSTALL) -d $(DESTDIR)$(DATADIR)/java
 	$(INSTALL) -m 0644 $(TARGET_DIR)/java/aadtoken.jar $(DESTDIR)$(DATADIR)/java/aadtoken.jar
+	$(INSTALL) -m 0644 $(TARGET_DIR)/java/aadtoken-ojdbc.jar $(DESTDIR)$(DATADIR)/java/aadtoken-ojdbc.jar
 
 .PHONY: all build install uninstall java install-java

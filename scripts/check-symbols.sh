@@ -2,7 +2,7 @@
 # The library exports exactly:
 #  - the C functions the header declares, all named aadtoken_*;
 #  - the JNI functions of the Java binding (feature `jni`, on by default), all named
-#    Java_aadtoken_<Class>_<method>, one for each `native` method in bindings/java/src/aadtoken/.
+#    Java_aadtoken_<Class>_<method>, one for each `native` method in bindings/java/aadtoken/src/main/java/aadtoken/.
 # Nothing else (no stray Rust or dependency symbols). And the header (HEADER, default
 # include/aadtoken.h) declares only names in the aadtoken_/AADTOKEN_ namespaces: macros, types
 # (typedefs, struct/union/enum tags, callback types), enum constants, functions and variables
@@ -16,7 +16,7 @@ exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" || $2 == "D" || $2 == "B
 declared=$(grep -oE '\baadtoken_[a-z0-9_]+\(' "$header" | tr -d '(' | sort -u)
 # `static native Token clientGetToken(long handle, ...)` in Native.java -> Java_aadtoken_Native_clientGetToken
 # (method names without '_', so no JNI name escaping is involved).
-native=$(for f in bindings/java/src/aadtoken/*.java; do
+native=$(for f in bindings/java/aadtoken/src/main/java/aadtoken/*.java; do
   class=$(basename "$f" .java)
   { grep -E '^\s*[a-z ]*\bnative\b' "$f" || true; } | { grep -oE '[A-Za-z0-9]+\s*\(' || true; } |
     tr -d '( ' | sed "s/^/Java_aadtoken_${class}_/"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate include/aadtoken.h with the pinned cbindgen, and the bindings' status constants
-# (bindings/python/aadtoken/_status.py, bindings/java/src/aadtoken/Status.java,
+# (bindings/python/aadtoken/_status.py, bindings/java/aadtoken/src/main/java/aadtoken/Status.java,
 # bindings/node/status.js with its declarations status.d.ts); or with
 # --check verify that the committed files are what the sources generate (exit 1 and a diff if
 # not).
@@ -90,7 +90,7 @@ PY
 files=(
   "aadtoken.h:include/aadtoken.h"
   "_status.py:bindings/python/aadtoken/_status.py"
-  "Status.java:bindings/java/src/aadtoken/Status.java"
+  "Status.java:bindings/java/aadtoken/src/main/java/aadtoken/Status.java"
   "status.js:bindings/node/status.js"
   "status.d.ts:bindings/node/status.d.ts"
 )

@@ -58,3 +58,7 @@ python3 tests/msal_wire/compare.py
 
 step "Rust and C tests"
 cargo test --workspace --quiet
+
+step "Java: the binding and the ojdbc provider (Maven: JUnit 5 under -Xcheck:jni, the jar alone, the real ojdbc11 and ucp11)"
+# Uses target/debug/libaadtoken.so (put inside the jar) and target/debug/aadtoken-mock, built above.
+mvn -B --no-transfer-progress -f bindings/java/pom.xml verify

@@ -715,11 +715,19 @@ fn split_scope(item: &str) -> (&str, &str) {
     }
 }
 
+/// The OpenID Connect scopes: beside a resource's scope in a client-credentials request, Entra
+/// ignores them (msal4j sends `openid profile offline_access` with every grant, client
+/// credentials included); alone, they are no resource scope (70011).
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
 /// The resource named by a client-credentials `scope`, or the Entra error for it.
 pub(crate) fn client_credentials_resource(scope: &str) -> Result<String, EntraError> {
-    let items: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    let mut items: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
     if items.is_empty() {
         return Err(EntraError::missing_param("scope"));
+    }
+    if items.iter().any(|item| !OIDC_SCOPES.contains(item)) {
+        items.retain(|item| !OIDC_SCOPES.contains(item));
     }
     let invalid = || {
         EntraError::new(
@@ -738,7 +746,8 @@ pub(crate) fn client_credentials_resource(scope: &str) -> Result<String, EntraEr
         if item
             .chars()
             .any(|c| c.is_control() || matches!(c, '"' | '\\' | '<' | '>' | '{' | '}'))
-            || ["openid", "profile", "email", "offline_access", ".default"].contains(item)
+            || OIDC_SCOPES.contains(item)
+            || *item == ".default"
         {
             return Err(invalid());
         }
@@ -914,5 +923,11 @@ mod tests {
         assert_eq!(code("api:///.default"), 70011);
         assert_eq!(code("api://a/\".default"), 70011);
         assert_eq!(code("openid"), 70011);
+        assert_eq!(code("openid profile offline_access"), 70011);
+        // msal4j's client-credentials request: the OIDC scopes beside the resource are ignored.
+        assert_eq!(
+            client_credentials_resource("api://oracle-db/.default openid profile offline_access").unwrap(),
+            "api://oracle-db"
+        );
     }
 }

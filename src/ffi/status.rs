@@ -4,7 +4,7 @@
 //! `aadtoken_status_str`'s texts, [`STATUSES`] (for tests and tools), and — because cbindgen
 //! does not expand macros — the header's `#define` block with each status's doc comment, and
 //! the bindings' constants (`bindings/python/aadtoken/_status.py`,
-//! `bindings/java/src/aadtoken/Status.java`): `scripts/gen-header.sh` reads this table and
+//! `bindings/java/aadtoken/src/main/java/aadtoken/Status.java`): `scripts/gen-header.sh` reads this table and
 //! writes them, `scripts/gen-header.sh --check` fails when they differ, and
 //! `tests/api/status_table.rs` checks the header, the bindings and the README's table against
 //! [`STATUSES`].

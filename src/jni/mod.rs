@@ -17,15 +17,17 @@
 //! read side, `close()` swaps the handle to 0 under the write side before freeing it).
 
 use std::ffi::CStr;
+use std::sync::Arc;
 
-use ::jni::objects::{JCharArray, JClass, JObject, JObjectArray, JString, JValue};
+use ::jni::objects::{GlobalRef, JCharArray, JClass, JObject, JObjectArray, JString, JValue};
 use ::jni::sys::{jboolean, jint, jlong, jobject, jstring, JNI_FALSE};
-use ::jni::JNIEnv;
+use ::jni::{JNIEnv, JavaVM};
 use zeroize::Zeroizing;
 
 use crate::ffi::client::aadtoken_client;
 use crate::ffi::handle;
 use crate::ffi::{guarded, status_of};
+use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
 use aadtoken_core::{Claims, Client, Config, Error, ErrorKind, Token};
 
 const EXCEPTION_CLASS: &str = "aadtoken/AadTokenException";
@@ -177,14 +179,102 @@ fn new_token<'local>(env: &mut JNIEnv<'local>, token: &Token) -> Outcome<JObject
     Ok(obj)
 }
 
-/// `static native long clientNew(String[] steps)`: build a config by applying `steps` in order
-/// — triples `"set", key, value` / `"parse", settings, null` / `"env", null, null` (a later step
-/// overrides an earlier one for the same key) — and make a client from it. Returns the handle.
+/// The person sign-in callbacks of a client: a global reference to its `aadtoken.SignInCallbacks`
+/// object, called back from the library thread that runs the sign-in (attached to the JVM for
+/// the call, detached after it unless it was a Java thread already). The Java methods catch
+/// what the host's lambdas throw; an exception still pending after the call (e.g. an
+/// `OutOfMemoryError`) is cleared, so nothing is left on a native thread.
+struct JavaSignIn {
+    vm: JavaVM,
+    callbacks: GlobalRef,
+}
+
+/// `void SignInCallbacks.deviceCode(String message, String userCode, String verificationUri, long expiresOn)`
+const DEVICE_CODE_SIG: &str = "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)V";
+/// `boolean SignInCallbacks.openUrl(String url)`
+const OPEN_URL_SIG: &str = "(Ljava/lang/String;)Z";
+
+impl JavaSignIn {
+    fn new(env: &mut JNIEnv<'_>, callbacks: &JObject<'_>) -> Outcome<Option<Arc<Self>>> {
+        if callbacks.is_null() {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(JavaSignIn {
+            vm: env.get_java_vm()?,
+            callbacks: env.new_global_ref(callbacks)?,
+        })))
+    }
+
+    /// Run `call` on this thread's JNIEnv, inside a local frame.
+    fn upcall<T>(
+        &self,
+        what: &str,
+        call: impl FnOnce(&mut JNIEnv<'_>, &JObject<'_>) -> ::jni::errors::Result<T>,
+    ) -> Result<T, Error> {
+        let failed = |e: ::jni::errors::Error| {
+            Error::new(
+                ErrorKind::Callback,
+                format!("the Java {what} callback failed: {e}"),
+            )
+        };
+        let mut env = self.vm.attach_current_thread().map_err(failed)?;
+        let out = env.with_local_frame(8, |env| call(env, self.callbacks.as_obj()));
+        if env.exception_check().unwrap_or(false) {
+            let _ = env.exception_clear();
+        }
+        out.map_err(failed)
+    }
+}
+
+impl DeviceCodePrompt for JavaSignIn {
+    fn prompt(&self, message: &str, user_code: &str, verification_uri: &str, expires_on: i64) {
+        // The trait has no way to fail the sign-in: a failed upcall leaves the code unseen.
+        let _ = self.upcall("device-code prompt", |env, obj| {
+            let message = JObject::from(env.new_string(message)?);
+            let user_code = JObject::from(env.new_string(user_code)?);
+            let uri = JObject::from(env.new_string(verification_uri)?);
+            let args = [
+                JValue::Object(&message),
+                JValue::Object(&user_code),
+                JValue::Object(&uri),
+                JValue::Long(expires_on),
+            ];
+            env.call_method(obj, "deviceCode", DEVICE_CODE_SIG, &args)?;
+            Ok(())
+        });
+    }
+}
+
+impl UrlOpener for JavaSignIn {
+    fn open(&self, url: &str) -> Result<(), Error> {
+        let opened = self.upcall("open-URL", |env, obj| {
+            let url = JObject::from(env.new_string(url)?);
+            env.call_method(obj, "openUrl", OPEN_URL_SIG, &[JValue::Object(&url)])?
+                .z()
+        })?;
+        if opened {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Callback,
+                "the Java openUrl callback could not open the sign-in page (it returned false or threw)",
+            ))
+        }
+    }
+}
+
+/// `static native long clientNew(String[] steps, SignInCallbacks prompt, SignInCallbacks opener)`:
+/// build a config by applying `steps` in order — triples `"set", key, value` / `"parse",
+/// settings, null` / `"env", null, null` (a later step overrides an earlier one for the same
+/// key) — set the sign-in callbacks that are not null (`prompt`'s `deviceCode`, `opener`'s
+/// `openUrl`), and make a client from it. Returns the handle.
 #[no_mangle]
 pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
     steps: JObjectArray<'local>,
+    prompt: JObject<'local>,
+    opener: JObject<'local>,
 ) -> jlong {
     run(&mut env, 0, |env| {
         not_null(&steps, "steps")?;
@@ -215,6 +305,12 @@ pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
                 Ok(())
             })?;
         }
+        if let Some(prompt) = JavaSignIn::new(env, &prompt)? {
+            config.set_device_code_prompt(Some(prompt as Arc<dyn DeviceCodePrompt>));
+        }
+        if let Some(opener) = JavaSignIn::new(env, &opener)? {
+            config.set_url_opener(Some(opener as Arc<dyn UrlOpener>));
+        }
         let client = Client::new(&config)?;
         Ok(handle::to_jlong::<aadtoken_client>(handle::into_raw(Box::new(
             client,
@@ -235,16 +331,60 @@ pub extern "system" fn Java_aadtoken_Native_clientGetToken<'local>(
     refresh: jboolean,
 ) -> jobject {
     run(&mut env, std::ptr::null_mut(), |env| {
-        // SAFETY: the Java class holds its read lock on a live handle during this call.
+        hand_out(env, handle, &scopes, |client, scopes| {
+            if refresh == JNI_FALSE {
+                client.get_token(scopes)
+            } else {
+                client.refresh_token(scopes)
+            }
+        })
+    })
+}
+
+/// A token from `get` on the client behind `handle`, for `scopes` (`null` = the configured
+/// `scope`), as a new `aadtoken.Token`.
+fn hand_out<'local>(
+    env: &mut JNIEnv<'local>,
+    handle: jlong,
+    scopes: &JString<'local>,
+    get: impl FnOnce(&Client, Option<&str>) -> Result<Arc<Token>, Error>,
+) -> Outcome<jobject> {
+    // SAFETY: the Java class holds its read lock on a live handle during the export's call.
+    let client = unsafe { client(handle) }?;
+    let scopes = opt_string(env, scopes)?;
+    let token = get(client, scopes.as_deref().map(String::as_str))?;
+    Ok(new_token(env, &token)?.into_raw())
+}
+
+/// `static native Token clientSignIn(long handle, String scopes)`: sign a person in now (as
+/// `aadtoken_client_sign_in`) and return a token for `scopes` (`null` = the configured `scope`).
+/// Blocks the calling thread for the whole sign-in; the callbacks run on a library thread.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_clientSignIn<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    scopes: JString<'local>,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        hand_out(env, handle, &scopes, Client::sign_in)
+    })
+}
+
+/// `static native void clientSignOut(long handle)`: sign the person out (as
+/// `aadtoken_client_sign_out`): forget the account and its refresh token, in memory and in
+/// `cache_file`, and drop the access tokens cached for the application.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_clientSignOut<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    run(&mut env, (), |_| {
+        // SAFETY: the Java class holds its read lock on a live handle during the export's call.
         let client = unsafe { client(handle) }?;
-        let scopes = opt_string(env, &scopes)?;
-        let scopes = scopes.as_deref().map(String::as_str);
-        let token = if refresh == JNI_FALSE {
-            client.get_token(scopes)?
-        } else {
-            client.refresh_token(scopes)?
-        };
-        Ok(new_token(env, &token)?.into_raw())
+        client.sign_out()?;
+        Ok(())
     })
 }
 
@@ -271,6 +411,25 @@ pub extern "system" fn Java_aadtoken_Native_version<'local>(
 ) -> jstring {
     run(&mut env, std::ptr::null_mut(), |env| {
         Ok(env.new_string(aadtoken_core::VERSION)?.into_raw())
+    })
+}
+
+/// `static native String[] settingNames()`: every setting key (`core::settings::SETTINGS`), in
+/// the README's order.
+#[no_mangle]
+pub extern "system" fn Java_aadtoken_Native_settingNames<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+) -> jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        let names = aadtoken_core::settings::SETTINGS;
+        let array = env.new_object_array(names.len() as i32, "java/lang/String", JObject::null())?;
+        for (i, (name, _)) in names.iter().enumerate() {
+            let name = env.new_string(name)?;
+            env.set_object_array_element(&array, i as i32, &name)?;
+            env.delete_local_ref(name)?;
+        }
+        Ok(array.into_raw())
     })
 }
 

@@ -1,22 +1,18 @@
-import aadtoken.AadTokenClient;
-import aadtoken.AadTokenException;
-import aadtoken.Token;
+package aadtoken;
 
-import java.io.ByteArrayInputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
+import static aadtoken.Mock.CLIENT;
+import static aadtoken.Mock.OTHER_SCOPE;
+import static aadtoken.Mock.SCOPE;
+import static aadtoken.Mock.SECRET;
+import static aadtoken.Mock.TENANT;
+import static aadtoken.Checks.check;
+import static aadtoken.Checks.checkEq;
+import static aadtoken.Checks.expect;
+
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -25,71 +21,34 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.Test;
 
 /**
- * Tests of the Java binding against the mock Entra ID server. Run by tests/c_suites/java.rs (cargo test),
- * which starts the mock and passes it in AADTOKEN_TEST_* variables (and the fixture app in the
- * AZURE_* variables, for the environment test). Prints one line per test and a closing
- * "java: N passed, N failed" line; exits 1 when a test failed.
- *
- * Request counts come from the mock's control API (GET /_mock/counters over HTTPS, trusting the
- * mock's CA), so each test checks exactly how many requests it caused.
+ * The binding against the mock Entra ID server (one per JVM, {@link Mock}); request counts from
+ * the mock's control API, so each test checks exactly how many requests it caused. The library
+ * comes from the classpath resource (target/classes), as from the jar.
  */
-public final class AadTokenTest {
-    private static final String AUTHORITY = env("AADTOKEN_TEST_AUTHORITY");
-    private static final String CA = env("AADTOKEN_TEST_CA");
-    private static final String TENANT = env("AADTOKEN_TEST_TENANT");
-    private static final String CLIENT = env("AADTOKEN_TEST_CLIENT");
-    private static final String SECRET = env("AADTOKEN_TEST_SECRET");
-    private static final String SCOPE = env("AADTOKEN_TEST_SCOPE");
-    private static final String OTHER_SCOPE = env("AADTOKEN_TEST_OTHER_SCOPE");
-    private static final String VERSION = env("AADTOKEN_TEST_VERSION");
+class AadTokenTest {
+    private final Mock mock = Mock.get();
 
-    private static HttpClient http;
-    private static int passed;
-    private static int failed;
-
-    interface Body {
-        void run() throws Exception;
+    @Test
+    void libraryIsTheBundledCopy() {
+        check(!Native.LOADED_FROM.equals("java.library.path"), "loaded from " + Native.LOADED_FROM);
+        check(Native.LOADED_FROM.contains("aadtoken-"), "a private temporary directory: " + Native.LOADED_FROM);
+        check(!java.nio.file.Files.exists(java.nio.file.Path.of(Native.LOADED_FROM)), "deleted once loaded");
     }
-
-    public static void main(String[] args) throws Exception {
-        http = mockHttpClient();
-        test("version", AadTokenTest::version);
-        test("token from a settings map", AadTokenTest::tokenFromMap);
-        test("cached get, refresh asks again", AadTokenTest::cacheAndRefresh);
-        test("settings string and builder precedence", AadTokenTest::settingsString);
-        test("settings from the environment", AadTokenTest::environment);
-        test("wrong secret: 300, AADSTS7000215, correlation id", AadTokenTest::wrongSecret);
-        test("setting errors name the setting", AadTokenTest::settingErrors);
-        test("untrusted CA: 202", AadTokenTest::untrustedCa);
-        test("16 threads share one request", AadTokenTest::threads);
-        test("use after close and double close", AadTokenTest::useAfterClose);
-        test("close while 16 threads use the client", AadTokenTest::closeUnderLoad);
-        test("token wipe, toString redacts", AadTokenTest::wipe);
-        test("supplier adapter for ojdbc", AadTokenTest::supplier);
-        test("claims of a token", AadTokenTest::claims);
-        test("shutdown, then use again", AadTokenTest::shutdown);
-        System.out.println("java: " + passed + " passed, " + failed + " failed");
-        System.exit(failed == 0 ? 0 : 1);
-    }
-
-    // ---- tests
-
-    static void version() {
-        check(AadTokenClient.libraryVersion().equals(VERSION), "libraryVersion " + AadTokenClient.libraryVersion());
+    @Test
+    void version() {
+        check(AadTokenClient.libraryVersion().equals(System.getProperty("aadtoken.expectedVersion")), "libraryVersion " + AadTokenClient.libraryVersion());
         check(AadTokenException.statusText(300).startsWith("AADTOKEN_ERR_INVALID_CLIENT:"), "statusText(300)");
         check(AadTokenException.statusText(0).startsWith("AADTOKEN_OK"), "statusText(0)");
         check(AadTokenException.statusText(123456).startsWith("AADTOKEN_ERR_UNKNOWN"), "statusText(unknown)");
     }
 
-    static void tokenFromMap() throws Exception {
-        long before = tokenRequests();
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+    @Test
+    void tokenFromMap() throws Exception {
+        long before = mock.tokenRequests();
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
             Token t = client.getToken();
             String jwt = new String(t.chars());
             check(jwt.startsWith("eyJ") && jwt.split("\\.").length == 3, "a JWT");
@@ -98,29 +57,32 @@ public final class AadTokenTest {
             check(!t.refreshOn().isAfter(t.expiresOn()), "refreshOn <= expiresOn");
             check(!t.expiresWithin(Duration.ofMinutes(5)), "not expiring within 5 minutes");
         }
-        checkEq(tokenRequests() - before, 1, "token requests");
+        checkEq(mock.tokenRequests() - before, 1, "token requests");
     }
 
-    static void cacheAndRefresh() throws Exception {
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
-            long before = tokenRequests();
-            String first = new String(client.getToken().chars()); // cached by the previous test
+    @Test
+    void cacheAndRefresh() throws Exception {
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
+            String first = new String(client.getToken().chars());
+            long before = mock.tokenRequests();
+            check(new String(client.getToken().chars()).equals(first), "cached");
             String second = new String(client.getToken(SCOPE).chars());
-            checkEq(tokenRequests() - before, 0, "requests for cached gets");
+            checkEq(mock.tokenRequests() - before, 0, "requests for cached gets");
             check(first.equals(second), "the same cached token");
             Token refreshed = client.refreshToken();
-            checkEq(tokenRequests() - before, 1, "requests after refreshToken");
+            checkEq(mock.tokenRequests() - before, 1, "requests after refreshToken");
             check(!new String(refreshed.chars()).equals(first), "refresh gives a new token");
             check(new String(client.getToken().chars()).equals(new String(refreshed.chars())),
                     "the refreshed token replaced the cached one");
             client.refreshToken(SCOPE);
-            checkEq(tokenRequests() - before, 2, "requests after refreshToken(scope)");
+            checkEq(mock.tokenRequests() - before, 2, "requests after refreshToken(scope)");
         }
     }
 
-    static void settingsString() throws Exception {
+    @Test
+    void settingsString() throws Exception {
         String settings = "tenant_id=" + TENANT + "; client_id=" + CLIENT + "; client_secret=\"" + SECRET
-                + "\"; authority_host=" + AUTHORITY + "; ca_file=" + CA + "; scope=" + SCOPE;
+                + "\"; authority_host=" + mock.authority + "; ca_file="+ mock.caFile + "; scope=" + SCOPE;
         try (AadTokenClient client = AadTokenClient.fromSettings(settings)) {
             check(client.getToken(OTHER_SCOPE).chars().length > 0, "token for another scope");
         }
@@ -133,26 +95,33 @@ public final class AadTokenTest {
         }
     }
 
-    static void environment() throws Exception {
-        // The harness sets AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
-        // AZURE_AUTHORITY_HOST and AADTOKEN_SETTINGS (scope and ca_file).
-        long before = tokenRequests();
-        try (AadTokenClient client = AadTokenClient.fromEnvironment()) {
-            check(client.refreshToken().chars().length > 0, "token with settings from the environment");
-        }
+    @Test
+    void environment() throws Exception {
+        // The pom sets AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET for the test JVM
+        // (the mock's port is not known then: the authority comes from settings, given after).
+        // fromEnvironment() (with AADTOKEN_SETTINGS) is run by JarAloneIT in a JVM of its own.
+        check(CLIENT.equals(System.getenv("AZURE_CLIENT_ID")), "the pom sets AZURE_CLIENT_ID");
+        long before = mock.tokenRequests();
         try (AadTokenClient client = AadTokenClient.builder()
                 .environment()
-                .settings("scope=" + SCOPE + "; ca_file=" + CA)
+                .settings("authority_host=" + mock.authority + "; scope=" + SCOPE + "; ca_file=" + mock.caFile)
                 .build()) {
             check(client.refreshToken().chars().length > 0, "builder().environment()");
         }
-        checkEq(tokenRequests() - before, 2, "token requests");
+        // environment() after settings: its values win over the earlier ones.
+        Map<String, String> settings = mock.settings();
+        settings.put("client_secret", "not-the-secret-value");
+        try (AadTokenClient client = AadTokenClient.builder().set(settings).environment().build()) {
+            check(client.refreshToken().chars().length > 0, "AZURE_CLIENT_SECRET replaced the wrong secret");
+        }
+        checkEq(mock.tokenRequests() - before, 2, "token requests");
     }
 
-    static void wrongSecret() throws Exception {
-        Map<String, String> settings = fixture();
+    @Test
+    void wrongSecret() throws Exception {
+        Map<String, String> settings = mock.settings();
         settings.put("client_secret", "not-the-secret-value");
-        long before = tokenRequests();
+        long before = mock.tokenRequests();
         try (AadTokenClient client = AadTokenClient.fromSettings(settings)) {
             AadTokenException e = expect(AadTokenException.class, client::getToken);
             checkEq(e.status(), 300, "status");
@@ -167,17 +136,18 @@ public final class AadTokenTest {
             check(!e.traceId().isEmpty(), "trace id");
             checkEq(e.httpStatus(), 401, "HTTP status");
         }
-        checkEq(tokenRequests() - before, 1, "token requests (a 4xx is not retried)");
+        checkEq(mock.tokenRequests() - before, 1, "token requests (a 4xx is not retried)");
     }
 
-    static void settingErrors() {
-        Map<String, String> unknown = fixture();
+    @Test
+    void settingErrors() {
+        Map<String, String> unknown = mock.settings();
         unknown.put("no_such_setting", "x");
         AadTokenException e = expect(AadTokenException.class, () -> AadTokenClient.fromSettings(unknown));
         checkEq(e.status(), 101, "unknown setting status");
         check(e.getMessage().contains("no_such_setting"), "names the key: " + e.getMessage());
 
-        Map<String, String> missing = fixture();
+        Map<String, String> missing = mock.settings();
         missing.remove("client_secret");
         e = expect(AadTokenException.class, () -> AadTokenClient.fromSettings(missing));
         checkEq(e.status(), 103, "missing setting status");
@@ -190,26 +160,28 @@ public final class AadTokenTest {
         expect(NullPointerException.class, () -> AadTokenClient.builder().set("scope", null));
     }
 
-    static void untrustedCa() throws Exception {
-        Map<String, String> settings = fixture();
+    @Test
+    void untrustedCa() throws Exception {
+        Map<String, String> settings = mock.settings();
         settings.remove("ca_file");
-        long before = tokenRequests();
+        long before = mock.tokenRequests();
         try (AadTokenClient client = AadTokenClient.fromSettings(settings)) {
             AadTokenException e = expect(AadTokenException.class, client::refreshToken);
             checkEq(e.status(), 202, "status");
         }
-        checkEq(tokenRequests() - before, 0, "no request got past the handshake");
+        checkEq(mock.tokenRequests() - before, 0, "no request got past the handshake");
     }
 
-    static void threads() throws Exception {
+    @Test
+    void threads() throws Exception {
         // A resource of its own, so the process-wide cache is cold for it.
         String resource = "api://java-threads-" + System.nanoTime();
-        control("POST", "/_mock/resources", "{\"app_id_uri\":\"" + resource + "\"}");
+        mock.control("/_mock/resources", "{\"app_id_uri\":\"" + resource + "\"}");
         String scope = resource + "/.default";
-        control("POST", "/_mock/config", "{\"latency_ms\":200}");
-        long before = tokenRequests();
+        mock.control("/_mock/config", "{\"latency_ms\":200}");
+        long before = mock.tokenRequests();
         List<String> seen = new ArrayList<>();
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
             ExecutorService pool = Executors.newFixedThreadPool(16);
             CountDownLatch start = new CountDownLatch(1);
             List<Future<String>> results = new ArrayList<>();
@@ -229,14 +201,15 @@ public final class AadTokenTest {
             }
             pool.shutdown();
         } finally {
-            control("POST", "/_mock/config", "{\"latency_ms\":0}");
+            mock.control("/_mock/config", "{\"latency_ms\":0}");
         }
         checkEq(seen.stream().distinct().count(), 1, "distinct tokens seen by 16 threads");
-        checkEq(tokenRequests() - before, 1, "token requests for 16 threads x 50 calls on a cold cache");
+        checkEq(mock.tokenRequests() - before, 1, "token requests for 16 threads x 50 calls on a cold cache");
     }
 
-    static void useAfterClose() {
-        AadTokenClient client = AadTokenClient.fromSettings(fixture());
+    @Test
+    void useAfterClose() {
+        AadTokenClient client = AadTokenClient.fromSettings(mock.settings());
         Token t = client.getToken();
         check(!client.isClosed(), "open");
         client.close();
@@ -251,8 +224,9 @@ public final class AadTokenTest {
         check(client.toString().contains("closed"), "toString");
     }
 
-    static void closeUnderLoad() throws Exception {
-        AadTokenClient client = AadTokenClient.fromSettings(fixture());
+    @Test
+    void closeUnderLoad() throws Exception {
+        AadTokenClient client = AadTokenClient.fromSettings(mock.settings());
         client.getToken(); // warm
         ExecutorService pool = Executors.newFixedThreadPool(16);
         AtomicInteger ok = new AtomicInteger();
@@ -287,8 +261,9 @@ public final class AadTokenTest {
         check(ok.get() > 0, "calls succeeded before close: " + ok.get());
     }
 
-    static void wipe() {
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+    @Test
+    void wipe() {
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
             Token t = client.getToken();
             check(!t.toString().contains(new String(t.chars())), "toString redacts the token");
             check(!t.toString().contains("eyJ"), "toString shows no token text");
@@ -305,15 +280,16 @@ public final class AadTokenTest {
         }
     }
 
-    static void supplier() {
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+    @Test
+    void supplier() {
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
             Supplier<char[]> supplier = client.tokenSupplier();
             char[] a = supplier.get();
             char[] b = supplier.get();
             check(a != b && Arrays.equals(a, b), "fresh copies of the cached token");
             check(new String(a).startsWith("eyJ"), "a JWT");
         }
-        Map<String, String> wrong = fixture();
+        Map<String, String> wrong = mock.settings();
         wrong.put("client_secret", "wrong");
         try (AadTokenClient client = AadTokenClient.fromSettings(wrong)) {
             Supplier<char[]> supplier = client.tokenSupplier();
@@ -322,8 +298,9 @@ public final class AadTokenTest {
         }
     }
 
-    static void claims() {
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+    @Test
+    void claims() {
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
             Token t = client.getToken();
             String json = t.claimsJson();
             check(json.startsWith("{") && json.endsWith("}"), "a JSON object");
@@ -338,109 +315,16 @@ public final class AadTokenTest {
         }
     }
 
-    static void shutdown() throws Exception {
-        try (AadTokenClient client = AadTokenClient.fromSettings(fixture())) {
+    @Test
+    void shutdown() throws Exception {
+        try (AadTokenClient client = AadTokenClient.fromSettings(mock.settings())) {
             String first = new String(client.getToken().chars());
             AadTokenClient.shutdown();
             AadTokenClient.shutdown(); // again: nothing to do
             check(new String(client.getToken().chars()).equals(first), "the cache survives");
-            long before = tokenRequests();
+            long before = mock.tokenRequests();
             check(!new String(client.refreshToken(OTHER_SCOPE).chars()).equals(first), "the network works again");
-            checkEq(tokenRequests() - before, 1, "token requests after shutdown");
+            checkEq(mock.tokenRequests() - before, 1, "token requests after shutdown");
         }
-    }
-
-    // ---- helpers
-
-    static Map<String, String> fixture() {
-        Map<String, String> m = new LinkedHashMap<>();
-        m.put("tenant_id", TENANT);
-        m.put("client_id", CLIENT);
-        m.put("client_secret", SECRET);
-        m.put("authority_host", AUTHORITY);
-        m.put("ca_file", CA);
-        m.put("scope", SCOPE);
-        return m;
-    }
-
-    static String env(String name) {
-        String v = System.getenv(name);
-        if (v == null || v.isEmpty()) {
-            System.err.println("AadTokenTest: " + name + " is not set (run it through `cargo test --test c_suites java`)");
-            System.exit(2);
-        }
-        return v;
-    }
-
-    static void test(String name, Body body) {
-        try {
-            body.run();
-            passed++;
-            System.out.println("ok   " + name);
-        } catch (Throwable t) {
-            failed++;
-            System.out.println("FAIL " + name + ": " + t);
-            t.printStackTrace(System.out);
-        }
-    }
-
-    static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new AssertionError(what);
-        }
-    }
-
-    static void checkEq(long actual, long expected, String what) {
-        if (actual != expected) {
-            throw new AssertionError(what + ": expected " + expected + ", got " + actual);
-        }
-    }
-
-    static <T extends Throwable> T expect(Class<T> type, Body body) {
-        try {
-            body.run();
-        } catch (Throwable t) {
-            if (type.isInstance(t)) {
-                return type.cast(t);
-            }
-            throw new AssertionError("expected " + type.getSimpleName() + ", got " + t, t);
-        }
-        throw new AssertionError("expected " + type.getSimpleName() + ", nothing was thrown");
-    }
-
-    static HttpClient mockHttpClient() throws Exception {
-        CertificateFactory cf = CertificateFactory.getInstance("X.509");
-        KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-        ks.load(null, null);
-        int i = 0;
-        for (Certificate c : cf.generateCertificates(new ByteArrayInputStream(Files.readAllBytes(Path.of(CA))))) {
-            ks.setCertificateEntry("mock-ca-" + i++, c);
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ks);
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(null, tmf.getTrustManagers(), null);
-        return HttpClient.newBuilder().sslContext(ssl).version(HttpClient.Version.HTTP_1_1).build();
-    }
-
-    static String control(String method, String path, String json) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(AUTHORITY + path)).timeout(Duration.ofSeconds(10));
-        if (json == null) {
-            b.GET();
-        } else {
-            b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(json));
-        }
-        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() / 100 != 2) {
-            throw new AssertionError(method + " " + path + " -> " + r.statusCode() + ": " + r.body());
-        }
-        return r.body();
-    }
-
-    static long tokenRequests() throws Exception {
-        String body = control("GET", "/_mock/counters", null);
-        Matcher m = Pattern.compile("\"token_requests\"\\s*:\\s*(\\d+)").matcher(body);
-        check(m.find(), "token_requests in " + body);
-        return Long.parseLong(m.group(1));
     }
 }

@@ -29,22 +29,36 @@ public final class Token implements AutoCloseable {
      * The token itself — this object's array, not a copy: wiping it (or calling {@link #wipe()})
      * erases the token from this object. Pass it where a {@code char[]} token is accepted, e.g.
      * ojdbc's {@code AccessToken.createJsonWebToken(char[])}.
+     *
+     * @return the token's characters (not a copy)
      */
     public char[] chars() {
         return chars;
     }
 
-    /** A copy of the token, for a consumer that keeps the array. */
+    /**
+     * A copy of the token, for a consumer that keeps the array.
+     *
+     * @return a copy of the token's characters
+     */
     public char[] copyChars() {
         return chars.clone();
     }
 
-    /** When the token expires. */
+    /**
+     * When the token expires.
+     *
+     * @return the expiry
+     */
     public Instant expiresOn() {
         return expiresOn;
     }
 
-    /** When aadtoken plans to renew it: Entra ID's {@code refresh_in} when sent, else the expiry. */
+    /**
+     * When aadtoken plans to renew it: Entra ID's {@code refresh_in} when sent, else the expiry.
+     *
+     * @return when the token is renewed
+     */
     public Instant refreshOn() {
         return refreshOn;
     }
@@ -54,12 +68,19 @@ public final class Token implements AutoCloseable {
      * signature</b>: what the token says, for people and logs — e.g. whether {@code aud} is the
      * database's application ID URI. Throws {@link AadTokenException} (status 100) for a token
      * that is not a readable JWT (or has been wiped).
+     *
+     * @return the JWT payload as JSON text
      */
     public String claimsJson() {
         return Native.claimsJson(chars);
     }
 
-    /** True when the token expires within {@code margin} from now. */
+    /**
+     * True when the token expires within {@code margin} from now.
+     *
+     * @param margin how long from now
+     * @return whether the token expires within it
+     */
     public boolean expiresWithin(Duration margin) {
         return !Instant.now().plus(margin).isBefore(expiresOn);
     }
