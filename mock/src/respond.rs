@@ -2,6 +2,7 @@
 //! JSON and token responses, and the Entra errors several routes answer.
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -139,8 +140,21 @@ pub(crate) fn bad_control(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() }))).into_response()
 }
 
-pub(crate) fn body_json(body: &Bytes) -> Result<Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+/// A control request's JSON body; a body that is not JSON is answered 400
+/// `{"error": "invalid JSON: …"}` before the handler runs.
+pub(crate) struct ControlJson(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for ControlJson {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body)
+            .map(ControlJson)
+            .map_err(|e| bad_control(format!("invalid JSON: {e}")))
+    }
 }
 
 pub(crate) fn unknown_client(client_id: &str, tenant: &Tenant) -> EntraError {

@@ -19,8 +19,8 @@ use crate::entra::{AadstsCode, EntraError, RequestIds};
 use crate::redact;
 use crate::registry::USERNAME;
 use crate::respond::{
-    bad_control, body_json, client_info, public_flows_disabled, request_host, resolve_tenant,
-    token_error_response, token_headers, unknown_client, TenantRef,
+    bad_control, client_info, public_flows_disabled, request_host, resolve_tenant, token_error_response,
+    token_headers, unknown_client, ControlJson, TenantRef,
 };
 use crate::state::{lock, Shared};
 use crate::user_state::{random, user_code, AuthCode, AuthorizeMode, DeviceCodeStatus, DeviceEntry};
@@ -485,11 +485,7 @@ async fn devicelogin() -> Response {
 // ---------------------------------------------------------------------------------------
 // Control API and the Rust API
 
-async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+async fn ctl_authorize(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let mode = match v.get("mode").and_then(Value::as_str) {
         Some("approve") => AuthorizeMode::Approve {
             user: v.get("user").and_then(Value::as_str).map(str::to_owned),
@@ -504,11 +500,7 @@ async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
     Json(mode).into_response()
 }
 
-async fn ctl_devicecode(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+async fn ctl_devicecode(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let Some(obj) = v.as_object() else {
         return bad_control("expected a JSON object");
     };
@@ -544,20 +536,16 @@ fn set_device_status(st: &Shared, user_code: &str, status: DeviceCodeStatus) -> 
     }
 }
 
-async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    answer_device_code(&st, &body, true)
+async fn ctl_device_approve(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
+    answer_device_code(&st, &v, true)
 }
 
-async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    answer_device_code(&st, &body, false)
+async fn ctl_device_deny(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
+    answer_device_code(&st, &v, false)
 }
 
 /// `{"user_code": …, "user": …}`: approve (as `user`, default the fixture user) or deny.
-fn answer_device_code(st: &Shared, body: &Bytes, approve: bool) -> Response {
-    let v = match body_json(body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+fn answer_device_code(st: &Shared, v: &Value, approve: bool) -> Response {
     let Some(code) = v.get("user_code").and_then(Value::as_str) else {
         return bad_control("user_code is required");
     };
@@ -593,11 +581,7 @@ fn revoke(st: &Shared, user: &str) -> usize {
     n
 }
 
-async fn ctl_revoke(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+async fn ctl_revoke(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let user = v.get("user").and_then(Value::as_str).unwrap_or(USERNAME);
     Json(json!({"revoked": revoke(&st, user)})).into_response()
 }

@@ -795,6 +795,29 @@ async fn control_routes_and_response_variants() {
     let reg = get(&http, &format!("{base}/_mock/registry")).await;
     assert!(!reg.text.contains(CLIENT_SECRET));
     assert!(!reg.text.contains("another-mock-secret"));
+
+    // A refused control request says why.
+    for (path, body, says) in [
+        ("clients", "{", "invalid JSON"),
+        ("config", "not json", "invalid JSON"),
+        ("clients", r#"{"secret": "s"}"#, "client_id is required"),
+        (
+            "resources",
+            r#"{"tenant": "nobody", "app_id_uri": "api://x"}"#,
+            "unknown tenant 'nobody'",
+        ),
+    ] {
+        let r = answer(
+            http.post(format!("{base}/_mock/{path}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.text);
+        assert!(r.text.contains(says), "{path} {body}: {}", r.text);
+    }
 }
 
 #[tokio::test]
