@@ -15,7 +15,7 @@ use aadtoken_core::token::unix_now;
 use aadtoken_core::{AuthMethod, Claims};
 use aadtoken_core::{Client, Config, ErrorKind};
 
-use crate::common::{app_client as client, app_config as config};
+use crate::common::{self, app_client as client, app_config as config};
 use aadtoken_mock::{Fault, MockConfig, MockServer, TempDir, CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID};
 
 fn mode(p: &Path) -> u32 {
@@ -109,10 +109,7 @@ fn symbolic_links_are_refused_and_their_targets_untouched() {
     symlink(&real_dir, &dir_link).unwrap();
     let e = TokenFile::new(&dir_link).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnsafePath, "{e}");
-    assert!(
-        e.message().contains("symbolic link") && e.message().contains("dir-link"),
-        "{e}"
-    );
+    common::assert_names(&e, &["symbolic link", "dir-link"]);
 
     // The location is a link to a file.
     let file_link = dir.path().join("file-link");
@@ -489,11 +486,7 @@ fn a_drivers_callback_never_starts_a_person_sign_in() {
 
     let e = client.get_token_without_interaction(None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e}");
-    assert!(
-        e.message().contains("never waits for a person") && e.message().contains("aadtoken_client_sign_in"),
-        "{}",
-        e.message()
-    );
+    common::assert_names(&e, &["never waits for a person", "aadtoken_client_sign_in"]);
     assert_eq!(*prompt.1.lock().unwrap(), 0, "no device code shown");
     assert!(
         mock.requests().iter().all(|r| !r.path.contains("devicecode")),

@@ -352,6 +352,13 @@ pub fn app_client(mock: &aadtoken_mock::MockServer, extra: &str) -> aadtoken_cor
     aadtoken_core::Client::new(&app_config(mock, extra)).unwrap()
 }
 
+/// Asserts that the message of `e` names every one of `parts`.
+pub fn assert_names(e: &aadtoken_core::Error, parts: &[&str]) {
+    for part in parts {
+        assert!(e.message().contains(part), "no {part:?} in: {}", e.message());
+    }
+}
+
 /// The browser stand-in `aadtoken-mock-browser` (built by `cargo build -p aadtoken-mock`).
 pub fn mock_browser() -> PathBuf {
     let bin = target_dir().join("debug/aadtoken-mock-browser");
