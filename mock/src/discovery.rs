@@ -10,23 +10,50 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::entra::EntraError;
+use crate::registry::Tenant;
 use crate::respond::{host_is_ours, json_response, request_host, resolve_tenant, TenantRef};
 use crate::state::Shared;
 
 type St = State<Arc<Shared>>;
+
+/// What the discovery documents of a tenant path segment name: the host (as the request
+/// reached us), the tenant in their endpoints (a meta tenant as asked), the tenant in their
+/// issuer (`{tenantid}` for a meta tenant, as Entra writes it), and the tenant when it is a
+/// registered one.
+struct Names {
+    host: String,
+    path_tenant: String,
+    issuer_tenant: String,
+    known: Option<Box<Tenant>>,
+}
+
+/// [`Names`] of `tenant`; an unknown or malformed tenant is answered as Entra does.
+fn names(st: &Shared, tenant: &str, uri: &Uri, headers: &HeaderMap) -> Result<Names, Response> {
+    let (path_tenant, issuer_tenant, known) = match resolve_tenant(st, tenant, "invalid_tenant") {
+        Ok(TenantRef::Known(t)) => (t.tenant_id.clone(), t.tenant_id.clone(), Some(t)),
+        Ok(TenantRef::Meta(m)) => (m, "{tenantid}".to_string(), None),
+        Err(e) => return Err(e.into_plain_response(headers)),
+    };
+    Ok(Names {
+        host: request_host(st, uri, headers),
+        path_tenant,
+        issuer_tenant,
+        known,
+    })
+}
 
 pub(crate) async fn openid_configuration(
     State(st): St,
     Path(tenant): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    let (path_tenant, issuer_tenant) = match resolve_tenant(&st, &tenant, "invalid_tenant") {
-        Ok(TenantRef::Known(t)) => (t.tenant_id.clone(), t.tenant_id.clone()),
-        Ok(TenantRef::Meta(m)) => (m, "{tenantid}".to_string()),
-        Err(e) => return e.into_plain_response(&headers),
-    };
-    let host = request_host(&st, &uri, &headers);
+) -> Result<Response, Response> {
+    let Names {
+        host,
+        path_tenant,
+        issuer_tenant,
+        ..
+    } = names(&st, &tenant, &uri, &headers)?;
     let b = format!("https://{host}/{path_tenant}");
     let doc = json!({
         "token_endpoint": format!("{b}/oauth2/v2.0/token"),
@@ -55,7 +82,7 @@ pub(crate) async fn openid_configuration(
         "msgraph_host": "graph.microsoft.com",
         "rbac_url": "https://pas.windows.net",
     });
-    json_response(StatusCode::OK, &doc, &headers)
+    Ok(json_response(StatusCode::OK, &doc, &headers))
 }
 
 /// A generic OpenID Connect issuer in front of the tenant (for `authority_kind=oidc` clients):
@@ -66,15 +93,15 @@ pub(crate) async fn generic_oidc_configuration(
     Path(tenant): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    let t = match resolve_tenant(&st, &tenant, "invalid_tenant") {
-        Ok(TenantRef::Known(t)) => t,
-        Ok(TenantRef::Meta(m)) => {
-            return EntraError::tenant_not_found("invalid_tenant", &m).into_plain_response(&headers)
-        }
-        Err(e) => return e.into_plain_response(&headers),
+) -> Result<Response, Response> {
+    let n = names(&st, &tenant, &uri, &headers)?;
+    let Some(t) = n.known else {
+        // A generic issuer is one tenant: no meta tenant.
+        return Err(
+            EntraError::tenant_not_found("invalid_tenant", &n.path_tenant).into_plain_response(&headers)
+        );
     };
-    let host = request_host(&st, &uri, &headers);
+    let host = n.host;
     let b = format!("https://{host}/{}", t.tenant_id);
     let doc = json!({
         "issuer": format!("https://{host}/{tenant}/generic"),
@@ -87,7 +114,7 @@ pub(crate) async fn generic_oidc_configuration(
         "id_token_signing_alg_values_supported": ["RS256"],
         "grant_types_supported": ["client_credentials", "password"],
     });
-    json_response(StatusCode::OK, &doc, &headers)
+    Ok(json_response(StatusCode::OK, &doc, &headers))
 }
 
 pub(crate) async fn jwks(
@@ -95,19 +122,16 @@ pub(crate) async fn jwks(
     Path(tenant): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    let issuer_tenant = match resolve_tenant(&st, &tenant, "invalid_tenant") {
-        Ok(TenantRef::Known(t)) => t.tenant_id.clone(),
-        Ok(TenantRef::Meta(_)) => "{tenantid}".to_string(),
-        Err(e) => return e.into_plain_response(&headers),
-    };
-    let host = request_host(&st, &uri, &headers);
+) -> Result<Response, Response> {
+    let Names {
+        host, issuer_tenant, ..
+    } = names(&st, &tenant, &uri, &headers)?;
     let issuer = format!("https://{host}/{issuer_tenant}/v2.0");
-    json_response(
+    Ok(json_response(
         StatusCode::OK,
         &json!({ "keys": [st.key.jwk(&issuer)] }),
         &headers,
-    )
+    ))
 }
 
 pub(crate) async fn instance_discovery(
