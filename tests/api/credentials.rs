@@ -4,6 +4,7 @@
 //! generic OpenID Connect issuer — and their main failure modes.
 //! (Each test starts its own mock, so its authority — and cache partition — is its own.)
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::common::{self, platform_config, with_platform};
@@ -30,16 +31,24 @@ fn cert_mock(cert: &TestCert) -> MockServer {
     mock
 }
 
-#[test]
-fn certificate_pem_signs_ps256_with_sha256_thumbprint() {
-    let cert = TestCert::new("aadtoken-test-app");
-    let dir = temp_dir("cert-pem");
-    let path = cert.write_pem(&dir, "app.pem");
-    let mock = cert_mock(&cert);
+/// A mock that knows `registered` as [`CERT_APP`]'s certificate, and a config of
+/// [`CERT_APP`] signing with `signer`, written as `app.pem` in the new temp dir `dir_name`
+/// (returned third).
+fn cert_app(registered: &TestCert, signer: &TestCert, dir_name: &str) -> (MockServer, Config, PathBuf) {
+    let dir = temp_dir(dir_name);
+    let path = signer.write_pem(&dir, "app.pem");
+    let mock = cert_mock(registered);
     let c = base(
         &mock,
         &format!("client_id={CERT_APP};certificate_path={}", path.display()),
     );
+    (mock, c, dir)
+}
+
+#[test]
+fn certificate_pem_signs_ps256_with_sha256_thumbprint() {
+    let cert = TestCert::new("aadtoken-test-app");
+    let (mock, c, dir) = cert_app(&cert, &cert, "cert-pem");
     let client = Client::new(&c).unwrap();
     assert_eq!(client.credential().kind_name(), "certificate");
     let token = client.get_token(None).unwrap();
@@ -115,13 +124,7 @@ fn certificate_pfx_rs256_with_chain() {
 fn certificate_not_registered_is_aadsts700027_with_its_thumbprint() {
     let registered = TestCert::new("registered");
     let other = TestCert::new("other");
-    let dir = temp_dir("cert-wrong");
-    let path = other.write_pem(&dir, "other.pem");
-    let mock = cert_mock(&registered);
-    let c = base(
-        &mock,
-        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
-    );
+    let (_mock, c, dir) = cert_app(&registered, &other, "cert-wrong");
     let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidClient, "{e}");
     assert_eq!(e.aadsts(), &[700027]);
@@ -875,13 +878,7 @@ fn retry_after_as_an_http_date_is_honoured() {
 fn a_renewed_certificate_file_is_read_again() {
     let old = TestCert::new("aadtoken-test-app");
     let new = TestCert::new("aadtoken-test-app-renewed");
-    let dir = temp_dir("cert-renewal");
-    let path = old.write_pem(&dir, "app.pem");
-    let mock = cert_mock(&old);
-    let c = base(
-        &mock,
-        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
-    );
+    let (mock, c, dir) = cert_app(&old, &old, "cert-renewal");
     let client = Client::new(&c).unwrap();
     client.get_token(None).unwrap();
     let thumb = || {
@@ -908,7 +905,7 @@ fn a_renewed_certificate_file_is_read_again() {
     );
     client.refresh_token(None).unwrap();
     assert_eq!(thumb(), of(&new));
-    std::fs::write(&path, "-----BEGIN CERTIFICATE-----\nhalf written").unwrap();
+    std::fs::write(dir.join("app.pem"), "-----BEGIN CERTIFICATE-----\nhalf written").unwrap();
     client.refresh_token(None).unwrap();
     assert_eq!(thumb(), of(&new));
     let _ = std::fs::remove_dir_all(dir);
