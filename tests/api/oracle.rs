@@ -193,14 +193,6 @@ fn observer(seen: &Arc<Mutex<Seen>>) -> KeeperOptions {
     }
 }
 
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn keeper_rewrites_the_file_before_each_token_expires() {
     let mock = MockServer::spawn(MockConfig::default());
@@ -213,7 +205,7 @@ fn keeper_rewrites_the_file_before_each_token_expires() {
     let keeper = Keeper::start(&c, dir.path(), observer(&seen)).unwrap();
     assert_eq!(keeper.path(), dir.path().join("token"));
     let first = fs::read_to_string(keeper.path()).unwrap();
-    wait_for("three writes", Duration::from_secs(40), || {
+    common::wait_until("three writes", Duration::from_secs(40), || {
         seen.lock().unwrap().written.len() >= 3
     });
     let status = keeper.status();
@@ -250,7 +242,7 @@ fn keeper_keeps_the_last_good_token_while_renewing_fails_then_recovers() {
 
     // Every token request now gets a proxy's HTML page.
     mock.fail_next(100_000, Fault::MalformedBody);
-    wait_for("three failed renewals", Duration::from_secs(30), || {
+    common::wait_until("three failed renewals", Duration::from_secs(30), || {
         seen.lock().unwrap().failed.len() >= 3
     });
     assert_eq!(
@@ -278,7 +270,7 @@ fn keeper_keeps_the_last_good_token_while_renewing_fails_then_recovers() {
     // Entra ID is back: the keeper recovers on its own.
     mock.clear_faults();
     let writes_before = seen.lock().unwrap().written.len();
-    wait_for("a write after recovery", Duration::from_secs(20), || {
+    common::wait_until("a write after recovery", Duration::from_secs(20), || {
         seen.lock().unwrap().written.len() > writes_before
     });
     let fresh = fs::read_to_string(keeper.path()).unwrap();

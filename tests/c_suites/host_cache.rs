@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aadtoken_mock::{MockConfig, MockServer};
 
@@ -73,14 +73,6 @@ fn token_file(dir: &Path) -> PathBuf {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     files[0].clone()
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -161,7 +153,7 @@ fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() 
     let mock = slow_mock(3000);
     let dir = host_dir();
     let mut holder = phase(&mock, &dir, "get").stdout(Stdio::null()).spawn().unwrap();
-    wait_until(
+    common::wait_until(
         "the first process's request reaches the mock",
         Duration::from_secs(30),
         || mock.token_requests() == 1,
@@ -175,7 +167,7 @@ fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(
+    common::wait_until(
         "the second process waits for the first",
         Duration::from_secs(30),
         || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("another process on this host is asking")),
@@ -202,7 +194,7 @@ fn a_forced_refresh_takes_the_token_another_process_got_while_it_waited() {
     let mock = slow_mock(3000);
     let dir = host_dir();
     let asking = phase(&mock, &dir, "get").stdout(Stdio::piped()).spawn().unwrap();
-    wait_until("the first process asks", Duration::from_secs(30), || {
+    common::wait_until("the first process asks", Duration::from_secs(30), || {
         mock.token_requests() == 1
     });
     let forced = common::run_phase(&mut phase(&mock, &dir, "refresh"), "refresh", Under::Plain);

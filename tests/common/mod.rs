@@ -352,6 +352,15 @@ pub fn app_client(mock: &aadtoken_mock::MockServer, extra: &str) -> aadtoken_cor
     aadtoken_core::Client::new(&app_config(mock, extra)).unwrap()
 }
 
+/// Polls `done` until it holds; fails the test naming `what` when `limit` passes first.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Asserts that the message of `e` names every one of `parts`.
 pub fn assert_names(e: &aadtoken_core::Error, parts: &[&str]) {
     for part in parts {
