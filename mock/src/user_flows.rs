@@ -225,6 +225,11 @@ fn sign_in(
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
+    // A parameter the page cannot do without: AADSTS900144, shown on the page.
+    let missing = |name: &str| {
+        let e = EntraError::missing_param(name);
+        error_page(400, e.code, &e.message, &headers)
+    };
     let tenant = match resolve_tenant(st, &tenant, "invalid_request") {
         Ok(TenantRef::Known(t)) => *t,
         Ok(TenantRef::Meta(m)) => match get("client_id").and_then(|c| home_of_client(st, c)) {
@@ -241,12 +246,7 @@ fn sign_in(
         Err(e) => return error_page(400, e.code, &e.message, &headers),
     };
     let Some(client_id) = get("client_id") else {
-        return error_page(
-            400,
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-            &headers,
-        );
+        return missing("client_id");
     };
     let Some(client) = tenant.client(client_id) else {
         return error_page(
@@ -260,12 +260,7 @@ fn sign_in(
         );
     };
     let Some(redirect_uri) = get("redirect_uri") else {
-        return error_page(
-            400,
-            900144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-            &headers,
-        );
+        return missing("redirect_uri");
     };
     if !client
         .redirect_uris
@@ -298,11 +293,8 @@ fn sign_in(
         );
     }
     let Some(scope) = get("scope") else {
-        return fail(
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        );
+        let e = EntraError::missing_param("scope");
+        return fail(e.error, e.code, &e.message);
     };
     if let Err(e) = crate::grants::user_resource(scope) {
         return fail(e.error, e.code, &e.message);
