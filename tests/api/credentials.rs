@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::common::{self, platform_config, with_platform};
-use crate::creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
+use crate::creds::{federated_credential, federated_token, temp_dir, TestCert, FED_ISSUER};
 use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
-    Client as MockClient, ClientAuthMethod, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer,
-    CLIENT_ID, CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
+    Client as MockClient, ClientAuthMethod, ManagedIdentityMock, MockConfig, MockServer, CLIENT_ID,
+    CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
 };
 
 /// An app registered with a certificate (and nothing else).
@@ -141,11 +141,7 @@ fn federated_mock(issuer: &TestCert) -> MockServer {
     let mock = MockServer::spawn(MockConfig::default());
     mock.add_client(
         TENANT_ID,
-        MockClient::new(CERT_APP).with_federated(FederatedCredential::new(
-            FED_ISSUER,
-            FED_SUBJECT,
-            issuer.cert_der.clone(),
-        )),
+        MockClient::new(CERT_APP).with_federated(federated_credential(&issuer)),
     );
     mock
 }
@@ -961,15 +957,11 @@ fn the_standalone_mock_serves_each_managed_identity_source() {
             .spawn()
             .unwrap();
         let _guard = MockProcess(child);
-        let start = Instant::now();
-        while !env_file.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{}: no env file",
-                source.name()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::wait_until(
+            &format!("{}: the env file", source.name()),
+            Duration::from_secs(30),
+            || env_file.exists(),
+        );
         let vars: Vec<(&str, String)> = std::fs::read_to_string(&env_file)
             .unwrap()
             .lines()
