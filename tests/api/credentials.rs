@@ -22,6 +22,11 @@ fn base(mock: &MockServer, settings: &str) -> Config {
     common::mock_config(mock, &format!("tenant_id={TENANT_ID};scope={SCOPE};{settings}"))
 }
 
+/// Whether `pairs` (a logged form, query or headers) hold `key` with `value`.
+fn has(pairs: &[(String, String)], key: &str, value: &str) -> bool {
+    pairs.iter().any(|(k, v)| k == key && v == value)
+}
+
 fn cert_mock(cert: &TestCert) -> MockServer {
     let mock = MockServer::spawn(MockConfig::default());
     mock.add_client(
@@ -71,8 +76,11 @@ fn certificate_pem_signs_ps256_with_sha256_thumbprint() {
     );
     assert_eq!((exp - nbf, iat), (600, nbf));
     let form = &mock.token_request_log()[0].form;
-    assert!(form.iter().any(|(k, v)| k == "client_assertion_type"
-        && v == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+    assert!(has(
+        &form,
+        "client_assertion_type",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    ));
     assert!(!form.iter().any(|(k, _)| k == "client_secret"));
     // The assertion is reused while it has more than 60 s left (another scope, same jti).
     client.get_token(Some(aadtoken_mock::OTHER_SCOPE)).unwrap();
@@ -170,9 +178,7 @@ fn workload_identity_file_is_reread_when_it_changes_and_an_expired_one_is_aadsts
     let token = client.get_token(None).unwrap();
     assert_eq!(mock.verify_token(token.secret()).unwrap()["appid"], CERT_APP);
     let form = &mock.token_request_log()[0].form;
-    assert!(form
-        .iter()
-        .any(|(k, v)| k == "client_assertion" && v == "<redacted>"));
+    assert!(has(&form, "client_assertion", "<redacted>"));
 
     // Kubernetes rotates the file; here with an expired token (a different size, so it is
     // read again at once).
@@ -227,8 +233,8 @@ fn password_grant_gives_a_user_token_and_a_bad_password_is_aadsts50126() {
     assert_eq!(claims["upn"], USERNAME);
     assert_eq!(claims["scp"], "user_impersonation");
     let log = &mock.token_request_log()[0];
-    assert!(log.form.iter().any(|(k, v)| k == "grant_type" && v == "password"));
-    assert!(log.form.iter().any(|(k, v)| k == "password" && v == "<redacted>"));
+    assert!(has(&log.form, "grant_type", "password"));
+    assert!(has(&log.form, "password", "<redacted>"));
 
     let mut c = base(&mock, &settings);
     c.set("password", "wrong-password-value").unwrap();
@@ -260,7 +266,7 @@ fn imds_system_assigned_token_with_half_life_refresh() {
     assert_eq!(claims["oid"], mi.system_assigned().object_id);
     let req = &mi.requests()[0];
     assert_eq!((req.source, req.method.as_str()), ("imds", "GET"));
-    assert!(req.headers.iter().any(|(k, v)| k == "metadata" && v == "true"));
+    assert!(has(&req.headers, "metadata", "true"));
     assert_eq!(
         req.query,
         vec![
@@ -318,10 +324,7 @@ fn user_assigned_selectors_go_in_each_source_s_parameter() {
         let token = Client::new(&c).unwrap().get_token(None).unwrap();
         assert_eq!(mi.verify_token(token.secret()).unwrap()["oid"], uami.object_id);
         let q = &mi.requests()[0].query;
-        assert!(
-            q.iter().any(|(k, v)| k == imds_param && v == value),
-            "{setting}: {q:?}"
-        );
+        assert!(has(&q, imds_param, value), "{setting}: {q:?}");
         // App Service
         mi.clear_requests();
         let c = platform_config(
@@ -332,19 +335,9 @@ fn user_assigned_selectors_go_in_each_source_s_parameter() {
         assert_eq!(mi.verify_token(token.secret()).unwrap()["oid"], uami.object_id);
         let req = &mi.requests()[0];
         assert_eq!(req.source, "app_service");
-        assert!(
-            req.query.iter().any(|(k, v)| k == app_param && v == value),
-            "{setting}: {:?}",
-            req.query
-        );
-        assert!(req
-            .query
-            .iter()
-            .any(|(k, v)| k == "api-version" && v == "2019-08-01"));
-        assert!(req
-            .headers
-            .iter()
-            .any(|(k, v)| k == "x-identity-header" && v == "<redacted>"));
+        assert!(has(&req.query, app_param, value), "{setting}: {:?}", req.query);
+        assert!(has(&req.query, "api-version", "2019-08-01"));
+        assert!(has(&req.headers, "x-identity-header", "<redacted>"));
     }
     // An identity the host does not have: IMDS's answer, as an error.
     let c = imds_config(
@@ -653,14 +646,8 @@ fn service_fabric_is_https_pinned_to_its_thumbprint() {
     assert_eq!(mi.verify_token(token.secret()).unwrap()["aud"], "api://oracle-db");
     let req = &mi.requests()[0];
     assert_eq!(req.source, "service_fabric");
-    assert!(req
-        .query
-        .iter()
-        .any(|(k, v)| k == "api-version" && v == "2019-07-01-preview"));
-    assert!(req
-        .headers
-        .iter()
-        .any(|(k, v)| k == "secret" && v == "<redacted>"));
+    assert!(has(&req.query, "api-version", "2019-07-01-preview"));
+    assert!(has(&req.headers, "secret", "<redacted>"));
 
     // Any other certificate is refused, whatever CA signed it.
     let wrong = with_platform(c, &vars("00112233445566778899AABBCCDDEEFF00112233"));
