@@ -53,6 +53,7 @@ use crate::entra::unix_now;
 use crate::keys::SigningKey;
 use crate::recording::{record, Recorder};
 use crate::registry::{derived_guid, TENANT_ID};
+use crate::server::Running;
 
 /// A managed identity the mock host has.
 #[derive(Clone, Debug, Serialize)]
@@ -156,8 +157,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// directory.
 pub struct ManagedIdentityMock {
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Before `_arc_dir`: the server stops before its key directory goes.
+    _running: Running,
     _arc_dir: tempfile::TempDir,
 }
 
@@ -304,8 +305,7 @@ impl ManagedIdentityMock {
             })?;
         Ok(ManagedIdentityMock {
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _running: Running::new(tx, Some(thread)),
             _arc_dir: arc_dir,
         })
     }
@@ -458,17 +458,6 @@ impl ManagedIdentityMock {
     /// Verifies a token minted by this mock; returns its claims.
     pub fn verify_token(&self, jwt: &str) -> Result<Value, String> {
         self.shared.key.verify_jwt(jwt)
-    }
-}
-
-impl Drop for ManagedIdentityMock {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
