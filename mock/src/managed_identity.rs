@@ -52,6 +52,7 @@ use tower::ServiceExt as _;
 use crate::entra::unix_now;
 use crate::keys::SigningKey;
 use crate::recording::{record, Recorder};
+use crate::redact::value as param;
 use crate::registry::{derived_guid, TENANT_ID};
 use crate::server::Running;
 
@@ -585,10 +586,6 @@ impl Recorder for Shared {
         entry.status = resp.status().as_u16();
         lock(&self.log).push(entry);
     }
-}
-
-fn param<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 
 fn imds_error(status: u16, error: &str, description: &str) -> Response {

@@ -163,11 +163,7 @@ impl TokenCtx<'_> {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        redact::filled(self.form, key)
     }
 
     /// Validates a client-credentials request in Entra's order and mints the token.

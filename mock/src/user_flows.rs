@@ -162,7 +162,7 @@ async fn authorize_form(
     body: Bytes,
 ) -> Response {
     let q: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let decision = q.iter().find(|(k, _)| k == "decision").map(|(_, v)| v.as_str());
+    let decision = redact::value(&q, "decision");
     let mode = if decision == Some("sign_in") {
         AuthorizeMode::Approve { user: None }
     } else {
@@ -219,12 +219,7 @@ fn sign_in(
     decided: Option<AuthorizeMode>,
 ) -> Response {
     let (tenant, headers) = (tenant.to_owned(), headers.clone());
-    let get = |k: &str| {
-        q.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |k: &str| redact::filled(q, k);
     // A parameter the page cannot do without: AADSTS900144, shown on the page.
     let missing = |name: &str| {
         let e = EntraError::missing_param(name);
@@ -390,12 +385,7 @@ async fn devicecode(
 ) -> Response {
     let ids = RequestIds::new(&headers);
     let form = redact::form_of(&headers, &body);
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |k: &str| redact::filled(&form, k);
     let result = (|| -> Result<Value, EntraError> {
         if method != Method::POST {
             return Err(EntraError::new(
