@@ -4,7 +4,7 @@
 //! generic OpenID Connect issuer — and their main failure modes.
 //! (Each test starts its own mock, so its authority — and cache partition — is its own.)
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::{self, platform_config, with_platform};
@@ -36,17 +36,22 @@ fn cert_mock(cert: &TestCert) -> MockServer {
     mock
 }
 
+/// A config of [`CERT_APP`] signing with `signer`, written as `file` in `dir`.
+fn cert_config(mock: &MockServer, signer: &TestCert, dir: &Path, file: &str) -> Config {
+    let path = signer.write_pem(dir, file);
+    base(
+        mock,
+        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
+    )
+}
+
 /// A mock that knows `registered` as [`CERT_APP`]'s certificate, and a config of
 /// [`CERT_APP`] signing with `signer`, written as `app.pem` in the new temp dir `dir_name`
 /// (returned third).
 fn cert_app(registered: &TestCert, signer: &TestCert, dir_name: &str) -> (MockServer, Config, PathBuf) {
     let dir = temp_dir(dir_name);
-    let path = signer.write_pem(&dir, "app.pem");
     let mock = cert_mock(registered);
-    let c = base(
-        &mock,
-        &format!("client_id={CERT_APP};certificate_path={}", path.display()),
-    );
+    let c = cert_config(&mock, signer, &dir, "app.pem");
     (mock, c, dir)
 }
 
@@ -605,22 +610,8 @@ fn cache_keys_tell_credentials_apart() {
             .with_certificate(a.cert_der.clone())
             .with_certificate(b.cert_der.clone()),
     );
-    let ca = Client::new(&base(
-        &mock,
-        &format!(
-            "client_id={CERT_APP};certificate_path={}",
-            a.write_pem(&dir, "a.pem").display()
-        ),
-    ))
-    .unwrap();
-    let cb = Client::new(&base(
-        &mock,
-        &format!(
-            "client_id={CERT_APP};certificate_path={}",
-            b.write_pem(&dir, "b.pem").display()
-        ),
-    ))
-    .unwrap();
+    let ca = Client::new(&cert_config(&mock, &a, &dir, "a.pem")).unwrap();
+    let cb = Client::new(&cert_config(&mock, &b, &dir, "b.pem")).unwrap();
     let ta = ca.get_token(None).unwrap();
     let tb = cb.get_token(None).unwrap();
     assert_ne!(ta.secret(), tb.secret());
