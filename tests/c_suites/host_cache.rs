@@ -103,10 +103,7 @@ fn thirty_two_processes_at_once_send_one_request_and_a_later_one_none() {
         })
         .collect();
     assert_eq!(mock.token_requests(), 1, "one request for the whole host");
-    assert!(
-        tokens.iter().all(|t| *t == tokens[0]),
-        "every process has the same token"
-    );
+    common::assert_all_same(&tokens, "every process has the same token");
     mock.verify_token(&tokens[0]).unwrap();
 
     // Files: the key and the token are private; the directory is 0700.
@@ -250,14 +247,8 @@ fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
     let out = common::run_phase(&mut phase(&mock, &dir, "prefork"), "prefork", Under::Plain);
     let (tokens, others) = (printed(&out, "token"), printed(&out, "other"));
     assert_eq!((tokens.len(), others.len()), (5, 4), "{out}");
-    assert!(
-        tokens.iter().all(|t| *t == tokens[0]),
-        "the children use the parent's token"
-    );
-    assert!(
-        others.iter().all(|t| *t == others[0]),
-        "one token for the other scope"
-    );
+    common::assert_all_same(&tokens, "the children use the parent's token");
+    common::assert_all_same(&others, "one token for the other scope");
     assert_eq!(
         mock.token_requests(),
         2,

@@ -361,6 +361,15 @@ pub fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut()
     }
 }
 
+/// Asserts that `items` (at least one) are all equal; `what` says what that means. (They
+/// are tokens: the message says which one differs, not what it holds.)
+pub fn assert_all_same<T: PartialEq>(items: &[T], what: &str) {
+    assert!(!items.is_empty(), "{what}: nothing to compare");
+    if let Some(i) = items.iter().position(|t| *t != items[0]) {
+        panic!("{what}: item {i} of {} differs from the first", items.len());
+    }
+}
+
 /// Asserts that the message of `e` names every one of `parts`.
 pub fn assert_names(e: &aadtoken_core::Error, parts: &[&str]) {
     for part in parts {
