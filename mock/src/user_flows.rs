@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use crate::redact;
 use crate::registry::USERNAME;
 use crate::respond::{
     bad_control, client_info, public_flows_disabled, request_host, resolve_tenant, token_error_response,
-    token_headers, unknown_client, ControlJson, TenantRef,
+    token_headers, unknown_client, ControlJson, FormRequest, TenantRef,
 };
 use crate::state::{lock, Shared};
 use crate::user_state::{random, user_code, AuthCode, AuthorizeMode, DeviceCodeStatus, DeviceEntry};
@@ -375,17 +375,9 @@ fn sign_in(
     redirect(redirect_uri, &p, None)
 }
 
-async fn devicecode(
-    State(st): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ids = RequestIds::new(&headers);
-    let form = redact::form_of(&headers, &body);
-    let get = |k: &str| redact::filled(&form, k);
+async fn devicecode(State(st): State<Arc<Shared>>, r: FormRequest) -> Response {
+    let get = |k: &str| redact::filled(&r.form, k);
+    let (tenant, method, uri, headers, ids) = (r.tenant, r.method, r.uri, r.headers, r.ids);
     let result = (|| -> Result<Value, EntraError> {
         if method != Method::POST {
             return Err(EntraError::new(
