@@ -141,11 +141,7 @@ fn certificate_not_registered_is_aadsts700027_with_its_thumbprint() {
     let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidClient, "{e}");
     assert_eq!(e.aadsts(), &[700027]);
-    assert!(
-        e.message().contains("Thumbprint of key used by client"),
-        "{}",
-        e.message()
-    );
+    common::assert_names(&e, &["Thumbprint of key used by client"]);
     assert!(e.correlation_id().is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -191,11 +187,7 @@ fn workload_identity_file_is_reread_when_it_changes_and_an_expired_one_is_aadsts
     let e = client.refresh_token(None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidClient, "{e}");
     assert_eq!(e.aadsts(), &[700024]);
-    assert!(
-        e.message().contains("not within its valid time range"),
-        "{}",
-        e.message()
-    );
+    common::assert_names(&e, &["not within its valid time range"]);
 
     // A missing file is a file error naming the setting.
     std::fs::remove_file(&file).unwrap();
@@ -462,11 +454,7 @@ fn arc_challenge_reads_the_key_file_only_from_the_allowed_directory() {
     mi.set_arc_key_dir(&elsewhere);
     let e = Client::new(&c).unwrap().refresh_token(None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::UnsafePath, "{e}");
-    assert!(
-        e.message().contains("outside the Azure Arc key directory"),
-        "{}",
-        e.message()
-    );
+    common::assert_names(&e, &["outside the Azure Arc key directory"]);
     let _ = std::fs::remove_dir_all(elsewhere);
 }
 

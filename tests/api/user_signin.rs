@@ -198,11 +198,7 @@ fn device_code_declined_expired_and_no_callback() {
         .get_token(None)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::CallbackRequired, "{e:?}");
-    assert!(
-        e.message().contains("aadtoken_config_set_device_code_callback"),
-        "{}",
-        e.message()
-    );
+    common::assert_names(&e, &["aadtoken_config_set_device_code_callback"]);
     assert_eq!(mock.counters().total_requests, 0, "fails before any request");
 }
 
