@@ -193,16 +193,23 @@ fn observer(seen: &Arc<Mutex<Seen>>) -> KeeperOptions {
     }
 }
 
-#[test]
-fn keeper_rewrites_the_file_before_each_token_expires() {
+/// A keeper started in a new directory for a client of a mock whose tokens live
+/// `lifetime_s`, renewed with `margin_s` left; what it reports is recorded in the [`Seen`].
+fn started_keeper(lifetime_s: u64, margin_s: u64) -> (MockServer, TempDir, Arc<Mutex<Seen>>, Keeper) {
     let mock = MockServer::spawn(MockConfig::default());
-    // 10-second tokens renewed with 5 s left: seconds of slack before each expiry, even on a
-    // loaded machine.
-    mock.set_token_lifetime(10);
-    let c = client(&mock, "expiry_margin_s=5");
+    mock.set_token_lifetime(lifetime_s);
+    let c = client(&mock, &format!("expiry_margin_s={margin_s}"));
     let dir = TempDir::new("oracle");
     let seen = Arc::new(Mutex::new(Seen::default()));
     let keeper = Keeper::start(&c, dir.path(), observer(&seen)).unwrap();
+    (mock, dir, seen, keeper)
+}
+
+#[test]
+fn keeper_rewrites_the_file_before_each_token_expires() {
+    // 10-second tokens renewed with 5 s left: seconds of slack before each expiry, even on a
+    // loaded machine.
+    let (mock, dir, seen, keeper) = started_keeper(10, 5);
     assert_eq!(keeper.path(), dir.path().join("token"));
     let first = fs::read_to_string(keeper.path()).unwrap();
     common::wait_until("three writes", Duration::from_secs(40), || {
@@ -232,12 +239,7 @@ fn keeper_rewrites_the_file_before_each_token_expires() {
 
 #[test]
 fn keeper_keeps_the_last_good_token_while_renewing_fails_then_recovers() {
-    let mock = MockServer::spawn(MockConfig::default());
-    mock.set_token_lifetime(6);
-    let c = client(&mock, "expiry_margin_s=3");
-    let dir = TempDir::new("oracle");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let keeper = Keeper::start(&c, dir.path(), observer(&seen)).unwrap();
+    let (mock, _dir, seen, keeper) = started_keeper(6, 3);
     let good = fs::read_to_string(keeper.path()).unwrap();
 
     // Every token request now gets a proxy's HTML page.
