@@ -82,7 +82,7 @@ fn certificate_pem_signs_ps256_with_sha256_thumbprint() {
     assert_eq!((exp - nbf, iat), (600, nbf));
     let form = &mock.token_request_log()[0].form;
     assert!(has(
-        &form,
+        form,
         "client_assertion_type",
         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     ));
@@ -150,7 +150,7 @@ fn federated_mock(issuer: &TestCert) -> MockServer {
     let mock = MockServer::spawn(MockConfig::default());
     mock.add_client(
         TENANT_ID,
-        MockClient::new(CERT_APP).with_federated(federated_credential(&issuer)),
+        MockClient::new(CERT_APP).with_federated(federated_credential(issuer)),
     );
     mock
 }
@@ -179,7 +179,7 @@ fn workload_identity_file_is_reread_when_it_changes_and_an_expired_one_is_aadsts
     let token = client.get_token(None).unwrap();
     assert_eq!(mock.verify_token(token.secret()).unwrap()["appid"], CERT_APP);
     let form = &mock.token_request_log()[0].form;
-    assert!(has(&form, "client_assertion", "<redacted>"));
+    assert!(has(form, "client_assertion", "<redacted>"));
 
     // Kubernetes rotates the file; here with an expired token (a different size, so it is
     // read again at once).
@@ -321,7 +321,7 @@ fn user_assigned_selectors_go_in_each_source_s_parameter() {
         let token = Client::new(&c).unwrap().get_token(None).unwrap();
         assert_eq!(mi.verify_token(token.secret()).unwrap()["oid"], uami.object_id);
         let q = &mi.requests()[0].query;
-        assert!(has(&q, imds_param, value), "{setting}: {q:?}");
+        assert!(has(q, imds_param, value), "{setting}: {q:?}");
         // App Service
         mi.clear_requests();
         let c = platform_config(
