@@ -58,6 +58,11 @@ fn token_of(stdout: &str) -> String {
     tokens[0].to_owned()
 }
 
+/// Run `name` once (it must succeed); what it printed.
+fn run(mock: &MockServer, dir: &Path, name: &str) -> String {
+    common::run_phase(&mut phase(mock, dir, name), name, Under::Plain)
+}
+
 /// Run `get` once; its token.
 fn get(mock: &MockServer, dir: &Path, cmd: Option<Command>) -> String {
     let mut cmd = cmd.unwrap_or_else(|| phase(mock, dir, "get"));
@@ -194,7 +199,7 @@ fn a_forced_refresh_takes_the_token_another_process_got_while_it_waited() {
     common::wait_until("the first process asks", Duration::from_secs(30), || {
         mock.token_requests() == 1
     });
-    let forced = common::run_phase(&mut phase(&mock, &dir, "refresh"), "refresh", Under::Plain);
+    let forced = run(&mock, &dir, "refresh");
     let got = common::check_phase("get", Under::Plain, asking.wait_with_output().unwrap());
     assert_eq!(
         token_of(&forced),
@@ -244,7 +249,7 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
 fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
     let mock = slow_mock(300);
     let dir = host_dir();
-    let out = common::run_phase(&mut phase(&mock, &dir, "prefork"), "prefork", Under::Plain);
+    let out = run(&mock, &dir, "prefork");
     let (tokens, others) = (printed(&out, "token"), printed(&out, "other"));
     assert_eq!((tokens.len(), others.len()), (5, 4), "{out}");
     common::assert_all_same(&tokens, "the children use the parent's token");
@@ -260,7 +265,7 @@ fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
 fn shutdown_leaves_no_lock_behind() {
     let mock = slow_mock(0);
     let dir = host_dir();
-    let out = common::run_phase(&mut phase(&mock, &dir, "shutdown"), "shutdown", Under::Plain);
+    let out = run(&mock, &dir, "shutdown");
     let refreshed = printed(&out, "refreshed");
     assert_eq!(refreshed.len(), 1, "{out}");
     let refreshed = refreshed[0];
