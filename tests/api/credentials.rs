@@ -146,19 +146,20 @@ fn certificate_not_registered_is_aadsts700027_with_its_thumbprint() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn federated_mock(issuer: &TestCert) -> MockServer {
+/// A token issuer (as AKS's) and a mock where [`CERT_APP`] trusts its tokens.
+fn federated_mock() -> (TestCert, MockServer) {
+    let issuer = TestCert::new("aks-issuer");
     let mock = MockServer::spawn(MockConfig::default());
     mock.add_client(
         TENANT_ID,
-        MockClient::new(CERT_APP).with_federated(federated_credential(issuer)),
+        MockClient::new(CERT_APP).with_federated(federated_credential(&issuer)),
     );
-    mock
+    (issuer, mock)
 }
 
 #[test]
 fn workload_identity_file_is_reread_when_it_changes_and_an_expired_one_is_aadsts700024() {
-    let issuer = TestCert::new("aks-issuer");
-    let mock = federated_mock(&issuer);
+    let (issuer, mock) = federated_mock();
     let dir = temp_dir("wi");
     let file = dir.join("azure-identity-token");
     std::fs::write(&file, federated_token(&issuer, 0, 3600)).unwrap();
@@ -199,8 +200,7 @@ fn workload_identity_file_is_reread_when_it_changes_and_an_expired_one_is_aadsts
 
 #[test]
 fn federated_assertion_for_an_unknown_subject_is_aadsts70021() {
-    let issuer = TestCert::new("aks-issuer");
-    let mock = federated_mock(&issuer);
+    let (issuer, mock) = federated_mock();
     let dir = temp_dir("wi-sub");
     let file = dir.join("token");
     let now = aadtoken_core::token::unix_now();
