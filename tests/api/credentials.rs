@@ -253,10 +253,15 @@ fn imds_config(mi: &ManagedIdentityMock, settings: &str) -> Config {
     )
 }
 
+/// A client of [`imds_config`].
+fn imds_client(mi: &ManagedIdentityMock, settings: &str) -> Client {
+    Client::new(&imds_config(mi, settings)).unwrap()
+}
+
 #[test]
 fn imds_system_assigned_token_with_half_life_refresh() {
     let mi = ManagedIdentityMock::spawn();
-    let client = Client::new(&imds_config(&mi, "")).unwrap();
+    let client = imds_client(&mi, "");
     let token = client.get_token(None).unwrap();
     let claims = mi.verify_token(token.secret()).unwrap();
     assert_eq!(claims["aud"], "api://oracle-db");
@@ -351,10 +356,7 @@ fn imds_410_is_retried_until_it_answers() {
     let mi = ManagedIdentityMock::spawn();
     mi.fail_next(2, 410);
     let start = Instant::now();
-    let token = Client::new(&imds_config(&mi, ""))
-        .unwrap()
-        .get_token(None)
-        .unwrap();
+    let token = imds_client(&mi, "").get_token(None).unwrap();
     assert!(!token.secret().is_empty());
     let statuses: Vec<u16> = mi.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![410, 410, 200]);
@@ -366,8 +368,7 @@ fn imds_410_is_retried_until_it_answers() {
     // Within the caller's deadline: a 2 s timeout ends the retries.
     mi.fail_next(20, 410);
     let start = Instant::now();
-    let e = Client::new(&imds_config(&mi, "timeout_ms=2000"))
-        .unwrap()
+    let e = imds_client(&mi, "timeout_ms=2000")
         .refresh_token(None)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
@@ -823,10 +824,7 @@ fn retry_after_as_an_http_date_is_honoured() {
             retry_after: Some(date.clone()),
         },
     );
-    let e = Client::new(&imds_config(&mi, ""))
-        .unwrap()
-        .get_token(None)
-        .unwrap_err();
+    let e = imds_client(&mi, "").get_token(None).unwrap_err();
     let after = e
         .retry_after()
         .unwrap_or_else(|| panic!("no Retry-After from '{date}': {e}"));
