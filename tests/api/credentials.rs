@@ -253,6 +253,14 @@ fn imds_config(mi: &ManagedIdentityMock, settings: &str) -> Config {
     )
 }
 
+/// Managed identity for [`SCOPE`], without platform variables yet.
+fn mi_config() -> Config {
+    let mut c = Config::new();
+    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
+        .unwrap();
+    c
+}
+
 /// A client of [`imds_config`].
 fn imds_client(mi: &ManagedIdentityMock, settings: &str) -> Client {
     Client::new(&imds_config(mi, settings)).unwrap()
@@ -397,9 +405,7 @@ fn app_service_with_a_wrong_header_is_refused_and_the_header_never_shown() {
 #[test]
 fn app_service_2017_date_expiry_and_cloud_shell_post() {
     let mi = ManagedIdentityMock::spawn();
-    let mut c = Config::new();
-    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
-        .unwrap();
+    let c = mi_config();
     let c2017 = with_platform(
         c.clone(),
         &[
@@ -611,9 +617,7 @@ fn cache_keys_tell_credentials_apart() {
 #[test]
 fn service_fabric_is_https_pinned_to_its_thumbprint() {
     let mi = ManagedIdentityMock::spawn();
-    let mut c = Config::new();
-    c.parse(&format!("auth_method=managed_identity;scope={SCOPE}"))
-        .unwrap();
+    let c = mi_config();
     let vars = |thumb: &str| {
         vec![
             ("IDENTITY_ENDPOINT", mi.service_fabric_endpoint()),
