@@ -23,10 +23,10 @@ use aadtoken_core::log::{self, Level};
 use aadtoken_core::oracle::{Keeper, KeeperOptions};
 use aadtoken_core::{Client, Config, ErrorKind};
 use aadtoken_mock::{
-    Client as MockClient, Fault, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer, RefreshIn,
-    CLIENT_ID, CLIENT_SECRET, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
+    Client as MockClient, Fault, ManagedIdentityMock, MockConfig, MockServer, RefreshIn, CLIENT_ID,
+    CLIENT_SECRET, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
 };
-use creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
+use creds::{federated_credential, federated_token, temp_dir, TestCert};
 
 const CERT_APP: &str = "66666666-6666-6666-6666-666666666666";
 const PFX_PASSWORD: &str = "pfx-pass-Zq81";
@@ -255,11 +255,7 @@ fn trace_level_logs_of_every_flow_hold_no_secret_and_no_pii() {
     let fed_app = "77777777-7777-7777-7777-777777777777";
     mock.add_client(
         TENANT_ID,
-        MockClient::new(fed_app).with_federated(FederatedCredential::new(
-            FED_ISSUER,
-            FED_SUBJECT,
-            cert.cert_der.clone(),
-        )),
+        MockClient::new(fed_app).with_federated(federated_credential(&cert)),
     );
     let assertion = federated_token(&cert, 0, 3600);
     let file = dir.join("federated-token");

@@ -94,6 +94,13 @@ fn secret(tag: &str) -> Zeroizing<String> {
     Zeroizing::new(format!("Wipe-{tag}-{}", uuid::Uuid::new_v4().simple()))
 }
 
+/// Asserts that `f`, given a fresh secret tagged `tag`, leaves no freed block holding it
+/// (`what` names the code under test).
+fn assert_wiped(tag: &str, what: &str, f: impl FnOnce(&str)) {
+    let s = secret(tag);
+    assert_eq!(freed_copies(&s, f), 0, "{what}");
+}
+
 #[test]
 fn the_allocator_check_sees_a_plain_string_freed_unwiped() {
     let s = secret("control");
@@ -103,30 +110,23 @@ fn the_allocator_check_sees_a_plain_string_freed_unwiped() {
 
 #[test]
 fn secrets_are_wiped_when_dropped() {
-    let s = secret("secretstring");
-    assert_eq!(
-        freed_copies(&s, |v| drop(SecretString::new(v.to_owned()))),
-        0,
-        "SecretString"
-    );
+    assert_wiped("secretstring", "SecretString", |v| {
+        drop(SecretString::new(v.to_owned()))
+    });
 
-    let s = secret("token");
-    assert_eq!(
-        freed_copies(&s, |v| {
-            let t = Token::new(v, i64::MAX / 2, 0);
-            let r = t.replicate();
-            drop((t, r));
-        }),
-        0,
-        "Token and its replicas"
-    );
+    assert_wiped("token", "Token and its replicas", |v| {
+        let t = Token::new(v, i64::MAX / 2, 0);
+        let r = t.replicate();
+        drop((t, r));
+    });
 
     // A handle handed to C is one reference of the shared token (`Arc::into_raw`), released by
     // `aadtoken_token_free` (`Arc::from_raw` and a drop), possibly on another thread: the bytes
     // are wiped when the last reference goes, whichever thread drops it.
-    let s = secret("shared-token");
-    assert_eq!(
-        freed_copies(&s, |v| {
+    assert_wiped(
+        "shared-token",
+        "a shared token released from several threads",
+        |v| {
             let t = Arc::new(Token::new(v, i64::MAX / 2, 0));
             let handles: Vec<_> = (0..3).map(|_| Arc::into_raw(Arc::clone(&t)) as usize).collect();
             drop(t);
@@ -138,55 +138,38 @@ fn secrets_are_wiped_when_dropped() {
             for t in threads {
                 t.join().unwrap();
             }
-        }),
-        0,
-        "a shared token released from several threads"
+        },
     );
 
-    let s = secret("config-set");
-    assert_eq!(
-        freed_copies(&s, |v| {
-            let mut c = Config::new();
-            c.set("client_secret", v).unwrap();
-            c.set("password", v).unwrap();
-            c.set("certificate_password", v).unwrap();
-            let copy = c.clone();
-            drop((c, copy));
-        }),
-        0,
-        "Config filled by set"
-    );
+    assert_wiped("config-set", "Config filled by set", |v| {
+        let mut c = Config::new();
+        c.set("client_secret", v).unwrap();
+        c.set("password", v).unwrap();
+        c.set("certificate_password", v).unwrap();
+        let copy = c.clone();
+        drop((c, copy));
+    });
 
-    let s = secret("config-parse");
-    assert_eq!(
-        freed_copies(&s, |v| {
-            let mut text = Zeroizing::new(String::with_capacity(256)); // no reallocation
-            text.push_str("tenant_id=t; client_id=c; client_secret=\"");
-            text.push_str(v);
-            text.push_str("\"; password=");
-            text.push_str(v);
-            let mut c = Config::new();
-            c.parse(&text).unwrap();
-            drop(c);
-        }),
-        0,
-        "Config filled by a settings string"
-    );
+    assert_wiped("config-parse", "Config filled by a settings string", |v| {
+        let mut text = Zeroizing::new(String::with_capacity(256)); // no reallocation
+        text.push_str("tenant_id=t; client_id=c; client_secret=\"");
+        text.push_str(v);
+        text.push_str("\"; password=");
+        text.push_str(v);
+        let mut c = Config::new();
+        c.parse(&text).unwrap();
+        drop(c);
+    });
 
-    let s = secret("client");
-    assert_eq!(
-        freed_copies(&s, |v| {
-            let mut c = Config::new();
-            c.parse("tenant_id=t;client_id=c;scope=api://x/.default").unwrap();
-            c.set("client_secret", v).unwrap();
-            let client = Client::new(&c).unwrap();
-            let twin = client.clone();
-            let _ = format!("{client:?}");
-            drop((c, client, twin));
-        }),
-        0,
-        "a client and its credential"
-    );
+    assert_wiped("client", "a client and its credential", |v| {
+        let mut c = Config::new();
+        c.parse("tenant_id=t;client_id=c;scope=api://x/.default").unwrap();
+        c.set("client_secret", v).unwrap();
+        let client = Client::new(&c).unwrap();
+        let twin = client.clone();
+        let _ = format!("{client:?}");
+        drop((c, client, twin));
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -279,3 +279,12 @@ pub fn aadsts_hint(code: u32) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// Test helper: asserts that `e` is of `kind` and that its message names each of `parts`.
+#[cfg(test)]
+pub(crate) fn assert_error(e: &Error, kind: ErrorKind, parts: &[&str]) {
+    assert_eq!(e.kind(), kind, "{e}");
+    for part in parts {
+        assert!(e.message().contains(part), "no {part:?} in: {}", e.message());
+    }
+}

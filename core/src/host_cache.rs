@@ -644,12 +644,7 @@ mod tests {
         fs::create_dir(&open).unwrap();
         fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
         let e = prepare_dir(&open).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::UnsafePath);
-        assert!(
-            e.message().contains("host_cache_dir") && e.message().contains("777"),
-            "{}",
-            e.message()
-        );
+        crate::error::assert_error(&e, ErrorKind::UnsafePath, &["host_cache_dir", "777"]);
         let link = d.join("link");
         std::os::unix::fs::symlink(d.join("new"), &link).unwrap();
         assert_eq!(prepare_dir(&link).unwrap_err().kind(), ErrorKind::UnsafePath);

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::registry::{Client, Resource, TENANT_ID};
-use crate::respond::{bad_control, body_json};
+use crate::registry::{Client, Resource, Tenant, TENANT_ID};
+use crate::respond::{bad_control, ControlJson};
 use crate::state::{lock, Fault, Shared};
 
 type St = State<Arc<Shared>>;
@@ -33,11 +33,7 @@ pub(crate) async fn ctl_get_config(State(st): St) -> Response {
     Json(st.behaviour()).into_response()
 }
 
-pub(crate) async fn ctl_set_config(State(st): St, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+pub(crate) async fn ctl_set_config(State(st): St, ControlJson(v): ControlJson) -> Response {
     let mut b = lock(&st.behaviour);
     match b.apply_json(&v) {
         Ok(()) => Json(b.clone()).into_response(),
@@ -86,11 +82,7 @@ pub(crate) fn parse_fail(v: &Value) -> Result<(u32, Fault), String> {
     Ok((count, fault))
 }
 
-pub(crate) async fn ctl_fail(State(st): St, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+pub(crate) async fn ctl_fail(State(st): St, ControlJson(v): ControlJson) -> Response {
     match parse_fail(&v) {
         Ok((n, fault)) => {
             let mut q = lock(&st.faults);
@@ -110,62 +102,52 @@ pub(crate) async fn ctl_registry(State(st): St) -> Response {
     Json(st.registry().clone()).into_response()
 }
 
-/// A registry request's tenant (default: the fixture tenant) and its required `key`.
-fn registry_request<'a>(v: &'a Value, key: &str) -> Result<(&'a str, &'a str), String> {
+/// Adds to the tenant a registry request names (`tenant`, default the fixture tenant) what
+/// `add` makes of the request's required `key`, and answers with it.
+fn registry_add<T: Serialize>(
+    st: &Shared,
+    v: &Value,
+    key: &str,
+    add: impl FnOnce(&mut Tenant, &str) -> T,
+) -> Response {
     let tenant = v.get("tenant").and_then(Value::as_str).unwrap_or(TENANT_ID);
-    match v.get(key).and_then(Value::as_str) {
-        Some(value) => Ok((tenant, value)),
-        None => Err(format!("{key} is required")),
-    }
-}
-
-pub(crate) async fn ctl_add_client(State(st): St, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
+    let Some(value) = v.get(key).and_then(Value::as_str) else {
+        return bad_control(format!("{key} is required"));
     };
-    let (tenant, client_id) = match registry_request(&v, "client_id") {
-        Ok(r) => r,
-        Err(e) => return bad_control(e),
-    };
-    let mut client = Client::new(client_id);
-    if let Some(secret) = v.get("secret").and_then(Value::as_str) {
-        let expired = v.get("expired").and_then(Value::as_bool).unwrap_or(false);
-        client = if expired {
-            client.with_expired_secret(secret)
-        } else {
-            client.with_secret(secret)
-        };
-    }
-    if let Some(roles) = v.get("roles").and_then(Value::as_array) {
-        client = client.with_roles(roles.iter().filter_map(Value::as_str));
-    }
     let mut reg = st.registry_mut();
     let Some(t) = reg.tenant_mut(tenant) else {
         return bad_control(format!("unknown tenant '{tenant}'"));
     };
-    t.clients.retain(|c| !c.client_id.eq_ignore_ascii_case(client_id));
-    t.clients.push(client.clone());
-    Json(client).into_response()
+    Json(add(t, value)).into_response()
 }
 
-pub(crate) async fn ctl_add_resource(State(st): St, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
-    let (tenant, uri) = match registry_request(&v, "app_id_uri") {
-        Ok(r) => r,
-        Err(e) => return bad_control(e),
-    };
-    let mut res = Resource::new(uri);
-    if let Some(id) = v.get("app_id").and_then(Value::as_str) {
-        res = res.with_app_id(id);
-    }
-    let mut reg = st.registry_mut();
-    let Some(t) = reg.tenant_mut(tenant) else {
-        return bad_control(format!("unknown tenant '{tenant}'"));
-    };
-    t.resources.push(res.clone());
-    Json(res).into_response()
+pub(crate) async fn ctl_add_client(State(st): St, ControlJson(v): ControlJson) -> Response {
+    registry_add(&st, &v, "client_id", |t, client_id| {
+        let mut client = Client::new(client_id);
+        if let Some(secret) = v.get("secret").and_then(Value::as_str) {
+            let expired = v.get("expired").and_then(Value::as_bool).unwrap_or(false);
+            client = if expired {
+                client.with_expired_secret(secret)
+            } else {
+                client.with_secret(secret)
+            };
+        }
+        if let Some(roles) = v.get("roles").and_then(Value::as_array) {
+            client = client.with_roles(roles.iter().filter_map(Value::as_str));
+        }
+        t.clients.retain(|c| !c.client_id.eq_ignore_ascii_case(client_id));
+        t.clients.push(client.clone());
+        client
+    })
+}
+
+pub(crate) async fn ctl_add_resource(State(st): St, ControlJson(v): ControlJson) -> Response {
+    registry_add(&st, &v, "app_id_uri", |t, uri| {
+        let mut res = Resource::new(uri);
+        if let Some(id) = v.get("app_id").and_then(Value::as_str) {
+            res = res.with_app_id(id);
+        }
+        t.resources.push(res.clone());
+        res
+    })
 }

@@ -4,29 +4,61 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::entra::EntraError;
+use crate::registry::Tenant;
 use crate::respond::{host_is_ours, json_response, request_host, resolve_tenant, TenantRef};
 use crate::state::Shared;
 
 type St = State<Arc<Shared>>;
 
-pub(crate) async fn openid_configuration(
-    State(st): St,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let (path_tenant, issuer_tenant) = match resolve_tenant(&st, &tenant, "invalid_tenant") {
-        Ok(TenantRef::Known(t)) => (t.tenant_id.clone(), t.tenant_id.clone()),
-        Ok(TenantRef::Meta(m)) => (m, "{tenantid}".to_string()),
-        Err(e) => return e.into_plain_response(&headers),
-    };
-    let host = request_host(&st, &uri, &headers);
+/// What the discovery documents of the request's `{tenant}` path segment name: the host (as
+/// the request reached us), the segment as asked, the tenant in their endpoints (a meta
+/// tenant as asked), the tenant in their issuer (`{tenantid}` for a meta tenant, as Entra
+/// writes it), and the tenant when it is a registered one. An unknown or malformed tenant is
+/// answered as Entra does, before the handler runs.
+pub(crate) struct Names {
+    host: String,
+    asked: String,
+    path_tenant: String,
+    issuer_tenant: String,
+    known: Option<Box<Tenant>>,
+}
+
+impl FromRequestParts<Arc<Shared>> for Names {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<Shared>) -> Result<Self, Response> {
+        let Path(asked) = Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (path_tenant, issuer_tenant, known) = match resolve_tenant(st, &asked, "invalid_tenant") {
+            Ok(TenantRef::Known(t)) => (t.tenant_id.clone(), t.tenant_id.clone(), Some(t)),
+            Ok(TenantRef::Meta(m)) => (m, "{tenantid}".to_string(), None),
+            Err(e) => return Err(e.into_plain_response(&parts.headers)),
+        };
+        Ok(Names {
+            host: request_host(st, &parts.uri, &parts.headers),
+            asked,
+            path_tenant,
+            issuer_tenant,
+            known,
+        })
+    }
+}
+
+pub(crate) async fn openid_configuration(n: Names, headers: HeaderMap) -> Response {
+    let Names {
+        host,
+        path_tenant,
+        issuer_tenant,
+        ..
+    } = n;
     let b = format!("https://{host}/{path_tenant}");
     let doc = json!({
         "token_endpoint": format!("{b}/oauth2/v2.0/token"),
@@ -61,20 +93,12 @@ pub(crate) async fn openid_configuration(
 /// A generic OpenID Connect issuer in front of the tenant (for `authority_kind=oidc` clients):
 /// issuer `https://HOST:PORT/{tenant}/generic`, the tenant's token endpoint, and the client
 /// authentication methods the registry sets for it ([`Tenant::oidc_auth_methods`]).
-pub(crate) async fn generic_oidc_configuration(
-    State(st): St,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let t = match resolve_tenant(&st, &tenant, "invalid_tenant") {
-        Ok(TenantRef::Known(t)) => t,
-        Ok(TenantRef::Meta(m)) => {
-            return EntraError::tenant_not_found("invalid_tenant", &m).into_plain_response(&headers)
-        }
-        Err(e) => return e.into_plain_response(&headers),
+pub(crate) async fn generic_oidc_configuration(n: Names, headers: HeaderMap) -> Response {
+    let Some(t) = n.known else {
+        // A generic issuer is one tenant: no meta tenant.
+        return EntraError::tenant_not_found("invalid_tenant", &n.path_tenant).into_plain_response(&headers);
     };
-    let host = request_host(&st, &uri, &headers);
+    let (host, tenant) = (n.host, n.asked);
     let b = format!("https://{host}/{}", t.tenant_id);
     let doc = json!({
         "issuer": format!("https://{host}/{tenant}/generic"),
@@ -90,19 +114,8 @@ pub(crate) async fn generic_oidc_configuration(
     json_response(StatusCode::OK, &doc, &headers)
 }
 
-pub(crate) async fn jwks(
-    State(st): St,
-    Path(tenant): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let issuer_tenant = match resolve_tenant(&st, &tenant, "invalid_tenant") {
-        Ok(TenantRef::Known(t)) => t.tenant_id.clone(),
-        Ok(TenantRef::Meta(_)) => "{tenantid}".to_string(),
-        Err(e) => return e.into_plain_response(&headers),
-    };
-    let host = request_host(&st, &uri, &headers);
-    let issuer = format!("https://{host}/{issuer_tenant}/v2.0");
+pub(crate) async fn jwks(State(st): St, n: Names, headers: HeaderMap) -> Response {
+    let issuer = format!("https://{}/{}/v2.0", n.host, n.issuer_tenant);
     json_response(
         StatusCode::OK,
         &json!({ "keys": [st.key.jwk(&issuer)] }),

@@ -52,7 +52,9 @@ use tower::ServiceExt as _;
 use crate::entra::unix_now;
 use crate::keys::SigningKey;
 use crate::recording::{record, Recorder};
+use crate::redact::value as param;
 use crate::registry::{derived_guid, TENANT_ID};
+use crate::server::Running;
 
 /// A managed identity the mock host has.
 #[derive(Clone, Debug, Serialize)]
@@ -156,8 +158,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// directory.
 pub struct ManagedIdentityMock {
     shared: Arc<Shared>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Before `_arc_dir`: the server stops before its key directory goes.
+    _running: Running,
     _arc_dir: tempfile::TempDir,
 }
 
@@ -304,8 +306,7 @@ impl ManagedIdentityMock {
             })?;
         Ok(ManagedIdentityMock {
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _running: Running::new(tx, Some(thread)),
             _arc_dir: arc_dir,
         })
     }
@@ -461,17 +462,6 @@ impl ManagedIdentityMock {
     }
 }
 
-impl Drop for ManagedIdentityMock {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 async fn serve_conn<S>(stream: S, app: Router)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -596,10 +586,6 @@ impl Recorder for Shared {
         entry.status = resp.status().as_u16();
         lock(&self.log).push(entry);
     }
-}
-
-fn param<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 
 fn imds_error(status: u16, error: &str, description: &str) -> Response {

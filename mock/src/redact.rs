@@ -111,15 +111,22 @@ pub(crate) fn form_of(headers: &HeaderMap, body: &[u8]) -> Vec<(String, String)>
     }
 }
 
+/// The value of the first `key` in decoded `pairs` (a form or a query).
+pub(crate) fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// [`value`], unless it is empty: Entra treats an empty parameter as a missing one.
+pub(crate) fn filled<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    value(pairs, key).filter(|v| !v.is_empty())
+}
+
 /// The client id a request presents: its `client_id` form field, else the Basic user name.
 pub(crate) fn presented_client_id(form: &[(String, String)], authz: &AuthzHeader) -> Option<String> {
-    form.iter()
-        .find(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.clone())
-        .or(match authz {
-            AuthzHeader::Basic(c) => Some(c.client_id.clone()),
-            _ => None,
-        })
+    value(form, "client_id").map(str::to_owned).or(match authz {
+        AuthzHeader::Basic(c) => Some(c.client_id.clone()),
+        _ => None,
+    })
 }
 
 /// Replaces every occurrence of a registered secret in `s` (raw or percent/form-encoded).

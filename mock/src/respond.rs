@@ -2,9 +2,11 @@
 //! JSON and token responses, and the Entra errors several routes answer.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::extract::{FromRequest, Path, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::RequestExt as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Serialize;
@@ -139,8 +141,56 @@ pub(crate) fn bad_control(msg: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() }))).into_response()
 }
 
-pub(crate) fn body_json(body: &Bytes) -> Result<Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+/// A request to an Entra endpoint that takes a form: the `{tenant}` path segment, the method,
+/// URI and headers, the request ids to echo, and the decoded form (none unless the content
+/// type is a form).
+pub(crate) struct FormRequest {
+    pub(crate) tenant: String,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) ids: RequestIds,
+    pub(crate) form: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormRequest {
+    type Rejection = Response;
+
+    async fn from_request(mut req: Request, state: &S) -> Result<Self, Response> {
+        let Path(tenant) = req
+            .extract_parts::<Path<String>>()
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (method, uri, headers) = (req.method().clone(), req.uri().clone(), req.headers().clone());
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(FormRequest {
+            tenant,
+            method,
+            uri,
+            ids: RequestIds::new(&headers),
+            form: crate::redact::form_of(&headers, &body),
+            headers,
+        })
+    }
+}
+
+/// A control request's JSON body; a body that is not JSON is answered 400
+/// `{"error": "invalid JSON: …"}` before the handler runs.
+pub(crate) struct ControlJson(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for ControlJson {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body)
+            .map(ControlJson)
+            .map_err(|e| bad_control(format!("invalid JSON: {e}")))
+    }
 }
 
 pub(crate) fn unknown_client(client_id: &str, tenant: &Tenant) -> EntraError {

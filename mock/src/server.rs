@@ -243,14 +243,41 @@ fn is_transient(e: &io::Error, port: u16) -> bool {
     }
 }
 
+/// A server's off switch: the sender that ends its accept loop, and the thread that runs it
+/// (when it has its own). Dropping it stops the server and waits for that thread.
+pub(crate) struct Running {
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub(crate) fn new(shutdown: oneshot::Sender<()>, thread: Option<std::thread::JoinHandle<()>>) -> Self {
+        Running {
+            shutdown: Some(shutdown),
+            thread,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A running mock. Dropping it stops the server (and removes its temporary CA file).
 pub struct MockServer {
     pub(crate) shared: Arc<Shared>,
     base_url: String,
     ca_pem: String,
     ca_file: PathBuf,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Before `_ca_dir`: the server stops before its CA file goes.
+    _running: Running,
     _ca_dir: Option<tempfile::TempDir>,
 }
 
@@ -345,8 +372,7 @@ impl MockServer {
             shared,
             ca_pem,
             ca_file,
-            shutdown: Some(shutdown),
-            thread,
+            _running: Running::new(shutdown, thread),
             _ca_dir: ca_dir,
         }
     }
@@ -567,17 +593,6 @@ impl MockServer {
     /// Adds a tenant.
     pub fn add_tenant(&self, tenant: Tenant) {
         self.with_registry(|r| r.add_tenant(tenant));
-    }
-}
-
-impl Drop for MockServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

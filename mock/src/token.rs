@@ -7,20 +7,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::entra::{unix_now, EntraError, RequestIds};
+use crate::entra::{unix_now, EntraError};
 use crate::redact::{self, parse_authorization, AuthzHeader};
 use crate::registry::{Client, Resource, Tenant, User};
 use crate::respond::{
     client_info, device_error, invalid_grant, public_flows_disabled, request_host, resolve_tenant,
-    token_error_response, token_headers, unknown_client, Disconnect, TenantRef, TokenResponse,
+    token_error_response, token_headers, unknown_client, Disconnect, FormRequest, TenantRef, TokenResponse,
 };
 use crate::state::{lock, Fault, Shared};
 use crate::user_state::{random, DeviceCodeStatus, RefreshEntry, CODE_LIFETIME, USER_GRANTS};
@@ -60,16 +60,15 @@ fn fault_error(status: u16, retry_after: Option<u32>) -> EntraError {
     e
 }
 
-pub(crate) async fn token(
-    State(st): St,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ids = RequestIds::new(&headers);
-    let form = redact::form_of(&headers, &body);
+pub(crate) async fn token(State(st): St, r: FormRequest) -> Response {
+    let FormRequest {
+        tenant,
+        method,
+        uri,
+        headers,
+        ids,
+        form,
+    } = r;
     let authz = parse_authorization(&headers);
     let presented = redact::presented_client_id(&form, &authz).unwrap_or_default();
     {
@@ -163,11 +162,7 @@ impl TokenCtx<'_> {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        redact::filled(self.form, key)
     }
 
     /// Validates a client-credentials request in Entra's order and mints the token.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -19,8 +19,8 @@ use crate::entra::{AadstsCode, EntraError, RequestIds};
 use crate::redact;
 use crate::registry::USERNAME;
 use crate::respond::{
-    bad_control, body_json, client_info, public_flows_disabled, request_host, resolve_tenant,
-    token_error_response, token_headers, unknown_client, TenantRef,
+    bad_control, client_info, public_flows_disabled, request_host, resolve_tenant, token_error_response,
+    token_headers, unknown_client, ControlJson, FormRequest, TenantRef,
 };
 use crate::state::{lock, Shared};
 use crate::user_state::{random, user_code, AuthCode, AuthorizeMode, DeviceCodeStatus, DeviceEntry};
@@ -162,7 +162,7 @@ async fn authorize_form(
     body: Bytes,
 ) -> Response {
     let q: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let decision = q.iter().find(|(k, _)| k == "decision").map(|(_, v)| v.as_str());
+    let decision = redact::value(&q, "decision");
     let mode = if decision == Some("sign_in") {
         AuthorizeMode::Approve { user: None }
     } else {
@@ -219,11 +219,11 @@ fn sign_in(
     decided: Option<AuthorizeMode>,
 ) -> Response {
     let (tenant, headers) = (tenant.to_owned(), headers.clone());
-    let get = |k: &str| {
-        q.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+    let get = |k: &str| redact::filled(q, k);
+    // A parameter the page cannot do without: AADSTS900144, shown on the page.
+    let missing = |name: &str| {
+        let e = EntraError::missing_param(name);
+        error_page(400, e.code, &e.message, &headers)
     };
     let tenant = match resolve_tenant(st, &tenant, "invalid_request") {
         Ok(TenantRef::Known(t)) => *t,
@@ -241,12 +241,7 @@ fn sign_in(
         Err(e) => return error_page(400, e.code, &e.message, &headers),
     };
     let Some(client_id) = get("client_id") else {
-        return error_page(
-            400,
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-            &headers,
-        );
+        return missing("client_id");
     };
     let Some(client) = tenant.client(client_id) else {
         return error_page(
@@ -260,12 +255,7 @@ fn sign_in(
         );
     };
     let Some(redirect_uri) = get("redirect_uri") else {
-        return error_page(
-            400,
-            900144,
-            "The request body must contain the following parameter: 'redirect_uri'.",
-            &headers,
-        );
+        return missing("redirect_uri");
     };
     if !client
         .redirect_uris
@@ -298,11 +288,8 @@ fn sign_in(
         );
     }
     let Some(scope) = get("scope") else {
-        return fail(
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        );
+        let e = EntraError::missing_param("scope");
+        return fail(e.error, e.code, &e.message);
     };
     if let Err(e) = crate::grants::user_resource(scope) {
         return fail(e.error, e.code, &e.message);
@@ -388,22 +375,9 @@ fn sign_in(
     redirect(redirect_uri, &p, None)
 }
 
-async fn devicecode(
-    State(st): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let ids = RequestIds::new(&headers);
-    let form = redact::form_of(&headers, &body);
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
+async fn devicecode(State(st): State<Arc<Shared>>, r: FormRequest) -> Response {
+    let get = |k: &str| redact::filled(&r.form, k);
+    let (tenant, method, uri, headers, ids) = (r.tenant, r.method, r.uri, r.headers, r.ids);
     let result = (|| -> Result<Value, EntraError> {
         if method != Method::POST {
             return Err(EntraError::new(
@@ -485,11 +459,7 @@ async fn devicelogin() -> Response {
 // ---------------------------------------------------------------------------------------
 // Control API and the Rust API
 
-async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+async fn ctl_authorize(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let mode = match v.get("mode").and_then(Value::as_str) {
         Some("approve") => AuthorizeMode::Approve {
             user: v.get("user").and_then(Value::as_str).map(str::to_owned),
@@ -504,11 +474,7 @@ async fn ctl_authorize(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
     Json(mode).into_response()
 }
 
-async fn ctl_devicecode(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+async fn ctl_devicecode(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let Some(obj) = v.as_object() else {
         return bad_control("expected a JSON object");
     };
@@ -544,20 +510,16 @@ fn set_device_status(st: &Shared, user_code: &str, status: DeviceCodeStatus) -> 
     }
 }
 
-async fn ctl_device_approve(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    answer_device_code(&st, &body, true)
+async fn ctl_device_approve(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
+    answer_device_code(&st, &v, true)
 }
 
-async fn ctl_device_deny(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    answer_device_code(&st, &body, false)
+async fn ctl_device_deny(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
+    answer_device_code(&st, &v, false)
 }
 
 /// `{"user_code": …, "user": …}`: approve (as `user`, default the fixture user) or deny.
-fn answer_device_code(st: &Shared, body: &Bytes, approve: bool) -> Response {
-    let v = match body_json(body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+fn answer_device_code(st: &Shared, v: &Value, approve: bool) -> Response {
     let Some(code) = v.get("user_code").and_then(Value::as_str) else {
         return bad_control("user_code is required");
     };
@@ -593,11 +555,7 @@ fn revoke(st: &Shared, user: &str) -> usize {
     n
 }
 
-async fn ctl_revoke(State(st): State<Arc<Shared>>, body: Bytes) -> Response {
-    let v = match body_json(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_control(e),
-    };
+async fn ctl_revoke(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let user = v.get("user").and_then(Value::as_str).unwrap_or(USERNAME);
     Json(json!({"revoked": revoke(&st, user)})).into_response()
 }

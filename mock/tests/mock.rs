@@ -379,6 +379,40 @@ async fn instance_discovery_and_unknown_tenant_discovery() {
         .unwrap()
         .contains("Tenant 'fabrikam.onmicrosoft.com' not found"));
 
+    // A meta tenant: its own endpoints, Entra's `{tenantid}` issuer; no generic issuer for it.
+    let d = discovery(&http, &format!("{base}/organizations")).await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    assert_eq!(d.json()["issuer"], format!("{base}/{{tenantid}}/v2.0"));
+    assert_eq!(
+        d.json()["token_endpoint"],
+        format!("{base}/organizations/oauth2/v2.0/token")
+    );
+    let keys = get(&http, &format!("{base}/common/discovery/v2.0/keys")).await;
+    assert_eq!(keys.status, 200, "{}", keys.text);
+    assert!(keys.json()["keys"][0]["kid"].is_string());
+    let generic = get(
+        &http,
+        &format!("{base}/organizations/generic/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_entra_error(&generic, 400, "invalid_tenant", 90002);
+    let generic = get(
+        &http,
+        &format!("{base}/{TENANT_ID}/generic/.well-known/openid-configuration"),
+    )
+    .await;
+    assert_eq!(generic.status, 200, "{}", generic.text);
+    assert_eq!(generic.json()["issuer"], format!("{base}/{TENANT_ID}/generic"));
+    // A malformed tenant, on each discovery route.
+    for path in [
+        "v2.0/.well-known/openid-configuration",
+        "generic/.well-known/openid-configuration",
+        "discovery/v2.0/keys",
+    ] {
+        let bad = get(&http, &format!("{base}/not_a_tenant!/{path}")).await;
+        assert_entra_error(&bad, 400, "invalid_tenant", 900023);
+    }
+
     // Served on the localhost alias too, with that host in the document.
     let d = discovery(&http, &format!("https://localhost:{port}/{TENANT_ID}")).await;
     assert_eq!(d.status, 200);
@@ -795,6 +829,29 @@ async fn control_routes_and_response_variants() {
     let reg = get(&http, &format!("{base}/_mock/registry")).await;
     assert!(!reg.text.contains(CLIENT_SECRET));
     assert!(!reg.text.contains("another-mock-secret"));
+
+    // A refused control request says why.
+    for (path, body, says) in [
+        ("clients", "{", "invalid JSON"),
+        ("config", "not json", "invalid JSON"),
+        ("clients", r#"{"secret": "s"}"#, "client_id is required"),
+        (
+            "resources",
+            r#"{"tenant": "nobody", "app_id_uri": "api://x"}"#,
+            "unknown tenant 'nobody'",
+        ),
+    ] {
+        let r = answer(
+            http.post(format!("{base}/_mock/{path}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.text);
+        assert!(r.text.contains(says), "{path} {body}: {}", r.text);
+    }
 }
 
 #[tokio::test]

@@ -11,16 +11,20 @@ use std::time::{Duration, Instant};
 
 use aadtoken_core::ErrorKind;
 
-use crate::common::app_client as client;
+use crate::common::{self, app_client as client};
 use aadtoken_mock::{Fault, MockConfig, MockServer, RefreshIn};
 
 /// Wait (bounded) until `cond` holds.
 fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until(what, Duration::from_secs(15), cond);
+}
+
+/// A mock that answers each token request after `latency`, and a client of it with `settings`.
+fn slow(latency: Duration, settings: &str) -> (MockServer, aadtoken_core::Client) {
+    let mock = MockServer::spawn(MockConfig::default());
+    mock.set_latency(latency);
+    let c = client(&mock, settings);
+    (mock, c)
 }
 
 fn run_threads<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 'static) -> Vec<T> {
@@ -40,22 +44,15 @@ fn run_threads<T: Send + 'static>(n: usize, f: impl Fn() -> T + Send + Sync + 's
 
 #[test]
 fn concurrent_callers_on_a_cold_cache_share_one_request() {
-    let mock = MockServer::spawn(MockConfig::default());
-    mock.set_latency(Duration::from_millis(300));
-    let c = client(&mock, "");
+    let (mock, c) = slow(Duration::from_millis(300), "");
     let tokens = run_threads(32, move || c.get_token(None).unwrap().secret().to_owned());
     assert_eq!(mock.token_requests(), 1, "32 concurrent callers, one request");
-    assert!(
-        tokens.iter().all(|t| *t == tokens[0]),
-        "everyone got the same token"
-    );
+    common::assert_all_same(&tokens, "everyone got the same token");
 }
 
 #[test]
 fn concurrent_callers_share_one_failure_too() {
-    let mock = MockServer::spawn(MockConfig::default());
-    mock.set_latency(Duration::from_millis(300));
-    let c = client(&mock, "client_secret=wrong");
+    let (mock, c) = slow(Duration::from_millis(300), "client_secret=wrong");
     let errors = run_threads(16, move || c.get_token(None).unwrap_err());
     assert_eq!(
         mock.token_requests(),
@@ -206,12 +203,10 @@ fn a_refresh_loop_is_stopped_locally() {
 
 #[test]
 fn concurrent_forced_refreshes_share_one_request() {
-    let mock = MockServer::spawn(MockConfig::default());
-    mock.set_latency(Duration::from_millis(300));
-    let c = client(&mock, "");
+    let (mock, c) = slow(Duration::from_millis(300), "");
     let tokens = run_threads(8, move || c.refresh_token(None).unwrap().secret().to_owned());
     assert_eq!(mock.token_requests(), 1);
-    assert!(tokens.iter().all(|t| *t == tokens[0]));
+    common::assert_all_same(&tokens, "the forced refreshes got the same token");
 }
 
 #[test]
@@ -247,9 +242,7 @@ fn async_get_calls_back_once_with_the_token() {
 
 #[test]
 fn async_get_can_be_cancelled_and_times_out() {
-    let mock = MockServer::spawn(MockConfig::default());
-    mock.set_latency(Duration::from_secs(3));
-    let c = client(&mock, "");
+    let (mock, c) = slow(Duration::from_secs(3), "");
     let (tx, rx) = mpsc::channel();
     let pending = c
         .get_token_async(None, Box::new(move |r| tx.send(r.unwrap_err().kind()).unwrap()))

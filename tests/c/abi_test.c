@@ -24,6 +24,7 @@
 
 #include "aadtoken.h"
 #include "common.h"
+#include "library_threads.h"
 
 static int count_char(const char *s, char c) {
     int n = 0;
@@ -353,25 +354,7 @@ static void phase_async_cancel(void) {
     aadtoken_client_free(client);
 }
 
-/* ---- threads of the library, by name, from /proc ---- */
-static int library_threads(void) {
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-    if (d == NULL) return -1;
-    while ((e = readdir(d)) != NULL) {
-        char path[300], name[64] = "";
-        FILE *f;
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        if ((f = fopen(path, "r")) != NULL) {
-            if (fgets(name, sizeof name, f) != NULL && strncmp(name, "aadtoken", 8) == 0) n++;
-            fclose(f);
-        }
-    }
-    closedir(d);
-    return n;
-}
+/* ---- threads of the library, by name, from /proc (library_threads.h) ---- */
 
 static int all_threads(void) {
     DIR *d = opendir("/proc/self/task");

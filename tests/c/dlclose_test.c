@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "aadtoken.h"
+#include "library_threads.h"
 
 static int passed, failed;
 #define CHECK(cond, what)                                                       \
@@ -103,27 +104,6 @@ static void use_and_shut_down(const struct lib *l) {
 static void *on_a_thread(void *l) {
     use_and_shut_down(l);
     return NULL;
-}
-
-/* Threads of this process named aadtoken-* (the library's). */
-static int library_threads(void) {
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        char path[300], name[64] = "";
-        FILE *f;
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        f = fopen(path, "r");
-        if (f != NULL) {
-            if (fgets(name, sizeof name, f) == NULL) name[0] = '\0';
-            fclose(f);
-        }
-        n += strncmp(name, "aadtoken", 8) == 0;
-    }
-    if (d != NULL) closedir(d);
-    return n;
 }
 
 /* Whether a file named libaadtoken is mapped into this process. */

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aadtoken_mock::{
-    Client as MockClient, FederatedCredential, ManagedIdentityMock, MockConfig, MockServer, CLIENT_ID,
-    CLIENT_SECRET, SCOPE, TENANT_ID, USERNAME, USER_PASSWORD,
+    Client as MockClient, ManagedIdentityMock, MockConfig, MockServer, CLIENT_ID, CLIENT_SECRET, SCOPE,
+    TENANT_ID, USERNAME, USER_PASSWORD,
 };
 
 use crate::common::{self, closed_port, Under};
-use crate::creds::{federated_token, temp_dir, TestCert, FED_ISSUER, FED_SUBJECT};
+use crate::creds::{federated_credential, federated_token, temp_dir, TestCert};
 
 const APP: &str = "77777777-7777-7777-7777-777777777777";
 
@@ -68,11 +68,7 @@ impl World {
             TENANT_ID,
             MockClient::new(APP)
                 .with_certificate(cert.cert_der.clone())
-                .with_federated(FederatedCredential::new(
-                    FED_ISSUER,
-                    FED_SUBJECT,
-                    issuer.cert_der.clone(),
-                )),
+                .with_federated(federated_credential(&issuer)),
         );
         let token_file = dir.join("azure-identity-token");
         std::fs::write(&token_file, federated_token(&issuer, 0, 3600)).unwrap();

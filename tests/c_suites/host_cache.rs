@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aadtoken_mock::{MockConfig, MockServer};
 
@@ -58,6 +58,11 @@ fn token_of(stdout: &str) -> String {
     tokens[0].to_owned()
 }
 
+/// Run `name` once (it must succeed); what it printed.
+fn run(mock: &MockServer, dir: &Path, name: &str) -> String {
+    common::run_phase(&mut phase(mock, dir, name), name, Under::Plain)
+}
+
 /// Run `get` once; its token.
 fn get(mock: &MockServer, dir: &Path, cmd: Option<Command>) -> String {
     let mut cmd = cmd.unwrap_or_else(|| phase(mock, dir, "get"));
@@ -73,14 +78,6 @@ fn token_file(dir: &Path) -> PathBuf {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     files[0].clone()
-}
-
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -111,10 +108,7 @@ fn thirty_two_processes_at_once_send_one_request_and_a_later_one_none() {
         })
         .collect();
     assert_eq!(mock.token_requests(), 1, "one request for the whole host");
-    assert!(
-        tokens.iter().all(|t| *t == tokens[0]),
-        "every process has the same token"
-    );
+    common::assert_all_same(&tokens, "every process has the same token");
     mock.verify_token(&tokens[0]).unwrap();
 
     // Files: the key and the token are private; the directory is 0700.
@@ -161,7 +155,7 @@ fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() 
     let mock = slow_mock(3000);
     let dir = host_dir();
     let mut holder = phase(&mock, &dir, "get").stdout(Stdio::null()).spawn().unwrap();
-    wait_until(
+    common::wait_until(
         "the first process's request reaches the mock",
         Duration::from_secs(30),
         || mock.token_requests() == 1,
@@ -175,7 +169,7 @@ fn a_process_killed_while_it_asks_leaves_the_others_a_token_within_timeout_ms() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(
+    common::wait_until(
         "the second process waits for the first",
         Duration::from_secs(30),
         || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("another process on this host is asking")),
@@ -202,10 +196,10 @@ fn a_forced_refresh_takes_the_token_another_process_got_while_it_waited() {
     let mock = slow_mock(3000);
     let dir = host_dir();
     let asking = phase(&mock, &dir, "get").stdout(Stdio::piped()).spawn().unwrap();
-    wait_until("the first process asks", Duration::from_secs(30), || {
+    common::wait_until("the first process asks", Duration::from_secs(30), || {
         mock.token_requests() == 1
     });
-    let forced = common::run_phase(&mut phase(&mock, &dir, "refresh"), "refresh", Under::Plain);
+    let forced = run(&mock, &dir, "refresh");
     let got = common::check_phase("get", Under::Plain, asking.wait_with_output().unwrap());
     assert_eq!(
         token_of(&forced),
@@ -255,17 +249,11 @@ fn a_child_forked_while_its_parent_asks_does_not_hold_the_parents_lock() {
 fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
     let mock = slow_mock(300);
     let dir = host_dir();
-    let out = common::run_phase(&mut phase(&mock, &dir, "prefork"), "prefork", Under::Plain);
+    let out = run(&mock, &dir, "prefork");
     let (tokens, others) = (printed(&out, "token"), printed(&out, "other"));
     assert_eq!((tokens.len(), others.len()), (5, 4), "{out}");
-    assert!(
-        tokens.iter().all(|t| *t == tokens[0]),
-        "the children use the parent's token"
-    );
-    assert!(
-        others.iter().all(|t| *t == others[0]),
-        "one token for the other scope"
-    );
+    common::assert_all_same(&tokens, "the children use the parent's token");
+    common::assert_all_same(&others, "one token for the other scope");
     assert_eq!(
         mock.token_requests(),
         2,
@@ -277,7 +265,7 @@ fn children_of_a_pre_fork_parent_share_its_token_and_one_request_for_another() {
 fn shutdown_leaves_no_lock_behind() {
     let mock = slow_mock(0);
     let dir = host_dir();
-    let out = common::run_phase(&mut phase(&mock, &dir, "shutdown"), "shutdown", Under::Plain);
+    let out = run(&mock, &dir, "shutdown");
     let refreshed = printed(&out, "refreshed");
     assert_eq!(refreshed.len(), 1, "{out}");
     let refreshed = refreshed[0];
@@ -378,11 +366,7 @@ fn an_unsafe_host_cache_dir_is_refused_when_the_client_is_built() {
     ))
     .unwrap_err();
     assert_eq!(e.kind(), aadtoken_core::ErrorKind::UnsafePath);
-    assert!(
-        e.message().contains("host_cache_dir") && e.message().contains("chmod 700"),
-        "{}",
-        e.message()
-    );
+    common::assert_names(&e, &["host_cache_dir", "chmod 700"]);
 }
 
 #[test]

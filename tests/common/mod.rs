@@ -352,6 +352,31 @@ pub fn app_client(mock: &aadtoken_mock::MockServer, extra: &str) -> aadtoken_cor
     aadtoken_core::Client::new(&app_config(mock, extra)).unwrap()
 }
 
+/// Polls `done` until it holds; fails the test naming `what` when `limit` passes first.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Asserts that `items` (at least one) are all equal; `what` says what that means. (They
+/// are tokens: the message says which one differs, not what it holds.)
+pub fn assert_all_same<T: PartialEq>(items: &[T], what: &str) {
+    assert!(!items.is_empty(), "{what}: nothing to compare");
+    if let Some(i) = items.iter().position(|t| *t != items[0]) {
+        panic!("{what}: item {i} of {} differs from the first", items.len());
+    }
+}
+
+/// Asserts that the message of `e` names every one of `parts`.
+pub fn assert_names(e: &aadtoken_core::Error, parts: &[&str]) {
+    for part in parts {
+        assert!(e.message().contains(part), "no {part:?} in: {}", e.message());
+    }
+}
+
 /// The browser stand-in `aadtoken-mock-browser` (built by `cargo build -p aadtoken-mock`).
 pub fn mock_browser() -> PathBuf {
     let bin = target_dir().join("debug/aadtoken-mock-browser");

@@ -83,6 +83,12 @@ impl TestCert {
 pub const FED_ISSUER: &str = "https://oidc.aks.mock.invalid/issuer";
 pub const FED_SUBJECT: &str = "system:serviceaccount:db:app";
 
+/// The federated credential an app registers to trust the tokens `issuer_key` signs as
+/// [`FED_ISSUER`] for [`FED_SUBJECT`].
+pub fn federated_credential(issuer_key: &TestCert) -> aadtoken_mock::FederatedCredential {
+    aadtoken_mock::FederatedCredential::new(FED_ISSUER, FED_SUBJECT, issuer_key.cert_der.clone())
+}
+
 /// A federated token valid from `nbf_offset` to `exp_offset` seconds from now.
 pub fn federated_token(issuer_key: &TestCert, nbf_offset: i64, exp_offset: i64) -> String {
     let now = aadtoken_core::token::unix_now();

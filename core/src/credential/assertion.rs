@@ -219,12 +219,7 @@ mod tests {
         for (bad, says) in [("  \n", "is empty"), ("one two", "does not hold a JWT")] {
             std::fs::write(&path, bad).unwrap();
             let e = file.read().unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::File);
-            assert!(
-                e.message().contains("'assertion_file'") && e.message().contains(says),
-                "{}",
-                e.message()
-            );
+            crate::error::assert_error(&e, ErrorKind::File, &["'assertion_file'", says]);
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

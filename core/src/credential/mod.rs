@@ -399,10 +399,10 @@ mod without_features {
         }
         for key in ["account", "prompt"] {
             let e = Config::new().set(key, "login").unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidSetting, "{e}");
-            assert!(
-                e.message().contains(&format!("'{key}'")) && e.message().contains("feature signin"),
-                "{e}"
+            crate::error::assert_error(
+                &e,
+                ErrorKind::InvalidSetting,
+                &[&format!("'{key}'"), "feature signin"],
             );
         }
         let mut config = Config::new();

@@ -232,8 +232,7 @@ mod tests {
         assert!(select(vec![], None, None).unwrap().is_none());
         assert_eq!(select(vec![&a], None, None).unwrap().unwrap().username, "a@x");
         let e = select(vec![&a, &b], None, None).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::MissingSetting);
-        assert!(e.message().contains("a@x (1.t)") && e.message().contains("'login_hint'"));
+        crate::error::assert_error(&e, ErrorKind::MissingSetting, &["a@x (1.t)", "'login_hint'"]);
         assert_eq!(
             select(vec![&a, &b], None, Some("B@X"))
                 .unwrap()

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.function.LongFunction;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
@@ -248,17 +249,10 @@ public final class AadTokenClient implements AutoCloseable {
      * @throws AadTokenException e.g. status 102 (not a person sign-in {@code auth_method})
      */
     public void signOut() {
-        Lock r = state.lock.readLock();
-        r.lock();
-        try {
-            long h = state.handle.get();
-            if (h == 0) {
-                throw new IllegalStateException("this AadTokenClient is closed");
-            }
+        onHandle(h -> {
             Native.clientSignOut(h);
-        } finally {
-            r.unlock();
-        }
+            return null;
+        });
     }
 
     /**
@@ -289,6 +283,14 @@ public final class AadTokenClient implements AutoCloseable {
     }
 
     private Token call(String scopes, Mode mode) {
+        return onHandle(h -> mode == Mode.SIGN_IN
+                ? Native.clientSignIn(h, scopes)
+                : Native.clientGetToken(h, scopes, mode == Mode.REFRESH));
+    }
+
+    /** Runs {@code nativeCall} on the live native handle under the read lock, so that
+     *  {@link #close()} waits for it; a closed client throws {@link IllegalStateException}. */
+    private <T> T onHandle(LongFunction<T> nativeCall) {
         Lock r = state.lock.readLock();
         r.lock();
         try {
@@ -296,9 +298,7 @@ public final class AadTokenClient implements AutoCloseable {
             if (h == 0) {
                 throw new IllegalStateException("this AadTokenClient is closed");
             }
-            return mode == Mode.SIGN_IN
-                    ? Native.clientSignIn(h, scopes)
-                    : Native.clientGetToken(h, scopes, mode == Mode.REFRESH);
+            return nativeCall.apply(h);
         } finally {
             r.unlock();
         }

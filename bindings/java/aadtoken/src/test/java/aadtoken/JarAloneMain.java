@@ -42,18 +42,12 @@ public final class JarAloneMain {
             System.out.println("cache_file: upn " + claims.contains("\"upn\":\"" + Mock.USER + "\""));
         }
         List<DeviceCodePrompt> prompts = new ArrayList<>();
-        try (AadTokenClient client = AadTokenClient.builder()
-                .set(SignIn.settings(mock, "device_code"))
-                .deviceCodePrompt(SignIn.approving(mock, prompts))
-                .build()) {
+        try (AadTokenClient client = SignIn.deviceCodeClient(mock, prompts)) {
             String claims = client.signIn().claimsJson();
             System.out.println("device_code: prompts " + prompts.size() + " upn " + claims.contains(Mock.USER));
         }
         List<String> urls = new ArrayList<>();
-        try (AadTokenClient client = AadTokenClient.builder()
-                .set(SignIn.settings(mock, "interactive"))
-                .openUrl(SignIn.browser(mock, urls))
-                .build()) {
+        try (AadTokenClient client = SignIn.browserClient(mock, urls)) {
             String claims = client.signIn().claimsJson();
             System.out.println("interactive: opened " + urls.size() + " upn " + claims.contains(Mock.USER));
         }

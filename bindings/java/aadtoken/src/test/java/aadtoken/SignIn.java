@@ -66,6 +66,22 @@ public final class SignIn {
         };
     }
 
+    /** A device-code client ({@link #settings}) whose prompt is {@link #approving}. */
+    public static AadTokenClient deviceCodeClient(Mock mock, List<DeviceCodePrompt> prompts) {
+        return AadTokenClient.builder()
+                .set(settings(mock, "device_code"))
+                .deviceCodePrompt(approving(mock, prompts))
+                .build();
+    }
+
+    /** A browser sign-in client ({@link #settings}) whose opener is {@link #browser}. */
+    public static AadTokenClient browserClient(Mock mock, List<String> urls) {
+        return AadTokenClient.builder()
+                .set(settings(mock, "interactive"))
+                .openUrl(browser(mock, urls))
+                .build();
+    }
+
     /** A new private directory (0700) for a cache file {@code cache.json}; all removed at exit. */
     public static Path privateDir() throws Exception {
         Path dir = Files.createTempDirectory("aadtoken-java-cache-",

@@ -24,10 +24,7 @@ class SignInTest {
     @Test
     void deviceCodeThroughTheJavaPromptThenSilent() {
         List<DeviceCodePrompt> prompts = new CopyOnWriteArrayList<>();
-        try (AadTokenClient client = AadTokenClient.builder()
-                .set(SignIn.settings(mock, "device_code"))
-                .deviceCodePrompt(SignIn.approving(mock, prompts))
-                .build()) {
+        try (AadTokenClient client = SignIn.deviceCodeClient(mock, prompts)) {
             // The first test to sign this account in is not known (the account is shared
             // process-wide), so start with an explicit sign-in, which always asks the person.
             checkUserToken(client.signIn());
@@ -58,10 +55,7 @@ class SignInTest {
     @Test
     void interactiveThroughTheJavaOpener() {
         List<String> urls = new CopyOnWriteArrayList<>();
-        try (AadTokenClient client = AadTokenClient.builder()
-                .set(SignIn.settings(mock, "interactive"))
-                .openUrl(SignIn.browser(mock, urls))
-                .build()) {
+        try (AadTokenClient client = SignIn.browserClient(mock, urls)) {
             checkUserToken(client.signIn());
             checkEq(urls.size(), 1, "opened once");
             check(urls.get(0).startsWith(mock.authority + "/" + Mock.TENANT + "/oauth2/v2.0/authorize?"), urls.get(0));
