@@ -68,19 +68,23 @@ impl Provider {
     fn start() -> Arc<Provider> {
         common::require_tool("node", "apt-get install nodejs npm");
         let package = common::repo_root().join("tests/oidc");
-        if !package.join("node_modules/oidc-provider").exists() {
-            common::require_tool("npm", "apt-get install npm");
-            let out = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&package)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "npm ci in tests/oidc: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        // Once per test binary: the tests run in parallel, and two `npm ci` in one folder race.
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            if !package.join("node_modules/oidc-provider").exists() {
+                common::require_tool("npm", "apt-get install npm");
+                let out = Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&package)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "npm ci in tests/oidc: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        });
         let dir = common::target_dir().join(format!(
             "oidc-provider-{}-{}",
             std::process::id(),

@@ -40,18 +40,22 @@ fn browser_program() -> PathBuf {
         );
     }
     let package = repo().join("tests/browser");
-    if !package.join("node_modules/playwright-core").exists() {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&package)
-            .output()
-            .expect("npm is required by this test (apt-get install npm)");
-        assert!(
-            out.status.success(),
-            "npm ci in tests/browser: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    // Once per test binary: the tests run in parallel, and two `npm ci` in one folder race.
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        if !package.join("node_modules/playwright-core").exists() {
+            let out = Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&package)
+                .output()
+                .expect("npm is required by this test (apt-get install npm)");
+            assert!(
+                out.status.success(),
+                "npm ci in tests/browser: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    });
     package.join("open.mjs")
 }
 
