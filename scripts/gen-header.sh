@@ -5,23 +5,39 @@
 # --check verify that the committed files are what the sources generate (exit 1 and a diff if
 # not).
 #
-# The status codes are declared once, in the `statuses!` table of src/ffi/status.rs. cbindgen
-# does not expand macros, so this script reads that table and writes the header's #define
-# block (with each status's doc comment) and the bindings' constants from it;
-# tests/api/status_table.rs checks them against the compiled table.
+# Most exports are declared through the macros of src/ffi/export.rs, so cbindgen reads the crate
+# as the compiler expands it (cbindgen.toml's [parse.expand]). Expanding needs a nightly
+# compiler (`-Zunpretty=expanded`): this script uses the pinned one below, installing it with
+# rustup (minimal profile) when it is missing; the library itself builds on stable. The
+# expansion's build goes to target/expand, apart from the stable builds.
+#
+# The status codes are declared once, in the `statuses!` table of src/ffi/status.rs. This
+# script reads that table and writes the header's #define block (with each status's doc comment
+# and the section comments) and the bindings' constants from it; tests/api/status_table.rs
+# checks them against the compiled table.
 set -euo pipefail
 CBINDGEN_VERSION=0.29.4
+NIGHTLY=nightly-2026-10-30
 cd "$(dirname "$0")/.."
 
 if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version)" != "cbindgen $CBINDGEN_VERSION" ]; then
   echo "installing cbindgen $CBINDGEN_VERSION (the pinned version)" >&2
   cargo install --locked --quiet --version "$CBINDGEN_VERSION" cbindgen
 fi
+if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1; then
+  echo "installing Rust $NIGHTLY (the pinned compiler that expands macros for cbindgen)" >&2
+  rustup toolchain install "$NIGHTLY" --profile minimal --no-self-update >&2
+fi
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cbindgen --quiet --config cbindgen.toml --crate aadtoken --output "$out/aadtoken.h" .
+# cbindgen.toml, with the status constants added to its `exclude` list (their block comes below).
+statuses=$(sed -n 's/^ *\(AADTOKEN_[A-Z0-9_]*\) = [0-9]*, ".*/"\1"/p' src/ffi/status.rs | paste -sd, -)
+sed "s/^exclude = \[\(.*\)\]\$/exclude = [\1, $statuses]/" cbindgen.toml >"$out/cbindgen.toml"
+grep -q '"AADTOKEN_OK"' "$out/cbindgen.toml" || { echo "gen-header.sh: cannot add the statuses to cbindgen.toml's exclude" >&2; exit 1; }
+RUSTUP_TOOLCHAIN="$NIGHTLY" CARGO_EXPAND_TARGET_DIR="$PWD/target/expand" \
+  cbindgen --quiet --config "$out/cbindgen.toml" --crate aadtoken --output "$out/aadtoken.h" .
 python3 - "$out" "$version" <<'PY'
 import re
 import sys

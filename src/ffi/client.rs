@@ -1,13 +1,13 @@
 //! `aadtoken_client`: gets tokens for one identity.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
+use super::export::{fallible, token_exports};
 use super::handle::{self, handle, read, UserData};
 use super::token::aadtoken_token;
-use super::{aadtoken_error, aadtoken_status, call, opt_str, status_of, AADTOKEN_OK};
+use super::{aadtoken_error, aadtoken_status, opt_str, status_of, AADTOKEN_OK};
 use aadtoken_core::client::Pending;
-use aadtoken_core::{Client, Error, Token};
+use aadtoken_core::{Client, Error};
 
 /// A client for one identity (authority, application, credential). Thread-safe: share one per
 /// identity between all threads. Clients with the same identity and scopes share cached tokens
@@ -20,80 +20,40 @@ pub struct aadtoken_client {
 // the JNI `clientNew`); ODPI-C's `context` is documented to be one.
 handle!(aadtoken_client: Box<Client>);
 
-/// Check the settings in `config` and create a client. The config is copied: it may be freed
-/// or changed afterwards. No network request is made here.
-///
-/// On success `*out` receives the client (the caller frees it with `aadtoken_client_free`).
-/// Returns `AADTOKEN_ERR_INVALID_ARGUMENT` if `config` or `out` is NULL;
-/// `AADTOKEN_ERR_MISSING_SETTING` / `AADTOKEN_ERR_INVALID_SETTING` naming the setting (e.g. no
-/// `client_secret`, an unreadable `ca_file`). On error `*out` is not written and, if `err` is
-/// not NULL, `*err` receives an error object.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_client_new(
-    config: *const super::config::aadtoken_config,
-    out: *mut *mut aadtoken_client,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Check the settings in `config` and create a client. The config is copied: it may be freed
+    /// or changed afterwards. No network request is made here.
+    ///
+    /// On success `*out` receives the client (the caller frees it with `aadtoken_client_free`).
+    /// Returns `AADTOKEN_ERR_INVALID_ARGUMENT` if `config` or `out` is NULL;
+    /// `AADTOKEN_ERR_MISSING_SETTING` / `AADTOKEN_ERR_INVALID_SETTING` naming the setting (e.g. no
+    /// `client_secret`, an unreadable `ca_file`). On error `*out` is not written and, if `err` is
+    /// not NULL, `*err` receives an error object.
+    fn aadtoken_client_new(config: *const super::config::aadtoken_config, out: *mut *mut aadtoken_client) {
         let config = handle::get(config, "config")?;
         let out = handle::out(out, "out")?;
         out.write(handle::into_raw(Box::new(Client::new(config)?)));
         Ok(())
-    })
+    }
 }
 
-/// Get a token for `scopes` (space separated; NULL = the configured `scope` setting).
-///
-/// Returns the cached token while it has more than `expiry_margin_s` left — no lock, no I/O —
-/// else asks the identity provider, blocking the calling thread for at most `timeout_ms`.
-/// Concurrent callers for the same identity and scopes share one request.
-///
-/// On success `*out` receives a token the caller frees with `aadtoken_token_free`. On error
-/// `*out` is not written, the status says what class of failure it was, and if `err` is not
-/// NULL `*err` receives an error object (message, OAuth code, AADSTS code, correlation id).
-/// Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_client_get_token(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    out: *mut *mut aadtoken_token,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    hand_out_token(client, scopes, out, err, Client::get_token)
-}
+token_exports! {
+    /// Get a token for `scopes` (space separated; NULL = the configured `scope` setting).
+    ///
+    /// Returns the cached token while it has more than `expiry_margin_s` left — no lock, no I/O —
+    /// else asks the identity provider, blocking the calling thread for at most `timeout_ms`.
+    /// Concurrent callers for the same identity and scopes share one request.
+    ///
+    /// On success `*out` receives a token the caller frees with `aadtoken_token_free`. On error
+    /// `*out` is not written, the status says what class of failure it was, and if `err` is not
+    /// NULL `*err` receives an error object (message, OAuth code, AADSTS code, correlation id).
+    /// Thread-safe.
+    fn aadtoken_client_get_token => Client::get_token;
 
-/// Like `aadtoken_client_get_token`, but always asks the identity provider and replaces the
-/// cached token for these scopes (use it when a server rejected a token before its expiry).
-/// Tokens handed out earlier stay valid objects. Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_client_refresh_token(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    out: *mut *mut aadtoken_token,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    hand_out_token(client, scopes, out, err, Client::refresh_token)
-}
-
-/// The body shared by the exports that hand out a token for `scopes`
-/// (`aadtoken_client_get_token`, `aadtoken_client_refresh_token`, `aadtoken_client_sign_in`).
-///
-/// # Safety
-/// As those exports: live handles, NUL-terminated `scopes` or NULL, writable `out` or NULL.
-pub(crate) unsafe fn hand_out_token(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    out: *mut *mut aadtoken_token,
-    err: *mut *mut aadtoken_error,
-    get: fn(&Client, Option<&str>) -> Result<Arc<Token>, Error>,
-) -> aadtoken_status {
-    call(err, || {
-        let client = handle::get(client, "client")?;
-        let scopes = opt_str(scopes, "scopes")?;
-        let out = handle::out(out, "out")?;
-        out.write(handle::into_raw(get(client, scopes)?));
-        Ok(())
-    })
+    /// Like `aadtoken_client_get_token`, but always asks the identity provider and replaces the
+    /// cached token for these scopes (use it when a server rejected a token before its expiry).
+    /// Tokens handed out earlier stay valid objects. Thread-safe.
+    fn aadtoken_client_refresh_token => Client::refresh_token;
 }
 
 /// Free a client. NULL is allowed and does nothing. No other thread may be using the client
@@ -128,29 +88,27 @@ pub struct aadtoken_request {
 // `aadtoken_client_get_token_async`.
 handle!(aadtoken_request: Box<Pending>);
 
-/// Start getting a token without blocking: returns at once, and `callback` runs exactly once on
-/// a library thread with the result (see `aadtoken_token_callback`) — a cached token, a new one,
-/// or an error; `AADTOKEN_ERR_TIMEOUT` after `timeout_ms`; `AADTOKEN_ERR_CANCELLED` if the
-/// request is cancelled with `aadtoken_request_cancel` or the library is shut down first (then the
-/// callback may run on the thread calling `aadtoken_shutdown`). `scopes` as in
-/// `aadtoken_client_get_token`; `userdata` is passed to the callback untouched.
-///
-/// `request` is optional: when not NULL, on success `*request` receives a handle for
-/// `aadtoken_request_cancel`, which the caller frees with `aadtoken_request_free`.
-///
-/// Returns `AADTOKEN_OK` when the request was started (the callback will run), or an error
-/// without starting anything (the callback will not run): `AADTOKEN_ERR_INVALID_ARGUMENT` for a
-/// NULL `client` or `callback`, or bad `scopes`. Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_client_get_token_async(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    callback: aadtoken_token_callback,
-    userdata: *mut c_void,
-    request: *mut *mut aadtoken_request,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Start getting a token without blocking: returns at once, and `callback` runs exactly once on
+    /// a library thread with the result (see `aadtoken_token_callback`) — a cached token, a new one,
+    /// or an error; `AADTOKEN_ERR_TIMEOUT` after `timeout_ms`; `AADTOKEN_ERR_CANCELLED` if the
+    /// request is cancelled with `aadtoken_request_cancel` or the library is shut down first (then the
+    /// callback may run on the thread calling `aadtoken_shutdown`). `scopes` as in
+    /// `aadtoken_client_get_token`; `userdata` is passed to the callback untouched.
+    ///
+    /// `request` is optional: when not NULL, on success `*request` receives a handle for
+    /// `aadtoken_request_cancel`, which the caller frees with `aadtoken_request_free`.
+    ///
+    /// Returns `AADTOKEN_OK` when the request was started (the callback will run), or an error
+    /// without starting anything (the callback will not run): `AADTOKEN_ERR_INVALID_ARGUMENT` for a
+    /// NULL `client` or `callback`, or bad `scopes`. Thread-safe.
+    fn aadtoken_client_get_token_async(
+        client: *const aadtoken_client,
+        scopes: *const c_char,
+        callback: aadtoken_token_callback,
+        userdata: *mut c_void,
+        request: *mut *mut aadtoken_request,
+    ) {
         let client = handle::get(client, "client")?;
         let scopes = opt_str(scopes, "scopes")?;
         let Some(callback) = callback else {
@@ -175,7 +133,7 @@ pub unsafe extern "C" fn aadtoken_client_get_token_async(
         // SAFETY: `request` is NULL or points to writable storage (caller's contract).
         unsafe { handle::write_opt(request, || handle::into_raw(Box::new(pending))) };
         Ok(())
-    })
+    }
 }
 
 /// Cancel a request started by `aadtoken_client_get_token_async`: if it has not finished, its
@@ -183,7 +141,7 @@ pub unsafe extern "C" fn aadtoken_client_get_token_async(
 /// request is unaffected. NULL does nothing. Thread-safe; may be called more than once.
 #[no_mangle]
 pub unsafe extern "C" fn aadtoken_request_cancel(request: *const aadtoken_request) {
-    read(request, (), Pending::cancel)
+    read(request, (), |pending| pending.cancel())
 }
 
 /// Free a request handle (this does not cancel the request). NULL does nothing.

@@ -1,10 +1,10 @@
 //! `aadtoken_config`: settings as string keys and values.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
+use super::arg_str;
+use super::export::{callback_setters, fallible};
 use super::handle::{self, handle, UserData};
-use super::{aadtoken_error, aadtoken_status, arg_str, call};
 use aadtoken_core::config::AssertionProvider;
 use aadtoken_core::secret::SecretString;
 use aadtoken_core::{Config, Error, ErrorKind};
@@ -27,68 +27,49 @@ pub extern "C" fn aadtoken_config_new() -> *mut aadtoken_config {
     handle::into_raw(Box::new(Config::new()))
 }
 
-/// Set one setting (see the README's settings table). Keys are case-insensitive; spaces around
-/// the value are ignored. `key` and `value` are copied.
-///
-/// Returns `AADTOKEN_OK`; `AADTOKEN_ERR_INVALID_ARGUMENT` if `config`, `key` or `value` is NULL
-/// or not UTF-8; `AADTOKEN_ERR_UNKNOWN_SETTING` for an unknown key;
-/// `AADTOKEN_ERR_INVALID_SETTING` for a bad value (the message names the key). On error the
-/// config is unchanged and, if `err` is not NULL, `*err` receives an error object to free with
-/// `aadtoken_error_free` (on success `*err` is not touched). A secret value is kept only in
-/// memory that is zeroed when the config is freed.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_config_set(
-    config: *mut aadtoken_config,
-    key: *const c_char,
-    value: *const c_char,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Set one setting (see the README's settings table). Keys are case-insensitive; spaces around
+    /// the value are ignored. `key` and `value` are copied.
+    ///
+    /// Returns `AADTOKEN_OK`; `AADTOKEN_ERR_INVALID_ARGUMENT` if `config`, `key` or `value` is NULL
+    /// or not UTF-8; `AADTOKEN_ERR_UNKNOWN_SETTING` for an unknown key;
+    /// `AADTOKEN_ERR_INVALID_SETTING` for a bad value (the message names the key). On error the
+    /// config is unchanged and, if `err` is not NULL, `*err` receives an error object to free with
+    /// `aadtoken_error_free` (on success `*err` is not touched). A secret value is kept only in
+    /// memory that is zeroed when the config is freed.
+    fn aadtoken_config_set(config: *mut aadtoken_config, key: *const c_char, value: *const c_char) {
         let config = handle::get_mut(config, "config")?;
         let key = arg_str(key, "key")?;
         let value = arg_str(value, "value")?;
         config.set(key, value)
-    })
-}
+    }
 
-/// Apply a settings string: `key=value;key=value`. Keys as in `aadtoken_config_set`; spaces
-/// around keys and values are ignored; empty entries are skipped; a value containing `;` (or
-/// needing outer spaces) is written in double quotes, inside which `\"` and `\\` are escapes.
-/// All entries are checked before any is applied: on error the config is unchanged.
-///
-/// Returns as `aadtoken_config_set`, plus `AADTOKEN_ERR_INVALID_ARGUMENT` for a malformed
-/// string (the message says which entry).
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_config_parse(
-    config: *mut aadtoken_config,
-    settings: *const c_char,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+    /// Apply a settings string: `key=value;key=value`. Keys as in `aadtoken_config_set`; spaces
+    /// around keys and values are ignored; empty entries are skipped; a value containing `;` (or
+    /// needing outer spaces) is written in double quotes, inside which `\"` and `\\` are escapes.
+    /// All entries are checked before any is applied: on error the config is unchanged.
+    ///
+    /// Returns as `aadtoken_config_set`, plus `AADTOKEN_ERR_INVALID_ARGUMENT` for a malformed
+    /// string (the message says which entry).
+    fn aadtoken_config_parse(config: *mut aadtoken_config, settings: *const c_char) {
         let config = handle::get_mut(config, "config")?;
         let settings = arg_str(settings, "settings")?;
         config.parse(settings)
-    })
-}
+    }
 
-/// Read the Azure SDK environment variables into the config: `AZURE_TENANT_ID`,
-/// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST`,
-/// `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD`,
-/// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`, `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_USERNAME` and
-/// `AZURE_PASSWORD` (the README's table says which setting each fills). Unset or empty
-/// variables are skipped; set ones override earlier values. It also takes a snapshot of the
-/// managed-identity platform variables (`IDENTITY_ENDPOINT`, `MSI_ENDPOINT`…), which clients
-/// built from this config then use instead of the process environment. On error (a bad value;
-/// the message names the variable and the setting) the config is unchanged.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_config_load_env(
-    config: *mut aadtoken_config,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+    /// Read the Azure SDK environment variables into the config: `AZURE_TENANT_ID`,
+    /// `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST`,
+    /// `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_CLIENT_CERTIFICATE_PASSWORD`,
+    /// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`, `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_USERNAME` and
+    /// `AZURE_PASSWORD` (the README's table says which setting each fills). Unset or empty
+    /// variables are skipped; set ones override earlier values. It also takes a snapshot of the
+    /// managed-identity platform variables (`IDENTITY_ENDPOINT`, `MSI_ENDPOINT`…), which clients
+    /// built from this config then use instead of the process environment. On error (a bad value;
+    /// the message names the variable and the setting) the config is unchanged.
+    fn aadtoken_config_load_env(config: *mut aadtoken_config) {
         let config = handle::get_mut(config, "config")?;
         config.load_env()
-    })
+    }
 }
 
 /// Free a config, zeroing any secret it holds. NULL is allowed and does nothing. Clients made
@@ -172,43 +153,19 @@ impl AssertionProvider for CAssertion {
     }
 }
 
-/// Set the callback that supplies client assertions (`auth_method=client_assertion`, or the
-/// `auto` chain's workload identity step), for hosts whose platform hands out federated tokens
-/// some other way than a file (`assertion_file`). It is asked before every token request that
-/// reaches the identity provider (cached tokens need none). See `aadtoken_assertion_fn` for the
-/// buffer protocol, threads and failures.
-///
-/// `callback` NULL removes a callback set earlier (`userdata` is then ignored). `userdata` is
-/// passed to every call as is; it must stay valid, and usable from any thread, for as long as
-/// any client built from this config exists (clients keep their own copy of the callback).
-/// The callback wins over `assertion_file` when both are set.
-///
-/// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_config_set_assertion_callback(
-    config: *mut aadtoken_config,
-    callback: aadtoken_assertion_fn,
-    userdata: *mut c_void,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    let userdata = UserData::new(userdata);
-    let provider =
-        callback.map(|callback| Arc::new(CAssertion { callback, userdata }) as Arc<dyn AssertionProvider>);
-    set_callback(config, err, |config| config.set_assertion_callback(provider))
-}
-
-/// The body of the exports that set a host callback on a config: `set` runs on the config;
-/// NULL `config` → `AADTOKEN_ERR_INVALID_ARGUMENT`.
-///
-/// # Safety
-/// `config` is NULL or a live config used by this thread alone; `err` as every `err`.
-pub(crate) unsafe fn set_callback(
-    config: *mut aadtoken_config,
-    err: *mut *mut aadtoken_error,
-    set: impl FnOnce(&mut Config),
-) -> aadtoken_status {
-    call(err, || {
-        set(handle::get_mut(config, "config")?);
-        Ok(())
-    })
+callback_setters! {
+    /// Set the callback that supplies client assertions (`auth_method=client_assertion`, or the
+    /// `auto` chain's workload identity step), for hosts whose platform hands out federated tokens
+    /// some other way than a file (`assertion_file`). It is asked before every token request that
+    /// reaches the identity provider (cached tokens need none). See `aadtoken_assertion_fn` for the
+    /// buffer protocol, threads and failures.
+    ///
+    /// `callback` NULL removes a callback set earlier (`userdata` is then ignored). `userdata` is
+    /// passed to every call as is; it must stay valid, and usable from any thread, for as long as
+    /// any client built from this config exists (clients keep their own copy of the callback).
+    /// The callback wins over `assertion_file` when both are set.
+    ///
+    /// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` when `config` is NULL.
+    fn aadtoken_config_set_assertion_callback(aadtoken_assertion_fn)
+        => CAssertion, Config::set_assertion_callback;
 }

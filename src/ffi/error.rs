@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::handle::{self, handle, read};
+use super::export::getters;
+use super::handle::{self, handle};
 use super::{aadtoken_status, c_string, AADTOKEN_ERR_INVALID_ARGUMENT};
 use aadtoken_core::Error;
 
@@ -46,70 +47,48 @@ pub(crate) fn into_raw(e: Error, status: aadtoken_status) -> *mut aadtoken_error
 
 const EMPTY: *const c_char = c"".as_ptr();
 
-/// The status code of the call that produced `e`. NULL `e` → `AADTOKEN_ERR_INVALID_ARGUMENT`.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_status(e: *const aadtoken_error) -> aadtoken_status {
-    read(e, AADTOKEN_ERR_INVALID_ARGUMENT, |o| o.status)
-}
+getters! {
+    /// The status code of the call that produced `e`. NULL `e` → `AADTOKEN_ERR_INVALID_ARGUMENT`.
+    fn aadtoken_error_status(e: *const aadtoken_error) -> aadtoken_status =
+        |o| o.status, else AADTOKEN_ERR_INVALID_ARGUMENT;
 
-/// What went wrong, in one or two sentences with a hint for common AADSTS codes and the
-/// correlation id when known. Never contains a secret. Borrowed from `e`; never NULL
-/// (NULL `e` → "").
-#[no_mangle]
-pub extern "C" fn aadtoken_error_message(e: *const aadtoken_error) -> *const c_char {
-    read(e, EMPTY, |o| o.message.as_ptr())
-}
+    /// What went wrong, in one or two sentences with a hint for common AADSTS codes and the
+    /// correlation id when known. Never contains a secret. Borrowed from `e`; never NULL
+    /// (NULL `e` → "").
+    fn aadtoken_error_message(e: *const aadtoken_error) -> *const c_char = |o| o.message.as_ptr(), else EMPTY;
 
-/// The OAuth `error` code sent by the identity provider (e.g. "invalid_client"), or "".
-/// Borrowed from `e`; never NULL.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_oauth_code(e: *const aadtoken_error) -> *const c_char {
-    read(e, EMPTY, |o| o.oauth_code.as_ptr())
-}
+    /// The OAuth `error` code sent by the identity provider (e.g. "invalid_client"), or "".
+    /// Borrowed from `e`; never NULL.
+    fn aadtoken_error_oauth_code(e: *const aadtoken_error) -> *const c_char =
+        |o| o.oauth_code.as_ptr(), else EMPTY;
 
-/// The main AADSTS number (e.g. 7000215 for a wrong client secret), or 0 when there is none.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_aadsts(e: *const aadtoken_error) -> u32 {
-    read(e, 0, |o| o.aadsts.first().copied().unwrap_or(0))
-}
+    /// The main AADSTS number (e.g. 7000215 for a wrong client secret), or 0 when there is none.
+    fn aadtoken_error_aadsts(e: *const aadtoken_error) -> u32 =
+        |o| o.aadsts.first().copied().unwrap_or(0), else 0;
 
-/// How many AADSTS numbers the identity provider sent (`error_codes`); 0 for NULL `e`.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_aadsts_count(e: *const aadtoken_error) -> usize {
-    read(e, 0, |o| o.aadsts.len())
-}
+    /// How many AADSTS numbers the identity provider sent (`error_codes`); 0 for NULL `e`.
+    fn aadtoken_error_aadsts_count(e: *const aadtoken_error) -> usize = |o| o.aadsts.len(), else 0;
 
-/// The AADSTS number at `index` (0 = the main one), or 0 when `index` is out of range.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_aadsts_at(e: *const aadtoken_error, index: usize) -> u32 {
-    read(e, 0, |o| o.aadsts.get(index).copied().unwrap_or(0))
-}
+    /// The AADSTS number at `index` (0 = the main one), or 0 when `index` is out of range.
+    fn aadtoken_error_aadsts_at(e: *const aadtoken_error, index: usize) -> u32 =
+        |o| o.aadsts.get(index).copied().unwrap_or(0), else 0;
 
-/// The correlation id of the failed request (the identity provider's, or the
-/// `client-request-id` aadtoken sent), or "". Quote it when asking Microsoft support.
-/// Borrowed from `e`; never NULL.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_correlation_id(e: *const aadtoken_error) -> *const c_char {
-    read(e, EMPTY, |o| o.correlation_id.as_ptr())
-}
+    /// The correlation id of the failed request (the identity provider's, or the
+    /// `client-request-id` aadtoken sent), or "". Quote it when asking Microsoft support.
+    /// Borrowed from `e`; never NULL.
+    fn aadtoken_error_correlation_id(e: *const aadtoken_error) -> *const c_char =
+        |o| o.correlation_id.as_ptr(), else EMPTY;
 
-/// The identity provider's trace id, or "". Borrowed from `e`; never NULL.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_trace_id(e: *const aadtoken_error) -> *const c_char {
-    read(e, EMPTY, |o| o.trace_id.as_ptr())
-}
+    /// The identity provider's trace id, or "". Borrowed from `e`; never NULL.
+    fn aadtoken_error_trace_id(e: *const aadtoken_error) -> *const c_char =
+        |o| o.trace_id.as_ptr(), else EMPTY;
 
-/// The HTTP status of the identity provider's answer, or 0 when there was none (the error
-/// happened before or without a response).
-#[no_mangle]
-pub extern "C" fn aadtoken_error_http_status(e: *const aadtoken_error) -> u32 {
-    read(e, 0, |o| o.http_status)
-}
+    /// The HTTP status of the identity provider's answer, or 0 when there was none (the error
+    /// happened before or without a response).
+    fn aadtoken_error_http_status(e: *const aadtoken_error) -> u32 = |o| o.http_status, else 0;
 
-/// Seconds the identity provider asked to wait before retrying (`Retry-After`), or 0.
-#[no_mangle]
-pub extern "C" fn aadtoken_error_retry_after(e: *const aadtoken_error) -> u32 {
-    read(e, 0, |o| o.retry_after_s)
+    /// Seconds the identity provider asked to wait before retrying (`Retry-After`), or 0.
+    fn aadtoken_error_retry_after(e: *const aadtoken_error) -> u32 = |o| o.retry_after_s, else 0;
 }
 
 /// Free an error object. NULL is allowed and does nothing. Not thread-safe with respect to

@@ -2,8 +2,9 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::c_string;
+use super::export::fallible;
 use super::handle::UserData;
-use super::{aadtoken_error, aadtoken_status, c_string, call};
 use aadtoken_core::log::{self, Level, Record};
 use aadtoken_core::Error;
 
@@ -75,28 +76,22 @@ impl CLog {
     }
 }
 
-/// Send the library's log records at `min_level` and more severe (`AADTOKEN_LOG_ERROR` = 1 …
-/// `AADTOKEN_LOG_TRACE` = 5) to `callback`, process-wide, replacing any callback set before and
-/// the `AADTOKEN_LOG_FILE` file. `callback` NULL or `min_level` `AADTOKEN_LOG_OFF` (0) turns
-/// logging off. `userdata` is passed to every call as is and must stay valid, and usable from
-/// any thread, until logging is turned off or another callback is set (and calls in progress on
-/// other threads have returned). Cheap when off: one atomic load per would-be record.
-///
-/// Messages never contain secrets, tokens, assertions, refresh tokens, codes or passwords, and
-/// name users only for clients with `log_pii=true`. Without a callback, a host can set
-/// `AADTOKEN_LOG=debug` and `AADTOKEN_LOG_FILE=/path` in the environment (read at the first log
-/// call); the library never logs to stdout or stderr.
-///
-/// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` for a level above 5 (nothing
-/// changes). Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_set_log_callback(
-    min_level: u32,
-    callback: aadtoken_log_fn,
-    userdata: *mut c_void,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Send the library's log records at `min_level` and more severe (`AADTOKEN_LOG_ERROR` = 1 …
+    /// `AADTOKEN_LOG_TRACE` = 5) to `callback`, process-wide, replacing any callback set before and
+    /// the `AADTOKEN_LOG_FILE` file. `callback` NULL or `min_level` `AADTOKEN_LOG_OFF` (0) turns
+    /// logging off. `userdata` is passed to every call as is and must stay valid, and usable from
+    /// any thread, until logging is turned off or another callback is set (and calls in progress on
+    /// other threads have returned). Cheap when off: one atomic load per would-be record.
+    ///
+    /// Messages never contain secrets, tokens, assertions, refresh tokens, codes or passwords, and
+    /// name users only for clients with `log_pii=true`. Without a callback, a host can set
+    /// `AADTOKEN_LOG=debug` and `AADTOKEN_LOG_FILE=/path` in the environment (read at the first log
+    /// call); the library never logs to stdout or stderr.
+    ///
+    /// Returns `AADTOKEN_OK`, or `AADTOKEN_ERR_INVALID_ARGUMENT` for a level above 5 (nothing
+    /// changes). Thread-safe.
+    fn aadtoken_set_log_callback(min_level: u32, callback: aadtoken_log_fn, userdata: *mut c_void) {
         if min_level > AADTOKEN_LOG_TRACE {
             return Err(Error::invalid_argument(
                 "min_level",
@@ -114,5 +109,5 @@ pub unsafe extern "C" fn aadtoken_set_log_callback(
             _ => log::set_sink(Level::Error, None),
         }
         Ok(())
-    })
+    }
 }

@@ -16,6 +16,7 @@ pub mod claims;
 pub mod client;
 pub mod config;
 pub mod error;
+mod export;
 pub(crate) mod handle;
 pub mod log;
 pub mod oracle;

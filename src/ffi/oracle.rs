@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::client::aadtoken_client;
+use super::export::{fallible, getters};
 use super::handle::{self, handle, read};
-use super::{aadtoken_error, aadtoken_status, c_string, call, opt_str};
+use super::{c_string, call, opt_str};
 use aadtoken_core::oracle::{Keeper, KeeperOptions, TokenFile};
 use aadtoken_core::{Client, Error, Token};
 
@@ -84,63 +85,57 @@ unsafe fn token_file_args<'a>(
     Ok((client, scopes, location))
 }
 
-/// Write the token for `scopes` to the Oracle token file once, for clients configured with
-/// `TOKEN_AUTH=OAUTH` and `TOKEN_LOCATION` (19c/21c).
-///
-/// `location` is a directory (the file `token` in it is written) or a file path; NULL = the
-/// `token_location` setting. `scopes` NULL = the `scope` setting. The file gets the raw token,
-/// with no trailing newline, mode 0600, replaced atomically (a temporary file in the same
-/// directory, fsync, rename), so a reader never sees a partial token. Refused with
-/// `AADTOKEN_ERR_UNSAFE_PATH`: a location that is a symbolic link (the directory or the file),
-/// a directory writable by others, a group-writable directory not owned by the calling user.
-/// `AADTOKEN_ERR_FILE` when the directory does not exist or cannot be written. Token errors
-/// as `aadtoken_client_get_token` (a cached token is used while it is fresh).
-///
-/// Returns `AADTOKEN_OK`, or an error status and, if `err` is not NULL, an error object naming
-/// the path. Thread-safe; blocks for at most `timeout_ms` plus the file write.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_client_write_token_file(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    location: *const c_char,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Write the token for `scopes` to the Oracle token file once, for clients configured with
+    /// `TOKEN_AUTH=OAUTH` and `TOKEN_LOCATION` (19c/21c).
+    ///
+    /// `location` is a directory (the file `token` in it is written) or a file path; NULL = the
+    /// `token_location` setting. `scopes` NULL = the `scope` setting. The file gets the raw token,
+    /// with no trailing newline, mode 0600, replaced atomically (a temporary file in the same
+    /// directory, fsync, rename), so a reader never sees a partial token. Refused with
+    /// `AADTOKEN_ERR_UNSAFE_PATH`: a location that is a symbolic link (the directory or the file),
+    /// a directory writable by others, a group-writable directory not owned by the calling user.
+    /// `AADTOKEN_ERR_FILE` when the directory does not exist or cannot be written. Token errors
+    /// as `aadtoken_client_get_token` (a cached token is used while it is fresh).
+    ///
+    /// Returns `AADTOKEN_OK`, or an error status and, if `err` is not NULL, an error object naming
+    /// the path. Thread-safe; blocks for at most `timeout_ms` plus the file write.
+    fn aadtoken_client_write_token_file(
+        client: *const aadtoken_client,
+        scopes: *const c_char,
+        location: *const c_char,
+    ) {
         let (client, scopes, location) = token_file_args(client, scopes, location)?;
         let file = TokenFile::new(location)?;
         let token = client.get_token(scopes)?;
         file.write(&token)
-    })
-}
+    }
 
-/// Start a keeper that keeps the Oracle token file fresh: it writes the file now (as
-/// `aadtoken_client_write_token_file`), then from a thread of its own rewrites it ahead of
-/// expiry — when the token reaches its `refresh_on` or has no more than `expiry_margin_s` left,
-/// whichever comes first. When renewing fails it leaves the file as it is (the last good token)
-/// and retries with exponential backoff (1 s doubling to 60 s, at least the identity provider's
-/// `Retry-After`); `aadtoken_token_file_keeper_last_error` tells how the last attempt went.
-/// Each failed renewal is also logged at warning level (`aadtoken_set_log_callback`).
-///
-/// `location` NULL = the `token_location` setting; `scopes` NULL = the `scope` setting. The
-/// keeper holds its own reference to the client's identity: the client may be freed before the
-/// keeper is stopped. On success `*out` receives the keeper, which the caller must stop with
-/// `aadtoken_token_file_keeper_stop`. If the first token cannot be obtained or written, nothing
-/// is started, `*out` is not written and the status says why. Thread-safe.
-///
-/// Fork: the keeper's thread stays in this process, which goes on keeping the file fresh; in a
-/// forked child the keeper is inert (`aadtoken_token_file_keeper_last_error` returns
-/// `AADTOKEN_ERR_INVALID_ARGUMENT` saying so, `aadtoken_token_file_keeper_stop` only frees it);
-/// a process that forks to go to the background starts its keeper after the fork. Stop keepers
-/// before `aadtoken_shutdown`.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_token_file_keeper_start(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    location: *const c_char,
-    out: *mut *mut aadtoken_token_file_keeper,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+    /// Start a keeper that keeps the Oracle token file fresh: it writes the file now (as
+    /// `aadtoken_client_write_token_file`), then from a thread of its own rewrites it ahead of
+    /// expiry — when the token reaches its `refresh_on` or has no more than `expiry_margin_s` left,
+    /// whichever comes first. When renewing fails it leaves the file as it is (the last good token)
+    /// and retries with exponential backoff (1 s doubling to 60 s, at least the identity provider's
+    /// `Retry-After`); `aadtoken_token_file_keeper_last_error` tells how the last attempt went.
+    /// Each failed renewal is also logged at warning level (`aadtoken_set_log_callback`).
+    ///
+    /// `location` NULL = the `token_location` setting; `scopes` NULL = the `scope` setting. The
+    /// keeper holds its own reference to the client's identity: the client may be freed before the
+    /// keeper is stopped. On success `*out` receives the keeper, which the caller must stop with
+    /// `aadtoken_token_file_keeper_stop`. If the first token cannot be obtained or written, nothing
+    /// is started, `*out` is not written and the status says why. Thread-safe.
+    ///
+    /// Fork: the keeper's thread stays in this process, which goes on keeping the file fresh; in a
+    /// forked child the keeper is inert (`aadtoken_token_file_keeper_last_error` returns
+    /// `AADTOKEN_ERR_INVALID_ARGUMENT` saying so, `aadtoken_token_file_keeper_stop` only frees it);
+    /// a process that forks to go to the background starts its keeper after the fork. Stop keepers
+    /// before `aadtoken_shutdown`.
+    fn aadtoken_token_file_keeper_start(
+        client: *const aadtoken_client,
+        scopes: *const c_char,
+        location: *const c_char,
+        out: *mut *mut aadtoken_token_file_keeper,
+    ) {
         let (client, scopes, location) = token_file_args(client, scopes, location)?;
         let out = handle::out(out, "out")?;
         let opts = KeeperOptions {
@@ -151,22 +146,16 @@ pub unsafe extern "C" fn aadtoken_token_file_keeper_start(
         let path = c_string(&keeper.path().to_string_lossy());
         out.write(handle::into_raw(Box::new(KeeperHandle { keeper, path })));
         Ok(())
-    })
-}
+    }
 
-/// How the keeper's last attempt went: `AADTOKEN_OK` when it wrote the file (or found nothing
-/// to do); otherwise the status of its last failure and, if `err` is not NULL, a copy of that
-/// error in `*err` (the caller frees it). The file then still holds the last good token.
-/// NULL `keeper` → `AADTOKEN_ERR_INVALID_ARGUMENT`. Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_token_file_keeper_last_error(
-    keeper: *const aadtoken_token_file_keeper,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+    /// How the keeper's last attempt went: `AADTOKEN_OK` when it wrote the file (or found nothing
+    /// to do); otherwise the status of its last failure and, if `err` is not NULL, a copy of that
+    /// error in `*err` (the caller frees it). The file then still holds the last good token.
+    /// NULL `keeper` → `AADTOKEN_ERR_INVALID_ARGUMENT`. Thread-safe.
+    fn aadtoken_token_file_keeper_last_error(keeper: *const aadtoken_token_file_keeper) {
         let h = handle::get(keeper, "keeper")?;
         h.keeper.status().last_error.map_or(Ok(()), Err)
-    })
+    }
 }
 
 /// The token file's path (a `TOKEN_LOCATION` directory resolves to `<dir>/token`). Borrowed
@@ -178,10 +167,10 @@ pub extern "C" fn aadtoken_token_file_keeper_path(
     read(keeper, c"".as_ptr(), |h| h.path.as_ptr())
 }
 
-/// Expiry (Unix seconds) of the token now in the file. NULL `keeper` → 0.
-#[no_mangle]
-pub extern "C" fn aadtoken_token_file_keeper_expires_on(keeper: *const aadtoken_token_file_keeper) -> i64 {
-    read(keeper, 0, |h| h.keeper.status().expires_on)
+getters! {
+    /// Expiry (Unix seconds) of the token now in the file. NULL `keeper` → 0.
+    fn aadtoken_token_file_keeper_expires_on(keeper: *const aadtoken_token_file_keeper) -> i64 =
+        |h| h.keeper.status().expires_on, else 0;
 }
 
 /// Stop the keeper and free it: wakes its thread and joins it (promptly; a token request in
@@ -193,29 +182,27 @@ pub unsafe extern "C" fn aadtoken_token_file_keeper_stop(keeper: *mut aadtoken_t
     unsafe { handle::free(keeper) }
 }
 
-/// Borrow a token for `scopes` (NULL = the `scope` setting) as a pointer and a length, for
-/// APIs that copy it at once — OCI's `OCIAttrSet(authinfo, OCI_HTYPE_AUTHINFO, token, len,
-/// OCI_ATTR_TOKEN, errhp)` in a pool's token callback, for instance.
-///
-/// On success `*token` receives the JWT (NUL-terminated) and `*length` its length in bytes.
-/// The bytes are borrowed from `client` and stay valid until the **same thread** borrows again
-/// from this client (here or through `aadtoken_odpi_access_token_callback`) or the client is
-/// freed: nothing to free. Cached while fresh, as `aadtoken_client_get_token`. On error
-/// nothing is written. Thread-safe (each thread has its own borrowed token).
-///
-/// Made for a driver's token callback, it never waits for a person: with
-/// `auth_method=device_code` or `interactive`, when a person would have to sign in it fails at
-/// once with `AADTOKEN_ERR_INTERACTION_REQUIRED` (sign in first with `aadtoken_client_sign_in`).
-/// Blocks for at most `timeout_ms`.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_client_borrow_token(
-    client: *const aadtoken_client,
-    scopes: *const c_char,
-    token: *mut *const c_char,
-    length: *mut u32,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Borrow a token for `scopes` (NULL = the `scope` setting) as a pointer and a length, for
+    /// APIs that copy it at once — OCI's `OCIAttrSet(authinfo, OCI_HTYPE_AUTHINFO, token, len,
+    /// OCI_ATTR_TOKEN, errhp)` in a pool's token callback, for instance.
+    ///
+    /// On success `*token` receives the JWT (NUL-terminated) and `*length` its length in bytes.
+    /// The bytes are borrowed from `client` and stay valid until the **same thread** borrows again
+    /// from this client (here or through `aadtoken_odpi_access_token_callback`) or the client is
+    /// freed: nothing to free. Cached while fresh, as `aadtoken_client_get_token`. On error
+    /// nothing is written. Thread-safe (each thread has its own borrowed token).
+    ///
+    /// Made for a driver's token callback, it never waits for a person: with
+    /// `auth_method=device_code` or `interactive`, when a person would have to sign in it fails at
+    /// once with `AADTOKEN_ERR_INTERACTION_REQUIRED` (sign in first with `aadtoken_client_sign_in`).
+    /// Blocks for at most `timeout_ms`.
+    fn aadtoken_client_borrow_token(
+        client: *const aadtoken_client,
+        scopes: *const c_char,
+        token: *mut *const c_char,
+        length: *mut u32,
+    ) {
         let client = handle::get(client, "client")?;
         let scopes = opt_str(scopes, "scopes")?;
         let (token, length) = (handle::out(token, "token")?, handle::out(length, "length")?);
@@ -223,7 +210,7 @@ pub unsafe extern "C" fn aadtoken_client_borrow_token(
         token.write(ptr);
         length.write(len);
         Ok(())
-    })
+    }
 }
 
 /// Get a token and lend it to the calling thread: the client keeps the `Arc` alive.
@@ -299,18 +286,14 @@ pub unsafe extern "C" fn aadtoken_odpi_access_token_callback(
     }
 }
 
-/// Why the calling thread's last `aadtoken_odpi_access_token_callback` (or
-/// `aadtoken_client_borrow_token`) with this client failed: its status, and a copy of the
-/// error in `*err` if `err` is not NULL (the caller frees it). `AADTOKEN_OK` when that call
-/// succeeded or the thread made none. (A failed token request is also logged at warning
-/// level through `aadtoken_set_log_callback`.) Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn aadtoken_odpi_last_error(
-    client: *const aadtoken_client,
-    err: *mut *mut aadtoken_error,
-) -> aadtoken_status {
-    call(err, || {
+fallible! {
+    /// Why the calling thread's last `aadtoken_odpi_access_token_callback` (or
+    /// `aadtoken_client_borrow_token`) with this client failed: its status, and a copy of the
+    /// error in `*err` if `err` is not NULL (the caller frees it). `AADTOKEN_OK` when that call
+    /// succeeded or the thread made none. (A failed token request is also logged at warning
+    /// level through `aadtoken_set_log_callback`.) Thread-safe.
+    fn aadtoken_odpi_last_error(client: *const aadtoken_client) {
         let client = handle::get(client, "client")?;
         client.oracle().last_error().map_or(Ok(()), Err)
-    })
+    }
 }

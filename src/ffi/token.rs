@@ -2,7 +2,8 @@
 
 use std::ffi::c_char;
 
-use super::handle::{self, handle, read};
+use super::export::getters;
+use super::handle::{self, handle};
 use aadtoken_core::Token;
 
 /// An access token. Immutable: a later refresh never changes a token already handed out.
@@ -17,31 +18,22 @@ pub struct aadtoken_token {
 // `Arc<Token>` (one reference per pointer handed out).
 handle!(aadtoken_token: Arc<Token>);
 
-/// The access token (a JWT), NUL-terminated, to pass as the bearer token (e.g. to ODPI-C's
-/// `dpiAccessToken.token` or OCI's `OCI_ATTR_TOKEN`). Borrowed from `t`: valid until
-/// `aadtoken_token_free(t)`. It is a credential: do not log it. NULL `t` → NULL.
-#[no_mangle]
-pub extern "C" fn aadtoken_token_value(t: *const aadtoken_token) -> *const c_char {
-    read(t, std::ptr::null(), |tok| tok.with_nul().as_ptr().cast())
-}
+getters! {
+    /// The access token (a JWT), NUL-terminated, to pass as the bearer token (e.g. to ODPI-C's
+    /// `dpiAccessToken.token` or OCI's `OCI_ATTR_TOKEN`). Borrowed from `t`: valid until
+    /// `aadtoken_token_free(t)`. It is a credential: do not log it. NULL `t` → NULL.
+    fn aadtoken_token_value(t: *const aadtoken_token) -> *const c_char =
+        |tok| tok.with_nul().as_ptr().cast(), else std::ptr::null();
 
-/// Length of the token in bytes, without the NUL. NULL `t` → 0.
-#[no_mangle]
-pub extern "C" fn aadtoken_token_len(t: *const aadtoken_token) -> usize {
-    read(t, 0, Token::len)
-}
+    /// Length of the token in bytes, without the NUL. NULL `t` → 0.
+    fn aadtoken_token_len(t: *const aadtoken_token) -> usize = |tok| tok.len(), else 0;
 
-/// When the token expires, in Unix seconds. NULL `t` → 0.
-#[no_mangle]
-pub extern "C" fn aadtoken_token_expires_on(t: *const aadtoken_token) -> i64 {
-    read(t, 0, Token::expires_on)
-}
+    /// When the token expires, in Unix seconds. NULL `t` → 0.
+    fn aadtoken_token_expires_on(t: *const aadtoken_token) -> i64 = |tok| tok.expires_on(), else 0;
 
-/// When aadtoken plans to renew the token, in Unix seconds (the identity provider's
-/// `refresh_in` when it sent one, else the expiry). NULL `t` → 0.
-#[no_mangle]
-pub extern "C" fn aadtoken_token_refresh_on(t: *const aadtoken_token) -> i64 {
-    read(t, 0, Token::refresh_on)
+    /// When aadtoken plans to renew the token, in Unix seconds (the identity provider's
+    /// `refresh_in` when it sent one, else the expiry). NULL `t` → 0.
+    fn aadtoken_token_refresh_on(t: *const aadtoken_token) -> i64 = |tok| tok.refresh_on(), else 0;
 }
 
 /// Release a token. NULL is allowed and does nothing. Each token returned to the caller must

@@ -59,10 +59,27 @@ impl From<::jni::errors::Error> for Failure {
 
 type Outcome<T> = Result<T, Failure>;
 
-/// Run an export's body; on failure leave a Java exception pending and return `fallback`.
-fn run<'local, T>(
+/// What an export returns when it fails: the JVM ignores the value, as an exception is pending.
+trait OnFailure {
+    const VALUE: Self;
+}
+
+impl OnFailure for () {
+    const VALUE: Self = ();
+}
+
+impl OnFailure for jlong {
+    const VALUE: Self = 0;
+}
+
+impl OnFailure for jobject {
+    const VALUE: Self = std::ptr::null_mut();
+}
+
+/// Run an export's body; on failure leave a Java exception pending and return
+/// [`OnFailure::VALUE`].
+fn run<'local, T: OnFailure>(
     env: &mut JNIEnv<'local>,
-    fallback: T,
     body: impl FnOnce(&mut JNIEnv<'local>) -> Outcome<T>,
 ) -> T {
     match guarded(|| body(env)) {
@@ -76,9 +93,37 @@ fn run<'local, T>(
                 };
                 throw(env, &error);
             }
-            fallback
+            T::VALUE
         }
     }
+}
+
+/// Declare the exports (the native methods of `aadtoken.Native`). Each
+///
+/// ```text
+/// /// docs
+/// fn Java_aadtoken_Native_x<'local>(env, a: A) -> R { body }
+/// ```
+///
+/// becomes `#[no_mangle] pub extern "system" fn Java_aadtoken_Native_x<'local>(mut env:
+/// JNIEnv<'local>, _class: JClass<'local>, a: A) -> R`, whose `body` (giving `Outcome<R>`, with
+/// the `JNIEnv` bound to the first pattern, `env` or `_`) runs inside [`run`]. (The JVM finds
+/// these by their symbol names; no header is generated for them.)
+macro_rules! jni_exports {
+    ($(
+        $(#[$attr:meta])*
+        fn $name:ident<$l:lifetime>($env:pat $(, $arg:ident: $ty:ty)* $(,)?) $(-> $ret:ty)? $body:block
+    )+) => {$(
+        $(#[$attr])*
+        #[no_mangle]
+        pub extern "system" fn $name<$l>(
+            mut env: JNIEnv<$l>,
+            _class: JClass<$l>,
+            $($arg: $ty,)*
+        ) $(-> $ret)? {
+            run(&mut env, |$env: &mut JNIEnv<$l>| $body)
+        }
+    )+};
 }
 
 /// Throw `error` as an `AadTokenException`; if even that fails, as a `RuntimeException`.
@@ -263,20 +308,18 @@ impl UrlOpener for JavaSignIn {
     }
 }
 
-/// `static native long clientNew(String[] steps, SignInCallbacks prompt, SignInCallbacks opener)`:
-/// build a config by applying `steps` in order — triples `"set", key, value` / `"parse",
-/// settings, null` / `"env", null, null` (a later step overrides an earlier one for the same
-/// key) — set the sign-in callbacks that are not null (`prompt`'s `deviceCode`, `opener`'s
-/// `openUrl`), and make a client from it. Returns the handle.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    steps: JObjectArray<'local>,
-    prompt: JObject<'local>,
-    opener: JObject<'local>,
-) -> jlong {
-    run(&mut env, 0, |env| {
+jni_exports! {
+    /// `static native long clientNew(String[] steps, SignInCallbacks prompt, SignInCallbacks opener)`:
+    /// build a config by applying `steps` in order — triples `"set", key, value` / `"parse",
+    /// settings, null` / `"env", null, null` (a later step overrides an earlier one for the same
+    /// key) — set the sign-in callbacks that are not null (`prompt`'s `deviceCode`, `opener`'s
+    /// `openUrl`), and make a client from it. Returns the handle.
+    fn Java_aadtoken_Native_clientNew<'local>(
+        env,
+        steps: JObjectArray<'local>,
+        prompt: JObject<'local>,
+        opener: JObject<'local>,
+    ) -> jlong {
         not_null(&steps, "steps")?;
         let n = env.get_array_length(&steps)?;
         if n % 3 != 0 {
@@ -315,22 +358,18 @@ pub extern "system" fn Java_aadtoken_Native_clientNew<'local>(
         Ok(handle::to_jlong::<aadtoken_client>(handle::into_raw(Box::new(
             client,
         ))))
-    })
-}
+    }
 
-/// `static native Token clientGetToken(long handle, String scopes, boolean refresh)`: a token
-/// for `scopes` (`null` = the configured `scope`), cached while valid; `refresh` always asks
-/// the identity provider (as `aadtoken_client_refresh_token`). Blocks the calling thread for at
-/// most `timeout_ms`.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_clientGetToken<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-    scopes: JString<'local>,
-    refresh: jboolean,
-) -> jobject {
-    run(&mut env, std::ptr::null_mut(), |env| {
+    /// `static native Token clientGetToken(long handle, String scopes, boolean refresh)`: a token
+    /// for `scopes` (`null` = the configured `scope`), cached while valid; `refresh` always asks
+    /// the identity provider (as `aadtoken_client_refresh_token`). Blocks the calling thread for at
+    /// most `timeout_ms`.
+    fn Java_aadtoken_Native_clientGetToken<'local>(
+        env,
+        handle: jlong,
+        scopes: JString<'local>,
+        refresh: jboolean,
+    ) -> jobject {
         hand_out(env, handle, &scopes, |client, scopes| {
             if refresh == JNI_FALSE {
                 client.get_token(scopes)
@@ -338,7 +377,82 @@ pub extern "system" fn Java_aadtoken_Native_clientGetToken<'local>(
                 client.refresh_token(scopes)
             }
         })
-    })
+    }
+
+    /// `static native Token clientSignIn(long handle, String scopes)`: sign a person in now (as
+    /// `aadtoken_client_sign_in`) and return a token for `scopes` (`null` = the configured `scope`).
+    /// Blocks the calling thread for the whole sign-in; the callbacks run on a library thread.
+    fn Java_aadtoken_Native_clientSignIn<'local>(env, handle: jlong, scopes: JString<'local>) -> jobject {
+        hand_out(env, handle, &scopes, Client::sign_in)
+    }
+
+    /// `static native void clientSignOut(long handle)`: sign the person out (as
+    /// `aadtoken_client_sign_out`): forget the account and its refresh token, in memory and in
+    /// `cache_file`, and drop the access tokens cached for the application.
+    fn Java_aadtoken_Native_clientSignOut<'local>(_, handle: jlong) {
+        // SAFETY: the Java class holds its read lock on a live handle during the export's call.
+        let client = unsafe { client(handle) }?;
+        client.sign_out()?;
+        Ok(())
+    }
+
+    /// `static native void clientFree(long handle)`: free a client. 0 does nothing.
+    fn Java_aadtoken_Native_clientFree<'local>(_, handle: jlong) {
+        // SAFETY: the Java class swaps its handle to 0 under its write lock before calling this,
+        // so each handle is freed once and no call is using it (0 does nothing).
+        unsafe { handle::free(handle::from_jlong::<aadtoken_client>(handle)) };
+        Ok(())
+    }
+
+    /// `static native String version()`: the library version (as `aadtoken_version`).
+    fn Java_aadtoken_Native_version<'local>(env) -> jstring {
+        Ok(env.new_string(aadtoken_core::VERSION)?.into_raw())
+    }
+
+    /// `static native String[] settingNames()`: every setting key (`core::settings::SETTINGS`), in
+    /// the README's order.
+    fn Java_aadtoken_Native_settingNames<'local>(env) -> jobject {
+        let names = aadtoken_core::settings::SETTINGS;
+        let array = env.new_object_array(names.len() as i32, "java/lang/String", JObject::null())?;
+        for (i, (name, _)) in names.iter().enumerate() {
+            let name = env.new_string(name)?;
+            env.set_object_array_element(&array, i as i32, &name)?;
+            env.delete_local_ref(name)?;
+        }
+        Ok(array.into_raw())
+    }
+
+    /// `static native String statusText(int status)`: the static text of a status code (as
+    /// `aadtoken_status_str`): its name and a short meaning.
+    fn Java_aadtoken_Native_statusText<'local>(env, status: jint) -> jstring {
+        let text = crate::ffi::aadtoken_status_str(status as u32);
+        // SAFETY: aadtoken_status_str returns a static NUL-terminated string, never NULL.
+        let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+        Ok(env.new_string(text)?.into_raw())
+    }
+
+    /// `static native String claimsJson(char[] token)`: the token's claims (its JWT payload) as JSON
+    /// text, decoded without checking the signature (as `aadtoken_token_claims` /
+    /// `aadtoken_claims_json`). A token that is not a readable JWT → `AadTokenException` (100).
+    fn Java_aadtoken_Native_claimsJson<'local>(env, token: JCharArray<'local>) -> jstring {
+        not_null(&token, "token")?;
+        let len = env.get_array_length(&token)?;
+        let mut chars = Zeroizing::new(vec![0u16; len as usize]);
+        env.get_char_array_region(&token, 0, &mut chars)?;
+        let text = Zeroizing::new(
+            String::from_utf16(&chars)
+                .map_err(|_| Error::invalid_argument("token", "is not valid UTF-16 (was it wiped?)"))?,
+        );
+        let claims = Claims::from_jwt(&text)?;
+        Ok(env.new_string(claims.json())?.into_raw())
+    }
+
+    /// `static native void shutdown()`: stop the library's background work and join its thread (as
+    /// `aadtoken_shutdown`). Clients, tokens and the cache stay valid.
+    fn Java_aadtoken_Native_shutdown<'local>(_) {
+        aadtoken_core::client::shutdown();
+        Ok(())
+    }
 }
 
 /// A token from `get` on the client behind `handle`, for `scopes` (`null` = the configured
@@ -354,133 +468,4 @@ fn hand_out<'local>(
     let scopes = opt_string(env, scopes)?;
     let token = get(client, scopes.as_deref().map(String::as_str))?;
     Ok(new_token(env, &token)?.into_raw())
-}
-
-/// `static native Token clientSignIn(long handle, String scopes)`: sign a person in now (as
-/// `aadtoken_client_sign_in`) and return a token for `scopes` (`null` = the configured `scope`).
-/// Blocks the calling thread for the whole sign-in; the callbacks run on a library thread.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_clientSignIn<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-    scopes: JString<'local>,
-) -> jobject {
-    run(&mut env, std::ptr::null_mut(), |env| {
-        hand_out(env, handle, &scopes, Client::sign_in)
-    })
-}
-
-/// `static native void clientSignOut(long handle)`: sign the person out (as
-/// `aadtoken_client_sign_out`): forget the account and its refresh token, in memory and in
-/// `cache_file`, and drop the access tokens cached for the application.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_clientSignOut<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-) {
-    run(&mut env, (), |_| {
-        // SAFETY: the Java class holds its read lock on a live handle during the export's call.
-        let client = unsafe { client(handle) }?;
-        client.sign_out()?;
-        Ok(())
-    })
-}
-
-/// `static native void clientFree(long handle)`: free a client. 0 does nothing.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_clientFree<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    handle: jlong,
-) {
-    run(&mut env, (), |_| {
-        // SAFETY: the Java class swaps its handle to 0 under its write lock before calling this,
-        // so each handle is freed once and no call is using it (0 does nothing).
-        unsafe { handle::free(handle::from_jlong::<aadtoken_client>(handle)) };
-        Ok(())
-    })
-}
-
-/// `static native String version()`: the library version (as `aadtoken_version`).
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_version<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-) -> jstring {
-    run(&mut env, std::ptr::null_mut(), |env| {
-        Ok(env.new_string(aadtoken_core::VERSION)?.into_raw())
-    })
-}
-
-/// `static native String[] settingNames()`: every setting key (`core::settings::SETTINGS`), in
-/// the README's order.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_settingNames<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-) -> jobject {
-    run(&mut env, std::ptr::null_mut(), |env| {
-        let names = aadtoken_core::settings::SETTINGS;
-        let array = env.new_object_array(names.len() as i32, "java/lang/String", JObject::null())?;
-        for (i, (name, _)) in names.iter().enumerate() {
-            let name = env.new_string(name)?;
-            env.set_object_array_element(&array, i as i32, &name)?;
-            env.delete_local_ref(name)?;
-        }
-        Ok(array.into_raw())
-    })
-}
-
-/// `static native String statusText(int status)`: the static text of a status code (as
-/// `aadtoken_status_str`): its name and a short meaning.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_statusText<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    status: jint,
-) -> jstring {
-    run(&mut env, std::ptr::null_mut(), |env| {
-        let text = crate::ffi::aadtoken_status_str(status as u32);
-        // SAFETY: aadtoken_status_str returns a static NUL-terminated string, never NULL.
-        let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
-        Ok(env.new_string(text)?.into_raw())
-    })
-}
-
-/// `static native String claimsJson(char[] token)`: the token's claims (its JWT payload) as JSON
-/// text, decoded without checking the signature (as `aadtoken_token_claims` /
-/// `aadtoken_claims_json`). A token that is not a readable JWT → `AadTokenException` (100).
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_claimsJson<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-    token: JCharArray<'local>,
-) -> jstring {
-    run(&mut env, std::ptr::null_mut(), |env| {
-        not_null(&token, "token")?;
-        let len = env.get_array_length(&token)?;
-        let mut chars = Zeroizing::new(vec![0u16; len as usize]);
-        env.get_char_array_region(&token, 0, &mut chars)?;
-        let text = Zeroizing::new(
-            String::from_utf16(&chars)
-                .map_err(|_| Error::invalid_argument("token", "is not valid UTF-16 (was it wiped?)"))?,
-        );
-        let claims = Claims::from_jwt(&text)?;
-        Ok(env.new_string(claims.json())?.into_raw())
-    })
-}
-
-/// `static native void shutdown()`: stop the library's background work and join its thread (as
-/// `aadtoken_shutdown`). Clients, tokens and the cache stay valid.
-#[no_mangle]
-pub extern "system" fn Java_aadtoken_Native_shutdown<'local>(
-    mut env: JNIEnv<'local>,
-    _class: JClass<'local>,
-) {
-    run(&mut env, (), |_| {
-        aadtoken_core::client::shutdown();
-        Ok(())
-    })
 }

@@ -193,8 +193,8 @@ impl Shared {
         *self.stop.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn update(&self, f: impl FnOnce(&mut KeeperStatus)) {
-        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    fn update<T>(&self, f: impl FnOnce(&mut KeeperStatus) -> T) -> T {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -395,15 +395,17 @@ impl Worker {
     }
 
     fn write(&self, token: &Arc<Token>) -> Result<()> {
-        self.file.write(token)?;
-        let now = now_ms() / 1000;
+        // The file and the state change under the state's lock, so that `status` never pairs the
+        // new file with the old token's expiry (or the other way round).
         self.shared.update(|s| {
+            self.file.write(token)?;
             s.last_error = None;
             s.consecutive_failures = 0;
             s.expires_on = token.expires_on();
-            s.written_on = now;
+            s.written_on = now_ms() / 1000;
             s.writes += 1;
-        });
+            Ok::<(), Error>(())
+        })?;
         self.emit(&KeeperEvent::Written {
             path: self.file.path(),
             expires_on: token.expires_on(),
