@@ -101,7 +101,7 @@ fn system_roots(which: System) -> Arc<rustls::RootCertStore> {
     store.add_parsable_certificates(unique);
     let store = Arc::new(store);
     loaded.store(Some(Arc::clone(&store)));
-    crate::log_debug!(
+    log_debug!(
         "system trust store ({which:?}) loaded: {} CA certificates ({read} read) in {} µs",
         store.len(),
         started.elapsed().as_micros()
@@ -223,7 +223,7 @@ impl Trust {
                 .map_err(|e| e.message().to_owned())
         })
         .as_ref()
-        .map_err(|e| crate::log_debug!("no system trust store ({which:?}): {e}"))
+        .map_err(|e| log_debug!("no system trust store ({which:?}): {e}"))
     }
 }
 
