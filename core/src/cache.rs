@@ -286,7 +286,7 @@ impl CacheEntry {
         };
         let flight = match setup {
             Setup::Throttled(err) => {
-                crate::log_debug!(
+                log_debug!(
                     "{} ({}): throttled, not calling the identity provider for another {} s",
                     self.key.authority,
                     self.key.scopes.joined(),
@@ -295,11 +295,11 @@ impl CacheEntry {
                 return Err(err);
             }
             Setup::Refused(err) => {
-                crate::log_warn!("{}", err.message());
+                log_warn!("{}", err.message());
                 return Err(err);
             }
             Setup::Joined(f) => {
-                crate::log_debug!(
+                log_debug!(
                     "{} ({}): joining the request in flight (single flight)",
                     self.key.authority,
                     self.key.scopes.joined()
@@ -320,7 +320,7 @@ impl CacheEntry {
                 match request().await {
                     Ok(token) => {
                         let now = unix_now();
-                        crate::log_info!("{} ({}): new token cached, expires in {} s (at {}), refresh scheduled in {} s (refresh_on {})",
+                        log_info!("{} ({}): new token cached, expires in {} s (at {}), refresh scheduled in {} s (refresh_on {})",
                             self.key.authority, self.key.scopes.joined(),
                             token.expires_on() - now, token.expires_on(),
                             token.refresh_on() - now, token.refresh_on());
@@ -331,7 +331,7 @@ impl CacheEntry {
                     Err(err) => {
                         if err.kind() == ErrorKind::Throttled {
                             let wait = err.retry_after().unwrap_or(DEFAULT_THROTTLE).min(MAX_THROTTLE);
-                            crate::log_warn!("{} ({}): throttled by the identity provider; every call fails fast for {} s",
+                            log_warn!("{} ({}): throttled by the identity provider; every call fails fast for {} s",
                                 self.key.authority, self.key.scopes.joined(), wait.as_secs());
                             self.policy().throttled = Some((Instant::now() + wait, err.clone()));
                         } else {
@@ -397,7 +397,7 @@ impl CacheEntry {
                 .map_or(0, |t| t.expires_on() - margin.as_secs() as i64 - now);
             let wait = next.min((usable_left / 2).max(1));
             self.background_not_before.store(now + wait, Ordering::Relaxed);
-            crate::log_warn!("{} ({}): background refresh failed; backing off {} s before the next one (the cached token stays in use, usable for {} s more)",
+            log_warn!("{} ({}): background refresh failed; backing off {} s before the next one (the cached token stays in use, usable for {} s more)",
                 self.key.authority, self.key.scopes.joined(), wait, usable_left.max(0));
         }
         self.background.store(false, Ordering::Release);

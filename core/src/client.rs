@@ -111,7 +111,7 @@ impl Client {
         let entry = self.inner.entry_for(scopes)?;
         match entry.lookup(self.inner.margin) {
             Lookup::Fresh(token) => {
-                crate::log_trace!(
+                log_trace!(
                     "{} ({}): cache hit",
                     entry.key().authority,
                     entry.key().scopes.joined()
@@ -123,7 +123,7 @@ impl Client {
                 Ok(token)
             }
             Lookup::Missing => {
-                crate::log_debug!(
+                log_debug!(
                     "{} ({}): cache miss, requesting a token ({})",
                     entry.key().authority,
                     entry.key().scopes.joined(),
@@ -140,7 +140,7 @@ impl Client {
     /// [`cache::MAX_FORCED_PER_MINUTE`] a minute are refused (`TooManyRefreshes`).
     pub fn refresh_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
-        crate::log_info!(
+        log_info!(
             "{} ({}): forced refresh requested by the host",
             entry.key().authority,
             entry.key().scopes.joined()
@@ -179,7 +179,7 @@ impl Client {
                     tokio::select! {
                         r = inner.fetch(&rt, &entry, Need::Usable, Interaction::Allowed) => r,
                         () = cancelled => {
-                            crate::log_debug!("{} ({}): async request cancelled by the host",
+                            log_debug!("{} ({}): async request cancelled by the host",
                                 entry.key().authority, entry.key().scopes.joined());
                             Err(Error::new(ErrorKind::Cancelled, "the request was cancelled"))
                         }
@@ -299,7 +299,7 @@ impl Inner {
         let inner = Arc::clone(self);
         let entry = Arc::clone(entry);
         let task_rt = Arc::clone(&rt);
-        crate::log_debug!(
+        log_debug!(
             "{} ({}): token past its refresh_on: background refresh started, callers keep the cached token",
             entry.key().authority,
             entry.key().scopes.joined()
@@ -309,12 +309,12 @@ impl Inner {
                 .fetch(&task_rt, &entry, Need::NotDue, Interaction::Forbidden)
                 .await;
             match &result {
-                Ok(_) => crate::log_debug!(
+                Ok(_) => log_debug!(
                     "{} ({}): background refresh done",
                     entry.key().authority,
                     entry.key().scopes.joined()
                 ),
-                Err(e) => crate::log_warn!(
+                Err(e) => log_warn!(
                     "{} ({}): background refresh failed: {}",
                     entry.key().authority,
                     entry.key().scopes.joined(),

@@ -139,7 +139,7 @@ impl HostCache {
             return Ok(None);
         }
         if let Some(why) = excluded(credential) {
-            crate::log_info!(
+            log_info!(
                 "host_cache=on: {} tokens stay in this process ({why})",
                 credential.kind_name()
             );
@@ -151,7 +151,7 @@ impl HostCache {
         };
         prepare_dir(&dir)?;
         let key = host_key(&dir)?;
-        crate::log_debug!("host cache in {}", dir.display());
+        log_debug!("host cache in {}", dir.display());
         Ok(Some(HostCache {
             dir,
             key,
@@ -172,7 +172,7 @@ impl HostCache {
         let slot = self.slot(key);
         let found = |need: Need, when: &str| {
             let token = self.read(&slot, need, margin)?;
-            crate::log_debug!(
+            log_debug!(
                 "{} ({}): token from the host cache{when}, expires at {}",
                 key.authority,
                 key.scopes.joined(),
@@ -231,7 +231,7 @@ impl HostCache {
             match private_file::lock(&slot.lock, LockKind::Process, wait).await {
                 Ok(Some(held)) => return (Some(held), !wait.is_zero()),
                 Ok(None) if wait.is_zero() => {
-                    crate::log_debug!(
+                    log_debug!(
                         "{} ({}): another process on this host is asking for this token; waiting for it (at most timeout_ms={})",
                         key.authority,
                         key.scopes.joined(),
@@ -240,7 +240,7 @@ impl HostCache {
                     wait = self.timeout;
                 }
                 Ok(None) => {
-                    crate::log_warn!(
+                    log_warn!(
                         "{} ({}): another process held the host cache's lock {} for longer than timeout_ms={}; asking without it",
                         key.authority,
                         key.scopes.joined(),
@@ -250,7 +250,7 @@ impl HostCache {
                     return (None, true);
                 }
                 Err(e) => {
-                    crate::log_warn!(
+                    log_warn!(
                         "host cache: cannot lock {}: {e}; asking the identity provider without it",
                         slot.lock.display()
                     );
@@ -268,7 +268,7 @@ impl HostCache {
         let bytes = match read_private(&slot.token, MAX_SIZE) {
             Found::Missing => return None,
             Found::Refused(why) => {
-                crate::log_warn!(
+                log_warn!(
                     "host cache: ignoring {} ({why}); a new token will replace it",
                     slot.token.display()
                 );
@@ -279,7 +279,7 @@ impl HostCache {
         let token = match parse_token(&bytes, &slot.name) {
             Ok(t) => t,
             Err(why) => {
-                crate::log_warn!(
+                log_warn!(
                     "host cache: ignoring {}: not a host cache token ({why}); a new token will replace it",
                     slot.token.display()
                 );
@@ -309,7 +309,7 @@ impl HostCache {
                 private_file::commit(&tmp, file, &bytes, &slot.token, &self.dir)
             });
         if let Err(e) = written {
-            crate::log_warn!(
+            log_warn!(
                 "host cache: could not write {}: {e} (other processes will ask for their own token)",
                 slot.token.display()
             );
@@ -482,14 +482,14 @@ fn host_key(dir: &Path) -> Result<hmac::Key> {
                 return Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
             }
             Found::Bytes(_) => {
-                crate::log_warn!(
+                log_warn!(
                     "host cache: {} is not a key (wrong size); replacing it",
                     path.display()
                 );
                 true
             }
             Found::Refused(why) => {
-                crate::log_warn!(
+                log_warn!(
                     "host cache: ignoring the key {} ({why}); replacing it",
                     path.display()
                 );

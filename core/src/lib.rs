@@ -23,6 +23,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// First: its level macros (`log_error!`…`log_trace!`) are in scope, by name, in the modules
+// declared after it.
+#[macro_use]
+pub mod log;
+
 pub(crate) mod auth_method;
 pub mod authority;
 pub mod cache;
@@ -35,7 +40,6 @@ pub mod error;
 pub mod fuzz_api;
 pub(crate) mod host_cache;
 pub mod http;
-pub mod log;
 pub mod oracle;
 pub(crate) mod private_file;
 pub(crate) mod runtime;

@@ -398,26 +398,34 @@ macro_rules! log_at {
     };
 }
 
-/// Error-level record (see [`log_at`]).
-#[macro_export]
-#[doc(hidden)]
-macro_rules! log_error { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::Error, $($arg)+) }; }
-/// Warn-level record.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! log_warn { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::Warn, $($arg)+) }; }
-/// Info-level record.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! log_info { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::Info, $($arg)+) }; }
-/// Debug-level record.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! log_debug { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::Debug, $($arg)+) }; }
-/// Trace-level record.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! log_trace { ($($arg:tt)+) => { $crate::log_at!($crate::log::Level::Trace, $($arg)+) }; }
+/// Writes the exported level macros, one per `$name => $level;` line: `$name!(…)` is
+/// `log_at!(Level::$level, …)`. (`$d` is a `$`, for the repetitions of the macros it writes.)
+/// Macro-written exported macros cannot be named by a path inside this crate (`crate::log_info!`
+/// does not compile): core uses them by name (`log_info!`), in scope for every module because
+/// `lib.rs` declares `mod log` first, with `#[macro_use]`; other crates use `aadtoken_core::log_info!`.
+macro_rules! level_macros {
+    ($d:tt $($(#[$doc:meta])* $name:ident => $level:ident;)*) => {$(
+        $(#[$doc])*
+        #[macro_export]
+        #[doc(hidden)]
+        macro_rules! $name {
+            ($d($d arg:tt)+) => { $crate::log_at!($crate::log::Level::$level, $d($d arg)+) };
+        }
+    )*};
+}
+
+level_macros! {$
+    /// Error-level record (see [`log_at`]).
+    log_error => Error;
+    /// Warn-level record.
+    log_warn => Warn;
+    /// Info-level record.
+    log_info => Info;
+    /// Debug-level record.
+    log_debug => Debug;
+    /// Trace-level record.
+    log_trace => Trace;
+}
 
 #[cfg(test)]
 mod tests {

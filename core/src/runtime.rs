@@ -81,11 +81,11 @@ pub fn current() -> Result<Arc<Runtime>> {
     // Logged once the lock is released: a log callback may call back into the library.
     drop(guard);
     if forked {
-        crate::log_info!(
+        log_info!(
             "running in a forked child (pid {pid}): started a runtime of its own, leaving the parent's alone"
         );
     }
-    crate::log_debug!(
+    log_debug!(
         "runtime started (generation {}, one worker thread)",
         fresh.generation
     );
@@ -97,7 +97,7 @@ pub fn current() -> Result<Arc<Runtime>> {
 /// running.
 pub fn shutdown() -> bool {
     // Logged before the lock is taken: a log callback may call back into the library.
-    crate::log_debug!("shutdown: stopping the runtime and joining its threads");
+    log_debug!("shutdown: stopping the runtime and joining its threads");
     let _guard = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let Some(rt) = CURRENT.swap(None) else {
         return false;

@@ -171,48 +171,48 @@ impl std::fmt::Debug for ManagedIdentityMock {
     }
 }
 
-/// A managed-identity source the mock can stand in for (the standalone binary's
-/// `--managed-identity` flag): which variables point a client at it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MiSource {
+/// Declares [`MiSource`] from one table, a line a source: its doc, its variant and its
+/// `--managed-identity` value. The enum, [`MiSource::ALL`] and [`MiSource::name`] come from it.
+macro_rules! mi_sources {
+    ($($(#[$doc:meta])* $source:ident = $flag:literal,)*) => {
+        /// A managed-identity source the mock can stand in for (the standalone binary's
+        /// `--managed-identity` flag): which variables point a client at it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum MiSource {
+            $($(#[$doc])* $source,)*
+        }
+
+        impl MiSource {
+            /// Every source, in the order of the `--managed-identity` values.
+            pub const ALL: [MiSource; [$($flag),*].len()] = [$(MiSource::$source),*];
+
+            /// The flag value: `imds`, `app-service`, `app-service-2017`, `arc`, `cloud-shell`,
+            /// `service-fabric`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(MiSource::$source => $flag,)*
+                }
+            }
+        }
+    };
+}
+
+mi_sources! {
     /// Azure VMs' Instance Metadata Service.
-    Imds,
+    Imds = "imds",
     /// App Service, Functions, Container Apps (API 2019-08-01).
-    AppService,
+    AppService = "app-service",
     /// App Service's API 2017-09-01 (and Azure ML).
-    AppService2017,
+    AppService2017 = "app-service-2017",
     /// Azure Arc-enabled servers.
-    Arc,
+    Arc = "arc",
     /// Azure Cloud Shell.
-    CloudShell,
+    CloudShell = "cloud-shell",
     /// Service Fabric (HTTPS, pinned by thumbprint).
-    ServiceFabric,
+    ServiceFabric = "service-fabric",
 }
 
 impl MiSource {
-    /// Every source, in the order of the `--managed-identity` values.
-    pub const ALL: [MiSource; 6] = [
-        MiSource::Imds,
-        MiSource::AppService,
-        MiSource::AppService2017,
-        MiSource::Arc,
-        MiSource::CloudShell,
-        MiSource::ServiceFabric,
-    ];
-
-    /// The flag value: `imds`, `app-service`, `app-service-2017`, `arc`, `cloud-shell`,
-    /// `service-fabric`.
-    pub fn name(self) -> &'static str {
-        match self {
-            MiSource::Imds => "imds",
-            MiSource::AppService => "app-service",
-            MiSource::AppService2017 => "app-service-2017",
-            MiSource::Arc => "arc",
-            MiSource::CloudShell => "cloud-shell",
-            MiSource::ServiceFabric => "service-fabric",
-        }
-    }
-
     /// The source a flag value names.
     pub fn parse(value: &str) -> Result<MiSource, String> {
         MiSource::ALL

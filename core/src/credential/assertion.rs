@@ -209,15 +209,22 @@ mod tests {
         }
     }
 
+    /// An `assertion_file` holding `text`, in a new test folder `label` (removed by the caller).
+    fn file_holding(label: &str, text: &str) -> (std::path::PathBuf, FileAssertion) {
+        let dir = crate::private_file::test_dir(label);
+        let file = FileAssertion {
+            path: dir.join("token"),
+        };
+        std::fs::write(&file.path, text).unwrap();
+        (dir, file)
+    }
+
     #[test]
     fn file_assertions_name_the_setting() {
-        let dir = crate::private_file::test_dir("assertion");
-        let path = dir.join("token");
-        let file = FileAssertion { path: path.clone() };
-        std::fs::write(&path, " h.p.s\n").unwrap();
+        let (dir, file) = file_holding("assertion", " h.p.s\n");
         assert_eq!(file.read().unwrap().expose(), "h.p.s");
         for (bad, says) in [("  \n", "is empty"), ("one two", "does not hold a JWT")] {
-            std::fs::write(&path, bad).unwrap();
+            std::fs::write(&file.path, bad).unwrap();
             let e = file.read().unwrap_err();
             crate::error::assert_error(&e, ErrorKind::File, &["'assertion_file'", says]);
         }
@@ -226,18 +233,15 @@ mod tests {
 
     #[test]
     fn a_rotation_is_noticed_whatever_the_size_and_time() {
-        let dir = crate::private_file::test_dir("assertion-rotation");
-        let path = dir.join("token");
-        let file = FileAssertion { path: path.clone() };
-        std::fs::write(&path, "a.b.c").unwrap();
-        let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let (dir, file) = file_holding("assertion-rotation", "a.b.c");
+        let stamp = std::fs::metadata(&file.path).unwrap().modified().unwrap();
         assert_eq!(file.read().unwrap().expose(), "a.b.c");
         // The same size, and the same modification time (a coarse clock, or a writer that
         // keeps it).
-        std::fs::write(&path, "x.y.z").unwrap();
+        std::fs::write(&file.path, "x.y.z").unwrap();
         std::fs::File::options()
             .write(true)
-            .open(&path)
+            .open(&file.path)
             .unwrap()
             .set_modified(stamp)
             .unwrap();

@@ -145,7 +145,7 @@ impl Certificate {
         let bytes = match std::fs::read(&inner.path) {
             Ok(b) => Zeroizing::new(b),
             Err(e) => {
-                crate::log_warn!(
+                log_warn!(
                     "setting 'certificate_path' names '{}', which cannot be read now ({e}); signing with the certificate read before",
                     inner.path.display()
                 );
@@ -157,7 +157,7 @@ impl Certificate {
         }
         match parse_bytes(&inner.path, &bytes, inner.password.as_ref()) {
             Ok(new) => {
-                crate::log_info!(
+                log_info!(
                     "certificate_path '{}' changed: signing with its certificate x5t#S256={} from now on (was {})",
                     inner.path.display(),
                     new.x5t_s256,
@@ -169,7 +169,7 @@ impl Certificate {
                 new
             }
             Err(e) => {
-                crate::log_warn!(
+                log_warn!(
                     "certificate_path changed but cannot be used ({}); signing with the certificate read before",
                     e.message()
                 );

@@ -123,8 +123,8 @@ impl<C: Candidate> Chain<C> {
             let credential = match candidate {
                 Err(why) => {
                     match why {
-                        Skipped::Unusable(_) => crate::log_warn!("auth_method=auto: {name} {why}"),
-                        _ => crate::log_debug!("auth_method=auto: {name} {why}"),
+                        Skipped::Unusable(_) => log_warn!("auth_method=auto: {name} {why}"),
+                        _ => log_debug!("auth_method=auto: {name} {why}"),
                     }
                     report.push(format!("{name}: {why}"));
                     continue;
@@ -137,7 +137,7 @@ impl<C: Candidate> Chain<C> {
                     match mi.get_token_probing(env, scopes, probe).await {
                         Ok(t) => Ok(t),
                         Err(Probe::Unavailable(e)) => {
-                            crate::log_info!(
+                            log_info!(
                                 "auth_method=auto: {name} unavailable ({}), trying the next",
                                 crate::log::error_summary(&e)
                             );
@@ -151,7 +151,7 @@ impl<C: Candidate> Chain<C> {
             };
             match result {
                 Ok(token) => {
-                    crate::log_info!("auth_method=auto: using {name} from now on");
+                    log_info!("auth_method=auto: using {name} from now on");
                     let _ = self.chosen.set(i);
                     return Ok(token);
                 }

@@ -346,7 +346,7 @@ impl ManagedIdentity {
                 detected_by,
             }),
         };
-        crate::log_info!("managed identity source chosen: {}", mi.describe());
+        log_info!("managed identity source chosen: {}", mi.describe());
         Ok(mi)
     }
 

@@ -229,7 +229,7 @@ pub async fn request_body_with_retry(
         let Some((wait, note)) = req.retry.next(e, attempt, req.who) else {
             return result;
         };
-        crate::log_warn!(cid = Some(&req.correlation_id); "{note}");
+        log_warn!(cid = Some(&req.correlation_id); "{note}");
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
@@ -243,7 +243,7 @@ pub async fn request_body(client: &reqwest::Client, req: &TokenRequest<'_>) -> R
     let mut raw = send_once(client, req, None).await?;
     if let (401, Some(challenge), Some(header)) = (raw.status, req.challenge, raw.www_authenticate.as_deref())
     {
-        crate::log_debug!(cid = Some(&req.correlation_id);
+        log_debug!(cid = Some(&req.correlation_id);
             "{} answered 401 with a challenge; answering it with the local key file", req.who);
         let authorization = challenge(header).map_err(|e| e.with_correlation_id(&req.correlation_id))?;
         raw = send_once(client, req, Some(&authorization)).await?;
@@ -260,10 +260,10 @@ pub async fn request_body(client: &reqwest::Client, req: &TokenRequest<'_>) -> R
     )
     .context(format!("{} to {}", req.what, req.endpoint));
     if err.kind() == ErrorKind::Throttled {
-        crate::log_warn!(cid = Some(&req.correlation_id);
+        log_warn!(cid = Some(&req.correlation_id);
             "{} is throttling: {}", req.who, crate::log::error_summary(&err));
     } else {
-        crate::log_info!(cid = Some(&req.correlation_id);
+        log_info!(cid = Some(&req.correlation_id);
             "{} answered with an error: {}", req.who, crate::log::error_summary(&err));
     }
     Err(err)
@@ -275,11 +275,11 @@ async fn send_once(
     authorization: Option<&SecretString>,
 ) -> Result<RawResponse> {
     let started = std::time::Instant::now();
-    crate::log_debug!(cid = Some(&req.correlation_id);
+    log_debug!(cid = Some(&req.correlation_id);
         "{} {} ({}): request sent", if req.method == Method::Post { "POST" } else { "GET" }, req.endpoint, req.who);
     let result = match send(client, req, authorization).await {
         Err(e) if is_stale_connection(&e) => {
-            crate::log_debug!(cid = Some(&req.correlation_id);
+            log_debug!(cid = Some(&req.correlation_id);
                 "the pooled connection to {} was closed by the server; sending once more on a new one", req.endpoint);
             send(client, req, authorization).await
         }
@@ -287,9 +287,9 @@ async fn send_once(
     }
     .map_err(|e| transport_error(&e, req.endpoint).with_correlation_id(&req.correlation_id));
     match &result {
-        Ok(raw) => crate::log_debug!(cid = Some(&req.correlation_id);
+        Ok(raw) => log_debug!(cid = Some(&req.correlation_id);
             "{} answered HTTP {} ({} bytes) in {} ms", req.endpoint, raw.status, raw.body.len(), started.elapsed().as_millis()),
-        Err(e) => crate::log_warn!(cid = Some(&req.correlation_id);
+        Err(e) => log_warn!(cid = Some(&req.correlation_id);
             "no answer from {} after {} ms: {}", req.endpoint, started.elapsed().as_millis(), crate::log::error_summary(e)),
     }
     result

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::DigitallySignedStruct as Dss;
@@ -57,47 +58,6 @@ impl ExtraRoots {
     }
 }
 
-/// The handshake-signature methods of a `ServerCertVerifier` whose `provider` field holds the
-/// crypto provider: its algorithms check the signatures (`Trust` and `Pinned` replace only the
-/// certificate check).
-macro_rules! provider_signature_checks {
-    () => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &Dss,
-        ) -> SignatureCheck {
-            rustls::crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.provider.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &Dss,
-        ) -> SignatureCheck {
-            rustls::crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.provider.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.provider
-                .signature_verification_algorithms
-                .supported_schemes()
-        }
-    };
-}
-
 /// Which of the system's trust anchors: the CA bundle file alone (where OpenSSL's
 /// `SSL_CERT_FILE` or the distribution puts it), or everything (the bundle and the CA
 /// directories, as `rustls-native-certs` finds them; on Debian-like systems the directory holds
@@ -142,7 +102,7 @@ fn system_roots(which: System) -> Arc<rustls::RootCertStore> {
     store.add_parsable_certificates(unique);
     let store = Arc::new(store);
     loaded.store(Some(Arc::clone(&store)));
-    crate::log_debug!(
+    log_debug!(
         "system trust store ({which:?}) loaded: {} CA certificates ({read} read) in {} µs",
         store.len(),
         started.elapsed().as_micros()
@@ -162,14 +122,17 @@ fn system_roots(which: System) -> Arc<rustls::RootCertStore> {
 pub fn build_client(extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest::Client> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let extra_certs = extra.map(|e| e.certs.clone()).unwrap_or_default();
-    let trust = Arc::new(Trust {
+    let roots = Roots {
         extra: extra
             .map(|_| verifier(&extra_certs, None, &provider))
             .transpose()?,
         bundle: OnceLock::new(),
         all: OnceLock::new(),
         extra_certs,
-        provider: Arc::clone(&provider),
+    };
+    let trust = Arc::new(Trust {
+        anchors: Anchors::Roots(roots),
+        provider,
     });
     if extra.is_none() {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -179,13 +142,18 @@ pub fn build_client(extra: Option<&ExtraRoots>, direct: bool) -> Result<reqwest:
             }));
         }
     }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(trust)
-        .with_no_client_auth();
-    client_with_tls(tls, direct)
+    client_with_tls(trust, direct)
+}
+
+/// A client for Service Fabric's managed-identity endpoint: HTTPS whose server certificate is
+/// trusted only when its thumbprint (hex SHA-1, or SHA-256) equals `thumbprint`
+/// (`IDENTITY_SERVER_THUMBPRINT`); no CA, no host name check, no proxy.
+pub fn build_pinned_client(thumbprint: &str) -> Result<reqwest::Client> {
+    let trust = Trust {
+        anchors: Anchors::Thumbprint(thumbprint.trim().to_ascii_lowercase().replace(':', "")),
+        provider: Arc::new(rustls::crypto::ring::default_provider()),
+    };
+    client_with_tls(Arc::new(trust), true)
 }
 
 /// A WebPKI verifier of chains to `certs` (plus the system's roots `system`).
@@ -208,12 +176,29 @@ fn verifier(
 /// A verifier built on first need (or the message of why it could not be built).
 type Lazy = OnceLock<std::result::Result<Arc<WebPkiServerVerifier>, String>>;
 
-/// The standard WebPKI check against the system's roots plus `ca_file`, with the roots read in
-/// stages (see [`build_client`]). A chain that a subset of the roots accepts is accepted by all
-/// of them too, so checking subsets first changes no outcome; a chain no stage accepts gets the
-/// answer of the last (all roots).
+/// The one certificate verifier of aadtoken's clients: the server's certificate is trusted as
+/// `anchors` say; the handshake signatures are checked by the crypto provider's algorithms.
 #[derive(Debug)]
 struct Trust {
+    anchors: Anchors,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+/// What a server's certificate is trusted by.
+#[derive(Debug)]
+enum Anchors {
+    /// The standard WebPKI check against the system's roots plus `ca_file`.
+    Roots(Roots),
+    /// Service Fabric: the certificate's thumbprint (lowercase hex SHA-1 or SHA-256), nothing
+    /// else (no CA, no host name).
+    Thumbprint(String),
+}
+
+/// The system's roots plus `ca_file`, read in stages (see [`build_client`]). A chain that a
+/// subset of the roots accepts is accepted by all of them too, so checking subsets first
+/// changes no outcome; a chain no stage accepts gets the answer of the last (all roots).
+#[derive(Debug)]
+struct Roots {
     /// Chains to the `ca_file` certificates only (`None` without `ca_file`).
     extra: Option<Arc<WebPkiServerVerifier>>,
     /// Chains to the system's CA bundle file plus `ca_file`.
@@ -221,25 +206,35 @@ struct Trust {
     /// Chains to all the system's roots plus `ca_file`.
     all: Lazy,
     extra_certs: Vec<CertificateDer<'static>>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl Trust {
     /// The verifier of the system's roots `which` plus `ca_file` (`Err` when it cannot be built,
-    /// e.g. the system has no such roots: the stage is skipped).
+    /// e.g. the system has no such roots: the stage is skipped; or when no roots are used).
     fn system(&self, which: System) -> std::result::Result<&Arc<WebPkiServerVerifier>, ()> {
+        let Anchors::Roots(roots) = &self.anchors else {
+            return Err(());
+        };
         let lazy = match which {
-            System::Bundle => &self.bundle,
-            System::All => &self.all,
+            System::Bundle => &roots.bundle,
+            System::All => &roots.all,
         };
         lazy.get_or_init(|| {
-            verifier(&self.extra_certs, Some(&system_roots(which)), &self.provider)
+            verifier(&roots.extra_certs, Some(&system_roots(which)), &self.provider)
                 .map_err(|e| e.message().to_owned())
         })
         .as_ref()
-        .map_err(|e| crate::log_debug!("no system trust store ({which:?}): {e}"))
+        .map_err(|e| log_debug!("no system trust store ({which:?}): {e}"))
+    }
+
+    /// The crypto provider's algorithms: they check the handshake signatures.
+    fn signature_algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
+        &self.provider.signature_verification_algorithms
     }
 }
+
+/// What a handshake signature check answers.
+type SignatureCheck = std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>;
 
 impl rustls::client::danger::ServerCertVerifier for Trust {
     fn verify_server_cert(
@@ -250,13 +245,17 @@ impl rustls::client::danger::ServerCertVerifier for Trust {
         ocsp: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let roots = match &self.anchors {
+            Anchors::Roots(roots) => roots,
+            Anchors::Thumbprint(thumbprint) => return pinned(thumbprint, end_entity),
+        };
         // No trust anchor at all (an empty system store and no `ca_file`) is an unknown issuer.
         let mut answer = Err(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
         ));
         for stage in [None, Some(System::Bundle), Some(System::All)] {
             let verifier = match stage {
-                None => self.extra.as_ref().ok_or(()),
+                None => roots.extra.as_ref().ok_or(()),
                 Some(which) => self.system(which),
             };
             if let Ok(verifier) = verifier {
@@ -269,64 +268,48 @@ impl rustls::client::danger::ServerCertVerifier for Trust {
         answer
     }
 
-    provider_signature_checks!();
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
+        verify_tls12_signature(message, cert, dss, self.signature_algorithms())
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &Dss) -> SignatureCheck {
+        verify_tls13_signature(message, cert, dss, self.signature_algorithms())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.signature_algorithms().supported_schemes()
+    }
 }
 
-/// A client for Service Fabric's managed-identity endpoint: HTTPS whose server certificate is
-/// trusted only when its thumbprint (hex SHA-1, or SHA-256) equals `thumbprint`
-/// (`IDENTITY_SERVER_THUMBPRINT`); no CA, no host name check, no proxy.
-pub fn build_pinned_client(thumbprint: &str) -> Result<reqwest::Client> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(Pinned {
-        thumbprint: thumbprint.trim().to_ascii_lowercase().replace(':', ""),
-        provider: Arc::clone(&provider),
-    });
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+/// The pinned check: `end_entity`'s SHA-1 or SHA-256 thumbprint is `thumbprint`.
+fn pinned(
+    thumbprint: &str,
+    end_entity: &CertificateDer<'_>,
+) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+    let hex = |d: ring::digest::Digest| d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let sha1 = hex(ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        end_entity,
+    ));
+    let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, end_entity));
+    if thumbprint == sha1 || thumbprint == sha256 {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    } else {
+        Err(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::ApplicationVerificationFailure,
+        ))
+    }
+}
+
+/// The reqwest client whose TLS trusts servers as `trust` says (see [`build_client`] for
+/// `direct`).
+fn client_with_tls(trust: Arc<Trust>, direct: bool) -> Result<reqwest::Client> {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&trust.provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::internal(format!("TLS setup failed: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
+        .with_custom_certificate_verifier(trust)
         .with_no_client_auth();
-    client_with_tls(tls, true)
-}
-
-#[derive(Debug)]
-struct Pinned {
-    thumbprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-/// What a handshake signature check answers.
-type SignatureCheck = std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>;
-
-impl rustls::client::danger::ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let hex = |d: ring::digest::Digest| d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let sha1 = hex(ring::digest::digest(
-            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            end_entity,
-        ));
-        let sha256 = hex(ring::digest::digest(&ring::digest::SHA256, end_entity));
-        if self.thumbprint == sha1 || self.thumbprint == sha256 {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    provider_signature_checks!();
-}
-
-fn client_with_tls(tls: rustls::ClientConfig, direct: bool) -> Result<reqwest::Client> {
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     headers.insert("x-client-SKU", HeaderValue::from_static(SKU));

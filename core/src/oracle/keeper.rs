@@ -244,7 +244,7 @@ impl Keeper {
         let first = worker.client.get_token(worker.opts.scopes.as_deref())?;
         worker.write(&first)?;
         let path = worker.file.path().to_path_buf();
-        crate::log_info!("keeper: started for {}", path.display());
+        log_info!("keeper: started for {}", path.display());
         let thread = std::thread::Builder::new()
             .name("aadtoken-keeper".into())
             .spawn(move || worker.run(first))
@@ -307,7 +307,7 @@ impl Keeper {
             // have been held at the fork. The handle is forgotten, not dropped (dropping would
             // detach a thread this process does not have).
             std::mem::forget(self.thread.take());
-            crate::log_debug!(
+            log_debug!(
                 "keeper: stop in a forked child (pid {}) of the process running it (pid {}): nothing to stop here",
                 std::process::id(),
                 self.pid
@@ -318,7 +318,7 @@ impl Keeper {
         self.shared.wake.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
-            crate::log_info!("keeper: stopped for {}", self.path.display());
+            log_info!("keeper: stopped for {}", self.path.display());
         }
     }
 }
@@ -437,7 +437,7 @@ impl Worker {
 
     fn emit(&self, event: &KeeperEvent<'_>) {
         match event {
-            KeeperEvent::Written { path, renew_at, .. } => crate::log_info!(
+            KeeperEvent::Written { path, renew_at, .. } => log_info!(
                 "keeper: {} renewed; next renewal in {} s",
                 path.display(),
                 renew_at - now_ms() / 1000
@@ -448,7 +448,7 @@ impl Worker {
                 retry_in,
                 permanent,
                 ..
-            } => crate::log_warn!(
+            } => log_warn!(
                 "keeper: renewing {} failed ({}); the file keeps its token; retrying in {} s{}",
                 path.display(),
                 crate::log::error_summary(error),

@@ -46,7 +46,7 @@ impl TokenFile {
     pub fn new(location: impl AsRef<Path>) -> Result<TokenFile> {
         let file = TokenFile::resolve(location.as_ref()).and_then(|file| file.check().map(|_| file));
         if let Err(e) = &file {
-            crate::log_error!(
+            log_error!(
                 "token file location {} refused: {}",
                 location.as_ref().display(),
                 crate::log::error_summary(e)
@@ -131,13 +131,13 @@ impl TokenFile {
     pub fn write(&self, token: &Token) -> Result<()> {
         let result = self.write_bytes(token.secret().as_bytes());
         match &result {
-            Ok(()) => crate::log_info!(
+            Ok(()) => log_info!(
                 "token file written: {} ({} bytes, mode 0600; token expires at {})",
                 self.path.display(),
                 token.len(),
                 token.expires_on()
             ),
-            Err(e) => crate::log_error!(
+            Err(e) => log_error!(
                 "token file {} not written: {}",
                 self.path.display(),
                 crate::log::error_summary(e)

@@ -66,7 +66,7 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
     let listeners = Listeners::bind(client.settings.redirect_port)?;
     let port = listeners.port;
     let redirect_uri = format!("http://localhost:{port}");
-    crate::log_info!(
+    log_info!(
         "browser sign-in: waiting for the redirect on 127.0.0.1:{port}{} (at most {} s)",
         if listeners.v6.is_some() { " and [::1]" } else { "" },
         client.settings.interactive_timeout.as_secs()
@@ -179,7 +179,7 @@ impl Listeners {
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
                 // No IPv6 loopback on this host: localhost can only be 127.0.0.1.
                 Err(e) => {
-                    crate::log_debug!("browser sign-in: no listener on [::1]:{bound} ({e}); 127.0.0.1 only");
+                    log_debug!("browser sign-in: no listener on [::1]:{bound} ({e}); 127.0.0.1 only");
                     return Ok(Listeners {
                         v4,
                         v6: None,

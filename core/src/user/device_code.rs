@@ -106,7 +106,7 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
     {
         let (user_code, uri) = (code.user_code.clone(), code.verification_uri.clone());
         let prompt = Arc::clone(&prompt);
-        crate::log_info!(
+        log_info!(
             "device code sign-in: prompting the person through the host's callback (verification URI {uri}, code valid for {expires_in} s, polling every {interval} s)"
         );
         PublicClient::blocking(move || prompt.prompt(&message, &user_code, &uri, expires_on)).await?;
@@ -146,7 +146,7 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
                 _ if transient(&e) => {
                     // The code is still valid: the next poll may well work (the request's own
                     // retry is spent, so this one waits an interval).
-                    crate::log_warn!(
+                    log_warn!(
                         "device code sign-in: a poll failed ({}); polling on until the code expires",
                         crate::log::error_summary(&e)
                     );

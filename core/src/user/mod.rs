@@ -186,7 +186,7 @@ impl UserCredential {
     }
 
     async fn interactive(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
-        crate::log_info!(
+        log_info!(
             "person sign-in started ({:?}) for application {} at {}",
             self.flow,
             self.client.app.client_id,
@@ -197,7 +197,7 @@ impl UserCredential {
             Flow::Browser => browser::run(&self.client, env, scopes).await?,
         };
         if let Some(account) = got.account {
-            crate::log_info!(
+            log_info!(
                 "person signed in as {} (home account {})",
                 crate::log::pii(self.client.settings.log_pii, &account.username),
                 crate::log::pii(self.client.settings.log_pii, &account.home_account_id)
@@ -219,7 +219,7 @@ impl UserCredential {
         };
         guard.remove(&account)?;
         drop(guard); // before logging: a log callback may call back into the library
-        crate::log_info!(
+        log_info!(
             "signed out {} (home account {}): its refresh token is forgotten",
             crate::log::pii(self.client.settings.log_pii, &account.username),
             crate::log::pii(self.client.settings.log_pii, &account.home_account_id)
@@ -268,7 +268,7 @@ impl UserCredential {
     /// or `InteractionRequired` when there is none or it is refused.
     async fn silent(&self, env: &Env<'_>, scopes: &Scopes) -> Result<Token> {
         // Logged before the account lock is taken: a log callback may call back into the library.
-        crate::log_debug!(
+        log_debug!(
             "redeeming the refresh token of the signed-in account, if any, for {}",
             scopes.joined()
         );
@@ -311,7 +311,7 @@ impl UserCredential {
             }
             Err(e) if matches!(e.kind(), ErrorKind::InvalidGrant | ErrorKind::InteractionRequired) => {
                 drop(guard); // before logging (see above)
-                crate::log_warn!(
+                log_warn!(
                     "the refresh token of {} was refused ({}): a person must sign in again",
                     crate::log::pii(self.client.settings.log_pii, &account.username),
                     crate::log::error_summary(&e)
