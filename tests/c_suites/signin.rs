@@ -71,19 +71,22 @@ fn run(phase: &str) -> MockServer {
     m
 }
 
+/// The grant types of the token requests the mock granted, in order.
+fn granted(m: &MockServer) -> Vec<String> {
+    m.token_request_log()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.form_value("grant_type").unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn device_code_through_the_prompt_callback_and_the_approve_route() {
     let m = run("device");
     // Sign-in, the other scope's refresh, the explicit sign-in: three refresh tokens.
     assert_eq!(m.refresh_tokens_issued(), 3);
-    let grants: Vec<String> = m
-        .token_request_log()
-        .iter()
-        .filter(|r| r.status == 200)
-        .map(|r| r.form_value("grant_type").unwrap().to_owned())
-        .collect();
     assert_eq!(
-        grants,
+        granted(&m),
         [
             "urn:ietf:params:oauth:grant-type:device_code",
             "refresh_token",
@@ -200,14 +203,8 @@ fn the_silent_exports_never_start_a_sign_in() {
         Some(1),
         "only aadtoken_client_sign_in asked for a device code"
     );
-    let grants: Vec<String> = m
-        .token_request_log()
-        .iter()
-        .filter(|r| r.status == 200)
-        .map(|r| r.form_value("grant_type").unwrap().to_owned())
-        .collect();
     assert_eq!(
-        grants,
+        granted(&m),
         [
             "urn:ietf:params:oauth:grant-type:device_code",
             "refresh_token",
