@@ -405,6 +405,31 @@ aadtoken_status aadtoken_client_refresh_token(const aadtoken_client *client,
                                               aadtoken_token **out,
                                               aadtoken_error **err);
 
+// Like `aadtoken_client_get_token`, for a database driver's token callback (python-oracledb,
+// node-oracledb, ojdbc, or a host's own), which runs on the driver's thread while it opens a
+// connection: it never waits for a person. With `auth_method=device_code` or `interactive`
+// it answers from the signed-in account (the cached token, or a new one through its refresh
+// token), or, when a person would have to sign in, fails at once with
+// `AADTOKEN_ERR_INTERACTION_REQUIRED` — whatever `automatic_sign_in` says; the device-code and
+// open-URL callbacks are not called. Sign in first on the host's own thread
+// (`aadtoken_client_sign_in`, or `aadtoken login` with `cache_file`). Application credentials
+// behave exactly as with `aadtoken_client_get_token`. Blocks for at most `timeout_ms`, also
+// when it joins a request another thread started. Thread-safe.
+aadtoken_status aadtoken_client_get_token_silent(const aadtoken_client *client,
+                                                 const char *scopes,
+                                                 aadtoken_token **out,
+                                                 aadtoken_error **err);
+
+// Like `aadtoken_client_refresh_token` (always asks the identity provider and replaces the
+// cached token), for a driver's token callback as `aadtoken_client_get_token_silent`: it
+// never waits for a person. A person's token is refreshed through the signed-in account's
+// refresh token; with none, `AADTOKEN_ERR_INTERACTION_REQUIRED` at once. Application
+// credentials behave exactly as with `aadtoken_client_refresh_token`. Thread-safe.
+aadtoken_status aadtoken_client_refresh_token_silent(const aadtoken_client *client,
+                                                     const char *scopes,
+                                                     aadtoken_token **out,
+                                                     aadtoken_error **err);
+
 // Free a client. NULL is allowed and does nothing. No other thread may be using the client
 // during or after this call; tokens obtained from it stay valid until freed, and cached tokens
 // stay in the process-wide cache for other clients of the same identity.

@@ -127,11 +127,15 @@ export class Client {
   getToken(scopes?: Scopes): Promise<Token>;
   /** Always a new token from the identity provider, replacing the cached one. */
   refreshToken(scopes?: Scopes): Promise<Token>;
+  /** getToken() for a driver's callback: never waits for a person (ERR_INTERACTION_REQUIRED at once instead). */
+  getTokenSilent(scopes?: Scopes): Promise<Token>;
+  /** refreshToken() for a driver's callback: never waits for a person (ERR_INTERACTION_REQUIRED at once instead). */
+  refreshTokenSilent(scopes?: Scopes): Promise<Token>;
   /** Sign a person in now (device code or browser, per auth_method); the account is kept. */
   signIn(scopes?: Scopes): Promise<Token>;
   /** Forget the signed-in account and its refresh token (also in cache_file); the next getToken() signs in again. */
   signOut(): Promise<void>;
-  /** node-oracledb's `accessToken`: the cached token for refresh=false, a new one for refresh=true. */
+  /** node-oracledb's `accessToken`: the cached token for refresh=false, a new one for refresh=true; never waits for a person. */
   oracledbAccessToken(scopes?: Scopes): OracledbAccessToken;
   /** Write the Oracle token file once (a TOKEN_LOCATION directory or a file path). */
   writeTokenFile(location?: string | null, scopes?: Scopes): Promise<void>;

@@ -359,7 +359,7 @@ class Client {
   #callbacks = [];
   #inFlight = 0;
   #closed = false;
-  #pending = new Map(); // scopes -> the getToken promise in flight for them
+  #pending = new Map(); // kind and scopes -> the getToken/getTokenSilent promise in flight for them
 
   constructor(settings, options = {}) {
     const lib = native.load();
@@ -413,16 +413,7 @@ class Client {
    * most `timeout_ms`). Concurrent calls for the same scopes share one worker thread.
    */
   getToken(scopes) {
-    const key = scopesArg(scopes);
-    const mapKey = key === null ? '\0' : key;
-    let pending = this.#pending.get(mapKey);
-    if (!pending) {
-      pending = this.#call(native.load().aadtoken_client_get_token, key);
-      this.#pending.set(mapKey, pending);
-      const forget = () => this.#pending.delete(mapKey);
-      pending.then(forget, forget);
-    }
-    return pending;
+    return this.#shared(native.load().aadtoken_client_get_token, 'get', scopesArg(scopes));
   }
 
   /**
@@ -431,6 +422,27 @@ class Client {
    */
   refreshToken(scopes) {
     return this.#call(native.load().aadtoken_client_refresh_token, scopesArg(scopes));
+  }
+
+  /**
+   * Like getToken(), for a database driver's token callback: it never waits for a person. With
+   * `auth_method=device_code` or `interactive` it answers from the signed-in account (the cached
+   * token, or a new one through its refresh token), or rejects at once with an AadTokenError of
+   * status ERR_INTERACTION_REQUIRED — no prompt, no browser, whatever `automatic_sign_in` says
+   * (sign in first with signIn(), or `aadtoken login` with `cache_file`). Other credentials:
+   * exactly getToken().
+   */
+  getTokenSilent(scopes) {
+    return this.#shared(native.load().aadtoken_client_get_token_silent, 'silent', scopesArg(scopes));
+  }
+
+  /**
+   * Like refreshToken() (always asks Entra ID), never waiting for a person, as getTokenSilent():
+   * a person's token is refreshed through the signed-in account's refresh token, else
+   * ERR_INTERACTION_REQUIRED at once.
+   */
+  refreshTokenSilent(scopes) {
+    return this.#call(native.load().aadtoken_client_refresh_token_silent, scopesArg(scopes));
   }
 
   /**
@@ -460,11 +472,15 @@ class Client {
    * driver calls it with `refresh=false` for a token (served from aadtoken's cache while valid)
    * and with `refresh=true` when the token it holds has expired (aadtoken then asks Entra ID
    * for a new one). `accessTokenConfig` is not used: the client's settings are.
+   *
+   * The driver calls it while it opens a connection, so it never waits for a person
+   * (getTokenSilent(), refreshTokenSilent()): with person sign-in, sign in first (signIn(), or
+   * `aadtoken login` with `cache_file`); until then it rejects with ERR_INTERACTION_REQUIRED.
    */
   oracledbAccessToken(scopes) {
     const key = scopesArg(scopes);
     return async (refresh) => {
-      const token = refresh ? await this.refreshToken(key) : await this.getToken(key);
+      const token = refresh ? await this.refreshTokenSilent(key) : await this.getTokenSilent(key);
       return token.token;
     };
   }
@@ -542,6 +558,19 @@ class Client {
       this.#inFlight--;
       this.#freeIfIdle();
     }
+  }
+
+  /** `fn` for `scopes`, one worker thread for concurrent calls of the same `kind` and scopes. */
+  #shared(fn, kind, key) {
+    const mapKey = key === null ? kind : `${kind}\0${key}`;
+    let pending = this.#pending.get(mapKey);
+    if (!pending) {
+      pending = this.#call(fn, key);
+      this.#pending.set(mapKey, pending);
+      const forget = () => this.#pending.delete(mapKey);
+      pending.then(forget, forget);
+    }
+    return pending;
   }
 
   async #call(fn, scopes) {

@@ -38,6 +38,8 @@ const PROTOTYPES = [
   'aadtoken_status aadtoken_client_new(const aadtoken_config *config, _Out_ aadtoken_client **out, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_client_get_token(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
   'aadtoken_status aadtoken_client_refresh_token(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
+  'aadtoken_status aadtoken_client_get_token_silent(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
+  'aadtoken_status aadtoken_client_refresh_token_silent(const aadtoken_client *client, const char *scopes, _Out_ aadtoken_token **out, _Out_ aadtoken_error **err)',
   'void aadtoken_client_free(aadtoken_client *client)',
   'void aadtoken_shutdown(void)',
   'const void *aadtoken_token_value(const aadtoken_token *t)',

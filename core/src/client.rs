@@ -85,26 +85,39 @@ impl Client {
 
     /// Like [`Client::get_token`], for a caller that must never wait for a person: a database
     /// driver's token callback, which runs on the driver's thread while it opens a connection
-    /// (ODPI-C, OCI). A person sign-in credential (`auth_method=device_code`/`interactive`)
-    /// answers from its signed-in account's refresh token, or fails at once with
-    /// `InteractionRequired` saying to sign in first on the host's own thread — whatever
-    /// `automatic_sign_in` says. The wait is bounded by `timeout_ms`, also when it joins a
-    /// request another caller started (which may be a sign-in).
+    /// (ODPI-C, OCI, python-oracledb, node-oracledb, ojdbc). A person sign-in credential
+    /// (`auth_method=device_code`/`interactive`) answers from its signed-in account's refresh
+    /// token, or fails at once with `InteractionRequired` saying to sign in first on the host's
+    /// own thread — whatever `automatic_sign_in` says. The wait is bounded by `timeout_ms`, also
+    /// when it joins a request another caller started (which may be a sign-in). Any other
+    /// credential behaves exactly as with [`Client::get_token`].
     pub fn get_token_without_interaction(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
-        self.get_token_as(scopes, Interaction::Forbidden)
-            .map_err(|e| match self.inner.credential.source() {
-                #[cfg(feature = "signin")]
-                Source::User(_) if e.kind() == ErrorKind::InteractionRequired => {
-                    let message = format!(
-                        "{} (a database driver's token callback never waits for a person to sign in: \
-                         sign in first on the host's own thread with aadtoken_client_sign_in or \
-                         aadtoken_client_get_token, or with `aadtoken login` and cache_file)",
-                        e.message()
-                    );
-                    e.reclassified(ErrorKind::InteractionRequired, message)
-                }
-                _ => e,
-            })
+        self.for_driver(self.get_token_as(scopes, Interaction::Forbidden))
+    }
+
+    /// Like [`Client::refresh_token`] (always asks the identity provider), for a driver's
+    /// callback that must never wait for a person, as [`Client::get_token_without_interaction`]:
+    /// a person sign-in credential refreshes through its signed-in account's refresh token, or
+    /// fails at once with `InteractionRequired`.
+    pub fn refresh_token_without_interaction(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        self.for_driver(self.refresh_token_as(scopes, Interaction::Forbidden))
+    }
+
+    /// A driver callback's result: a person sign-in's `InteractionRequired` says what to do.
+    fn for_driver(&self, result: Result<Arc<Token>>) -> Result<Arc<Token>> {
+        result.map_err(|e| match self.inner.credential.source() {
+            #[cfg(feature = "signin")]
+            Source::User(_) if e.kind() == ErrorKind::InteractionRequired => {
+                let message = format!(
+                    "{} (a database driver's token callback never waits for a person to sign in: \
+                     sign in first on the host's own thread with aadtoken_client_sign_in or \
+                     aadtoken_client_get_token, or with `aadtoken login` and cache_file)",
+                    e.message()
+                );
+                e.reclassified(ErrorKind::InteractionRequired, message)
+            }
+            _ => e,
+        })
     }
 
     fn get_token_as(&self, scopes: Option<&str>, interaction: Interaction) -> Result<Arc<Token>> {
@@ -139,6 +152,10 @@ impl Client {
     /// Concurrent forced refreshes of the same entry share one request; more than
     /// [`cache::MAX_FORCED_PER_MINUTE`] a minute are refused (`TooManyRefreshes`).
     pub fn refresh_token(&self, scopes: Option<&str>) -> Result<Arc<Token>> {
+        self.refresh_token_as(scopes, Interaction::Allowed)
+    }
+
+    fn refresh_token_as(&self, scopes: Option<&str>, interaction: Interaction) -> Result<Arc<Token>> {
         let entry = self.inner.entry_for(scopes)?;
         log_info!(
             "{} ({}): forced refresh requested by the host",
@@ -146,7 +163,7 @@ impl Client {
             entry.key().scopes.joined()
         );
         let rt = runtime::current()?;
-        rt.block_on(self.inner.fetch(&rt, &entry, Need::New, Interaction::Allowed))
+        rt.block_on(self.inner.fetch(&rt, &entry, Need::New, interaction))
     }
 
     /// Like [`Client::get_token`] without blocking: returns at once, and `done` runs exactly

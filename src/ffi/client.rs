@@ -54,6 +54,25 @@ token_exports! {
     /// cached token for these scopes (use it when a server rejected a token before its expiry).
     /// Tokens handed out earlier stay valid objects. Thread-safe.
     fn aadtoken_client_refresh_token => Client::refresh_token;
+
+    /// Like `aadtoken_client_get_token`, for a database driver's token callback (python-oracledb,
+    /// node-oracledb, ojdbc, or a host's own), which runs on the driver's thread while it opens a
+    /// connection: it never waits for a person. With `auth_method=device_code` or `interactive`
+    /// it answers from the signed-in account (the cached token, or a new one through its refresh
+    /// token), or, when a person would have to sign in, fails at once with
+    /// `AADTOKEN_ERR_INTERACTION_REQUIRED` — whatever `automatic_sign_in` says; the device-code and
+    /// open-URL callbacks are not called. Sign in first on the host's own thread
+    /// (`aadtoken_client_sign_in`, or `aadtoken login` with `cache_file`). Application credentials
+    /// behave exactly as with `aadtoken_client_get_token`. Blocks for at most `timeout_ms`, also
+    /// when it joins a request another thread started. Thread-safe.
+    fn aadtoken_client_get_token_silent => Client::get_token_without_interaction;
+
+    /// Like `aadtoken_client_refresh_token` (always asks the identity provider and replaces the
+    /// cached token), for a driver's token callback as `aadtoken_client_get_token_silent`: it
+    /// never waits for a person. A person's token is refreshed through the signed-in account's
+    /// refresh token; with none, `AADTOKEN_ERR_INTERACTION_REQUIRED` at once. Application
+    /// credentials behave exactly as with `aadtoken_client_refresh_token`. Thread-safe.
+    fn aadtoken_client_refresh_token_silent => Client::refresh_token_without_interaction;
 }
 
 /// Free a client. NULL is allowed and does nothing. No other thread may be using the client

@@ -69,7 +69,7 @@ macro_rules! getters {
 pub(crate) use getters;
 
 /// Declare exports that hand out a token for `scopes` (`aadtoken_client_get_token`,
-/// `aadtoken_client_refresh_token`, `aadtoken_client_sign_in`): each `fn aadtoken_x =>
+/// `aadtoken_client_refresh_token`, their `_silent` twins, `aadtoken_client_sign_in`): each `fn aadtoken_x =>
 /// Client::method;` becomes the fallible export `aadtoken_x(client, scopes, out, err)`, which
 /// writes the token `Client::method` gives for `scopes` (NULL = the `scope` setting) to `*out`.
 macro_rules! token_exports {

@@ -360,21 +360,24 @@ jni_exports! {
         ))))
     }
 
-    /// `static native Token clientGetToken(long handle, String scopes, boolean refresh)`: a token
-    /// for `scopes` (`null` = the configured `scope`), cached while valid; `refresh` always asks
-    /// the identity provider (as `aadtoken_client_refresh_token`). Blocks the calling thread for at
-    /// most `timeout_ms`.
+    /// `static native Token clientGetToken(long handle, String scopes, boolean refresh, boolean
+    /// silent)`: a token for `scopes` (`null` = the configured `scope`), cached while valid;
+    /// `refresh` always asks the identity provider (as `aadtoken_client_refresh_token`); `silent`
+    /// never waits for a person (as the `_silent` exports, for ojdbc's provider and token
+    /// supplier). Blocks the calling thread for at most `timeout_ms`.
     fn Java_aadtoken_Native_clientGetToken<'local>(
         env,
         handle: jlong,
         scopes: JString<'local>,
         refresh: jboolean,
+        silent: jboolean,
     ) -> jobject {
         hand_out(env, handle, &scopes, |client, scopes| {
-            if refresh == JNI_FALSE {
-                client.get_token(scopes)
-            } else {
-                client.refresh_token(scopes)
+            match (refresh != JNI_FALSE, silent != JNI_FALSE) {
+                (false, false) => client.get_token(scopes),
+                (true, false) => client.refresh_token(scopes),
+                (false, true) => client.get_token_without_interaction(scopes),
+                (true, true) => client.refresh_token_without_interaction(scopes),
             }
         })
     }

@@ -32,6 +32,17 @@ const JAVA: &[(&str, &str, &str)] = &[
     ("aadtoken_client_new", "AadTokenClient", "build"),
     ("aadtoken_client_get_token", "AadTokenClient", "getToken"),
     ("aadtoken_client_refresh_token", "AadTokenClient", "refreshToken"),
+    // ojdbc's provider and tokenSupplier() use these.
+    (
+        "aadtoken_client_get_token_silent",
+        "AadTokenClient",
+        "getTokenSilent",
+    ),
+    (
+        "aadtoken_client_refresh_token_silent",
+        "AadTokenClient",
+        "refreshTokenSilent",
+    ),
     ("aadtoken_client_free", "AadTokenClient", "close"),
     // A token is copied into a Java `Token`; the native reference is released in the JNI call,
     // and `wipe()`/`close()` zero the Java copy.

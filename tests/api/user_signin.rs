@@ -169,6 +169,50 @@ fn automatic_sign_in_after_a_revoked_refresh_token() {
     assert_eq!(prompt.prompts(), 2, "signed in again");
 }
 
+/// A driver's forced refresh (python-oracledb's `refresh=True`, node-oracledb's
+/// `accessToken(true)`, ojdbc's provider after a rejected token) never waits for a person: with
+/// nobody signed in `refresh_token_without_interaction` fails at once with
+/// `InteractionRequired` (no device code asked for, although `automatic_sign_in` is on); once
+/// the host has signed in, it asks the identity provider through the refresh token, silently.
+/// For an application credential it is `refresh_token`.
+#[test]
+fn a_drivers_forced_refresh_never_starts_a_person_sign_in() {
+    let mock = fast_mock();
+    let (client, prompt) = device_client(&mock, USERNAME, false, "");
+    let e = client.refresh_token_without_interaction(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{e:?}");
+    common::assert_names(&e, &["never waits for a person", "aadtoken_client_sign_in"]);
+    assert_eq!(prompt.prompts(), 0, "no device code shown");
+    assert!(
+        mock.requests().iter().all(|r| !r.path.contains("devicecode")),
+        "no device code asked for"
+    );
+
+    let signed_in = client.sign_in(None).unwrap();
+    assert_eq!(prompt.prompts(), 1);
+    let before = mock.token_requests();
+    let refreshed = client.refresh_token_without_interaction(None).unwrap();
+    assert_ne!(refreshed.secret(), signed_in.secret(), "a new token");
+    assert_eq!(mock.token_requests(), before + 1, "one request");
+    let last = mock.token_request_log().pop().unwrap();
+    assert_eq!(last.form_value("grant_type"), Some("refresh_token"));
+    assert_eq!(upn(&mock, refreshed.secret()), USERNAME);
+    assert_eq!(
+        client.get_token_without_interaction(None).unwrap().secret(),
+        refreshed.secret(),
+        "it replaced the cached token"
+    );
+    assert_eq!(prompt.prompts(), 1, "silently, through the refresh token");
+
+    let app = common::app_client(&mock, "");
+    let first = app.get_token_without_interaction(None).unwrap();
+    let before = mock.token_requests();
+    let again = app.refresh_token_without_interaction(None).unwrap();
+    assert_ne!(again.secret(), first.secret());
+    assert_eq!(mock.token_requests(), before + 1, "always asks, as refresh_token");
+    assert_eq!(app.get_token(None).unwrap().secret(), again.secret());
+}
+
 fn device_error(setup: impl FnOnce(&MockServer), deny: bool) -> (Error, Arc<MockServer>) {
     let mock = fast_mock();
     setup(&mock);

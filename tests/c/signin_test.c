@@ -9,7 +9,8 @@
  * Settings come from the environment the harness sets:
  *   AADTOKEN_TEST_AUTHORITY, AADTOKEN_TEST_CA, AADTOKEN_TEST_TENANT, AADTOKEN_TEST_CLIENT (the
  *   public client), AADTOKEN_TEST_SCOPE, AADTOKEN_TEST_OTHER_SCOPE, AADTOKEN_TEST_USER,
- *   AADTOKEN_TEST_BROWSER (the aadtoken-mock-browser program), AADTOKEN_TEST_CACHE (cache_file)
+ *   AADTOKEN_TEST_BROWSER (the aadtoken-mock-browser program), AADTOKEN_TEST_CACHE (cache_file),
+ *   AADTOKEN_TEST_APP_CLIENT and AADTOKEN_TEST_SECRET (the registered confidential client)
  * Each phase prints one line per failed check and a summary, and exits 0 only if all passed.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -199,22 +200,42 @@ static aadtoken_client *browser_client(struct browser_state *b, enum tamper tamp
     return client_of(cfg);
 }
 
-/* A token for `scopes` whose upn is the test user. */
-static void expect_user_token(aadtoken_client *client, const char *scopes, int sign_in) {
+/* The exports that hand out a token for `scopes`: get, refresh, sign-in and the silent twins. */
+typedef aadtoken_status (*token_fn)(const aadtoken_client *client, const char *scopes, aadtoken_token **out,
+                                    aadtoken_error **err);
+
+/* A token from `fn` (named `what`) for `scopes`; the caller frees it. */
+static aadtoken_token *token_of(const char *what, token_fn fn, aadtoken_client *client, const char *scopes) {
     aadtoken_token *tok = NULL;
     aadtoken_error *err = NULL;
+    aadtoken_status st = fn(client, scopes, &tok, &err);
+    CHECK(st == AADTOKEN_OK && tok != NULL, "%s: %u %s", what, st, aadtoken_error_message(err));
+    aadtoken_error_free(err);
+    return tok;
+}
+
+/* A token from `fn` (named `what`) for `scopes` whose upn is the test user; the caller frees it. */
+static aadtoken_token *user_token_of(const char *what, token_fn fn, aadtoken_client *client, const char *scopes) {
+    aadtoken_token *tok = token_of(what, fn, client, scopes);
     aadtoken_claims *claims = NULL;
-    aadtoken_status st = sign_in ? aadtoken_client_sign_in(client, scopes, &tok, &err)
-                                 : aadtoken_client_get_token(client, scopes, &tok, &err);
-    CHECK(st == AADTOKEN_OK, "%s: %u %s", sign_in ? "sign_in" : "get_token", st, aadtoken_error_message(err));
     if (tok != NULL && aadtoken_token_claims(tok, &claims, NULL) == AADTOKEN_OK) {
         CHECK(strcmp(aadtoken_claims_upn(claims), env("AADTOKEN_TEST_USER")) == 0, "upn %s", aadtoken_claims_upn(claims));
         CHECK(strlen(aadtoken_claims_scp(claims)) > 0, "a delegated token has scp");
         CHECK(strlen(aadtoken_claims_oid(claims)) > 0 && strlen(aadtoken_claims_tid(claims)) > 0, "oid and tid");
         aadtoken_claims_free(claims);
     }
-    aadtoken_token_free(tok);
-    aadtoken_error_free(err);
+    return tok;
+}
+
+/* A token for `scopes` whose upn is the test user. */
+static void expect_user_token(aadtoken_client *client, const char *scopes, int sign_in) {
+    aadtoken_token_free(sign_in ? user_token_of("sign_in", aadtoken_client_sign_in, client, scopes)
+                                : user_token_of("get_token", aadtoken_client_get_token, client, scopes));
+}
+
+/* Whether two tokens (either may be NULL after a failed check) have the same value. */
+static int same_token(const aadtoken_token *a, const aadtoken_token *b) {
+    return a != NULL && b != NULL && strcmp(aadtoken_token_value(a), aadtoken_token_value(b)) == 0;
 }
 
 /* get_token fails with `want`; returns the AADSTS code. */
@@ -475,6 +496,81 @@ static void phase_async_cancel(void) {
     outcome_destroy(&o);
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* For a client-secret config the silent exports are get_token and refresh_token. */
+static void app_silent_is_get_and_refresh(void) {
+    char extra[256];
+    aadtoken_client *app;
+    aadtoken_token *got, *silent, *refreshed, *again;
+    snprintf(extra, sizeof extra, "client_id=%s", env("AADTOKEN_TEST_APP_CLIENT"));
+    app = mock_client(env("AADTOKEN_TEST_SECRET"), 1, extra);
+    got = token_of("app get_token", aadtoken_client_get_token, app, NULL);
+    silent = token_of("app get_token_silent", aadtoken_client_get_token_silent, app, NULL);
+    CHECK(same_token(got, silent), "get_token_silent: the cached token, as get_token");
+    refreshed = token_of("app refresh_token_silent", aadtoken_client_refresh_token_silent, app, NULL);
+    CHECK(refreshed != NULL && !same_token(got, refreshed), "refresh_token_silent asks for a new token");
+    again = token_of("app get_token", aadtoken_client_get_token, app, NULL);
+    CHECK(same_token(refreshed, again), "refresh_token_silent replaced the cached token");
+    aadtoken_token_free(got);
+    aadtoken_token_free(silent);
+    aadtoken_token_free(refreshed);
+    aadtoken_token_free(again);
+    aadtoken_client_free(app);
+}
+
+/* A driver's token callback (the _silent exports) never waits for a person: with nobody signed
+ * in both fail at once with AADTOKEN_ERR_INTERACTION_REQUIRED and no prompt is shown, although
+ * automatic_sign_in is on (the prompt would approve at once); after aadtoken_client_sign_in they
+ * answer without a prompt — the cached token, a refresh through the refresh token. */
+static void phase_silent(void) {
+    static const struct {
+        const char *what;
+        token_fn fn;
+    } silent[] = {
+        {"get_token_silent", aadtoken_client_get_token_silent},
+        {"refresh_token_silent", aadtoken_client_refresh_token_silent},
+    };
+    struct prompt_state p;
+    aadtoken_client *client = device_client(&p, APPROVE, NULL);
+    aadtoken_token *signed_in, *cached, *refreshed, *other;
+    size_t i;
+    for (i = 0; i < sizeof silent / sizeof silent[0]; i++) {
+        aadtoken_token *tok = NULL;
+        aadtoken_error *err = NULL;
+        long long ms = now_ms();
+        aadtoken_status st = silent[i].fn(client, NULL, &tok, &err);
+        ms = now_ms() - ms;
+        CHECK(tok == NULL, "%s: no token", silent[i].what);
+        expect_error(silent[i].what, st, err, AADTOKEN_ERR_INTERACTION_REQUIRED, "aadtoken_client_sign_in");
+        /* The device code lives 60 s: well under that means nobody was waited for. */
+        CHECK(ms < 10000, "%s: at once (%lld ms)", silent[i].what, ms);
+    }
+    CHECK(p.calls == 0, "no device code shown (%d)", p.calls);
+
+    signed_in = user_token_of("sign_in", aadtoken_client_sign_in, client, NULL);
+    CHECK(p.calls == 1, "signed in (%d)", p.calls);
+    cached = user_token_of("get_token_silent", aadtoken_client_get_token_silent, client, NULL);
+    CHECK(same_token(cached, signed_in), "get_token_silent: the cached token");
+    refreshed = user_token_of("refresh_token_silent", aadtoken_client_refresh_token_silent, client, NULL);
+    CHECK(refreshed != NULL && !same_token(refreshed, signed_in), "refresh_token_silent: a new token");
+    other = user_token_of("get_token_silent", aadtoken_client_get_token_silent, client,
+                          env("AADTOKEN_TEST_OTHER_SCOPE"));
+    CHECK(p.calls == 1, "silent: still one prompt (%d)", p.calls);
+    aadtoken_token_free(signed_in);
+    aadtoken_token_free(cached);
+    aadtoken_token_free(refreshed);
+    aadtoken_token_free(other);
+    aadtoken_client_free(client);
+
+    app_silent_is_get_and_refresh();
+}
+
 int main(int argc, char **argv) {
     static const struct test_phase phases[] = {
         {"device", phase_device},
@@ -496,6 +592,7 @@ int main(int argc, char **argv) {
         {"cache-garbled", phase_cache_garbled},
         {"cache-perms", phase_cache_perms},
         {"async-cancel", phase_async_cancel},
+        {"silent", phase_silent},
     };
     return run_phase_of(argc, argv, phases, sizeof phases / sizeof phases[0], 1);
 }

@@ -1,8 +1,9 @@
 //! Drives tests/c/signin_test.c: person sign-in end to end from C against the mock, without a
 //! person — the device code through the prompt callback and the mock's approve route, the
 //! browser flow through the open-URL callback completing the loopback redirect, silent refresh
-//! after sign-in, a second process reusing the persistent cache without signing in, two
-//! processes refreshing at once without losing the rotated refresh token, and every failure
+//! after sign-in, the `_silent` exports of driver callbacks that never start a sign-in, a
+//! second process reusing the persistent cache without signing in, two processes refreshing at
+//! once without losing the rotated refresh token, and every failure
 //! path (state mismatch, denied, PKCE mismatch, declined, expired, slow_down honoured, no
 //! callback, revoked refresh token, garbled and loose cache files left untouched, cancel). Built
 //! with `-std=c99 -Wall -Wextra -Wpedantic -Werror`; each phase is its own process; the phases
@@ -14,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aadtoken_mock::{MockConfig, MockServer, PUBLIC_CLIENT_ID, USERNAME};
+use aadtoken_mock::{MockConfig, MockServer, CLIENT_ID, PUBLIC_CLIENT_ID, USERNAME};
 
 use crate::common::{self, Under};
 
@@ -39,6 +40,7 @@ fn under(valgrind: bool) -> Under {
 fn command(mock: &MockServer, phase: &str, valgrind: bool, cache: &Path) -> Command {
     let mut cmd = common::c_phase(binary(), phase, under(valgrind));
     common::mock_env(&mut cmd, mock)
+        .env("AADTOKEN_TEST_APP_CLIENT", CLIENT_ID)
         .env("AADTOKEN_TEST_CLIENT", PUBLIC_CLIENT_ID)
         .env("AADTOKEN_TEST_USER", USERNAME)
         .env("AADTOKEN_TEST_BROWSER", common::mock_browser())
@@ -69,19 +71,22 @@ fn run(phase: &str) -> MockServer {
     m
 }
 
+/// The grant types of the token requests the mock granted, in order.
+fn granted(m: &MockServer) -> Vec<String> {
+    m.token_request_log()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.form_value("grant_type").unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn device_code_through_the_prompt_callback_and_the_approve_route() {
     let m = run("device");
     // Sign-in, the other scope's refresh, the explicit sign-in: three refresh tokens.
     assert_eq!(m.refresh_tokens_issued(), 3);
-    let grants: Vec<String> = m
-        .token_request_log()
-        .iter()
-        .filter(|r| r.status == 200)
-        .map(|r| r.form_value("grant_type").unwrap().to_owned())
-        .collect();
     assert_eq!(
-        grants,
+        granted(&m),
         [
             "urn:ietf:params:oauth:grant-type:device_code",
             "refresh_token",
@@ -186,6 +191,30 @@ fn slow_down_is_honoured() {
     );
 }
 
+/// The `_silent` exports a driver's token callback uses never wait for a person: with nobody
+/// signed in they fail at once without a device code (the only one is the explicit sign-in's);
+/// afterwards the refresh goes through the refresh token. For the application they are get and
+/// refresh.
+#[test]
+fn the_silent_exports_never_start_a_sign_in() {
+    let m = run("silent");
+    assert_eq!(
+        m.counters().requests_by_route.get("devicecode").copied(),
+        Some(1),
+        "only aadtoken_client_sign_in asked for a device code"
+    );
+    assert_eq!(
+        granted(&m),
+        [
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "refresh_token",
+            "refresh_token",
+            "client_credentials",
+            "client_credentials"
+        ]
+    );
+}
+
 #[test]
 fn async_sign_in_is_cancelled() {
     run("async-cancel");
@@ -280,6 +309,7 @@ fn valgrind_reports_no_errors_or_leaks() {
         "no-callback",
         "revoked",
         "async-cancel",
+        "silent",
     ] {
         let m = mock();
         run_phase(&m, phase, true, &cache_path(phase));

@@ -22,6 +22,9 @@ const TENANT_ID = '11111111-1111-1111-1111-111111111111';
 const CLIENT_ID = '22222222-2222-2222-2222-222222222222';
 const CLIENT_SECRET = 'mock-secret-Value~0123456789';
 const SCOPE = 'api://oracle-db/.default';
+// The mock's public client (person sign-in) and its fixture user.
+const PUBLIC_CLIENT_ID = '88888888-8888-8888-8888-888888888888';
+const USER = 'dba@contoso.onmicrosoft.com';
 
 /** Fail (not skip) with a hint when the library or the mock has not been built. */
 function requireBuilt() {
@@ -79,6 +82,33 @@ class Mock {
     return s;
   }
 
+  /**
+   * Settings of the public client signing a person in with a device code, keeping the account in
+   * `cacheFile` (a path in a private directory: a store of its own).
+   */
+  personSettings(cacheFile, overrides = {}) {
+    return this.settings({
+      client_id: PUBLIC_CLIENT_ID, client_secret: null, auth_method: 'device_code', cache_file: cacheFile,
+      ...overrides,
+    });
+  }
+
+  /**
+   * A deviceCodeCallback approving each code as USER and pushing it to `shown`; the mock polls
+   * every second from now on.
+   */
+  async approveDeviceCodes(shown) {
+    await this.control('POST', '/_mock/devicecode', { interval: 1, expires_in: 60 });
+    return (prompt) => {
+      shown.push(prompt);
+      return this.control('POST', '/_mock/devicecode/approve', { user_code: prompt.userCode, user: USER });
+    };
+  }
+
+  async deviceCodesIssued() {
+    return (await this.control('GET', '/_mock/counters')).requests_by_route.devicecode || 0;
+  }
+
   control(method, urlPath, body) {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? null : JSON.stringify(body);
@@ -122,4 +152,6 @@ class Mock {
   }
 }
 
-module.exports = { Mock, requireBuilt, sleep, TENANT_ID, CLIENT_ID, CLIENT_SECRET, SCOPE, REPO };
+module.exports = {
+  Mock, requireBuilt, sleep, TENANT_ID, CLIENT_ID, CLIENT_SECRET, SCOPE, PUBLIC_CLIENT_ID, USER, REPO,
+};

@@ -11,7 +11,10 @@
 // (NJS-503) — not NJS-168 (the access token function failed) nor NJS-087 (token expired).
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 
 const oracledb = require('oracledb');
@@ -156,6 +159,37 @@ describe('node-oracledb (thin mode)', () => {
       accessToken: client.oracledbAccessToken(),
     }), { code: 'NJS-085' });
     client.close();
+  });
+
+  test('person sign-in: getConnection never prompts; after the host signed in it connects', async () => {
+    // The driver calls accessToken(false) before any network I/O. Nobody signed in: it fails
+    // (NJS-168, the access token function failed) without a device code, although the prompt
+    // would approve at once; after the host's signIn() the driver goes on to connect.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aadtoken-node-person-'));
+    const shown = [];
+    const client = new aadtoken.Client(
+      mock.personSettings(path.join(dir, 'accounts.json'), { scope: await mock.newScope('node-person') }),
+      { deviceCodeCallback: await mock.approveDeviceCodes(shown) },
+    );
+    const connect = async () => oracledb.getConnection({
+      connectString: `tcps://127.0.0.1:${await closedPort()}/freepdb1`, externalAuth: true,
+      accessToken: client.oracledbAccessToken(), connectTimeout: 5, retryCount: 0,
+    });
+    try {
+      const codes = await mock.deviceCodesIssued();
+      await assert.rejects(connect(), (e) => {
+        assert.equal(e.code, 'NJS-168', String(e));
+        return true;
+      });
+      assert.equal(shown.length, 0, 'no device code shown on the driver\'s behalf');
+      assert.equal(await mock.deviceCodesIssued(), codes, 'none asked for');
+      await client.signIn();
+      await assert.rejects(connect(), (e) => { assertConnectionError(e); return true; });
+      assert.equal(shown.length, 1, 'only the host\'s signIn()');
+    } finally {
+      client.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('createPool({ homogeneous: true }): the token at creation, a new one when it expired', async () => {

@@ -2,16 +2,18 @@
 // Person sign-in from Node: the device code flow with a JS prompt callback (run on the event loop
 // while a library thread waits) that approves the code through the mock's control route, silent
 // refresh for another scope, an explicit signIn(), the statuses of a declined code and of a
-// missing callback, and the open-URL callback's answer.
+// missing callback, the open-URL callback's answer, and node-oracledb's accessToken function
+// that never waits for a person.
 
 const assert = require('node:assert/strict');
 const { after, before, test } = require('node:test');
 
-const { Mock, TENANT_ID, SCOPE } = require('./mock');
-const aadtoken = require('..');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
-const PUBLIC_CLIENT_ID = '88888888-8888-8888-8888-888888888888';
-const USER = 'dba@contoso.onmicrosoft.com';
+const { Mock, TENANT_ID, SCOPE, PUBLIC_CLIENT_ID, USER } = require('./mock');
+const aadtoken = require('..');
 
 let mock;
 before(async () => {
@@ -96,4 +98,47 @@ test('interactive: the open-URL callback gets the sign-in page; false ends the s
   assert.equal(page.searchParams.get('client_id'), PUBLIC_CLIENT_ID);
   assert.equal(page.searchParams.get('code_challenge_method'), 'S256');
   assert.match(page.searchParams.get('redirect_uri'), /^http:\/\/localhost:\d+/);
+});
+
+test("oracledbAccessToken never shows a device code: it waits for the host's signIn()", async () => {
+  // node-oracledb calls accessToken(refresh) while it opens a connection; the prompt here would
+  // approve at once and automatic_sign_in is on, yet nothing may prompt on the driver's behalf.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aadtoken-node-silent-'));
+  const shown = [];
+  const client = new aadtoken.Client(mock.personSettings(path.join(dir, 'accounts.json')), {
+    deviceCodeCallback: await mock.approveDeviceCodes(shown),
+  });
+  try {
+    const adapter = client.oracledbAccessToken();
+    const codes = await mock.deviceCodesIssued();
+    const calls = {
+      'accessToken(false)': () => adapter(false, {}), 'accessToken(true)': () => adapter(true, {}),
+      getTokenSilent: () => client.getTokenSilent(), refreshTokenSilent: () => client.refreshTokenSilent(),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      const started = Date.now();
+      await assert.rejects(call(), (e) => {
+        assert.ok(e instanceof aadtoken.AadTokenError, `${name}: ${e}`);
+        assert.equal(e.status, aadtoken.status.ERR_INTERACTION_REQUIRED, `${name}: ${e}`);
+        assert.match(e.message, /aadtoken_client_sign_in/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 10000, `${name}: at once (a device code lives 60 s)`);
+    }
+    assert.equal(shown.length, 0, 'no device code shown');
+    assert.equal(await mock.deviceCodesIssued(), codes, 'none asked for');
+
+    // The host signs in; then the driver's function is silent.
+    const signedIn = (await client.signIn()).token;
+    assert.equal(await adapter(false), signedIn, 'refresh=false: the cached token');
+    const fresh = await adapter(true);
+    assert.notEqual(fresh, signedIn, 'refresh=true asks Entra ID again');
+    assert.equal(await adapter(false), fresh, 'and it replaced the cached token');
+    const other = await client.getTokenSilent(await mock.newScope('node-silent-other'));
+    assert.equal(other.claims().upn, USER);
+    assert.equal(shown.length, 1, 'only signIn showed a device code');
+  } finally {
+    client.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

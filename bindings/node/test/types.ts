@@ -11,6 +11,8 @@ async function usage(): Promise<string> {
     openUrl: (url: string) => url.startsWith('https://'),
   });
   const signedIn: Token = await person.signIn();
+  const silent: Token = await person.getTokenSilent();
+  const silentlyRefreshed: Token = await person.refreshTokenSilent(['api://db/.default']);
   person.close();
   const token: Token = await client.getToken();
   const again: Token = await client.getToken(['api://db/.default']);
@@ -48,7 +50,7 @@ async function usage(): Promise<string> {
   shutdown();
   // @ts-expect-error: the prompt callback gets an object
   new Client({}, { deviceCodeCallback: (message: number) => message });
-  return `${version()} ${statusText(code)} ${when} ${renew} ${left} ${roles} ${jwt} ${problem} ${signedIn}`;
+  return `${version()} ${statusText(code)} ${when} ${renew} ${left} ${roles} ${jwt} ${problem} ${signedIn} ${silent} ${silentlyRefreshed}`;
 }
 
 export { usage };

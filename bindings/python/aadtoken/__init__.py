@@ -365,6 +365,21 @@ class Client(_Closing):
         rejected a token before its expiry)."""
         return self._call(_native.lib().aadtoken_client_refresh_token, scopes)
 
+    def get_token_silent(self, scopes=None):
+        """Like :meth:`get_token`, for a database driver's token callback: it never waits for a
+        person. With ``auth_method=device_code`` or ``interactive`` it answers from the signed-in
+        account (the cached token, or a new one through its refresh token), or raises
+        :class:`AadTokenError` with status ``ERR_INTERACTION_REQUIRED`` at once — no prompt, no
+        browser, whatever ``automatic_sign_in`` says (sign in first with :meth:`sign_in`, or
+        ``aadtoken login`` with ``cache_file``). Other credentials: exactly :meth:`get_token`."""
+        return self._call(_native.lib().aadtoken_client_get_token_silent, scopes)
+
+    def refresh_token_silent(self, scopes=None):
+        """Like :meth:`refresh_token` (always asks Entra ID), never waiting for a person, as
+        :meth:`get_token_silent`: a person's token is refreshed through the signed-in account's
+        refresh token, else ``ERR_INTERACTION_REQUIRED`` at once."""
+        return self._call(_native.lib().aadtoken_client_refresh_token_silent, scopes)
+
     def sign_in(self, scopes=None):
         """Sign a person in now (device code or browser, per ``auth_method``), even when a
         cached refresh token would still work; returns a token for ``scopes``. The account and
@@ -385,10 +400,15 @@ class Client(_Closing):
         (``oracledb.connect(access_token=...)``, ``oracledb.create_pool(..., homogeneous=True,
         access_token=...)``). The driver calls it with ``refresh=False`` for a token (served
         from aadtoken's cache while valid) and with ``refresh=True`` when it found its token
-        expired (aadtoken then asks Entra ID for a new one). Returns the token string."""
+        expired (aadtoken then asks Entra ID for a new one). Returns the token string.
+
+        The driver calls it on its own thread while it opens a connection, so it never waits
+        for a person (:meth:`get_token_silent`, :meth:`refresh_token_silent`): with person
+        sign-in, sign in first (:meth:`sign_in`, or ``aadtoken login`` with ``cache_file``);
+        until then it raises :class:`AadTokenError` with ``ERR_INTERACTION_REQUIRED`` at once."""
 
         def access_token(refresh=False):
-            token = self.refresh_token(scopes) if refresh else self.get_token(scopes)
+            token = self.refresh_token_silent(scopes) if refresh else self.get_token_silent(scopes)
             return token.token
 
         return access_token

@@ -39,6 +39,10 @@ PROTOTYPES = {
         c_status, [c_handle, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
     "aadtoken_client_refresh_token": (
         c_status, [c_handle, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
+    "aadtoken_client_get_token_silent": (
+        c_status, [c_handle, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
+    "aadtoken_client_refresh_token_silent": (
+        c_status, [c_handle, ctypes.c_char_p, ctypes.POINTER(c_handle), c_err_out]),
     "aadtoken_client_free": (None, [c_handle]),
     "aadtoken_token_value": (ctypes.c_void_p, [c_handle]),
     "aadtoken_token_len": (ctypes.c_size_t, [c_handle]),

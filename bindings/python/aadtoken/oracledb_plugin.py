@@ -15,6 +15,11 @@ of a client shared by every connection and pool with the same settings — one t
 in-flight request per identity, where python-oracledb's Azure plugin builds an MSAL application
 per call. At most :data:`MAX_CLIENTS` clients are remembered (least recently used first out); a
 forgotten client lives on while connections or pools still use it.
+
+The driver calls the callable on its own thread while it opens a connection, so it never waits
+for a person: with ``auth_method=device_code`` or ``interactive``, sign in first on the host's own
+thread into the same ``cache_file`` (``aadtoken login``, or :meth:`aadtoken.Client.sign_in`);
+until then the callable raises :class:`aadtoken.AadTokenError` with ``ERR_INTERACTION_REQUIRED``.
 """
 
 import collections

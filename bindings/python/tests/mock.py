@@ -26,6 +26,9 @@ CLIENT_ID = "22222222-2222-2222-2222-222222222222"
 CLIENT_SECRET = "mock-secret-Value~0123456789"
 SCOPE = "api://oracle-db/.default"
 OTHER_SCOPE = "https://oracle.example.com/db/.default"
+# The mock's public client (person sign-in) and its fixture user.
+PUBLIC_CLIENT_ID = "88888888-8888-8888-8888-888888888888"
+USER = "dba@contoso.onmicrosoft.com"
 
 
 class Mock:
@@ -73,6 +76,26 @@ class Mock:
         with urllib.request.urlopen(req, context=self._ssl, timeout=10) as r:
             text = r.read().decode()
         return json.loads(text) if text.strip().startswith(("{", "[")) else text
+
+    def person_settings(self, cache_file, **overrides):
+        """Settings of the public client signing a person in with a device code, keeping the
+        account in ``cache_file`` (a path in a private directory: a store of its own)."""
+        return self.settings(client_id=PUBLIC_CLIENT_ID, client_secret=None, auth_method="device_code",
+                             cache_file=cache_file, **overrides)
+
+    def approve_device_codes(self, shown):
+        """A device-code callback approving each code as USER, appending it to ``shown``; the
+        mock polls every second."""
+        self.control("POST", "/_mock/devicecode", {"interval": 1, "expires_in": 60})
+
+        def prompt(message, user_code, uri, expires_on):
+            shown.append(user_code)
+            self.control("POST", "/_mock/devicecode/approve", {"user_code": user_code, "user": USER})
+
+        return prompt
+
+    def device_codes_issued(self):
+        return self.control("GET", "/_mock/counters")["requests_by_route"].get("devicecode", 0)
 
     def token_requests(self):
         return self.control("GET", "/_mock/counters")["token_requests"]

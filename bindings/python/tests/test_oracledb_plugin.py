@@ -9,6 +9,8 @@ the driver's part is shown by the hook's effects (its client, its errors) and th
 is exercised on a real ``oracledb.ConnectParams``.
 """
 
+import os
+import tempfile
 import unittest
 
 from tests.mock import SharedMock, require_built
@@ -114,6 +116,33 @@ class PluginTests(unittest.TestCase):
         # Two pools and the same settings written in another order and case: one client.
         reordered = {k.upper(): v for k, v in reversed(list(MOCK.settings(scope=scope).items()))}
         self.assertIs(plugin.client_for(reordered), plugin._clients[digest])
+
+    def test_person_sign_in_never_prompts_on_the_drivers_thread(self):
+        # auth_method=device_code in extra_auth_params: the plugin's client has no prompt, and
+        # the driver calls the callable while it opens a connection. Before anyone signed in it
+        # fails at once (no device code asked for); once the host signed in on its own thread
+        # into the same cache_file (as `aadtoken login` does), it answers silently.
+        with tempfile.TemporaryDirectory(prefix="aadtoken-py-plugin-") as d:
+            person = MOCK.person_settings(os.path.join(d, "accounts.json"),
+                                          scope=MOCK.new_scope("py-plugin-person"))
+            params = RecordingParams(extra_auth_params={"auth_type": "aadtoken", **person})
+            plugin.params_hook(params)
+            access_token = params.recorded["access_token"]
+            codes = MOCK.device_codes_issued()
+            for refresh in (False, True):
+                with self.subTest(refresh=refresh):
+                    with self.assertRaises(aadtoken.AadTokenError) as cm:
+                        access_token(refresh)
+                    self.assertEqual(cm.exception.status, aadtoken.ERR_INTERACTION_REQUIRED, cm.exception)
+            self.assertEqual(MOCK.device_codes_issued(), codes, "no device code asked for")
+
+            shown = []
+            with aadtoken.Client(person, device_code_callback=MOCK.approve_device_codes(shown)) as host:
+                signed_in = host.sign_in().token
+            self.assertEqual(access_token(False), signed_in, "the host's sign-in, from the cache")
+            self.assertNotEqual(access_token(True), signed_in, "refreshed through the refresh token")
+            self.assertEqual(len(shown), 1)
+            self.assertEqual(MOCK.device_codes_issued(), codes + 1, "only the host's sign-in")
 
     def test_the_cache_is_bounded(self):
         first = plugin.client_for(MOCK.settings(scope=MOCK.new_scope("py-plugin-bound")))

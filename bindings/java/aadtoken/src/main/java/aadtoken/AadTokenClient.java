@@ -26,7 +26,7 @@ import java.util.function.Supplier;
  *     // ojdbc: a token supplier that ojdbc caches and calls again when its token expires
  *     OracleDataSource ds = new OracleDataSource();
  *     ds.setTokenSupplier(AccessToken.createJsonWebTokenCache(
- *         () -> AccessToken.createJsonWebToken(client.getToken().chars())));
+ * () -> AccessToken.createJsonWebToken(client.getTokenSilent().chars())));
  * }
  * }</pre>
  *
@@ -196,8 +196,56 @@ public final class AadTokenClient implements AutoCloseable {
     }
 
     /**
-     * A supplier of the token's characters (a new copy on each call, from {@link #getToken()}),
-     * for APIs that take a {@code Supplier<char[]>}. For ojdbc:
+     * As {@link #getToken()}, for a database driver's token callback (ojdbc's provider or token
+     * supplier), which runs on the driver's thread while it opens a connection: it never waits
+     * for a person. With {@code auth_method=device_code} or {@code interactive} it answers from
+     * the signed-in account (the cached token, or a new one through its refresh token), or throws
+     * {@link AadTokenException} with status {@link Status#ERR_INTERACTION_REQUIRED} at once — no
+     * prompt, no browser, whatever {@code automatic_sign_in} says (sign in first with
+     * {@link #signIn()}, or {@code aadtoken login} with {@code cache_file}). Other credentials:
+     * exactly {@link #getToken()}.
+     *
+     * @return the token
+     */
+    public Token getTokenSilent() {
+        return call(null, Mode.GET_SILENT);
+    }
+
+    /**
+     * As {@link #getTokenSilent()}, for {@code scopes} (space separated).
+     *
+     * @param scopes the scopes of the token
+     * @return the token
+     */
+    public Token getTokenSilent(String scopes) {
+        return call(Objects.requireNonNull(scopes, "scopes"), Mode.GET_SILENT);
+    }
+
+    /**
+     * As {@link #refreshToken()} (always asks Entra ID), never waiting for a person, as
+     * {@link #getTokenSilent()}: a person's token is refreshed through the signed-in account's
+     * refresh token, else {@link Status#ERR_INTERACTION_REQUIRED} at once.
+     *
+     * @return the new token
+     */
+    public Token refreshTokenSilent() {
+        return call(null, Mode.REFRESH_SILENT);
+    }
+
+    /**
+     * As {@link #refreshTokenSilent()}, for {@code scopes}.
+     *
+     * @param scopes the scopes of the token
+     * @return the new token
+     */
+    public Token refreshTokenSilent(String scopes) {
+        return call(Objects.requireNonNull(scopes, "scopes"), Mode.REFRESH_SILENT);
+    }
+
+    /**
+     * A supplier of the token's characters (a new copy on each call, from
+     * {@link #getTokenSilent()}: ojdbc calls it while it opens a connection, so it never waits for
+     * a person), for APIs that take a {@code Supplier<char[]>}. For ojdbc:
      * {@code AccessToken.createJsonWebTokenCache(() -> AccessToken.createJsonWebToken(supplier.get()))}.
      * Throws {@link AadTokenException} (unchecked) on failure.
      *
@@ -205,7 +253,7 @@ public final class AadTokenClient implements AutoCloseable {
      */
     public Supplier<char[]> tokenSupplier() {
         return () -> {
-            try (Token t = getToken()) {
+            try (Token t = getTokenSilent()) {
                 return t.copyChars();
             }
         };
@@ -279,13 +327,17 @@ public final class AadTokenClient implements AutoCloseable {
     private enum Mode {
         GET,
         REFRESH,
+        GET_SILENT,
+        REFRESH_SILENT,
         SIGN_IN
     }
 
     private Token call(String scopes, Mode mode) {
+        boolean refresh = mode == Mode.REFRESH || mode == Mode.REFRESH_SILENT;
+        boolean silent = mode == Mode.GET_SILENT || mode == Mode.REFRESH_SILENT;
         return onHandle(h -> mode == Mode.SIGN_IN
                 ? Native.clientSignIn(h, scopes)
-                : Native.clientGetToken(h, scopes, mode == Mode.REFRESH));
+                : Native.clientGetToken(h, scopes, refresh, silent));
     }
 
     /** Runs {@code nativeCall} on the live native handle under the read lock, so that

@@ -118,8 +118,9 @@ final class Native {
     static native long clientNew(String[] steps, SignInCallbacks prompt, SignInCallbacks opener);
 
     /** A token for {@code scopes} (null = the configured scope); {@code refresh} always asks
-     *  the identity provider. The handle must be live (the caller holds its read lock). */
-    static native Token clientGetToken(long handle, String scopes, boolean refresh);
+     *  the identity provider; {@code silent} never waits for a person (as the C ABI's
+     *  {@code _silent} exports). The handle must be live (the caller holds its read lock). */
+    static native Token clientGetToken(long handle, String scopes, boolean refresh, boolean silent);
 
     /** Signs a person in now (as {@code aadtoken_client_sign_in}) and returns a token for
      *  {@code scopes} (null = the configured scope). Same handle rules as clientGetToken. */

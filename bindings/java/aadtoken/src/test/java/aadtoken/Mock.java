@@ -173,6 +173,13 @@ public final class Mock {
         return Long.parseLong(m.group(1));
     }
 
+    /** Device codes the mock has been asked for so far. */
+    public long deviceCodesIssued() {
+        String body = control("/_mock/counters", null);
+        Matcher m = Pattern.compile("\"devicecode\"\\s*:\\s*(\\d+)").matcher(body);
+        return m.find() ? Long.parseLong(m.group(1)) : 0;
+    }
+
     /** A new resource of the fixture tenant (so the process-wide cache is cold for it); its scope. */
     public String newScope(String name) {
         String resource = "api://" + name + "-" + System.nanoTime();

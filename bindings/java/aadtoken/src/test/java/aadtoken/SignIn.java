@@ -66,6 +66,14 @@ public final class SignIn {
         };
     }
 
+    /** {@link #settings} for {@code device_code} keeping the account in {@code cache.json} of
+     *  {@code dir} (a {@link #privateDir}: an account store and token cache of its own). */
+    public static Map<String, String> deviceCodeSettings(Mock mock, Path dir) {
+        Map<String, String> s = settings(mock, "device_code");
+        s.put("cache_file", dir.resolve("cache.json").toString());
+        return s;
+    }
+
     /** A device-code client ({@link #settings}) whose prompt is {@link #approving}. */
     public static AadTokenClient deviceCodeClient(Mock mock, List<DeviceCodePrompt> prompts) {
         return AadTokenClient.builder()

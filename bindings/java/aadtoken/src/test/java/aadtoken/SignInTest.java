@@ -52,6 +52,43 @@ class SignInTest {
         }
     }
 
+    /** What ojdbc's provider and token supplier use runs on ojdbc's thread while it opens a
+     *  connection: it never shows a device code (although the prompt would approve at once and
+     *  automatic_sign_in is on); after the host's signIn it is silent. */
+    @Test
+    void driverCallbacksNeverWaitForAPerson() throws Exception {
+        List<DeviceCodePrompt> prompts = new CopyOnWriteArrayList<>();
+        try (AadTokenClient client = AadTokenClient.builder()
+                .set(SignIn.deviceCodeSettings(mock, SignIn.privateDir()))
+                .deviceCodePrompt(SignIn.approving(mock, prompts))
+                .build()) {
+            java.util.function.Supplier<char[]> supplier = client.tokenSupplier();
+            long codes = mock.deviceCodesIssued();
+            Map<String, Runnable> calls = Map.of(
+                    "tokenSupplier().get()", supplier::get,
+                    "getTokenSilent()", client::getTokenSilent,
+                    "refreshTokenSilent()", client::refreshTokenSilent);
+            for (Map.Entry<String, Runnable> call : calls.entrySet()) {
+                long started = System.nanoTime();
+                AadTokenException e = expect(AadTokenException.class, call.getValue()::run);
+                checkEq(e.status(), Status.ERR_INTERACTION_REQUIRED, call.getKey() + ": " + e.getMessage());
+                check(e.getMessage().contains("aadtoken_client_sign_in"), e.getMessage());
+                check(System.nanoTime() - started < 10_000_000_000L, call.getKey() + ": at once");
+            }
+            checkEq(prompts.size(), 0, "no device code shown");
+            checkEq(mock.deviceCodesIssued(), codes, "none asked for");
+
+            // The host signs in; then the driver's paths are silent.
+            String signedIn = new String(client.signIn().chars());
+            check(new String(supplier.get()).equals(signedIn), "the supplier: the cached token");
+            String fresh = new String(client.refreshTokenSilent().chars());
+            check(!fresh.equals(signedIn), "refreshTokenSilent asks for a new token");
+            check(new String(client.getTokenSilent().chars()).equals(fresh), "and it replaced the cached one");
+            checkUserToken(client.getTokenSilent(Mock.OTHER_SCOPE));
+            checkEq(prompts.size(), 1, "only signIn showed a device code");
+        }
+    }
+
     @Test
     void interactiveThroughTheJavaOpener() {
         List<String> urls = new CopyOnWriteArrayList<>();

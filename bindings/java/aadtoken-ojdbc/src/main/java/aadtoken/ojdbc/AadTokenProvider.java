@@ -45,6 +45,12 @@ import oracle.jdbc.spi.OracleResourceProvider;
  * connection gets the current token without parsing it again.
  * Failures are thrown as {@link aadtoken.AadTokenException} (unchecked), which ojdbc reports as
  * the cause of its connection error.
+ *
+ * <p>ojdbc asks on the thread that opens a connection, so the provider never waits for a person
+ * ({@link AadTokenClient#getTokenSilent()}): with {@code device-code} or {@code interactive}, sign
+ * in first on the host's own thread into the same {@code cache_file} ({@code aadtoken login}, or
+ * {@link AadTokenClient#signIn()}); until then the connection fails with status
+ * {@code ERR_INTERACTION_REQUIRED} (306) as the cause.
  */
 public final class AadTokenProvider implements AccessTokenProvider {
     /** The provider name, the value of {@code oracle.jdbc.provider.accessToken}. */
@@ -114,7 +120,7 @@ public final class AadTokenProvider implements AccessTokenProvider {
         Shared(AadTokenClient client) {
             this.client = client;
             this.tokens = AccessToken.createJsonWebTokenCache(() -> {
-                try (Token token = client.getToken()) {
+                try (Token token = client.getTokenSilent()) { // ojdbc's thread: never waits for a person
                     return AccessToken.createJsonWebToken(token.chars()); // ojdbc clones; close() wipes ours
                 }
             });

@@ -6,7 +6,9 @@ import static aadtoken.Checks.expect;
 
 import aadtoken.AadTokenClient;
 import aadtoken.AadTokenException;
+import aadtoken.DeviceCodePrompt;
 import aadtoken.Mock;
+import aadtoken.SignIn;
 import aadtoken.Status;
 import aadtoken.Token;
 import java.net.ServerSocket;
@@ -14,9 +16,11 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.OffsetDateTime;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.ServiceLoader;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import oracle.jdbc.AccessToken;
@@ -178,6 +182,54 @@ class OjdbcTest {
                     || p.name().equals("password") || p.name().equals("clientSecret")
                     || p.name().equals("clientCertificatePassword");
             checkEq(p.isSensitive() ? 1 : 0, secret ? 1 : 0, "sensitive: " + p.name());
+        }
+    }
+
+    /** The AadTokenException behind a failed connection: ojdbc's cause, or further down. */
+    static AadTokenException aadtokenCause(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof AadTokenException) {
+                return (AadTokenException) t;
+            }
+        }
+        throw new AssertionError("no AadTokenException behind " + e, e);
+    }
+
+    /**
+     * ojdbc asks the provider and the token supplier on the thread that opens the connection:
+     * with person sign-in and nobody signed in, the connection fails at once with aadtoken's
+     * {@code ERR_INTERACTION_REQUIRED} as the cause and no device code asked for (the supplier's
+     * client has a prompt that would approve at once); once the host signed in into the same
+     * {@code cache_file}, ojdbc gets its token and goes on to connect (ORA-12541).
+     */
+    @Test
+    void personSignInNeverPromptsOnOjdbcsThread() throws Exception {
+        Map<String, String> settings = SignIn.deviceCodeSettings(mock, SignIn.privateDir());
+        settings.put("scope", mock.newScope("ojdbc-person"));
+        List<DeviceCodePrompt> prompts = new CopyOnWriteArrayList<>();
+        long codes = mock.deviceCodesIssued();
+        try (AadTokenClient host = AadTokenClient.builder()
+                .set(settings)
+                .deviceCodePrompt(SignIn.approving(mock, prompts))
+                .build()) {
+            Supplier<char[]> chars = host.tokenSupplier();
+            OracleDataSource ds = new OracleDataSource();
+            ds.setURL(url());
+            ds.setTokenSupplier(() -> AccessToken.createJsonWebToken(chars.get()));
+
+            SQLException e = connectFails(providerProperties(settings));
+            checkEq(aadtokenCause(e).status(), Status.ERR_INTERACTION_REQUIRED, "provider: " + e);
+            e = expect(SQLException.class, () -> ds.getConnection().close());
+            checkEq(aadtokenCause(e).status(), Status.ERR_INTERACTION_REQUIRED, "supplier: " + e);
+            checkEq(prompts.size(), 0, "no device code shown on ojdbc's thread");
+            checkEq(mock.deviceCodesIssued(), codes, "none asked for");
+
+            host.signIn();
+            e = connectFails(providerProperties(settings));
+            check(e.getMessage().contains("ORA-12541"), "provider, signed in: " + e.getMessage());
+            e = expect(SQLException.class, () -> ds.getConnection().close());
+            check(e.getMessage().contains("ORA-12541"), "supplier, signed in: " + e.getMessage());
+            checkEq(prompts.size(), 1, "only the host's signIn");
         }
     }
 
