@@ -16,8 +16,8 @@
 //! assert_eq!(mock.token_requests(), 0);
 //! ```
 //!
-//! The request log ([`MockServer::requests`]) redacts secrets: values of the form keys in
-//! [`SENSITIVE_KEYS`] become [`REDACTED`], the `Authorization` value becomes
+//! The request log ([`MockServer::requests`]) redacts secrets: values of the form keys that
+//! [`is_sensitive`] names become [`REDACTED`], the `Authorization` value becomes
 //! `<scheme> <redacted>`, and a registered client secret found anywhere else (path, query,
 //! any header, other form fields) becomes [`REDACTED_SECRET`]; where it was found is listed
 //! in [`LoggedRequest::secret_in`].
@@ -45,7 +45,7 @@ mod user_state;
 
 pub use keys::ServerCert;
 pub use managed_identity::{ManagedIdentityMock, MiFault, MiIdentity, MiRequest, MiSource};
-pub use redact::{REDACTED, REDACTED_SECRET, SENSITIVE_KEYS};
+pub use redact::{is_sensitive, REDACTED, REDACTED_SECRET};
 pub use registry::{AssertionLog, FederatedCredential, User, FEDERATED_AUDIENCE, USERNAME, USER_PASSWORD};
 pub use registry::{
     Client, ClientSecret, Registry, Resource, Tenant, CLIENT_ID, CLIENT_ROLES, CLIENT_SECRET,

@@ -12,18 +12,6 @@ pub const REDACTED: &str = "<redacted>";
 /// Replacement for a registered client secret found anywhere else.
 pub const REDACTED_SECRET: &str = "<redacted:secret>";
 
-/// Form/query keys whose values are never logged.
-pub const SENSITIVE_KEYS: &[&str] = &[
-    "client_secret",
-    "client_assertion",
-    "refresh_token",
-    "code",
-    "code_verifier",
-    "password",
-    "device_code",
-    "assertion",
-];
-
 /// Secrets shorter than this are not searched for (they would match too much).
 const MIN_SECRET_LEN: usize = 6;
 const BODY_TEXT_LIMIT: usize = 4096;
@@ -35,8 +23,21 @@ const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-fn is_sensitive(key: &str) -> bool {
-    SENSITIVE_KEYS.contains(&key)
+/// Whether a form or query key carries a credential, whose value is never logged: a client
+/// secret or assertion, a refresh token, an authorization code or its PKCE verifier, a
+/// password, a device code, or the assertion of a JWT-bearer grant.
+pub fn is_sensitive(key: &str) -> bool {
+    matches!(
+        key,
+        "client_secret"
+            | "client_assertion"
+            | "refresh_token"
+            | "code"
+            | "code_verifier"
+            | "password"
+            | "device_code"
+            | "assertion"
+    )
 }
 
 /// Credentials from an `Authorization: Basic` header, decoded per RFC 6749 §2.3.1.
