@@ -415,6 +415,15 @@ impl ManagedIdentityMock {
         lock(&self.shared.identities).clone()
     }
 
+    /// Give the host these identities instead (the system-assigned one is the one with
+    /// `system`). Without a system-assigned identity (e.g. `vec![]`: a VM with no managed
+    /// identity), IMDS answers a request that selects none as the real one does: HTTP 400
+    /// `{"error":"invalid_request","error_description":"Identity not found"}` — the answer to
+    /// a user-assigned identity the host does not have, too.
+    pub fn set_identities(&self, identities: Vec<MiIdentity>) {
+        *lock(&self.shared.identities) = identities;
+    }
+
     /// The user-assigned fixture identity `mock-uami`.
     pub fn user_assigned(&self) -> MiIdentity {
         MiIdentity::user_assigned("mock-uami")

@@ -166,3 +166,38 @@ fn cloud_shell_takes_a_form_post() {
     let (status, _, _) = http(&mi, "GET", "/oauth2/token", &[("Metadata", "true")], "");
     assert_eq!(status, 405);
 }
+
+#[test]
+fn imds_answers_identity_not_found_for_an_identity_the_host_does_not_have() {
+    // The real IMDS's body (MicrosoftDocs/azure-docs#21322, Azure/aad-pod-identity#778).
+    let mi = ManagedIdentityMock::spawn();
+    let path = format!("/metadata/identity/oauth2/token?{Q}");
+    let not_found = |(status, _, body): (u16, String, Value)| {
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "invalid_request", "error_description": "Identity not found"})
+        );
+    };
+    // A user-assigned identity that is not assigned to the host.
+    not_found(http(
+        &mi,
+        "GET",
+        &format!("{path}&client_id=99999999-9999-9999-9999-999999999999"),
+        &[("Metadata", "true")],
+        "",
+    ));
+    // A VM without any managed identity: the system-assigned one is not there either.
+    mi.set_identities(vec![]);
+    not_found(http(&mi, "GET", &path, &[("Metadata", "true")], ""));
+    // Given an identity again, the host answers with it.
+    mi.set_identities(vec![mi.user_assigned()]);
+    let (status, _, body) = http(
+        &mi,
+        "GET",
+        &format!("{path}&client_id={}", mi.user_assigned().client_id),
+        &[("Metadata", "true")],
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+}

@@ -745,6 +745,92 @@ fn auto_treats_an_answer_that_is_not_imds_as_no_managed_identity() {
 }
 
 #[test]
+fn auto_moves_past_an_imds_that_does_not_have_the_identity() {
+    // A VM without a managed identity: IMDS answers 400 invalid_request "Identity not found".
+    let mi = ManagedIdentityMock::spawn();
+    mi.set_identities(vec![]);
+    let ep = format!("managed_identity_endpoint={}", mi.base_url());
+    let auto = platform_config(&format!("auth_method=auto;scope={SCOPE};{ep}"), &[]);
+    let e = Client::new(&auto).unwrap().get_token(None).unwrap_err();
+    // Unavailable, not "tried and failed": the chain goes on (managed identity is its last
+    // candidate) and ends as when nothing is configured, its report naming IMDS's answer.
+    assert_eq!(e.kind(), ErrorKind::MissingSetting, "{e}");
+    common::assert_names(
+        &e,
+        &[
+            "auth_method=auto found no usable credential",
+            "environment (client secret): not configured",
+            "workload identity: not configured",
+            "managed identity: unavailable, IMDS at",
+            "HTTP 400 invalid_request: Identity not found",
+            "no system-assigned managed identity",
+        ],
+    );
+    assert!(!e.message().contains("tried and failed"), "{e}");
+    assert_eq!(mi.requests().len(), 1, "one probe, no retries of a 400");
+
+    // The user-assigned identity auto takes from client_id is not assigned to the host: the
+    // same, naming client_id.
+    mi.set_identities(vec![mi.system_assigned()]);
+    let mut c = Config::new();
+    c.parse(&format!(
+        "auth_method=auto;scope={SCOPE};{ep};client_id=99999999-9999-9999-9999-999999999999"
+    ))
+    .unwrap();
+    let e = Client::new(&with_platform(c, &[]))
+        .unwrap()
+        .get_token(None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MissingSetting, "{e}");
+    common::assert_names(
+        &e,
+        &[
+            "managed identity: unavailable",
+            "Identity not found",
+            "client_id=99999999-9999-9999-9999-999999999999",
+            "setting 'client_id'",
+        ],
+    );
+}
+
+#[test]
+fn a_direct_managed_identity_that_imds_does_not_have_is_an_error_naming_the_setting() {
+    // Configured directly, the managed identity's refusal is the error, naming what to check.
+    let mi = ManagedIdentityMock::spawn();
+    mi.set_identities(vec![]);
+    let e = imds_client(&mi, "").get_token(None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IdentityProvider, "{e}");
+    assert_eq!(e.http_status(), Some(400));
+    assert_eq!(e.oauth_error(), Some("invalid_request"));
+    common::assert_names(
+        &e,
+        &[
+            "Identity not found",
+            "no system-assigned managed identity",
+            "managed_identity_client_id",
+        ],
+    );
+    mi.set_identities(vec![mi.system_assigned(), mi.user_assigned()]);
+    mi.clear_requests();
+    let e = imds_client(
+        &mi,
+        "managed_identity_object_id=99999999-9999-9999-9999-999999999999",
+    )
+    .get_token(None)
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IdentityProvider, "{e}");
+    common::assert_names(
+        &e,
+        &[
+            "Identity not found",
+            "object_id=99999999-9999-9999-9999-999999999999",
+            "check setting 'managed_identity_object_id'",
+        ],
+    );
+    assert_eq!(mi.requests().len(), 1, "IMDS's 400 is not retried");
+}
+
+#[test]
 fn azure_token_credentials_narrows_the_chain_like_azure_identity() {
     let mock = MockServer::spawn(MockConfig::default());
     let mi = ManagedIdentityMock::spawn();
@@ -757,7 +843,9 @@ fn azure_token_credentials_narrows_the_chain_like_azure_identity() {
         )
     };
     // ManagedIdentityCredential: the secret is left out, the managed identity used (and
-    // AZURE_CLIENT_ID is its selector, as in azure-identity: the mock knows no such identity).
+    // AZURE_CLIENT_ID is its selector, as in azure-identity: the mock knows no such identity,
+    // so IMDS answers "Identity not found" and the managed identity is unavailable, as
+    // azure-identity's DefaultAzureCredential reports it).
     let e = Client::new(&with("managedidentitycredential"))
         .unwrap()
         .get_token(None)
@@ -765,7 +853,8 @@ fn azure_token_credentials_narrows_the_chain_like_azure_identity() {
     let m = e.message();
     assert!(
         m.contains("environment (client secret): excluded by auto_credentials (AZURE_TOKEN_CREDENTIALS=managedidentitycredential)")
-            && m.contains("managed identity was tried and failed"),
+            && m.contains("managed identity: unavailable")
+            && m.contains("Identity not found"),
         "{m}"
     );
     let c = platform_config(

@@ -19,8 +19,11 @@
 //! A candidate that is not configured, cannot be built from what is configured (a certificate
 //! file that cannot be read, a user-assigned identity the host's source does not support) or is
 //! excluded by `AZURE_TOKEN_CREDENTIALS` is skipped with its reason; one whose endpoint does not
-//! answer, or answers something that is not a managed-identity endpoint (a 403 page of a proxy
-//! or sandbox on 169.254.169.254), is unavailable and skipped too. One that is tried and refused
+//! answer, answers something that is not a managed-identity endpoint (a 403 page of a proxy or
+//! sandbox on 169.254.169.254), or is IMDS answering HTTP 400 "Identity not found" (no identity,
+//! or not the user-assigned one asked for, on this host: azure-identity's "credential
+//! unavailable", see `ManagedIdentity::get_token_probing`) is unavailable and skipped too, its
+//! answer in the report. One that is tried and refused
 //! (a wrong secret) ends the search with its error: no silent fallback to another identity.
 //! Once one has given a token, the chain keeps using it. When none works, the error names each
 //! candidate and why it was skipped.

@@ -110,6 +110,9 @@ struct Inner {
     /// `IDENTITY_HEADER` / `MSI_SECRET`.
     secret: Option<SecretString>,
     selector: Selector,
+    /// The setting that chose `selector` (`managed_identity_*`, or `client_id` in the `auto`
+    /// chain; "" for the system-assigned identity), for messages.
+    selector_setting: &'static str,
     arc_key_dir: PathBuf,
     sf_thumbprint: Option<String>,
     sf_client: OnceLock<reqwest::Client>,
@@ -340,6 +343,7 @@ impl ManagedIdentity {
                 endpoint,
                 secret: secret.map(SecretString::new),
                 selector,
+                selector_setting,
                 arc_key_dir,
                 sf_thumbprint: thumb,
                 sf_client: OnceLock::new(),
@@ -396,7 +400,8 @@ impl ManagedIdentity {
 
     /// A token for `scopes`. With `probe` (the `auto` chain on IMDS), a first attempt bounded by
     /// that time and without retries decides whether the endpoint is there at all: no answer is
-    /// [`Probe::Unavailable`].
+    /// [`Probe::Unavailable`]. [`get_token_probing`](Self::get_token_probing) tells the chain
+    /// whether the managed identity is unavailable or failed; here both are the error.
     pub async fn get_token(&self, env: &Env<'_>, scopes: &Scopes, probe: Option<Duration>) -> Result<Token> {
         self.get_token_probing(env, scopes, probe)
             .await
@@ -487,14 +492,60 @@ impl ManagedIdentity {
                 }
                 Ok(token) => return Ok(token),
                 Err(e) if !matches!(e.http_status(), Some(404 | 408 | 410 | 429 | 500..=599)) => {
-                    return Err(Probe::Failed(e))
+                    return Err(self.refused(e))
                 }
                 Err(_) => req.retry = RetryPolicy::ManagedIdentity,
             }
         }
         http::request_token_with_retry(&client, &req)
             .await
-            .map_err(Probe::Failed)
+            .map_err(|e| self.refused(e))
+    }
+
+    /// How an endpoint's refusal counts for the `auto` chain. IMDS's HTTP 400
+    /// `{"error":"invalid_request","error_description":"Identity not found"}` means the identity
+    /// asked for is not on this host (a VM with no system-assigned identity, or a user-assigned
+    /// one not assigned to it): the managed identity is [`Probe::Unavailable`], as azure-identity
+    /// has it — Python's `ImdsCredential` and .NET's `ImdsManagedIdentitySource` raise
+    /// `CredentialUnavailableError`/`CredentialUnavailableException` on IMDS's 400, for the
+    /// system-assigned identity and a user-assigned one alike, so DefaultAzureCredential tries
+    /// its next credential; Go's azidentity did so too (PR #15377), though it now stops on a
+    /// user-assigned one. Used directly (`auth_method=managed_identity`) it is an error all the
+    /// same (`get_token`), with a sentence naming the setting to check. MSAL (Python, .NET),
+    /// which has no chain, returns IMDS's error.
+    ///
+    /// Only that answer: IMDS's other 400s are the request's fault, not the host's: a missing
+    /// `Metadata` header (`bad_request_102`, aadtoken always sends it: something in between
+    /// dropped it), a resource Entra ID does not know (`invalid_resource`, AADSTS50001: the
+    /// scope is wrong), several user-assigned identities and none selected. They, and a 403
+    /// that is IMDS's own JSON, stay the managed identity's failure (the chain ends with it);
+    /// a 403 page that is not IMDS's (Docker Desktop's "unreachable network", a proxy) is
+    /// already unavailable on the probe, as in every Azure SDK.
+    fn refused(&self, e: Error) -> Probe {
+        if self.inner.source == Source::Imds && identity_not_found(&e) {
+            let hint = self.not_assigned_hint();
+            let message = format!("{}; {hint}", e.message());
+            let kind = e.kind();
+            Probe::Unavailable(e.reclassified(kind, message))
+        } else {
+            Probe::Failed(e)
+        }
+    }
+
+    /// What to check when IMDS does not have the identity asked for.
+    fn not_assigned_hint(&self) -> String {
+        let setting = self.inner.selector_setting;
+        match &self.inner.selector {
+            Selector::System => "this host has no system-assigned managed identity: enable it on the VM, or select a user-assigned identity that is assigned to it with managed_identity_client_id, managed_identity_object_id or managed_identity_resource_id".to_owned(),
+            _ if setting == "client_id" => format!(
+                "no user-assigned identity with {} is assigned to this host: auth_method=auto takes setting 'client_id' (AZURE_CLIENT_ID) as the managed identity's client id when no managed_identity_* setting is set; set managed_identity_client_id, managed_identity_object_id or managed_identity_resource_id to the identity assigned to the host",
+                self.selector_label()
+            ),
+            _ => format!(
+                "no user-assigned identity with {} is assigned to this host: check setting '{setting}' (managed_identity_client_id, managed_identity_object_id or managed_identity_resource_id select one), or assign the identity to the VM",
+                self.selector_label()
+            ),
+        }
     }
 
     fn http_client(&self, env: &Env<'_>) -> Result<reqwest::Client> {
@@ -514,7 +565,8 @@ impl ManagedIdentity {
 /// How a managed-identity attempt ended, for the `auto` chain.
 #[derive(Debug)]
 pub enum Probe {
-    /// Nothing answered (no managed identity endpoint here).
+    /// No managed identity here: nothing answered, something that is not a managed-identity
+    /// endpoint answered, or IMDS does not have the identity asked for ("Identity not found").
     Unavailable(Error),
     /// The endpoint answered, with an error.
     Failed(Error),
@@ -526,6 +578,15 @@ impl Probe {
             Probe::Unavailable(e) | Probe::Failed(e) => e,
         }
     }
+}
+
+/// IMDS's answer for an identity the host does not have: HTTP 400, `invalid_request`,
+/// "Identity not found" (how-to-use-vm-token.md; seen verbatim in MicrosoftDocs/azure-docs#21322
+/// and Azure/aad-pod-identity#778).
+fn identity_not_found(e: &Error) -> bool {
+    e.http_status() == Some(400)
+        && e.oauth_error() == Some("invalid_request")
+        && e.message().to_ascii_lowercase().contains("identity not found")
 }
 
 /// The `resource` of a managed-identity request: the one scope without `/.default`.
