@@ -238,7 +238,7 @@ fn listen_error(address: &str, port: u16, e: &std::io::Error) -> Error {
     )
 }
 
-/// What one sign-in sends to `/authorize` and checks in what comes back.
+/// What one sign-in sends to `/authorize` besides the settings.
 struct Sent<'a> {
     redirect_uri: &'a str,
     state: &'a str,
