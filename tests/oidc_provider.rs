@@ -6,7 +6,9 @@
 //! In both layouts — Entra's (`https://host/<tenant>/oauth2/v2.0/...`, an Entra authority) and a
 //! plain issuer (`authority_kind=oidc`, endpoints from discovery) — device code and browser
 //! sign-in are followed by silent refreshes (with the rotated refresh token: the provider
-//! consumes each one) and no second prompt.
+//! consumes each one) and no second prompt. The provider echoes the authorize request's
+//! `nonce` into its id tokens, which aadtoken checks: one whose nonce was replaced on the way is
+//! refused.
 //!
 //! Needs `node` (≥ 20) and `npm`; the provider is installed with `npm ci` in tests/oidc when it
 //! is not there yet.
@@ -16,12 +18,12 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
-use aadtoken_core::{Client, Config};
+use aadtoken_core::{Client, Config, ErrorKind};
 use serde_json::{json, Value};
 
 const TENANT: &str = "a0b1c2d3-0000-4000-8000-00000000c1a0";
@@ -151,6 +153,8 @@ struct Person {
     prompts: AtomicUsize,
     opened: AtomicUsize,
     pages: Mutex<Vec<String>>,
+    /// Replace the authorize request's `nonce` (as a code from another sign-in would carry).
+    other_nonce: AtomicBool,
 }
 
 impl DeviceCodePrompt for Person {
@@ -169,6 +173,12 @@ impl DeviceCodePrompt for Person {
 impl UrlOpener for Person {
     fn open(&self, url: &str) -> aadtoken_core::Result<()> {
         self.opened.fetch_add(1, Ordering::SeqCst);
+        let mut url = url.to_owned();
+        if self.other_nonce.load(Ordering::SeqCst) {
+            let start = url.find("&nonce=").expect("a nonce in the authorize URL") + "&nonce=".len();
+            let end = url[start..].find('&').map_or(url.len(), |i| start + i);
+            url.replace_range(start..end, "nonce-of-another-sign-in");
+        }
         let page = self.provider.ask(json!({"browse": url, "user": "alice"}));
         self.pages
             .lock()
@@ -215,6 +225,7 @@ fn client(provider: &Arc<Provider>, layout: Layout, method: &str) -> (Client, Ar
         prompts: AtomicUsize::new(0),
         opened: AtomicUsize::new(0),
         pages: Mutex::new(Vec::new()),
+        other_nonce: AtomicBool::new(false),
     });
     c.set_device_code_prompt(Some(person.clone()));
     c.set_url_opener(Some(person.clone()));
@@ -261,4 +272,26 @@ fn device_code_on_an_oidc_issuer_then_silent_refresh() {
 #[test]
 fn browser_on_an_oidc_issuer_then_silent_refresh() {
     sign_in_then_silent_refresh(Layout::Oidc, "interactive");
+}
+
+/// The provider puts the authorize request's `nonce` into the id token: with the nonce replaced
+/// on the way, its id token carries another than aadtoken sent, and the sign-in is refused
+/// (nothing kept: the next one asks the person again, and succeeds).
+#[test]
+fn browser_sign_in_refuses_an_id_token_with_another_nonce() {
+    let provider = Provider::start();
+    for layout in [Layout::Entra, Layout::Oidc] {
+        let (client, person) = client(&provider, layout, "interactive");
+        person.other_nonce.store(true, Ordering::SeqCst);
+        let e = client.get_token(None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::StateMismatch, "{layout:?}: {e:?}");
+        assert!(e.message().contains("'nonce'"), "{}", e.message());
+        person.other_nonce.store(false, Ordering::SeqCst);
+        client.get_token(None).unwrap();
+        assert_eq!(
+            person.opened.load(Ordering::SeqCst),
+            2,
+            "{layout:?}: signed in again"
+        );
+    }
 }

@@ -138,6 +138,24 @@ fn chromium_signs_in_through_the_mock_page_and_the_loopback_listener() {
         1,
         "the code was redeemed once, though the page was reloaded"
     );
+    // The page's form carried the authorize request's nonce on to the code (whose id token
+    // aadtoken checked): the GET that showed the page and the POST that signed in.
+    let authorize: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == "authorize")
+        .collect();
+    let get = authorize.iter().find(|r| r.method == "GET").unwrap();
+    let nonce = get
+        .query
+        .as_deref()
+        .unwrap()
+        .split('&')
+        .find_map(|p| p.strip_prefix("nonce="))
+        .unwrap_or_else(|| panic!("no nonce in {:?}", get.query))
+        .to_owned();
+    let post = authorize.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(post.form_value("nonce"), Some(nonce.as_str()));
 }
 
 #[test]

@@ -69,7 +69,9 @@ pub enum ErrorKind {
     /// The sign-in was not completed in time (the device code expired, `interactive_timeout_s`).
     SignInExpired,
     /// The redirect of a browser sign-in carried another `state` than the one aadtoken sent (a
-    /// stale browser tab, or a forged redirect): no code was redeemed.
+    /// stale browser tab, or a forged redirect): no code was redeemed. Also when the redeemed
+    /// code's id token carried another OpenID Connect `nonce` than the one sent, or none (a
+    /// code from another sign-in): its tokens were not kept.
     StateMismatch,
     /// The device code was not recognised by the identity provider (`bad_verification_code`).
     BadVerificationCode,

@@ -57,4 +57,4 @@ pub use server::{write_file_atomic, MockConfig, MockServer};
 pub use state::{ClientAuthMethod, Counters, Fault, LoggedRequest, RefreshIn, TokenBehaviour};
 pub use support::TempDir;
 pub use token::CLOCK_SKEW_BACKDATE_S;
-pub use user_state::{AuthorizeMode, DeviceCodeStatus};
+pub use user_state::{AuthorizeMode, DeviceCodeStatus, NonceMode, OTHER_NONCE};

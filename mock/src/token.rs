@@ -629,6 +629,7 @@ impl TokenCtx<'_> {
                 dead: false,
             },
         );
+        let nonce = f.id_token_nonce.claim(nonce);
         drop(f);
         let mut resp = self.mint(tenant, client, &aud, behaviour, Some((&user, &scp)));
         resp.scope = Some(

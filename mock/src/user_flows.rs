@@ -23,7 +23,9 @@ use crate::respond::{
     token_headers, unknown_client, ControlJson, FormRequest, TenantRef,
 };
 use crate::state::{lock, Shared};
-use crate::user_state::{random, user_code, AuthCode, AuthorizeMode, DeviceCodeStatus, DeviceEntry};
+use crate::user_state::{
+    random, user_code, AuthCode, AuthorizeMode, DeviceCodeStatus, DeviceEntry, NonceMode,
+};
 use crate::MockServer;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
@@ -35,6 +37,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/{tenant}/oauth2/v2.0/devicecode", any(devicecode))
         .route("/devicelogin", get(devicelogin))
         .route("/_mock/authorize", post(ctl_authorize))
+        .route("/_mock/id_token", post(ctl_id_token))
         .route("/_mock/devicecode", post(ctl_devicecode))
         .route("/_mock/devicecode/approve", post(ctl_device_approve))
         .route("/_mock/devicecode/deny", post(ctl_device_deny))
@@ -474,6 +477,18 @@ async fn ctl_authorize(State(st): State<Arc<Shared>>, ControlJson(v): ControlJso
     Json(mode).into_response()
 }
 
+/// `{"nonce": "echo" | "omit" | "other"}`: what later id tokens say of the authorize `nonce`.
+async fn ctl_id_token(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
+    let mode = match v.get("nonce").and_then(Value::as_str) {
+        Some("echo") => NonceMode::Echo,
+        Some("omit") => NonceMode::Omit,
+        Some("other") => NonceMode::Other,
+        _ => return bad_control("nonce must be \"echo\", \"omit\" or \"other\""),
+    };
+    lock(&st.user_flows).id_token_nonce = mode;
+    Json(json!({ "nonce": mode })).into_response()
+}
+
 async fn ctl_devicecode(State(st): State<Arc<Shared>>, ControlJson(v): ControlJson) -> Response {
     let Some(obj) = v.as_object() else {
         return bad_control("expected a JSON object");
@@ -564,6 +579,7 @@ fn summary(st: &Shared) -> Value {
     let f = lock(&st.user_flows);
     json!({
         "authorize": f.authorize,
+        "id_token_nonce": f.id_token_nonce,
         "device_code": {"interval": f.device_interval, "expires_in": f.device_expires_in, "slow_down_polls": f.slow_down_polls},
         "authorization_codes_issued": f.codes_issued,
         "refresh_tokens_issued": f.refresh_tokens_issued,
@@ -594,6 +610,13 @@ impl MockServer {
     /// `/authorize` redirects with `error=access_denied` (AADSTS65004).
     pub fn deny_sign_ins(&self) {
         lock(&self.shared.user_flows).authorize = AuthorizeMode::Deny;
+    }
+
+    /// What later id tokens say of the authorize request's `nonce` (default
+    /// [`NonceMode::Echo`], as Entra does; `Omit` and `Other` play a provider that drops it and
+    /// a code injected from another sign-in).
+    pub fn set_id_token_nonce(&self, mode: NonceMode) {
+        lock(&self.shared.user_flows).id_token_nonce = mode;
     }
 
     /// `interval` and `expires_in` of new device codes (defaults 5 s and 900 s).

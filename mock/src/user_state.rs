@@ -42,6 +42,34 @@ impl Default for AuthorizeMode {
     }
 }
 
+/// What the id tokens the mock issues say of the authorize request's OpenID Connect `nonce`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonceMode {
+    /// As Entra does: the id token of an authorization code carries its authorize request's
+    /// `nonce` (when it had one); other grants' id tokens carry none.
+    #[default]
+    Echo,
+    /// Every id token leaves `nonce` out (a provider that drops it).
+    Omit,
+    /// Every id token carries [`OTHER_NONCE`]: the nonce of another sign-in (an injected code).
+    Other,
+}
+
+/// The `nonce` of id tokens in [`NonceMode::Other`].
+pub const OTHER_NONCE: &str = "nonce-of-another-sign-in";
+
+impl NonceMode {
+    /// The `nonce` claim of an id token whose code's authorize request sent `sent`.
+    pub(crate) fn claim(self, sent: Option<String>) -> Option<String> {
+        match self {
+            NonceMode::Echo => sent,
+            NonceMode::Omit => None,
+            NonceMode::Other => Some(OTHER_NONCE.to_owned()),
+        }
+    }
+}
+
 /// Where a device code stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "user", rename_all = "snake_case")]
@@ -92,6 +120,7 @@ pub(crate) struct RefreshEntry {
 /// Person sign-in state of one server.
 pub(crate) struct UserFlows {
     pub(crate) authorize: AuthorizeMode,
+    pub(crate) id_token_nonce: NonceMode,
     pub(crate) device_interval: u64,
     pub(crate) device_expires_in: u64,
     pub(crate) slow_down_polls: u32,
@@ -107,6 +136,7 @@ impl Default for UserFlows {
     fn default() -> Self {
         UserFlows {
             authorize: AuthorizeMode::default(),
+            id_token_nonce: NonceMode::default(),
             device_interval: 5,
             device_expires_in: 900,
             slow_down_polls: 0,

@@ -855,6 +855,36 @@ async fn control_routes_and_response_variants() {
 }
 
 #[tokio::test]
+async fn id_token_nonce_mode_through_the_control_route() {
+    let mock = MockServer::spawn(MockConfig::default());
+    let http = http_for(&mock);
+    let url = format!("{}/_mock/id_token", mock.base_url());
+    assert_eq!(mock.user_flows_summary()["id_token_nonce"], "echo");
+    let r = answer(
+        http.post(&url)
+            .json(&json!({"nonce": "other"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["nonce"], "other");
+    let r = answer(
+        http.post(&url)
+            .json(&json!({"nonce": "random"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(mock.user_flows_summary()["id_token_nonce"], "other", "unchanged");
+    mock.set_id_token_nonce(aadtoken_mock::NonceMode::Omit);
+    assert_eq!(mock.user_flows_summary()["id_token_nonce"], "omit");
+}
+
+#[tokio::test]
 async fn several_mocks_are_independent_and_async_start_works() {
     let a = MockServer::spawn(MockConfig::default());
     let b = MockServer::start(MockConfig::default().with_token_lifetime(60))

@@ -11,7 +11,8 @@ use crate::common;
 use aadtoken_core::config::{DeviceCodePrompt, UrlOpener};
 use aadtoken_core::{Client, Config, Error, ErrorKind};
 use aadtoken_mock::{
-    MockConfig, MockServer, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, SECOND_USERNAME, TENANT_ID, USERNAME,
+    MockConfig, MockServer, NonceMode, OTHER_NONCE, OTHER_SCOPE, PUBLIC_CLIENT_ID, SCOPE, SECOND_USERNAME,
+    TENANT_ID, USERNAME,
 };
 
 fn config(mock: &MockServer, method: &str) -> Config {
@@ -326,6 +327,19 @@ impl UrlOpener for Browser {
     }
 }
 
+fn browser(
+    mock: &MockServer,
+    tamper: fn(String) -> String,
+    tamper_url: fn(String) -> String,
+) -> Arc<Browser> {
+    Arc::new(Browser {
+        ca: mock.ca_file().to_path_buf(),
+        tamper,
+        tamper_url,
+        pages: Mutex::new(Vec::new()),
+    })
+}
+
 fn browser_client(
     mock: &MockServer,
     tamper: fn(String) -> String,
@@ -333,12 +347,7 @@ fn browser_client(
 ) -> (Client, Arc<Browser>) {
     let mut c = config(mock, "interactive");
     c.set("login_hint", USERNAME).unwrap();
-    let b = Arc::new(Browser {
-        ca: mock.ca_file().to_path_buf(),
-        tamper,
-        tamper_url,
-        pages: Mutex::new(Vec::new()),
-    });
+    let b = browser(mock, tamper, tamper_url);
     c.set_url_opener(Some(b.clone()));
     (Client::new(&c).unwrap(), b)
 }
@@ -367,6 +376,7 @@ fn browser_sign_in_with_pkce_then_silent_refresh() {
         "redirect_uri=http%3A%2F%2Flocalhost%3A",
         "login_hint=",
         "state=",
+        "nonce=",
         "offline_access",
     ] {
         assert!(q.contains(p), "{p} in {q}");
@@ -433,6 +443,73 @@ fn browser_failures_state_mismatch_denied_pkce_mismatch_timeout() {
     let e = Client::new(&c).unwrap().get_token(None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::SignInExpired, "{e:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// The `nonce` of each authorize request in the mock's log, oldest first.
+fn sent_nonces(mock: &MockServer) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .filter(|r| r.route == "authorize")
+        .filter_map(|r| {
+            // aadtoken's nonce is base64url: nothing in it is percent-encoded.
+            let q = r.query.as_deref()?;
+            q.split('&')
+                .find_map(|p| p.strip_prefix("nonce="))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn browser_sign_in_sends_a_fresh_nonce_and_refuses_an_id_token_without_it() {
+    let mock = fast_mock();
+    let dir = common::private_dir(&common::target_dir(), "nonce");
+    let cache = dir.join("accounts.json");
+    let browser_with_cache = |extra: &str| {
+        let mut c = config(&mock, "interactive");
+        c.parse(&format!(
+            "login_hint={USERNAME};cache_file={};{extra}",
+            cache.display()
+        ))
+        .unwrap();
+        c.set_url_opener(Some(browser(&mock, same, same)));
+        Client::new(&c).unwrap()
+    };
+    // Entra echoes the nonce into the id token (the mock does, as Entra): signed in.
+    let client = browser_with_cache("");
+    client.sign_in(None).unwrap();
+    client.sign_in(None).unwrap();
+    let nonces = sent_nonces(&mock);
+    assert_eq!(nonces.len(), 2, "{nonces:?}");
+    assert!(nonces[0].len() >= 32, "{nonces:?}");
+    assert_ne!(nonces[0], nonces[1], "a fresh nonce per sign-in");
+    assert!(std::fs::read_to_string(&cache).unwrap().contains(USERNAME));
+    client.sign_out().unwrap();
+
+    // An id token with another sign-in's nonce (an injected code), or with none: refused,
+    // and nothing is kept.
+    for mode in [NonceMode::Omit, NonceMode::Other] {
+        mock.set_id_token_nonce(mode);
+        let before = mock.token_requests();
+        let e = browser_with_cache("").sign_in(None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::StateMismatch, "{mode:?}: {e:?}");
+        assert!(e.message().contains("'nonce'"), "{}", e.message());
+        assert!(!e.message().contains(OTHER_NONCE), "{}", e.message());
+        assert_eq!(mock.token_requests(), before + 1, "the code was redeemed");
+        let file = std::fs::read_to_string(&cache).unwrap();
+        assert!(
+            !file.contains(USERNAME) && !file.contains("refresh_token\""),
+            "{mode:?}: {file}"
+        );
+        let e = browser_with_cache("automatic_sign_in=false")
+            .get_token(None)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InteractionRequired, "{mode:?}: {e:?}");
+    }
+    // The device code flow sends no nonce and checks none (its id token carries another here).
+    let (device, _) = device_client(&mock, USERNAME, false, "");
+    device.get_token(None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -105,7 +105,7 @@ fn interactive_through_the_open_url_callback_and_the_loopback_redirect() {
     let authorize = m.requests().into_iter().find(|r| r.route == "authorize").unwrap();
     let q = authorize.query.unwrap();
     assert!(
-        q.contains("code_challenge_method=S256") && q.contains("state="),
+        q.contains("code_challenge_method=S256") && q.contains("state=") && q.contains("&nonce="),
         "{q}"
     );
 }

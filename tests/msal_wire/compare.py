@@ -115,10 +115,6 @@ KNOWN[("device code", "form:code")] = (
 KNOWN[("device code", "form:scope")] = (
     "aadtoken repeats the scope when redeeming the device code (MSAL does not; RFC 8628 §3.4 "
     "does not ask for it, and Entra takes the scope of the device code request either way)")
-KNOWN[("authorization code + PKCE", "query:nonce")] = (
-    "MSAL sends an OpenID Connect `nonce` and checks it in the id token; aadtoken binds the "
-    "code to its request with PKCE (S256) and `state`, and uses the id token only to name the "
-    "account, not to authenticate the person, so it asks for no `nonce`")
 KNOWN[("authorization code + PKCE", "query:response_mode")] = (
     "aadtoken names `response_mode=query`, Entra's default for `response_type=code` (the same "
     "answer); MSAL Python leaves it out")

@@ -7,7 +7,8 @@
 //!    the port of a loopback redirect URI when matching the registration). A host without
 //!    IPv6 gets the 127.0.0.1 listener alone.
 //! 2. The `/authorize` URL (client id, redirect URI, scopes with `openid profile
-//!    offline_access`, a fresh `state`, the PKCE challenge, `prompt`/`login_hint`/`domain_hint`)
+//!    offline_access`, a fresh `state` and OpenID Connect `nonce`, the PKCE challenge,
+//!    `prompt`/`login_hint`/`domain_hint`)
 //!    is opened by the host's open-URL callback, else by the system browser (`xdg-open`,
 //!    `open`, or `rundll32 url.dll,FileProtocolHandler` — the URL as one argument, never
 //!    through a shell).
@@ -15,6 +16,9 @@
 //!    is checked, the browser gets a small page ("you can close this window"), the listener is
 //!    closed, and the code is redeemed with the PKCE verifier. `interactive_timeout_s` bounds
 //!    the wait for the redirect.
+//! 4. When the answer carries an id token, its `nonce` claim must be the one sent (OpenID
+//!    Connect Core §3.1.3.7, step 11): else the code came from another authorization request
+//!    (an injected code), the sign-in fails with `StateMismatch`, and nothing is kept.
 //!
 //! The listener takes what real browsers do: connections are read side by side (a preconnect
 //! that never sends a request holds up nobody), other paths (`/favicon.ico`) get a 404, and
@@ -33,7 +37,7 @@ use crate::credential::app::Env;
 use crate::error::{Error, ErrorKind, Result};
 
 use super::pkce::{random_string, Pkce};
-use super::public_client::{PublicClient, UserEndpoint, UserTokens};
+use super::public_client::{IdTokenNonce, PublicClient, UserEndpoint, UserTokens};
 
 /// Largest request head read from the browser.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -73,7 +77,14 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
     );
     let pkce = Pkce::new()?;
     let state = random_string(24)?;
-    let url = authorize_url(client, &endpoint, scopes, &redirect_uri, &state, &pkce.challenge)?;
+    let nonce = random_string(24)?;
+    let sent = Sent {
+        redirect_uri: &redirect_uri,
+        state: &state,
+        nonce: &nonce,
+        challenge: &pkce.challenge,
+    };
+    let url = authorize_url(client, &endpoint, scopes, &sent)?;
 
     let wait = client.settings.interactive_timeout;
     let outcome = tokio::time::timeout(wait, wait_for_redirect(client, &listeners, url, &state)).await;
@@ -111,7 +122,8 @@ pub async fn run(client: &PublicClient, env: &Env<'_>, scopes: &Scopes) -> Resul
                 );
                 let kind = e.kind();
                 e.reclassified(kind, m)
-            }),
+            })
+            .and_then(|got| check_nonce(&got.nonce, &nonce).map(|()| got)),
         Redirect::Error { error, description } => {
             let summary = description.lines().next().unwrap_or("").trim().to_owned();
             // AADSTS codes are Entra's: another issuer's text is only text.
@@ -226,24 +238,26 @@ fn listen_error(address: &str, port: u16, e: &std::io::Error) -> Error {
     )
 }
 
-fn authorize_url(
-    client: &PublicClient,
-    endpoint: &str,
-    scopes: &Scopes,
-    redirect_uri: &str,
-    state: &str,
-    challenge: &str,
-) -> Result<String> {
+/// What one sign-in sends to `/authorize` besides the settings.
+struct Sent<'a> {
+    redirect_uri: &'a str,
+    state: &'a str,
+    nonce: &'a str,
+    challenge: &'a str,
+}
+
+fn authorize_url(client: &PublicClient, endpoint: &str, scopes: &Scopes, sent: &Sent<'_>) -> Result<String> {
     let mut url = reqwest::Url::parse(endpoint)
         .map_err(|e| Error::internal(format!("authorize URL {endpoint}: {e}")))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("client_id", &client.app.client_id)
             .append_pair("response_type", "code")
-            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("redirect_uri", sent.redirect_uri)
             .append_pair("scope", &PublicClient::decorated_scope(scopes))
-            .append_pair("state", state)
-            .append_pair("code_challenge", challenge)
+            .append_pair("state", sent.state)
+            .append_pair("nonce", sent.nonce)
+            .append_pair("code_challenge", sent.challenge)
             .append_pair("code_challenge_method", "S256")
             .append_pair("response_mode", "query");
         if client.is_entra() {
@@ -264,6 +278,26 @@ fn authorize_url(
         }
     }
     Ok(url.into())
+}
+
+/// The id token of the redeemed code carries the `nonce` this sign-in sent (an answer without
+/// an id token has nothing to check). Another nonce, or none, means the code was issued for
+/// another authorization request — a code injected into this sign-in's redirect — so the
+/// tokens are not used: `StateMismatch`, as for a redirect with another `state`.
+fn check_nonce(got: &IdTokenNonce, sent: &str) -> Result<()> {
+    let what = match got {
+        IdTokenNonce::NoIdToken => return Ok(()),
+        IdTokenNonce::Claimed(n) if n == sent => return Ok(()),
+        IdTokenNonce::Claimed(_) => "another 'nonce' than the one aadtoken sent",
+        IdTokenNonce::Absent => "no 'nonce', although aadtoken sent one",
+    };
+    Err(Error::new(
+        ErrorKind::StateMismatch,
+        format!(
+            "the id token of the redeemed sign-in carried {what}, so its authorization code came from another \
+             sign-in (a forged or replayed redirect); its tokens were not kept"
+        ),
+    ))
 }
 
 /// Open the page and wait for the redirect: browser connections are served while the opener
@@ -499,6 +533,29 @@ pub fn open_system_browser(url: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_id_tokens_nonce_must_be_the_one_sent() {
+        assert!(
+            check_nonce(&IdTokenNonce::NoIdToken, "n1").is_ok(),
+            "no id token: nothing to check"
+        );
+        assert!(check_nonce(&IdTokenNonce::Claimed("n1".into()), "n1").is_ok());
+        for got in [
+            IdTokenNonce::Claimed("n2".into()),
+            IdTokenNonce::Claimed(String::new()),
+            IdTokenNonce::Absent,
+        ] {
+            let e = check_nonce(&got, "n1").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::StateMismatch, "{got:?}");
+            assert!(e.message().contains("'nonce'"), "{}", e.message());
+            assert!(
+                !e.message().contains("n1") && !e.message().contains("n2"),
+                "{}",
+                e.message()
+            );
+        }
+    }
 
     #[test]
     fn html_is_escaped() {

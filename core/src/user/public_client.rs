@@ -62,6 +62,20 @@ pub struct UserTokens {
     pub account: Option<Account>,
     /// Whether the answer said who signed in (else the account is [`UNIDENTIFIED`]).
     pub identified: bool,
+    /// The OpenID Connect `nonce` its id token carries, for the flow that sent one to check.
+    pub nonce: IdTokenNonce,
+}
+
+/// The `nonce` claim of a token answer's id token (OpenID Connect Core §3.1.3.7, step 11: a
+/// client that sent a `nonce` checks that the id token carries the same).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdTokenNonce {
+    /// The answer carried no id token: nothing to check.
+    NoIdToken,
+    /// An id token without a `nonce` claim (or one whose claims cannot be read).
+    Absent,
+    /// The id token's `nonce` claim.
+    Claimed(String),
 }
 
 #[derive(Deserialize)]
@@ -267,12 +281,21 @@ pub const UNIDENTIFIED: &str = "unidentified.account";
 /// came — the account to keep it under. Who signed in comes from `client_info` (Entra), else
 /// the id token's `oid`+`tid`, else its `sub`+`iss`, else the same claims of a JWT access
 /// token; an answer that names nobody still yields an account ([`UNIDENTIFIED`], or the
-/// account whose refresh token was redeemed), so a refresh token is never dropped.
+/// account whose refresh token was redeemed), so a refresh token is never dropped. The id
+/// token's `nonce` is handed back for the browser sign-in to check ([`IdTokenNonce`]).
 pub fn parse_user_tokens(body: &[u8], sent_at: i64, authority: &str, client_id: &str) -> Result<UserTokens> {
     let token = parse_success(body, sent_at)?;
     let fields: UserFields = serde_json::from_slice(body)
         .map_err(|_| Error::new(ErrorKind::BadResponse, "the token response is not a JSON object"))?;
-    let id = fields.id_token.as_deref().and_then(|t| Claims::from_jwt(t).ok());
+    let id_token = fields.id_token.as_deref().filter(|t| !t.is_empty());
+    let id = id_token.and_then(|t| Claims::from_jwt(t).ok());
+    let nonce = match (id_token, &id) {
+        (None, _) => IdTokenNonce::NoIdToken,
+        (Some(_), Some(c)) => c
+            .string("nonce")
+            .map_or(IdTokenNonce::Absent, |n| IdTokenNonce::Claimed(n.to_owned())),
+        (Some(_), None) => IdTokenNonce::Absent,
+    };
     let info = fields.client_info.as_deref().and_then(|c| {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(c.trim_end_matches('='))
@@ -308,6 +331,7 @@ pub fn parse_user_tokens(body: &[u8], sent_at: i64, authority: &str, client_id: 
         token,
         account,
         identified,
+        nonce,
     })
 }
 
@@ -413,6 +437,34 @@ mod tests {
         let acct = a.account.unwrap();
         assert_eq!(acct.home_account_id, UNIDENTIFIED);
         assert_eq!(acct.refresh_token.expose(), "rt-2");
+    }
+
+    #[test]
+    fn the_id_tokens_nonce_is_handed_back() {
+        let nonce = |extra: serde_json::Value| parse_user_tokens(&answer(extra), 0, "a", "c").unwrap().nonce;
+        assert_eq!(nonce(serde_json::json!({})), IdTokenNonce::NoIdToken);
+        assert_eq!(
+            nonce(serde_json::json!({"id_token": ""})),
+            IdTokenNonce::NoIdToken
+        );
+        let id = jwt(serde_json::json!({"sub":"s","iss":"https://i","nonce":"n-1"}));
+        assert_eq!(
+            nonce(serde_json::json!({"id_token": id})),
+            IdTokenNonce::Claimed("n-1".into())
+        );
+        let id = jwt(serde_json::json!({"sub":"s","iss":"https://i"}));
+        assert_eq!(nonce(serde_json::json!({"id_token": id})), IdTokenNonce::Absent);
+        let id = jwt(serde_json::json!({"sub":"s","nonce":7}));
+        assert_eq!(
+            nonce(serde_json::json!({"id_token": id})),
+            IdTokenNonce::Absent,
+            "not a string"
+        );
+        assert_eq!(
+            nonce(serde_json::json!({"id_token": "not-a-jwt"})),
+            IdTokenNonce::Absent,
+            "unreadable"
+        );
     }
 
     #[test]
