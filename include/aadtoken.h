@@ -301,7 +301,8 @@ typedef struct {
 #define AADTOKEN_ERR_SIGN_IN_EXPIRED 512
 
 // A browser sign-in's redirect carried another `state` than the one aadtoken sent (a stale
-// tab or a forged redirect); nothing was redeemed.
+// tab or a forged redirect): nothing was redeemed; or the redeemed code's id token carried
+// another `nonce` than the one sent, or none (a code from another sign-in): nothing was kept.
 #define AADTOKEN_ERR_STATE_MISMATCH 513
 
 // 900–999: aadtoken itself.

@@ -59,7 +59,7 @@ declare const status: {
   readonly ERR_USER_CANCELLED: 511;
   /** the sign-in was not completed in time */
   readonly ERR_SIGN_IN_EXPIRED: 512;
-  /** the sign-in redirect's state did not match */
+  /** the sign-in's state or nonce did not match */
   readonly ERR_STATE_MISMATCH: 513;
   /** internal error in aadtoken */
   readonly ERR_INTERNAL: 900;

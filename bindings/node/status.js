@@ -32,6 +32,6 @@ module.exports = Object.freeze({
   ERR_CALLBACK_REQUIRED: 510, // sign-in needs a host callback that is not set
   ERR_USER_CANCELLED: 511, // the person declined the sign-in
   ERR_SIGN_IN_EXPIRED: 512, // the sign-in was not completed in time
-  ERR_STATE_MISMATCH: 513, // the sign-in redirect's state did not match
+  ERR_STATE_MISMATCH: 513, // the sign-in's state or nonce did not match
   ERR_INTERNAL: 900, // internal error in aadtoken
 });

@@ -169,8 +169,9 @@ statuses! {
     /// `expires_in` passed), or no browser redirect came within `interactive_timeout_s`.
     AADTOKEN_ERR_SIGN_IN_EXPIRED = 512, "the sign-in was not completed in time", SignInExpired;
     /// A browser sign-in's redirect carried another `state` than the one aadtoken sent (a stale
-    /// tab or a forged redirect); nothing was redeemed.
-    AADTOKEN_ERR_STATE_MISMATCH = 513, "the sign-in redirect's state did not match", StateMismatch;
+    /// tab or a forged redirect): nothing was redeemed; or the redeemed code's id token carried
+    /// another `nonce` than the one sent, or none (a code from another sign-in): nothing was kept.
+    AADTOKEN_ERR_STATE_MISMATCH = 513, "the sign-in's state or nonce did not match", StateMismatch;
 
     // 900–999: aadtoken itself.
     /// A bug in aadtoken (including a caught panic). Please report it.

@@ -93,7 +93,7 @@ public final class Status {
     /** {@code AADTOKEN_ERR_SIGN_IN_EXPIRED}: the sign-in was not completed in time. */
     public static final int ERR_SIGN_IN_EXPIRED = 512;
 
-    /** {@code AADTOKEN_ERR_STATE_MISMATCH}: the sign-in redirect's state did not match. */
+    /** {@code AADTOKEN_ERR_STATE_MISMATCH}: the sign-in's state or nonce did not match. */
     public static final int ERR_STATE_MISMATCH = 513;
 
     /** {@code AADTOKEN_ERR_INTERNAL}: internal error in aadtoken. */
