@@ -23,6 +23,10 @@
 //! * Every file read is checked: owner, mode, size, format, and that it was written for this
 //!   name. Anything else is ignored with a log record (and replaced by the next write), never
 //!   trusted.
+//! * After a write, at most every [`SWEEP_INTERVAL`] per process, [`sweep`] removes token files
+//!   expired more than [`GRACE`] ago or unreadable, lock files without a token file and leftover
+//!   temporary files, each under its key's lock (`private_file::lock` lets a holder remove a
+//!   lock file).
 //! * Person sign-in (device code, browser) and `auth_method=password` tokens stay out (a
 //!   person's tokens; person sign-in has `cache_file`), and so do tokens from an assertion
 //!   callback (nothing tells two processes' callbacks apart).
