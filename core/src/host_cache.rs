@@ -1174,12 +1174,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_key_this_process_is_asking_for_is_not_swept() {
-        let d = private_file::test_dir("hostsweep-asking");
+    /// A new directory (named after `label`) whose key 1 holds a token that expired two hours
+    /// ago, and the time it was written at.
+    fn expired_slot(label: &str) -> (PathBuf, HostCache, Slot, i64) {
+        let d = private_file::test_dir(label);
         let c = cache(&d);
         let slot = c.slot(&key(1));
-        c.write(&slot, &Token::new("a.b.c", unix_now() - 7200, unix_now() - 9000));
+        let now = unix_now();
+        c.write(&slot, &Token::new("old.b.c", now - 7200, now - 9000));
+        (d, c, slot, now)
+    }
+
+    #[test]
+    fn a_key_this_process_is_asking_for_is_not_swept() {
+        let (d, _, slot, _) = expired_slot("hostsweep-asking");
         let asking = block_on(InUse::asking(&slot.name));
         assert_eq!(block_on(sweep(&d, SWEEP_BUDGET)), Swept::default());
         assert!(slot.token.exists());
@@ -1190,11 +1198,7 @@ mod tests {
 
     #[test]
     fn a_token_written_after_the_stale_one_was_judged_is_not_removed() {
-        let d = private_file::test_dir("hostsweep-race");
-        let c = cache(&d);
-        let slot = c.slot(&key(1));
-        let now = unix_now();
-        c.write(&slot, &Token::new("old.b.c", now - 7200, now - 9000));
+        let (d, c, slot, now) = expired_slot("hostsweep-race");
         let judged = judge(&slot.token, &slot.name, now).expect("expired long ago");
         // Another process renames a fresh token into place (a new file) before the removal.
         c.write(&slot, &Token::new("new.b.c", now + 3600, now + 1800));
