@@ -23,6 +23,10 @@
 //! * Every file read is checked: owner, mode, size, format, and that it was written for this
 //!   name. Anything else is ignored with a log record (and replaced by the next write), never
 //!   trusted.
+//! * After a write, at most every [`SWEEP_INTERVAL`] per process, [`sweep`] removes token files
+//!   expired more than [`GRACE`] ago or unreadable, lock files without a token file and leftover
+//!   temporary files, each under its key's lock (`private_file::lock` lets a holder remove a
+//!   lock file).
 //! * Person sign-in (device code, browser) and `auth_method=password` tokens stay out (a
 //!   person's tokens; person sign-in has `cache_file`), and so do tokens from an assertion
 //!   callback (nothing tells two processes' callbacks apart).
@@ -33,7 +37,8 @@ use std::future::Future;
 use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -57,6 +62,20 @@ const KEY_FILE: &str = "host.key";
 const KEY_LEN: usize = 32;
 /// Domain separation of the names.
 const NAME_CONTEXT: &[u8] = b"aadtoken host cache v1\0";
+/// How long after its token expired a token file is removed (see [`sweep`]). Once expired, no
+/// process can use the token (every process of the host judges expiry by the same clock), so
+/// the grace only guards against the clock being stepped back (an NTP correction) and leaves a
+/// just-expired file for an operator to look at; it is also the age past which a temporary
+/// file, which lives for the milliseconds of one write, is a leftover of a killed writer.
+const GRACE: Duration = Duration::from_secs(3600);
+/// A process sweeps a directory at most this often, after writing a token: a fraction of
+/// [`GRACE`], so a file stays at most about that much longer than its grace.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+/// A sweep stops after this long (once it has looked at [`SWEEP_AT_LEAST`] entries), leaving
+/// the rest to the next one: the request that triggered it is waiting for its token.
+const SWEEP_BUDGET: Duration = Duration::from_millis(50);
+/// Entries a sweep looks at whatever the time (a steady directory holds a few).
+const SWEEP_AT_LEAST: usize = 64;
 
 /// Parse `host_cache`: `on` or `off`.
 pub fn parse_mode(key: &str, value: &str) -> Result<bool> {
@@ -107,8 +126,12 @@ enum Found {
     Missing,
     /// Not trusted, and why.
     Refused(String),
-    Bytes(Zeroizing<Vec<u8>>),
+    /// The contents, and which file they were read from.
+    Bytes(Zeroizing<Vec<u8>>, FileId),
 }
+
+/// A file (device, inode): a rename puts a new one in place.
+type FileId = (u64, u64);
 
 #[derive(Serialize)]
 struct StoredRef<'a> {
@@ -184,6 +207,7 @@ impl HostCache {
             return Ok(token);
         }
         let before = file_id(&slot.token);
+        let asking = InUse::asking(&slot.name).await;
         let (held, waited) = self.lock(&slot, key).await;
         // A file replaced while this process waited holds a token obtained since it asked.
         let need_now = if need == Need::New && waited && file_id(&slot.token) != before {
@@ -197,6 +221,10 @@ impl HostCache {
         let token = request().await?;
         self.write(&slot, &token);
         drop(held);
+        drop(asking);
+        if sweep_due(&self.dir) {
+            sweep(&self.dir, SWEEP_BUDGET).await;
+        }
         Ok(token)
     }
 
@@ -274,7 +302,7 @@ impl HostCache {
                 );
                 return None;
             }
-            Found::Bytes(b) => b,
+            Found::Bytes(b, _) => b,
         };
         let token = match parse_token(&bytes, &slot.name) {
             Ok(t) => t,
@@ -332,7 +360,7 @@ fn excluded(credential: &Credential) -> Option<&'static str> {
 }
 
 /// Which file `path` is now (each write renames a new file into place).
-fn file_id(path: &Path) -> Option<(u64, u64)> {
+fn file_id(path: &Path) -> Option<FileId> {
     fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
@@ -437,7 +465,7 @@ fn read_private(path: &Path, max: u64) -> Found {
     let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
     match file.by_ref().take(max + 1).read_to_end(&mut bytes) {
         Ok(n) if n as u64 > max => Found::Refused(format!("it is larger than {max} bytes")),
-        Ok(_) => Found::Bytes(bytes),
+        Ok(_) => Found::Bytes(bytes, (meta.dev(), meta.ino())),
         Err(e) => Found::Refused(format!("it cannot be read: {e}")),
     }
 }
@@ -478,10 +506,10 @@ fn host_key(dir: &Path) -> Result<hmac::Key> {
     };
     for _ in 0..3 {
         let replace = match read_private(&path, KEY_LEN as u64) {
-            Found::Bytes(bytes) if bytes.len() == KEY_LEN => {
+            Found::Bytes(bytes, _) if bytes.len() == KEY_LEN => {
                 return Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
             }
-            Found::Bytes(_) => {
+            Found::Bytes(..) => {
                 log_warn!(
                     "host cache: {} is not a key (wrong size); replacing it",
                     path.display()
@@ -519,6 +547,345 @@ fn host_key(dir: &Path) -> Result<hmac::Key> {
             path.display()
         ),
     ))
+}
+
+/// What tasks of this process do with a key's lock file. POSIX record locks do not keep the
+/// threads of one process apart, and closing any descriptor of a file drops the process's lock
+/// on it: so a sweep never opens the lock file of a key this process is asking for, and a
+/// request waits while a sweep of this process looks at its key (microseconds).
+enum Use {
+    /// By this many requests.
+    Asking(usize),
+    Sweeping,
+}
+
+/// The keys in use in this process, and the process they were marked in (a forked child starts
+/// afresh: record locks are not inherited).
+static IN_USE: Mutex<(u32, Vec<(String, Use)>)> = Mutex::new((0, Vec::new()));
+
+fn in_use() -> MutexGuard<'static, (u32, Vec<(String, Use)>)> {
+    let mut marks = IN_USE.lock().unwrap_or_else(PoisonError::into_inner);
+    let pid = std::process::id();
+    if marks.0 != pid {
+        *marks = (pid, Vec::new());
+    }
+    marks
+}
+
+/// A key marked in use in this process; unmarked when dropped.
+struct InUse {
+    name: String,
+}
+
+impl InUse {
+    /// Mark `name` as asked for (by one more request), once no sweep of this process looks at it.
+    async fn asking(name: &str) -> InUse {
+        loop {
+            {
+                let mut marks = in_use();
+                match marks.1.iter_mut().find(|(n, _)| n == name) {
+                    None => {
+                        marks.1.push((name.to_owned(), Use::Asking(1)));
+                        break;
+                    }
+                    Some((_, Use::Asking(n))) => {
+                        *n += 1;
+                        break;
+                    }
+                    Some((_, Use::Sweeping)) => {}
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        InUse {
+            name: name.to_owned(),
+        }
+    }
+
+    /// Mark `name` for a sweep, unless a request of this process is asking for it.
+    fn sweeping(name: &str) -> Option<InUse> {
+        let mut marks = in_use();
+        if marks.1.iter().any(|(n, _)| n == name) {
+            return None;
+        }
+        marks.1.push((name.to_owned(), Use::Sweeping));
+        Some(InUse {
+            name: name.to_owned(),
+        })
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let mut marks = in_use();
+        if let Some(i) = marks.1.iter().position(|(n, _)| *n == self.name) {
+            match &mut marks.1[i].1 {
+                Use::Asking(n) if *n > 1 => *n -= 1,
+                _ => {
+                    marks.1.swap_remove(i);
+                }
+            }
+        }
+    }
+}
+
+/// Whether this process should sweep `dir` now: at most once per [`SWEEP_INTERVAL`] (then it
+/// is marked swept).
+fn sweep_due(dir: &Path) -> bool {
+    static LAST: Mutex<Vec<(PathBuf, Instant)>> = Mutex::new(Vec::new());
+    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+    let now = Instant::now();
+    match last.iter_mut().find(|(d, _)| d == dir) {
+        Some((_, at)) if now.duration_since(*at) < SWEEP_INTERVAL => false,
+        Some((_, at)) => {
+            *at = now;
+            true
+        }
+        None => {
+            last.push((dir.to_path_buf(), now));
+            true
+        }
+    }
+}
+
+/// A directory entry the host cache makes, by the exact pattern of its name: a key's token or
+/// lock file (`<64 hex digits>.token`/`.lock`), or the temporary file of a write
+/// (`.<name or host.key>.aadtoken-<pid>-<n>.tmp`, from `private_file::create_temp`).
+#[derive(Debug, PartialEq)]
+enum Entry<'a> {
+    Token(&'a str),
+    Lock(&'a str),
+    Temp,
+}
+
+impl<'a> Entry<'a> {
+    fn of(file: &'a str) -> Option<Entry<'a>> {
+        let is_name = |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if let Some(name) = file.strip_suffix(".token").filter(|n| is_name(n)) {
+            return Some(Entry::Token(name));
+        }
+        if let Some(name) = file.strip_suffix(".lock").filter(|n| is_name(n)) {
+            return Some(Entry::Lock(name));
+        }
+        let (base, n) = file
+            .strip_prefix('.')?
+            .strip_suffix(".tmp")?
+            .rsplit_once(".aadtoken-")?;
+        let (pid, count) = n.split_once('-')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        ((is_name(base) || base == KEY_FILE) && digits(pid) && digits(count)).then_some(Entry::Temp)
+    }
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default, PartialEq)]
+struct Swept {
+    /// Token files: expired more than [`GRACE`] ago, or unreadable.
+    tokens: usize,
+    /// Lock files of keys without a token file, and leftover temporary files.
+    others: usize,
+}
+
+/// Remove what the host cache leaves behind in `dir`, until `budget` is spent (after at least
+/// [`SWEEP_AT_LEAST`] entries; the rest is left to the next sweep):
+/// * a token file whose token expired more than [`GRACE`] ago, or that is this user's private
+///   file but holds no token (garbled, truncated, written for another name: the reader ignores
+///   it and the next write would replace it), with its lock file. A file of another version of
+///   the format is another build's, and left to it;
+/// * a lock file without a token file, and a temporary file older than [`GRACE`].
+///
+/// Only names of those patterns, never through a symbolic link, never a file of another user or
+/// one that others can read (the reader refuses those; they are left as they are). A token file
+/// is judged again and removed under its key's lock, taken without waiting: a key another
+/// process is asking for is skipped (it is about to be rewritten), and so is one a request of
+/// this process is asking for. Nothing here fails a request: errors are logged at debug level.
+async fn sweep(dir: &Path, budget: Duration) -> Swept {
+    let started = Instant::now();
+    let mut files: Vec<String> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect(),
+        Err(e) => {
+            log_debug!(
+                "host cache: cannot list {} to remove expired tokens: {e}",
+                dir.display()
+            );
+            return Swept::default();
+        }
+    };
+    // From a random entry on, so that sweeps cut short by the budget do not all look at the same
+    // files first.
+    let mut start = [0u8; 4];
+    if !files.is_empty() && SystemRandom::new().fill(&mut start).is_ok() {
+        let by = u32::from_le_bytes(start) as usize % files.len();
+        files.rotate_left(by);
+    }
+    let now = unix_now();
+    let mut swept = Swept::default();
+    for (i, file) in files.iter().enumerate() {
+        if i >= SWEEP_AT_LEAST && started.elapsed() >= budget {
+            log_debug!(
+                "host cache: stopped looking for expired tokens in {} after {} of {} entries ({} ms); the next sweep goes on",
+                dir.display(),
+                i,
+                files.len(),
+                budget.as_millis()
+            );
+            break;
+        }
+        let done = match Entry::of(file) {
+            Some(Entry::Token(name)) => sweep_token(dir, name, now, &mut swept).await,
+            Some(Entry::Lock(name)) => sweep_lock(dir, name, &mut swept).await,
+            Some(Entry::Temp) => sweep_temp(&dir.join(file), &mut swept),
+            None => Ok(()),
+        };
+        match done {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                log_debug!(
+                    "host cache: could not remove {} from {}: {e}",
+                    file,
+                    dir.display()
+                )
+            }
+            _ => {}
+        }
+    }
+    if swept != Swept::default() {
+        log_debug!(
+            "host cache: removed {} token files (expired more than {} s ago, or unreadable) and {} lock or temporary files from {}",
+            swept.tokens,
+            GRACE.as_secs(),
+            swept.others,
+            dir.display()
+        );
+    }
+    swept
+}
+
+/// Remove the key `name`'s token file, and its lock file, if [`judge`] says it may go — judged
+/// first without the lock (most files hold a live token), then again under the lock.
+async fn sweep_token(dir: &Path, name: &str, now: i64, swept: &mut Swept) -> io::Result<()> {
+    let path = dir.join(format!("{name}.token"));
+    if judge(&path, name, now).is_none() {
+        return Ok(());
+    }
+    let Some(_marked) = InUse::sweeping(name) else {
+        return Ok(()); // a request of this process is asking for it
+    };
+    let lock_path = dir.join(format!("{name}.lock"));
+    let lock_file = own_file(&lock_path);
+    if lock_file == Some(false) {
+        return Ok(());
+    }
+    let Some(held) = private_file::lock(&lock_path, LockKind::Process, Duration::ZERO).await? else {
+        return Ok(()); // another process is asking for it, and will write the file
+    };
+    if let Some(id) = judge(&path, name, now) {
+        if remove_if_same(dir, &path, name, id)? {
+            swept.tokens += 1;
+        }
+    }
+    if missing(&path) {
+        // Removed under the lock: whoever waits for it opens the path again (`private_file::lock`).
+        fs::remove_file(&lock_path)?;
+        swept.others += usize::from(lock_file.is_some());
+    }
+    drop(held);
+    Ok(())
+}
+
+/// Remove the key `name`'s lock file when the key has no token file (its requests failed, or
+/// its file went), under the lock.
+async fn sweep_lock(dir: &Path, name: &str, swept: &mut Swept) -> io::Result<()> {
+    let token = dir.join(format!("{name}.token"));
+    let lock_path = dir.join(format!("{name}.lock"));
+    if !missing(&token) || own_file(&lock_path) != Some(true) {
+        return Ok(());
+    }
+    let Some(_marked) = InUse::sweeping(name) else {
+        return Ok(());
+    };
+    let Some(held) = private_file::lock(&lock_path, LockKind::Process, Duration::ZERO).await? else {
+        return Ok(());
+    };
+    if missing(&token) {
+        fs::remove_file(&lock_path)?;
+        swept.others += 1;
+    }
+    drop(held);
+    Ok(())
+}
+
+/// Remove a temporary file older than [`GRACE`] (a write takes milliseconds: it is what a
+/// writer killed between creating and renaming it left).
+fn sweep_temp(path: &Path, swept: &mut Swept) -> io::Result<()> {
+    let meta = fs::symlink_metadata(path)?;
+    let old = meta.modified()?.elapsed().is_ok_and(|age| age > GRACE);
+    if meta.is_file() && meta.uid() == euid() && old {
+        fs::remove_file(path)?;
+        swept.others += 1;
+    }
+    Ok(())
+}
+
+/// Whether `path` is a regular file of this user (not followed); `None` when it is missing.
+fn own_file(path: &Path) -> Option<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => Some(m.is_file() && m.uid() == euid()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(_) => Some(false),
+    }
+}
+
+fn missing(path: &Path) -> bool {
+    own_file(path).is_none()
+}
+
+/// The token file `path` of key `name`, if it may go: a private regular file of this user (as
+/// [`read_private`] checks) that holds a token expired more than [`GRACE`] before `now`, or
+/// holds no token of this format's version and is not another version's.
+fn judge(path: &Path, name: &str, now: i64) -> Option<FileId> {
+    match read_private(path, MAX_SIZE) {
+        Found::Bytes(bytes, id) => stale(&bytes, name, now).then_some(id),
+        Found::Missing | Found::Refused(_) => None,
+    }
+}
+
+fn stale(bytes: &[u8], name: &str, now: i64) -> bool {
+    #[derive(Deserialize)]
+    struct Head {
+        format: String,
+        version: u64,
+    }
+    match parse_token(bytes, name) {
+        Ok(token) => token.expires_on().saturating_add(GRACE.as_secs() as i64) < now,
+        Err(_) => {
+            !serde_json::from_slice::<Head>(bytes).is_ok_and(|h| h.format == FORMAT && h.version != VERSION)
+        }
+    }
+}
+
+/// Remove `path` (of key `name`) if it is still the file `id` that was judged. Another process
+/// may have renamed a new token file into place since (one that does not wait for the lock
+/// after `timeout_ms`): so the file is first moved aside (a rename is atomic), and one that is
+/// not `id` is put back — unless a newer one is in place by then. A fresh token is never removed.
+fn remove_if_same(dir: &Path, path: &Path, name: &str, id: FileId) -> io::Result<bool> {
+    let (aside, placeholder) = private_file::create_temp(dir, name)?;
+    drop(placeholder);
+    if let Err(e) = fs::rename(path, &aside) {
+        let _ = fs::remove_file(&aside);
+        return Err(e);
+    }
+    if file_id(&aside) == Some(id) {
+        fs::remove_file(&aside)?;
+        return Ok(true);
+    }
+    let back = match fs::hard_link(&aside, path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    };
+    fs::remove_file(&aside)?;
+    back.map(|()| false)
 }
 
 #[cfg(test)]
@@ -648,5 +1015,215 @@ mod tests {
         let link = d.join("link");
         std::os::unix::fs::symlink(d.join("new"), &link).unwrap();
         assert_eq!(prepare_dir(&link).unwrap_err().kind(), ErrorKind::UnsafePath);
+    }
+
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// A private file at `path` with `bytes`.
+    fn private(path: &Path, bytes: &[u8]) {
+        fs::write(path, bytes).unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn entries_are_known_by_their_exact_names() {
+        let h = "0123456789abcdef".repeat(4);
+        assert_eq!(Entry::of(&format!("{h}.token")), Some(Entry::Token(&h)));
+        assert_eq!(Entry::of(&format!("{h}.lock")), Some(Entry::Lock(&h)));
+        assert_eq!(Entry::of(&format!(".{h}.aadtoken-12-3.tmp")), Some(Entry::Temp));
+        assert_eq!(Entry::of(".host.key.aadtoken-12-0.tmp"), Some(Entry::Temp));
+        for other in [
+            KEY_FILE.to_owned(),
+            format!("{}.token", h.to_uppercase()),
+            format!("{}.token", &h[1..]),
+            format!("{h}0.token"),
+            format!("{h}.token.bak"),
+            format!("x{h}.lock"),
+            format!(".{h}.aadtoken-12-.tmp"),
+            format!(".{h}.aadtoken-1x-3.tmp"),
+            format!(".{h}.other-12-3.tmp"),
+            ".notes.aadtoken-12-3.tmp".to_owned(),
+            "notes.txt".to_owned(),
+        ] {
+            assert_eq!(Entry::of(&other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_sweep_removes_expired_and_unreadable_token_files_and_keeps_the_rest() {
+        let d = private_file::test_dir("hostsweep");
+        let c = cache(&d);
+        let now = unix_now();
+        let write = |k: u8, expires_on: i64| {
+            let slot = c.slot(&key(k));
+            c.write(&slot, &Token::new("a.b.c", expires_on, expires_on - 1800));
+            slot
+        };
+        let live = write(1, now + 3600);
+        let recent = write(2, now - 1800); // expired, within the grace
+        let expired = write(3, now - 7200);
+        private(&expired.lock, b"");
+        let garbled = c.slot(&key(4));
+        private(&garbled.token, b"{\"format\":\"aadtoken-host-token\",\"acc");
+        let newer = c.slot(&key(5));
+        private(
+            &newer.token,
+            format!(
+                r#"{{"format":"{FORMAT}","version":2,"name":"{}","expires":1}}"#,
+                newer.name
+            )
+            .as_bytes(),
+        );
+        let loose = write(6, now - 7200);
+        fs::set_permissions(&loose.token, fs::Permissions::from_mode(0o644)).unwrap();
+        // A link named as a token file, to an expired token file outside the directory.
+        let outside = private_file::test_dir("hostsweep-outside").join("t");
+        fs::copy(&expired.token, &outside).unwrap();
+        let link = c.slot(&key(7));
+        std::os::unix::fs::symlink(&outside, &link.token).unwrap();
+        // Other names holding an expired token.
+        let expired_bytes = fs::read(&expired.token).unwrap();
+        let upper = d.join(format!("{}.token", expired.name.to_uppercase()));
+        let bak = d.join(format!("{}.token.bak", expired.name));
+        let notes = d.join("notes.txt");
+        for other in [&upper, &bak, &notes] {
+            private(other, &expired_bytes);
+        }
+        let orphan = c.slot(&key(9));
+        private(&orphan.lock, b"");
+        let old_temp = d.join(format!(".{}.aadtoken-1-2.tmp", live.name));
+        let new_temp = d.join(format!(".{}.aadtoken-1-3.tmp", live.name));
+        for temp in [&old_temp, &new_temp] {
+            private(temp, b"{");
+        }
+        fs::File::options()
+            .write(true)
+            .open(&old_temp)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - GRACE - Duration::from_secs(60))
+            .unwrap();
+        // As root: an expired token file of another user.
+        let foreign = write(8, now - 7200);
+        let as_root = euid() == 0;
+        if as_root {
+            std::os::unix::fs::chown(&foreign.token, Some(65534), Some(65534)).unwrap();
+        }
+
+        let swept = block_on(sweep(&d, SWEEP_BUDGET));
+
+        assert_eq!(
+            swept,
+            Swept {
+                tokens: 2 + usize::from(!as_root),
+                others: 3
+            }
+        );
+        for gone in [
+            &expired.token,
+            &expired.lock,
+            &garbled.token,
+            &orphan.lock,
+            &old_temp,
+        ] {
+            assert!(
+                !gone.exists(),
+                "{} is removed; left: {:?}",
+                gone.display(),
+                names(&d)
+            );
+        }
+        for kept in [
+            &live.token,
+            &recent.token,
+            &newer.token,
+            &loose.token,
+            &upper,
+            &bak,
+            &notes,
+            &new_temp,
+            &outside,
+            &d.join(KEY_FILE),
+        ] {
+            assert!(kept.exists(), "{} is kept", kept.display());
+        }
+        assert!(fs::symlink_metadata(&link.token)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(foreign.token.exists(), as_root, "another user's file is kept");
+        assert!(c.read(&live, Need::Usable, Duration::ZERO).is_some());
+        assert_eq!(
+            block_on(sweep(&d, SWEEP_BUDGET)),
+            Swept::default(),
+            "nothing more to remove"
+        );
+    }
+
+    /// A new directory (named after `label`) whose key 1 holds a token that expired two hours
+    /// ago, and the time it was written at.
+    fn expired_slot(label: &str) -> (PathBuf, HostCache, Slot, i64) {
+        let d = private_file::test_dir(label);
+        let c = cache(&d);
+        let slot = c.slot(&key(1));
+        let now = unix_now();
+        c.write(&slot, &Token::new("old.b.c", now - 7200, now - 9000));
+        (d, c, slot, now)
+    }
+
+    #[test]
+    fn a_key_this_process_is_asking_for_is_not_swept() {
+        let (d, _, slot, _) = expired_slot("hostsweep-asking");
+        let asking = block_on(InUse::asking(&slot.name));
+        assert_eq!(block_on(sweep(&d, SWEEP_BUDGET)), Swept::default());
+        assert!(slot.token.exists());
+        drop(asking);
+        assert_eq!(block_on(sweep(&d, SWEEP_BUDGET)).tokens, 1);
+        assert!(!slot.token.exists());
+    }
+
+    #[test]
+    fn a_token_written_after_the_stale_one_was_judged_is_not_removed() {
+        let (d, c, slot, now) = expired_slot("hostsweep-race");
+        let judged = judge(&slot.token, &slot.name, now).expect("expired long ago");
+        // Another process renames a fresh token into place (a new file) before the removal.
+        c.write(&slot, &Token::new("new.b.c", now + 3600, now + 1800));
+        assert!(!remove_if_same(&d, &slot.token, &slot.name, judged).unwrap());
+        let t = c
+            .read(&slot, Need::Usable, Duration::ZERO)
+            .expect("the fresh token is in place");
+        assert_eq!(t.secret(), "new.b.c");
+        assert_eq!(
+            names(&d),
+            [format!("{}.token", slot.name), KEY_FILE.to_owned()],
+            "nothing set aside is left"
+        );
+        // The file judged is removed.
+        c.write(&slot, &Token::new("old.b.c", now - 7200, now - 9000));
+        let judged = judge(&slot.token, &slot.name, now).unwrap();
+        assert!(remove_if_same(&d, &slot.token, &slot.name, judged).unwrap());
+        assert_eq!(names(&d), [KEY_FILE]);
+    }
+
+    #[test]
+    fn a_process_sweeps_a_directory_at_most_once_per_interval() {
+        let d = private_file::test_dir("hostsweep-due");
+        assert!(sweep_due(&d));
+        assert!(!sweep_due(&d));
+        assert!(sweep_due(&private_file::test_dir("hostsweep-due")));
     }
 }

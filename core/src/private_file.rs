@@ -135,37 +135,56 @@ const LOCK_POLL: Duration = Duration::from_millis(10);
 
 /// Open (creating it 0600, never through a symbolic link) the lock file `path` and take an
 /// exclusive lock of `kind` on it, waiting at most `wait`: `Ok(None)` when it stayed busy.
+///
+/// The lock counts only while `path` still names the file it was taken on: a holder may remove
+/// the lock file (the host cache's sweep does, for a key it removes), and whoever was waiting on
+/// the removed file then opens the path again and locks that file instead.
 pub async fn lock(path: &Path, kind: LockKind, wait: Duration) -> io::Result<Option<FileLock>> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
     let started = tokio::time::Instant::now();
     loop {
-        let op = rustix::fs::FlockOperation::NonBlockingLockExclusive;
-        let taken = match kind {
-            LockKind::File => rustix::fs::flock(&file, op),
-            LockKind::Process => rustix::fs::fcntl_lock(&file, op),
-        };
-        match taken {
-            Ok(()) => return Ok(Some(FileLock { _file: file })),
-            Err(e)
-                if e == rustix::io::Errno::WOULDBLOCK
-                    || e == rustix::io::Errno::AGAIN
-                    || e == rustix::io::Errno::ACCESS
-                    || e == rustix::io::Errno::INTR =>
-            {
-                if started.elapsed() >= wait {
-                    return Ok(None);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)?;
+        loop {
+            let op = rustix::fs::FlockOperation::NonBlockingLockExclusive;
+            let taken = match kind {
+                LockKind::File => rustix::fs::flock(&file, op),
+                LockKind::Process => rustix::fs::fcntl_lock(&file, op),
+            };
+            match taken {
+                Ok(()) => break,
+                Err(e)
+                    if e == rustix::io::Errno::WOULDBLOCK
+                        || e == rustix::io::Errno::AGAIN
+                        || e == rustix::io::Errno::ACCESS
+                        || e == rustix::io::Errno::INTR =>
+                {
+                    if started.elapsed() >= wait {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(LOCK_POLL).await;
                 }
-                tokio::time::sleep(LOCK_POLL).await;
+                Err(e) => return Err(io::Error::from(e)),
             }
-            Err(e) => return Err(io::Error::from(e)),
         }
+        if is_at(&file, path) {
+            return Ok(Some(FileLock { _file: file }));
+        }
+        // Removed (or replaced) while this process waited: closing releases the stale lock.
+    }
+}
+
+/// Whether `path` (not followed) is the open `file`.
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 
@@ -178,4 +197,38 @@ pub fn test_dir(label: &str) -> PathBuf {
     fs::create_dir_all(&d).unwrap();
     fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_file_removed_by_its_holder_is_not_locked_by_the_next() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let d = test_dir("lockgone");
+        let path = d.join("k.lock");
+        rt.block_on(async {
+            // flock: two descriptors of one process exclude each other.
+            let held = lock(&path, LockKind::File, Duration::ZERO)
+                .await
+                .unwrap()
+                .unwrap();
+            let waiter = tokio::spawn({
+                let path = path.clone();
+                async move { lock(&path, LockKind::File, Duration::from_secs(10)).await }
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            fs::remove_file(&path).unwrap();
+            drop(held);
+            let got = waiter.await.unwrap().unwrap().expect("the waiter gets a lock");
+            assert!(
+                is_at(&got._file, &path),
+                "on the file now at the path, not the removed one"
+            );
+        });
+    }
 }

@@ -2,7 +2,8 @@
  * The host cache (host_cache=on) through the C ABI, one process per run: tests/c_suites/host_cache.rs
  * starts many of these at once against the mock and counts the requests that reach it.
  *
- *   get           one get_token with the registered client; prints "token <value>"
+ *   get           one get_token with the registered client (for AADTOKEN_TEST_GET_SCOPES when set,
+ *                 else the configured scope); prints "token <value>"
  *   refresh       one refresh_token (a forced refresh); prints "token <value>"
  *   wrong-secret  one get_token with a wrong secret: AADSTS7000215, whatever the host cache holds
  *   fork          a thread asks (the mock answers slowly) while the main thread forks; the child
@@ -61,7 +62,7 @@ static aadtoken_status get_and_print(aadtoken_client *client) { return ask(clien
 static void phase_get(void) {
     aadtoken_client *client = host_client(env("AADTOKEN_TEST_SECRET"));
     wait_for_go();
-    get_and_print(client);
+    ask(client, 0, getenv("AADTOKEN_TEST_GET_SCOPES"), "token");
     aadtoken_client_free(client);
 }
 

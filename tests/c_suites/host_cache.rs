@@ -1,7 +1,7 @@
 //! The host cache (`host_cache=on`) across real processes: the C program tests/c/host_cache_test.c,
 //! started many times at once against the mock (which answers slowly), and the mock's request
 //! counter as the judge. Also: a process killed while it holds the request, a wrong secret, a
-//! fork while the parent asks, and files that must not be trusted.
+//! fork while the parent asks, files that must not be trusted, and the sweep of expired files.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -385,4 +385,145 @@ fn a_persons_tokens_stay_out_of_the_host_cache() {
     client.get_token(None).unwrap();
     assert_eq!(mock.token_requests(), 1);
     assert!(!dir.exists(), "no host cache for a person's token");
+}
+
+/// The contents of a host cache token file for `name` whose token expires at `expires_on`.
+fn stored(name: &str, expires_on: i64) -> String {
+    format!(
+        r#"{{"format":"aadtoken-host-token","version":1,"name":"{name}","access_token":"x.y.z","expires_on":{expires_on},"refresh_on":{}}}"#,
+        expires_on - 1800
+    )
+}
+
+/// A file name of the host cache's pattern (64 hex digits), one per `n`.
+fn cache_name(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `bytes` into `path`, with `mode`.
+fn place(path: &Path, bytes: &[u8], mode: u32) {
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_process_that_writes_a_token_removes_expired_and_garbled_token_files_and_keeps_the_rest() {
+    let mock = slow_mock(0);
+    let dir = host_dir();
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let now = unix_now();
+    let file = |n: u8, ext: &str| dir.join(format!("{}.{ext}", cache_name(n)));
+    let token = |n: u8, expires_on: i64, mode: u32| {
+        place(
+            &file(n, "token"),
+            stored(&cache_name(n), expires_on).as_bytes(),
+            mode,
+        );
+        file(n, "token")
+    };
+    // To go: a token that expired two hours ago (and its lock file), a garbled file.
+    let expired = token(1, now - 7200, 0o600);
+    place(&file(1, "lock"), b"", 0o600);
+    let garbled = file(2, "token");
+    place(&garbled, b"{\"format\":\"aadtoken-host-token\",\"acc", 0o600);
+    // To keep: a live token, one expired within the hour of grace, files others can read, of
+    // another user, a symbolic link, and other names, all holding an expired token.
+    let kept = [
+        token(3, now + 3600, 0o600),
+        token(4, now - 1800, 0o600),
+        token(5, now - 7200, 0o644),
+        token(6, now - 7200, 0o600),
+    ];
+    assert_eq!(
+        euid(),
+        0,
+        "making a file of another user needs root (.ci/run runs the tests as root)"
+    );
+    std::os::unix::fs::chown(&kept[3], Some(65534), Some(65534)).unwrap();
+    let outside = dir.with_file_name("outside.token");
+    place(&outside, stored(&cache_name(7), now - 7200).as_bytes(), 0o600);
+    std::os::unix::fs::symlink(&outside, file(7, "token")).unwrap();
+    let others = [
+        dir.join(format!("{}.token", cache_name(0xab).to_uppercase())),
+        dir.join(format!("{}.token.bak", cache_name(8))),
+        dir.join("notes.txt"),
+    ];
+    for other in &others {
+        place(other, stored(&cache_name(8), now - 7200).as_bytes(), 0o600);
+    }
+
+    let log = dir.with_file_name("sweeper.log");
+    let got = get(&mock, &dir, Some(logged(phase(&mock, &dir, "get"), &log)));
+    mock.verify_token(&got).unwrap();
+
+    for gone in [&expired, &file(1, "lock"), &garbled] {
+        assert!(!gone.exists(), "{} is removed", gone.display());
+    }
+    for keep in kept.iter().chain(&others).chain([&outside]) {
+        assert!(keep.exists(), "{} is kept", keep.display());
+    }
+    let link = std::fs::symlink_metadata(file(7, "token")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("DEBUG") && text.contains("removed 2 token files"),
+        "{text}"
+    );
+    // The token written is there for the next process.
+    assert_eq!(get(&mock, &dir, None), got);
+    assert_eq!(mock.token_requests(), 1);
+}
+
+#[test]
+fn a_sweep_leaves_the_file_of_a_token_another_process_is_asking_for() {
+    let mock = slow_mock(0);
+    let dir = host_dir();
+    let first = get(&mock, &dir, None);
+    let asked = token_file(&dir);
+    let name = asked.file_stem().unwrap().to_str().unwrap().to_owned();
+    // Its token expired two hours ago, and so did another key's, nobody's.
+    let now = unix_now();
+    place(&asked, stored(&name, now - 7200).as_bytes(), 0o600);
+    let nobodys = dir.join(format!("{}.token", cache_name(1)));
+    place(&nobodys, stored(&cache_name(1), now - 7200).as_bytes(), 0o600);
+
+    // A process asks for a new token (it holds the key's lock for 5 s) ...
+    mock.set_latency(Duration::from_secs(5));
+    let mut holder = phase(&mock, &dir, "get").stdout(Stdio::piped()).spawn().unwrap();
+    common::wait_until("the process asks", Duration::from_secs(30), || {
+        mock.token_requests() == 2
+    });
+    // ... while another writes a token for another scope, and sweeps.
+    mock.set_latency(Duration::ZERO);
+    let mut sweeper = phase(&mock, &dir, "get");
+    sweeper.env("AADTOKEN_TEST_GET_SCOPES", aadtoken_mock::OTHER_SCOPE);
+    get(&mock, &dir, Some(sweeper));
+    assert_eq!(mock.token_requests(), 3);
+    assert!(!nobodys.exists(), "the sweep ran");
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the first process still waits for its token (the sweeper took over 5 s?)"
+    );
+    assert_eq!(
+        std::fs::read(&asked).unwrap(),
+        stored(&name, now - 7200).as_bytes(),
+        "the file whose lock another process holds is left to it"
+    );
+
+    let new = token_of(&common::check_phase(
+        "get",
+        Under::Plain,
+        holder.wait_with_output().unwrap(),
+    ));
+    assert_ne!(new, first);
+    assert_eq!(get(&mock, &dir, None), new, "its token is in the file");
+    assert_eq!(mock.token_requests(), 3);
 }
