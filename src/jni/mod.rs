@@ -17,9 +17,11 @@
 //! read side, `close()` swaps the handle to 0 under the write side before freeing it).
 
 use std::ffi::CStr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
-use ::jni::objects::{GlobalRef, JCharArray, JClass, JObject, JObjectArray, JString, JValue};
+use ::jni::objects::{
+    GlobalRef, JCharArray, JClass, JMethodID, JObject, JObjectArray, JString, JValue, ReleaseMode, WeakRef,
+};
 use ::jni::sys::{jboolean, jint, jlong, jobject, jstring, JNI_FALSE};
 use ::jni::{JNIEnv, JavaVM};
 use zeroize::Zeroizing;
@@ -206,22 +208,96 @@ unsafe fn client<'a>(handle: jlong) -> Result<&'a Client, Error> {
     handle::get(handle::from_jlong::<aadtoken_client>(handle), "handle")
 }
 
+/// The `aadtoken.Token` class and its constructor, looked up once instead of on every token
+/// handed out. The class is held by a weak reference, so that the cache never keeps the class
+/// (and its class loader, and so this library) loaded; while the reference upgrades, the class
+/// is loaded and its constructor ID valid. When it no longer does (the class loader went away
+/// and a new one loaded the classes again), the class is looked up anew, as before, through the
+/// class loader of the calling native method.
+static TOKEN_CLASS_CACHE: RwLock<Option<TokenClass>> = RwLock::new(None);
+
+struct TokenClass {
+    class: WeakRef,
+    ctor: JMethodID,
+}
+
+/// The `aadtoken.Token` class (a local reference) and its `Token(char[], long, long)` constructor.
+fn token_class<'local>(env: &mut JNIEnv<'local>) -> Outcome<(JClass<'local>, JMethodID)> {
+    if let Some(cached) = TOKEN_CLASS_CACHE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        if let Some(class) = cached.class.upgrade_local(env)? {
+            return Ok((JClass::from(class), cached.ctor));
+        }
+    }
+    let class = env.find_class(TOKEN_CLASS)?;
+    let ctor = env.get_method_id(&class, "<init>", TOKEN_CTOR)?;
+    let weak = env
+        .new_weak_ref(&class)?
+        .ok_or_else(|| Error::internal("FindClass gave a null class".to_string()))?;
+    *TOKEN_CLASS_CACHE.write().unwrap_or_else(PoisonError::into_inner) =
+        Some(TokenClass { class: weak, ctor });
+    Ok((class, ctor))
+}
+
 fn new_token<'local>(env: &mut JNIEnv<'local>, token: &Token) -> Outcome<JObject<'local>> {
-    let chars = Zeroizing::new(token.secret().encode_utf16().collect::<Vec<u16>>());
-    let len = i32::try_from(chars.len())
-        .map_err(|_| Error::new(ErrorKind::BadResponse, "the access token is too long"))?;
+    let secret = token.secret();
+    // A JWT is ASCII: one UTF-16 code unit per byte (the general encoding otherwise).
+    let array = if secret.is_ascii() {
+        new_char_array(env, secret.len(), |chars| widen(secret.as_bytes(), chars))?
+    } else {
+        new_char_array(env, secret.encode_utf16().count(), |chars| {
+            for (c, unit) in chars.iter_mut().zip(secret.encode_utf16()) {
+                *c = unit;
+            }
+        })?
+    };
+    let (class, ctor) = token_class(env)?;
+    let args = [
+        JValue::Object(&array).as_jni(),
+        JValue::Long(token.expires_on()).as_jni(),
+        JValue::Long(token.refresh_on()).as_jni(),
+    ];
+    // SAFETY: `ctor` is the ID of `Token(char[] chars, long expiresOn, long refreshOn)` in
+    // `class` (looked up with TOKEN_CTOR, and `class` is alive: it is a local reference), and
+    // `args` are a char[], a long and a long.
+    Ok(unsafe { env.new_object_unchecked(&class, ctor, &args) }?)
+}
+
+/// ASCII `bytes` as UTF-16 code units into `chars` (as long), eight at a time: the release build
+/// is optimized for size, which leaves a plain loop unvectorized, but not this one.
+fn widen(bytes: &[u8], chars: &mut [u16]) {
+    let mut wide = chars.chunks_exact_mut(8);
+    let mut narrow = bytes.chunks_exact(8);
+    for (c, b) in (&mut wide).zip(&mut narrow) {
+        for i in 0..8 {
+            c[i] = u16::from(b[i]);
+        }
+    }
+    for (c, &b) in wide.into_remainder().iter_mut().zip(narrow.remainder()) {
+        *c = u16::from(b);
+    }
+}
+
+/// A new `char[]` of `len` UTF-16 code units, written by `fill` straight into the Java array (no
+/// copy of the token in native memory).
+fn new_char_array<'local>(
+    env: &mut JNIEnv<'local>,
+    len: usize,
+    fill: impl FnOnce(&mut [u16]),
+) -> Outcome<JCharArray<'local>> {
+    let len =
+        i32::try_from(len).map_err(|_| Error::new(ErrorKind::BadResponse, "the access token is too long"))?;
     let array = env.new_char_array(len)?;
-    env.set_char_array_region(&array, 0, &chars)?;
-    let obj = env.new_object(
-        TOKEN_CLASS,
-        TOKEN_CTOR,
-        &[
-            JValue::Object(&array),
-            JValue::Long(token.expires_on()),
-            JValue::Long(token.refresh_on()),
-        ],
-    )?;
-    Ok(obj)
+    // SAFETY: a critical section over a new array no other code can see yet (no data race, no
+    // other view of its elements); the elements borrow `env` mutably, so no JNI call can happen
+    // before they are released; `fill` only writes memory.
+    let mut chars = unsafe { env.get_array_elements_critical(&array, ReleaseMode::CopyBack) }?;
+    fill(&mut chars);
+    drop(chars);
+    Ok(array)
 }
 
 /// The person sign-in callbacks of a client: a global reference to its `aadtoken.SignInCallbacks`
@@ -471,4 +547,18 @@ fn hand_out<'local>(
     let scopes = opt_string(env, scopes)?;
     let token = get(client, scopes.as_deref().map(String::as_str))?;
     Ok(new_token(env, &token)?.into_raw())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn widen_gives_the_utf16_of_ascii_at_every_length() {
+        let text: Vec<u8> = (0..40u8).map(|i| b'!' + i).collect();
+        for len in 0..text.len() {
+            let ascii = std::str::from_utf8(&text[..len]).unwrap();
+            let mut chars = vec![0xffffu16; len];
+            super::widen(ascii.as_bytes(), &mut chars);
+            assert_eq!(chars, ascii.encode_utf16().collect::<Vec<u16>>(), "length {len}");
+        }
+    }
 }
