@@ -24,6 +24,10 @@ if ! command -v cbindgen >/dev/null || [ "$(cbindgen --version)" != "cbindgen $C
   echo "installing cbindgen $CBINDGEN_VERSION (the pinned version)" >&2
   cargo install --locked --quiet --version "$CBINDGEN_VERSION" cbindgen
 fi
+if ! command -v rustup >/dev/null; then
+  echo "gen-header.sh: rustup is needed to install $NIGHTLY, the compiler that expands the crate's macros for cbindgen (https://rustup.rs)" >&2
+  exit 1
+fi
 if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1; then
   echo "installing Rust $NIGHTLY (the pinned compiler that expands macros for cbindgen)" >&2
   rustup toolchain install "$NIGHTLY" --profile minimal --no-self-update >&2

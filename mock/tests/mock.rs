@@ -860,24 +860,11 @@ async fn id_token_nonce_mode_through_the_control_route() {
     let http = http_for(&mock);
     let url = format!("{}/_mock/id_token", mock.base_url());
     assert_eq!(mock.user_flows_summary()["id_token_nonce"], "echo");
-    let r = answer(
-        http.post(&url)
-            .json(&json!({"nonce": "other"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let set = |nonce: &str| http.post(&url).json(&json!({ "nonce": nonce })).send();
+    let r = answer(set("other").await.unwrap()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["nonce"], "other");
-    let r = answer(
-        http.post(&url)
-            .json(&json!({"nonce": "random"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let r = answer(set("random").await.unwrap()).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(mock.user_flows_summary()["id_token_nonce"], "other", "unchanged");
     mock.set_id_token_nonce(aadtoken_mock::NonceMode::Omit);
